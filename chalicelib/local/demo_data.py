@@ -61,7 +61,8 @@ USERS: tuple[DemoUser, ...] = tuple(
 ) + (DemoUser("admin", DEMO_PASSWORD, "000.00.01.H62", admin=True),)
 
 
-FIXTURES_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "documents"
+#: A copy of ../shared/fixtures/documents kept in the repo, so a clean clone runs the demo and tests alone.
+FIXTURES_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "documents"
 
 
 @dataclass(frozen=True)
