@@ -35,8 +35,15 @@ def table(name: str) -> Any:
     return boto3.session.Session().resource("dynamodb", region_name=get_settings().region).Table(name)
 
 
+@lru_cache(maxsize=None)
+def queue_url(name: str) -> str:
+    """The URL of an SQS queue by name (one lookup per container)."""
+    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()
     table.cache_clear()
+    queue_url.cache_clear()
     get_settings.cache_clear()

@@ -1,0 +1,42 @@
+# The team's habits. Every target sets itself up on a fresh machine (venv, pip, Debian packages).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: setup run test demo lint package bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	./.ci/install-system-packages
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+## Start the embedded stack in the foreground (moto, axis simulator, API, event pump) until Ctrl-C.
+run: setup
+	$(PY) -m chalicelib.local run
+
+## The whole test suite: unit, integration (moto), end-to-end (embedded stack), security.
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+## Push the sample documents through a running stack (or start one) and print the results table.
+demo: setup
+	$(PY) -m chalicelib.local demo
+
+lint: setup
+	$(PY) -m ruff check .
+
+## The deployable CloudFormation: Chalice's SAM output merged with infra/resources.yaml.
+package: setup
+	$(VENV)/bin/chalice package --stage prod --merge-template infra/resources.yaml build/package
+
+bench: setup
+	$(PY) -m tests.bench.bench
+
+clean:
+	rm -rf build .local .pytest_cache

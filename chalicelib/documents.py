@@ -1,0 +1,147 @@
+"""Agency-facing use cases on outgoing documents: register metadata and hand out the upload, read records,
+list them, and give a short-lived link to the signed PDF.
+
+Tenant isolation lives here: every read starts from the caller's organ_id, and another agency's document
+answers 404 (not 403), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from chalicelib import aws, states
+from chalicelib.agencies import AgencyRegistry
+from chalicelib.auth import Caller
+from chalicelib.errors import Forbidden, NotFound, SecretDocument, UnknownRecipient, ValidationFailed
+from chalicelib.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SECONDS, get_settings
+from chalicelib.store import DocumentStore, now_iso
+
+
+def incoming_key(organ_id: str, document_id: str) -> str:
+    return f"incoming/{organ_id}/{document_id}.pdf"
+
+
+def signed_key(organ_id: str, document_id: str) -> str:
+    return f"signed/{organ_id}/{document_id}.pdf"
+
+
+def _expires(seconds: int) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+def _validate(body: Any) -> Any:
+    """Pydantic validation with errors a clerk can act on; secret documents refused before anything else."""
+    from pydantic import ValidationError
+
+    from chalicelib.models import DocumentMetadata
+
+    if not isinstance(body, dict):
+        raise ValidationFailed("Nội dung yêu cầu phải là một đối tượng JSON.")
+    secrecy = body.get("secrecy", "none")
+    if secrecy not in (None, "none"):
+        raise SecretDocument(details={"secrecy": secrecy})
+    try:
+        return DocumentMetadata.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        raise ValidationFailed(details={"errors": errors}) from exc
+
+
+def create_document(caller: Caller, body: Any) -> dict[str, Any]:
+    """`POST /v1/documents`: validate, check sender and recipients, write `AWAITING_UPLOAD`, presign the POST."""
+    metadata = _validate(body)
+    registry = AgencyRegistry()
+    agencies = registry.get_many([caller.organ_id, *metadata.recipients])
+    sender = agencies.get(caller.organ_id)
+    if sender is None or not sender.served or not sender.active:
+        raise Forbidden("Cơ quan của tài khoản không được cổng này phục vụ.", code="agency_not_served")
+    bad = [code for code in metadata.recipients if code not in agencies or not agencies[code].active]
+    if bad:
+        raise UnknownRecipient(details={"recipients": bad})
+
+    settings = get_settings()
+    document_id = str(uuid.uuid4())
+    key = incoming_key(caller.organ_id, document_id)
+    created = now_iso()
+    DocumentStore().create({
+        "document_id": document_id, "organ_id": caller.organ_id, "state": states.AWAITING_UPLOAD,
+        "metadata": metadata.model_dump(mode="json"), "created_at": created, "updated_at": created,
+        "created_by": caller.username, "original_key": key,
+    })
+    post = aws.client("s3").generate_presigned_post(
+        Bucket=settings.documents_bucket, Key=key,
+        Fields={"Content-Type": "application/pdf"},
+        Conditions=[{"Content-Type": "application/pdf"}, ["content-length-range", 1, settings.max_upload_bytes]],
+        ExpiresIn=UPLOAD_URL_TTL_SECONDS,
+    )
+    return {
+        "document_id": document_id, "state": states.AWAITING_UPLOAD,
+        "upload": {"url": post["url"], "fields": post["fields"], "expires_at": _expires(UPLOAD_URL_TTL_SECONDS),
+                   "max_bytes": settings.max_upload_bytes},
+    }
+
+
+def _own_record(caller: Caller, document_id: str) -> tuple[dict, list, list]:
+    try:
+        uuid.UUID(document_id)
+    except ValueError as exc:
+        raise NotFound("Không tìm thấy văn bản.", code="document_not_found") from exc
+    record, events, deliveries = DocumentStore().get_full(document_id)
+    if record is None or (record["organ_id"] != caller.organ_id and not caller.is_admin):
+        raise NotFound("Không tìm thấy văn bản.", code="document_not_found")
+    return record, events, deliveries
+
+
+def present(record: dict[str, Any], events: list[dict] | None = None,
+            deliveries: list[dict] | None = None) -> dict[str, Any]:
+    """The wire shape of a record (DESIGN.md); internal fields (lease, keys) stay inside."""
+    out: dict[str, Any] = {
+        "document_id": record["document_id"], "organ_id": record["organ_id"], "state": record["state"],
+        "metadata": record["metadata"], "created_at": record["created_at"], "updated_at": record["updated_at"],
+    }
+    for name in ("reason", "reason_message", "original_sha256", "signed_sha256", "signed_at", "dispatched_at"):
+        if record.get(name):
+            out[name] = record[name]
+    if events is not None:
+        out["timeline"] = [{"state": e["state"], "at": e["at"], **e.get("detail", {})} for e in events]
+    if deliveries is not None:
+        out["deliveries"] = [
+            {"organ_id": d["organ_id"], "status": d["status"], "updated_at": d["updated_at"],
+             **({"axis_doc_id": d["axis_doc_id"]} if d.get("axis_doc_id") else {}),
+             **({"paper": d["paper"]} if "paper" in d else {}), "history": d.get("history", [])}
+            for d in deliveries
+        ]
+    return out
+
+
+def get_document(caller: Caller, document_id: str) -> dict[str, Any]:
+    return present(*_own_record(caller, document_id))
+
+
+def list_documents(caller: Caller, *, limit: str | None, cursor: str | None, state: str | None) -> dict[str, Any]:
+    try:
+        size = max(1, min(int(limit or 50), 200))
+    except ValueError as exc:
+        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
+    if state and state not in states.ALL_STATES:
+        raise ValidationFailed("Trạng thái lọc không hợp lệ.", code="invalid_state", details={"state": state})
+    items, nxt = DocumentStore().list_for_organ(caller.organ_id, limit=size, cursor=cursor, state=state)
+    body: dict[str, Any] = {"items": [present(i) for i in items]}
+    if nxt:
+        body["next"] = nxt
+    return body
+
+
+def signed_download(caller: Caller, document_id: str) -> dict[str, Any]:
+    """A short-lived GET URL for the signed PDF, once there is one."""
+    record, _, _ = _own_record(caller, document_id)
+    if not record.get("signed_key"):
+        raise NotFound("Văn bản chưa được ký số.", code="not_signed_yet", details={"state": record["state"]})
+    url = aws.client("s3").generate_presigned_url(
+        "get_object", ExpiresIn=DOWNLOAD_URL_TTL_SECONDS,
+        Params={"Bucket": get_settings().documents_bucket, "Key": record["signed_key"],
+                "ResponseContentType": "application/pdf"},
+    )
+    return {"url": url, "expires_at": _expires(DOWNLOAD_URL_TTL_SECONDS)}

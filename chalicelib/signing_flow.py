@@ -1,0 +1,183 @@
+"""`sign_document`: from an S3 upload event to a signed PDF and a `SIGNED` record.
+
+Why so careful: S3 → SQS delivers at least once, the object is whatever the client sent (moto does not even
+enforce the presigned POST's limits), and a worker may die at any point. So: claim the record with a lease
+(conditional write), check the object itself, sign, store, then record `SIGNED` only if the lease is still ours.
+A bad upload ends `REJECTED` with a stable reason code and the original kept; a redelivered message finds the
+record past `UPLOADED` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+import uuid
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chalicelib import aws, states
+from chalicelib.agencies import Agency, AgencyRegistry
+from chalicelib.documents import signed_key
+from chalicelib.errors import SigningUnavailable, UploadRejected
+from chalicelib.log import logger
+from chalicelib.settings import get_settings
+from chalicelib.store import ConditionFailed, DocumentStore, now_iso
+
+#: A claim on a record expires after this, so a redelivery can take over from a worker that died. Shorter
+#: than the queue's visibility timeout (120 s), longer than signing a 150 MB file.
+LEASE_SECONDS = 90
+#: Matches the queue's redrive maxReceiveCount: on the last attempt the record is marked FAILED.
+MAX_RECEIVES = 5
+
+_KEY = re.compile(r"^incoming/(?P<organ>[^/]+)/(?P<doc>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.pdf$")
+
+
+class RetryLater(Exception):
+    """Another worker holds the record's lease: let SQS deliver the message again later."""
+
+
+def handle_upload_message(body: str, receive_count: int = 1) -> None:
+    """One SQS message from the upload queue: an S3 event notification (or moto's `s3:TestEvent`)."""
+    event = json.loads(body)
+    if event.get("Event") == "s3:TestEvent":
+        return
+    for record in event.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        obj = record["s3"]["object"]
+        process_upload(record["s3"]["bucket"]["name"], unquote_plus(obj["key"]), obj.get("versionId"),
+                       receive_count=receive_count)
+
+
+def process_upload(bucket: str, key: str, version_id: str | None = None, *, receive_count: int = 1) -> None:
+    """Sign the uploaded object if its record is waiting for it; otherwise change nothing."""
+    match = _KEY.match(key)
+    if not match:
+        logger.warning("upload key ignored", extra={"key_prefix": key.split("/", 1)[0]})
+        return
+    organ_id, document_id = match["organ"], match["doc"]
+    store = DocumentStore()
+    record = store.get(document_id)
+    if record is None or record["organ_id"] != organ_id:
+        logger.warning("upload without a matching record", extra={"document_id": document_id})
+        return
+    if record["state"] == states.SIGNED:
+        enqueue_dispatch(document_id)  # an earlier run may have died between recording and enqueueing
+        return
+    if record["state"] not in (states.AWAITING_UPLOAD, states.UPLOADED):
+        logger.info("duplicate upload event", extra={"document_id": document_id, "state": record["state"]})
+        return
+
+    lease = uuid.uuid4().hex
+    now = int(time.time())
+    try:
+        store.transition(
+            document_id, states.UPLOADED, from_states=frozenset({states.AWAITING_UPLOAD, states.UPLOADED}),
+            fields={"lease_owner": lease, "lease_until": now + LEASE_SECONDS, "uploaded_at": now_iso()},
+            extra_condition="attribute_not_exists(lease_until) OR lease_until < :now", extra_values={":now": now},
+            detail={"attempt": receive_count},
+        )
+    except ConditionFailed:
+        current = store.get(document_id) or {}
+        if current.get("state") == states.UPLOADED:
+            raise RetryLater(document_id) from None
+        return
+
+    owned = {"extra_condition": "lease_owner = :lease", "extra_values": {":lease": lease}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
+            result, facts = _sign(bucket, key, version_id, organ_id, document_id, tmp, record)
+    except UploadRejected as exc:
+        logger.info("upload rejected", extra={"document_id": document_id, "reason": exc.code})
+        store.transition(document_id, states.REJECTED, fields={"reason": exc.code, "reason_message": exc.message},
+                         remove=("lease_owner", "lease_until"), **owned)
+        return
+    except SigningUnavailable as exc:
+        logger.warning("signing key unavailable", extra={"document_id": document_id, "reason": exc.code})
+        store.transition(document_id, states.FAILED, fields={"reason": exc.code, "reason_message": exc.message},
+                         remove=("lease_owner", "lease_until"), **owned)
+        return
+    except Exception:
+        if receive_count >= MAX_RECEIVES:
+            store.transition(document_id, states.FAILED, fields={
+                "reason": "signing_error", "reason_message": "Ký số thất bại sau nhiều lần thử."},
+                remove=("lease_owner", "lease_until"), **owned)
+        raise
+    store.transition(document_id, states.SIGNED, fields={
+        "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
+        "signed_at": result.signed_at.isoformat(), "signed_key": signed_key(organ_id, document_id),
+        "signed_size": result.signed_size, "page_count": facts.page_count,
+    }, remove=("lease_owner", "lease_until"), **owned)
+    logger.info("document signed", extra={"document_id": document_id, "bytes": result.signed_size})
+    enqueue_dispatch(document_id)
+
+
+def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
+          record: dict[str, Any]) -> tuple[Any, Any]:
+    """Download, check, sign and store; returns (SignResult, PdfFacts)."""
+    from chalicelib.signing.pades import StampBox, sign_pdf_file
+    from chalicelib.signing.pdf_checks import check_upload
+
+    s3 = aws.client("s3")
+    settings = get_settings()
+    extra = {"VersionId": version_id} if version_id else {}
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **extra)
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+            raise UploadRejected("Không tìm thấy tệp đã tải lên.", code="missing_upload") from exc
+        raise
+    if head["ContentLength"] > settings.max_upload_bytes:
+        raise UploadRejected("Tệp vượt quá dung lượng cho phép.", code="file_too_large",
+                             details={"max_bytes": settings.max_upload_bytes})
+    src = os.path.join(tmp, "original.pdf")
+    dst = os.path.join(tmp, "signed.pdf")
+    s3.download_file(bucket, key, src, ExtraArgs=extra or None)
+    facts = check_upload(src, settings.max_upload_bytes)
+
+    identity = signing_identity(_agency(organ_id))
+    box = record.get("stamp_box")
+    result = sign_pdf_file(src, dst, identity, box=StampBox(**box) if box else None)
+    s3.upload_file(dst, bucket, signed_key(organ_id, document_id),
+                   ExtraArgs={"ContentType": "application/pdf",
+                              "Metadata": {"document-id": document_id, "sha256": result.signed_sha256}})
+    return result, facts
+
+
+def _agency(organ_id: str) -> Agency:
+    agency = AgencyRegistry().get(organ_id)
+    if agency is None or agency.signing_key is None:
+        raise SigningUnavailable(details={"organ_id": organ_id})
+    return agency
+
+
+def signing_identity(agency: Agency) -> Any:
+    """The agency's signing identity, built once per warm container per key and certificate."""
+    key = agency.signing_key
+    if key is None:
+        raise SigningUnavailable(details={"organ_id": agency.organ_id})
+    return _identity(agency.organ_id, agency.name, key.backend, key.key_id, key.signing_algorithm,
+                     key.certificate_pem, key.chain_pem)
+
+
+@lru_cache(maxsize=64)
+def _identity(organ_id: str, name: str, backend: str, key_id: str, algorithm: str, cert_pem: str,
+              chain_pem: str) -> Any:
+    from chalicelib.signing.backends import KmsRawSigner
+    from chalicelib.signing.pades import identity_from_pem
+
+    if backend != "kms":
+        raise SigningUnavailable("Loại khóa ký số chưa được hỗ trợ.", code="unsupported_key_backend",
+                                 details={"backend": backend})
+    raw = KmsRawSigner(aws.client("kms"), key_id, algorithm)
+    return identity_from_pem(organ_id, name, cert_pem, chain_pem, raw)
+
+
+def enqueue_dispatch(document_id: str) -> None:
+    """Hand the document to `dispatch_document`; duplicates are harmless (dispatch is idempotent)."""
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url(get_settings().dispatch_queue),
+                                   MessageBody=json.dumps({"document_id": document_id}))
