@@ -25,16 +25,18 @@ Secret documents have no field here because they never travel over the axis (QĐ
 from __future__ import annotations
 
 import binascii
+import contextlib
+import io
 import os
 import re
 import shutil
 import tempfile
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Callable
+from typing import IO, Any, BinaryIO
 from xml.parsers import expat
 
 from chalicelib.errors import GatewayError
@@ -327,10 +329,7 @@ class ParsedPackage:
     def cleanup(self) -> None:
         """Delete the attachments' temporary files (those the caller has not moved away)."""
         for att in self.attachments:
-            try:
-                os.unlink(att.path)
-            except FileNotFoundError:
-                pass
+            _silent_unlink(att.path)
 
     def __enter__(self) -> ParsedPackage:
         return self
@@ -363,7 +362,7 @@ def format_timestamp(value: datetime) -> str:
 def parse_date(text: str) -> date | None:
     """A date written `yyyy/MM/dd` or `yyyy-MM-dd` (a trailing time part is ignored); None if unreadable."""
     text = text.strip()
-    match = re.match(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:$|[ T])", text)
+    match = re.match(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:$|[ T])", text, re.ASCII)
     if not match:
         return None
     try:
@@ -375,7 +374,7 @@ def parse_date(text: str) -> date | None:
 def parse_timestamp(text: str) -> datetime | None:
     """A timestamp `yyyy/MM/dd HH:mm:ss` (or `-` separators, or ISO 8601) as an aware datetime; no zone = UTC+7."""
     text = text.strip()
-    match = re.fullmatch(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", text)
+    match = re.fullmatch(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", text, re.ASCII)
     try:
         if match:
             parts = [int(g) if g else 0 for g in match.groups()]
@@ -580,7 +579,7 @@ def write_new_document_package(out: BinaryIO, *, sender: Organ, recipients: list
     content_ids = [_content_id(header, i) for i in range(len(attachments))]
     x.open(_P + "edXMLBody")
     x.open(_P + "edXMLManifest", ' version="1.0"')
-    for cid, att in zip(content_ids, attachments):
+    for cid, att in zip(content_ids, attachments, strict=True):
         x.open(_P + "Reference")
         x.leaf(_P + "ContentId", cid)
         x.leaf(_P + "ContentType", att.content_type)
@@ -592,7 +591,7 @@ def write_new_document_package(out: BinaryIO, *, sender: Organ, recipients: list
     x.close(_P + "edXMLEnvelope")
 
     x.open("AttachmentEncoded")
-    for cid, att in zip(content_ids, attachments):
+    for cid, att in zip(content_ids, attachments, strict=True):
         x.open("Attachment")
         x.leaf("ContentId", cid)
         x.leaf("AttachmentName", att.name)
@@ -654,9 +653,9 @@ def _write_zip_base64(out: IO[bytes], att: AttachmentSource, when: datetime, tmp
     info.file_size = size  # lets zipfile pick ZIP64 up front for files over 2 GiB
     info.external_attr = 0o644 << 16
     with tempfile.TemporaryFile(dir=tmp_dir, prefix="edxml-zip-") as tmp:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
-            with open(att.path, "rb") as src, zf.open(info, "w") as dst:
-                shutil.copyfileobj(src, dst, _READ_CHUNK)
+        with (zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf,
+              open(att.path, "rb") as src, zf.open(info, "w") as dst):
+            shutil.copyfileobj(src, dst, _READ_CHUNK)
         tmp.seek(0)
         while chunk := tmp.read(_B64_CHUNK):
             out.write(binascii.b2a_base64(chunk, newline=False))
@@ -702,8 +701,6 @@ def write_status_package(out: BinaryIO, *, reporter: Organ, response_for: Respon
 def build_status_package(*, reporter: Organ, response_for: ResponseFor, status_code: str, description: str = "",
                          staff: StaffInfo | None = None, timestamp: datetime) -> bytes:
     """`write_status_package` into bytes: status packages are small."""
-    import io
-
     buf = io.BytesIO()
     write_status_package(buf, reporter=reporter, response_for=response_for, status_code=status_code,
                          description=description, staff=staff, timestamp=timestamp)
@@ -768,13 +765,20 @@ def _to_date(text: str, what: str, warnings: list[str]) -> date | None:
     return value
 
 
+def _to_timestamp(text: str, what: str, warnings: list[str]) -> datetime | None:
+    if not text.strip():
+        return None
+    value = parse_timestamp(text)
+    if value is None:
+        warnings.append(f"{what}: not a timestamp: {text[:40]!r}")
+    return value
+
+
 _ORGAN_FIELDS = {"OrganId": "organ_id", "OrganName": "name", "OrganizationInCharge": "organization_in_charge",
                  "OrganAdd": "address", "Email": "email", "Telephone": "telephone", "Fax": "fax",
                  "Website": "website"}
 _STAFF_FIELDS = {"Department": "department", "Staff": "staff", "Email": "email", "Mobile": "mobile"}
 _SIGNER_FIELDS = {"Competence": "competence", "Position": "position", "FullName": "full_name"}
-_ATTACHMENT_FIELDS = {"ContentId": "content_id", "AttachmentName": "name", "Description": "description",
-                      "ContentType": "content_type"}
 # Elements whose children are collected as a dict and turned into an object when the element ends.
 _CONTAINERS = frozenset({"From", "To", "SignerInfo", "StaffInfo", "ResponseFor", "TraceHeader", "Reference",
                          "Attachment", "Receiver", "ReplacementInfo", "BussinessDocumentInfo"})
@@ -808,7 +812,7 @@ class _Reader:
         self.text.clear()
         self.text_len = 0
         if name in _CONTAINERS:
-            self.containers.append({"_name": name, "_parent": self.stack[-2] if len(self.stack) > 1 else ""})
+            self.containers.append({"_name": name})
         elif name == "ContentTransferEncoded" and self._parent() == "Attachment":
             fd, path = tempfile.mkstemp(dir=self.tmp_dir, prefix="edxml-att-")
             self.temp_paths.append(path)
@@ -830,8 +834,7 @@ class _Reader:
         parent = self.stack[-1] if self.stack else ""
         if self.decoder is not None and name == "ContentTransferEncoded":
             self.decoder.finish()
-            assert self.decode_file is not None
-            self.decode_file.close()
+            self.decoder.out.close()
             self.decoder = self.decode_file = None
             return
         if name in _CONTAINERS:
@@ -842,8 +845,6 @@ class _Reader:
         self.text_len = 0
         if self.containers and self.containers[-1]["_name"] == parent:
             self.containers[-1].setdefault(name, text)
-            if parent == "ReplacementInfo" or (parent == "OrganIdList" and False):
-                pass
             return
         self._leaf(parent, name, text)
 
@@ -876,7 +877,7 @@ class _Reader:
             elif name == "Description":
                 pkg.status_description = text
             elif name == "Timestamp":
-                pkg.status_timestamp = parse_timestamp(text) if text.strip() else None
+                pkg.status_timestamp = _to_timestamp(text, "Timestamp", w)
         elif parent == "Code":
             if name == "CodeNumber":
                 pkg.code_number = text.strip()
@@ -922,14 +923,13 @@ class _Reader:
                 pkg.paper = 1 if (_to_int(text, "Paper", w) or 0) else 0
         elif parent == "OrganIdList" and name == "OrganId":
             # ReplacementInfo/OrganIdList/OrganId: the ReplacementInfo is the innermost open container.
-            if self.containers and self.containers[-1]["_name"] == "ReplacementInfo":
-                self.containers[-1].setdefault("_organs", []).append(text.strip())
-        elif parent == "ReceiverList":
-            pass  # Receiver elements are containers; nothing else is expected here.
+            owner = self._innermost("ReplacementInfo")
+            if owner is not None:
+                owner.setdefault("_organs", []).append(text.strip())
 
     def _end_container(self, c: dict[str, Any]) -> None:
         pkg, w = self.pkg, self.pkg.warnings
-        name, parent = c["_name"], c["_parent"]
+        name = c["_name"]
         if name in ("From", "To"):
             organ = Organ(**{attr: c.get(tag, "").strip() if attr == "organ_id" else c.get(tag, "")
                              for tag, attr in _ORGAN_FIELDS.items()})
@@ -947,8 +947,8 @@ class _Reader:
                 document_id=c.get("DocumentId", "").strip(),
                 promulgation_date=_to_date(c.get("PromulgationDate", ""), "ResponseFor/PromulgationDate", w)))
         elif name == "TraceHeader":
-            stamp = c.get("Timestamp", "")
-            pkg.trace.append(TraceEntry(c.get("OrganId", "").strip(), parse_timestamp(stamp) if stamp else None))
+            pkg.trace.append(TraceEntry(c.get("OrganId", "").strip(),
+                                        _to_timestamp(c.get("Timestamp", ""), "TraceHeader/Timestamp", w)))
         elif name == "Reference":
             self.references.append(c)
         elif name == "Attachment":
@@ -965,7 +965,6 @@ class _Reader:
                 receivers=c.get("_receivers", []))
         elif name == "ReplacementInfo":
             pkg.replacements.append(ReplacementInfo(c.get("DocumentId", "").strip(), c.get("_organs", [])))
-        del parent
 
     def _innermost(self, name: str) -> dict[str, Any] | None:
         for c in reversed(self.containers):
@@ -992,14 +991,13 @@ class _Reader:
         pkg.message_type = "status" if self.seen_status else "edoc"
         if pkg.message_type == "edoc":
             refs = {r.get("ContentId", "").strip(): r for r in self.references}
-            for att in pkg.attachments:
+            for i, att in enumerate(pkg.attachments):
                 ref = refs.pop(att.content_id, None)
                 if ref is None:
                     pkg.warnings.append(f"Attachment {att.content_id!r} has no Reference in edXMLManifest")
-                    continue
-                if not att.content_type and ref.get("ContentType"):
-                    pkg.attachments[pkg.attachments.index(att)] = ParsedAttachment(
-                        att.content_id, att.name, ref["ContentType"].strip(), att.path, att.description, att.size)
+                elif not att.content_type and ref.get("ContentType"):
+                    # Some senders fill ContentType only in the manifest's Reference.
+                    pkg.attachments[i] = replace(att, content_type=ref["ContentType"].strip())
             for cid in refs:
                 pkg.warnings.append(f"Reference {cid!r} has no Attachment")
         return pkg
@@ -1008,10 +1006,7 @@ class _Reader:
         if self.decode_file is not None:
             self.decode_file.close()
         for path in self.temp_paths:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            _silent_unlink(path)
 
 
 def _unzip_in_place(path: str, limit: int, tmp_dir: str | None) -> str:
@@ -1048,10 +1043,8 @@ def _unzip_in_place(path: str, limit: int, tmp_dir: str | None) -> str:
 
 
 def _silent_unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _forbid(*_: object) -> None:
@@ -1076,17 +1069,13 @@ def parse_package(src: str | os.PathLike[str] | BinaryIO, *, tmp_dir: str | None
     parser.CharacterDataHandler = reader.chars
     parser.StartDoctypeDeclHandler = _forbid
     parser.EntityDeclHandler = _forbid
-    opened: IO[bytes] | None = None
     try:
-        if isinstance(src, (str, os.PathLike)):
-            opened = open(src, "rb")
-            stream: IO[bytes] = opened
-        else:
-            stream = src
-        read: Callable[[int], bytes] = stream.read
-        while chunk := read(_READ_CHUNK):
-            parser.Parse(chunk, False)
-        parser.Parse(b"", True)
+        with contextlib.ExitStack() as stack:
+            stream: IO[bytes] = (stack.enter_context(open(src, "rb")) if isinstance(src, (str, os.PathLike))
+                                 else src)
+            while chunk := stream.read(_READ_CHUNK):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
         return reader.finish()
     except expat.ExpatError as exc:
         reader.discard()
@@ -1095,9 +1084,6 @@ def parse_package(src: str | os.PathLike[str] | BinaryIO, *, tmp_dir: str | None
     except BaseException:
         reader.discard()
         raise
-    finally:
-        if opened is not None:
-            opened.close()
 
 
 def status_meaning(code: str) -> str | None:

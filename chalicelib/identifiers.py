@@ -21,8 +21,9 @@ from __future__ import annotations
 import re
 
 #: `^(\d{3})\.(\d{2})\.(\d{2})\.([A-Z]\d{2})$`: groups are level 4, level 3, level 2, level 1 (QCVN 102:2016).
-#: Use `fullmatch` (as the helpers below do): `$` alone would also accept a trailing newline.
-STRICT_PATTERN: re.Pattern[str] = re.compile(r"^(\d{3})\.(\d{2})\.(\d{2})\.([A-Z]\d{2})$")
+#: ASCII-only (`\d` would otherwise accept any Unicode digit, e.g. full-width ones); use `fullmatch`, as the helpers
+#: below do: `$` alone would also accept a trailing newline.
+STRICT_PATTERN: re.Pattern[str] = re.compile(r"^(\d{3})\.(\d{2})\.(\d{2})\.([A-Z]\d{2})$", re.ASCII)
 
 #: Level-1 letters that belong to a province: UBND tỉnh (`H`) and HĐND tỉnh (`K`) share the two digits.
 _PROVINCE_LETTERS = frozenset("HK")
