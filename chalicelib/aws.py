@@ -6,13 +6,13 @@ comes from boto3's own `AWS_ENDPOINT_URL` variable, so tests and the embedded st
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from chalicelib.settings import get_settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """A boto3 client for `service`, created once per container (clients are thread-safe)."""
     import boto3
@@ -27,7 +27,7 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, region_name=get_settings().region, config=cfg)
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(name: str) -> Any:
     """A DynamoDB Table resource for `name`."""
     import boto3
@@ -35,7 +35,7 @@ def table(name: str) -> Any:
     return boto3.session.Session().resource("dynamodb", region_name=get_settings().region).Table(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def queue_url(name: str) -> str:
     """The URL of an SQS queue by name (one lookup per container)."""
     return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]

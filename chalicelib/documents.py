@@ -8,7 +8,7 @@ answers 404 (not 403), so ids cannot be probed.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib import aws, states
@@ -28,7 +28,7 @@ def signed_key(organ_id: str, document_id: str) -> str:
 
 
 def _expires(seconds: int) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def _validate(body: Any) -> Any:

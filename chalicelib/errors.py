@@ -83,7 +83,7 @@ class UploadRejected(GatewayError):
 
 
 class SigningUnavailable(GatewayError):
-    """The agency has no usable signing key or certificate: not the uploader's fault, retried after an admin fixes it."""
+    """The agency has no usable signing key or certificate: not the uploader's fault; an admin fixes it."""
 
     status = 503
     code = "signing_key_unavailable"

@@ -17,7 +17,7 @@ DISPATCH_QUEUE = "edoc-dispatch"
 DISPATCH_DLQ = "edoc-dispatch-dlq"
 DOCUMENTS_TABLE = "edoc-documents"
 AGENCIES_TABLE = "edoc-agencies"
-AXIS_SECRET_NAME = "edoc-gateway/axis"
+AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a secret)
 
 #: Upload limits. The presigned POST enforces them on real S3; the signing handler re-checks the object
 #: because moto does not enforce presigned conditions (NOTES.md).

@@ -33,7 +33,8 @@ LEASE_SECONDS = 90
 #: Matches the queue's redrive maxReceiveCount: on the last attempt the record is marked FAILED.
 MAX_RECEIVES = 5
 
-_KEY = re.compile(r"^incoming/(?P<organ>[^/]+)/(?P<doc>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.pdf$")
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_KEY = re.compile(rf"^incoming/(?P<organ>[^/]+)/(?P<doc>{_UUID})\.pdf$")
 
 
 class RetryLater(Exception):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ META = "META"
 
 def now_iso() -> str:
     """UTC timestamp with microseconds: sortable and unambiguous."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _doc_pk(document_id: str) -> str:
@@ -221,9 +221,7 @@ class DocumentStore:
             (kind, body), = op.items()
             low = {"TableName": self.table_name}
             for key, value in body.items():
-                if key in ("Item", "Key"):
-                    low[key] = {k: ser.serialize(v) for k, v in value.items()}
-                elif key == "ExpressionAttributeValues":
+                if key in ("Item", "Key", "ExpressionAttributeValues"):
                     low[key] = {k: ser.serialize(v) for k, v in value.items()}
                 else:
                     low[key] = value

@@ -42,7 +42,7 @@ class GatewayClient:
         if password is None:
             password = next(u["password"] for u in self.info["users"] if u["username"] == username)
         idp = boto3.client("cognito-idp", endpoint_url=self.info["aws_endpoint_url"], region_name=self.info["region"],
-                           aws_access_key_id="demo", aws_secret_access_key="demo")  # moto accepts any credentials
+                           aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106 (moto accepts any credentials)
         resp = idp.initiate_auth(ClientId=self.info["cognito"]["client_id"], AuthFlow="USER_PASSWORD_AUTH",
                                  AuthParameters={"USERNAME": username, "PASSWORD": password})
         return resp["AuthenticationResult"]["IdToken"]

@@ -9,14 +9,16 @@ the signed PDF byte for byte.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
+from chalicelib.local.pdftools import pdfsig_report, qpdf_check
 
 from chalicelib.edxml import parse_package
 from chalicelib.local.demo_data import SAMPLES
-from chalicelib.local.pdftools import pdfsig_report, qpdf_check
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader
@@ -35,8 +37,8 @@ def _packages_for(client, system_id: str, document_id_header: str) -> list:
     found = []
     for entry in axis.get_received_edoc_list("edoc"):
         data = axis.get_edoc(entry["docId"])
-        package = parse_package(data)
-        if package.header.document_id == document_id_header:
+        package = parse_package(io.BytesIO(data))
+        if package.document_id == document_id_header:
             found.append((entry, package, data))
     return found
 
@@ -72,10 +74,10 @@ def test_upload_is_signed_and_dispatched_to_each_recipient_exactly_once(client, 
         entry, package, _ = packages[0]
         assert package.sender.organ_id == SENDER
         assert [r.organ_id for r in package.recipients] == metadata["recipients"]
-        assert package.header.code_number == "7413" and package.header.code_notation == metadata["notation"]
-        assert package.business.paper == (1 if recipient == "000.00.00.K62" else 0)
+        assert package.code_number == "7413" and package.code_notation == metadata["notation"]
+        assert package.paper == (1 if recipient == "000.00.00.K62" else 0)
         (attachment,) = package.attachments
-        assert attachment.path.read_bytes() == signed
+        assert Path(attachment.path).read_bytes() == signed
         delivery = next(d for d in doc["deliveries"] if d["organ_id"] == recipient)
         assert entry["docId"] == delivery["axis_doc_id"]
 
@@ -91,7 +93,7 @@ def test_redelivered_upload_event_changes_nothing(client, stack, sample_pdf):
     sqs = boto3.client("sqs", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
                        aws_access_key_id="demo", aws_secret_access_key="demo")
     key = f"incoming/{SENDER}/{created['document_id']}.pdf"
-    event = {"Records": [{"eventName": "ObjectCreated:Post", "eventTime": datetime.now(timezone.utc).isoformat(),
+    event = {"Records": [{"eventName": "ObjectCreated:Post", "eventTime": datetime.now(UTC).isoformat(),
                           "s3": {"bucket": {"name": created["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]},
                                  "object": {"key": key.replace(".", "%2E"), "size": sample_pdf.stat().st_size}}}]}
     url = sqs.get_queue_url(QueueName="edoc-upload-events")["QueueUrl"]
@@ -120,7 +122,7 @@ def _wait_queues_empty(sqs, urls, timeout=60.0):
         for url in urls:
             attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-            counts.append(int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]))
+            counts.append(sum(int(v) for v in attrs.values()))
         if not any(counts):
             time.sleep(1.0)  # let the last handler finish its writes
             return
