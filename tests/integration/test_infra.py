@@ -1,0 +1,240 @@
+"""The deployable template: `chalice package --merge-template infra/resources.yaml`, linted and inspected.
+
+Given the project (app.py, .chalice/, infra/), when Chalice packages the prod stage with the merge template,
+then cfn-lint accepts the merged SAM template with no ignored rule, every SQS event source reports batch item
+failures, the bucket is private, versioned and SSE-KMS, and the functions' permissions are the least-privilege
+ones (and cover every function Chalice generates).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+REGION = "ap-southeast-1"
+
+
+def _resolve_name(ref: Any) -> str | None:
+    """The logical id an intrinsic (!Ref, !GetAtt X.Arn, !Sub ${X.Arn}) points at."""
+    if not isinstance(ref, dict):
+        return None
+    if "Ref" in ref:
+        return ref["Ref"]
+    if "Fn::GetAtt" in ref:
+        att = ref["Fn::GetAtt"]
+        return att[0] if isinstance(att, list) else att.split(".")[0]
+    if "Fn::Sub" in ref and isinstance(ref["Fn::Sub"], str):
+        match = re.fullmatch(r"\$\{(\w+)(\.\w+)?\}", ref["Fn::Sub"])
+        return match.group(1) if match else None
+    return None
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The merged template, packaged from a copy of the project.
+
+    A copy with an empty requirements.txt: the template depends only on app.py, .chalice/ and the merge
+    template, and an empty requirements file keeps Chalice from downloading Lambda wheels (pyHanko …) here.
+    """
+    if not (REPO / "app.py").exists():
+        pytest.fail("app.py is missing: the template is generated from it")
+    project = tmp_path_factory.mktemp("project")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "deployed")
+    shutil.copy(REPO / "app.py", project / "app.py")
+    for folder in ("chalicelib", ".chalice", "infra"):
+        shutil.copytree(REPO / folder, project / folder, ignore=ignore)
+    (project / "requirements.txt").write_text("", encoding="utf-8")
+    out = tmp_path_factory.mktemp("package")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_DEFAULT_REGION"] = REGION
+    proc = subprocess.run(
+        [str(BIN / "chalice"), "--project-dir", str(project), "package", "--stage", "prod",
+         "--merge-template", str(project / "infra" / "resources.yaml"), str(out / "pkg")],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, f"chalice package failed:\n{proc.stdout}\n{proc.stderr}"
+    # Chalice writes YAML whenever the merge template is YAML (whatever --template-format says).
+    template = out / "pkg" / "sam.yaml"
+    assert template.exists(), sorted(p.name for p in (out / "pkg").iterdir())
+    return template
+
+
+@pytest.fixture(scope="module")
+def template(packaged: Path) -> dict[str, Any]:
+    from cfnlint.decode import cfn_yaml
+
+    return cfn_yaml.load(str(packaged))
+
+
+def _of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == type_}
+
+
+def _statements(template: dict[str, Any], policy: str) -> dict[str, dict[str, Any]]:
+    doc = template["Resources"][policy]["Properties"]["PolicyDocument"]
+    return {s["Sid"]: s for s in doc["Statement"]}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_cfn_lint_accepts_the_merged_template(packaged: Path) -> None:
+    # No rule is ignored: the template is clean, informational checks (-c I) included.
+    proc = subprocess.run([str(BIN / "cfn-lint"), "-c", "I", "--", str(packaged)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"cfn-lint found problems:\n{proc.stdout}\n{proc.stderr}"
+
+
+def test_every_sqs_event_source_reports_batch_item_failures(template: dict[str, Any]) -> None:
+    sources = {}
+    for name, function in _of_type(template, "AWS::Serverless::Function").items():
+        for event_name, event in (function["Properties"].get("Events") or {}).items():
+            if event.get("Type") == "SQS":
+                sources[f"{name}.{event_name}"] = (name, event["Properties"])
+    assert {"SignDocument.SignDocumentSqsEventSource", "DispatchDocument.DispatchDocumentSqsEventSource"} <= set(
+        sources)
+    queues = _of_type(template, "AWS::SQS::Queue")
+    for key, (function, props) in sources.items():
+        assert props.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], (
+            f"{key}: add FunctionResponseTypes: [ReportBatchItemFailures] in infra/resources.yaml")
+        # The mapping must point at a queue this template creates (so it is created after it) …
+        assert _resolve_name(props["Queue"]) in queues, f"{key}: Queue must be !Sub ${{<Queue>.Arn}}"
+        # … and the function wait for its role's SQS permissions, which Lambda checks when creating it.
+        assert "GatewayFunctionsPolicy" in _as_list(template["Resources"][function].get("DependsOn", []))
+
+
+def test_sqs_event_sources_match_the_queues_the_app_declares(template: dict[str, Any]) -> None:
+    from chalicelib import settings
+
+    queues = _of_type(template, "AWS::SQS::Queue")
+    declared = {
+        name: queues[_resolve_name(ev["Properties"]["Queue"])]["Properties"]["QueueName"]
+        for name, fn in _of_type(template, "AWS::Serverless::Function").items()
+        for ev in (fn["Properties"].get("Events") or {}).values() if ev.get("Type") == "SQS"
+    }
+    assert declared["SignDocument"] == settings.UPLOAD_QUEUE
+    assert declared["DispatchDocument"] == settings.DISPATCH_QUEUE
+
+
+def test_documents_bucket_is_private_versioned_and_encrypted(template: dict[str, Any]) -> None:
+    buckets = _of_type(template, "AWS::S3::Bucket")
+    assert list(buckets) == ["DocumentsBucket"]
+    props = buckets["DocumentsBucket"]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert _resolve_name(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]) == "DocumentsKey"
+    assert rule["BucketKeyEnabled"] is True
+    assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
+    deny = _statements(template, "DocumentsBucketPolicy")["DenyInsecureTransport"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_uploads_notify_the_upload_queue_which_lets_s3_send(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["DocumentsBucket"]
+    [conf] = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert conf["Event"] == "s3:ObjectCreated:*"
+    assert conf["Filter"] == {"S3Key": {"Rules": [{"Name": "prefix", "Value": "incoming/"}]}}
+    assert _resolve_name(conf["Queue"]) == "UploadEventsQueue"
+    assert "UploadEventsQueuePolicy" in _as_list(bucket["DependsOn"])
+    policy = template["Resources"]["UploadEventsQueuePolicy"]["Properties"]
+    assert [_resolve_name(q) for q in policy["Queues"]] == ["UploadEventsQueue"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    # The bucket's deterministic name, not !GetAtt (which would be a dependency cycle).
+    source = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(bucket["Properties"]["BucketName"]["Fn::Sub"])
+
+
+def test_tables_have_point_in_time_recovery(template: dict[str, Any]) -> None:
+    tables = _of_type(template, "AWS::DynamoDB::Table")
+    assert {t["Properties"]["TableName"] for t in tables.values()} == {"edoc-documents", "edoc-agencies"}
+    for table in tables.values():
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["DeletionPolicy"] == "Retain"
+
+
+def test_every_generated_role_gets_the_gateway_policy(template: dict[str, Any]) -> None:
+    roles = set(_of_type(template, "AWS::IAM::Role"))
+    attached = {_resolve_name(r) for r in template["Resources"]["GatewayFunctionsPolicy"]["Properties"]["Roles"]}
+    assert roles == attached, (
+        f"roles without the gateway policy: {sorted(roles - attached)}; unknown: {sorted(attached - roles)} "
+        "(add new functions' roles to GatewayFunctionsPolicy.Roles in infra/resources.yaml)")
+    key_admins = {_resolve_name(r) for r in template["Resources"]["KeyAdministrationPolicy"]["Properties"]["Roles"]}
+    assert key_admins == {"ApiHandlerRole"}
+
+
+def test_functions_may_sign_only_with_keys_tagged_for_document_signing(template: dict[str, Any]) -> None:
+    statements = _statements(template, "GatewayFunctionsPolicy")
+    sign = [s for s in statements.values() if "kms:Sign" in _as_list(s["Action"])]
+    assert len(sign) == 1
+    assert sign[0]["Condition"] == {"StringEquals": {"aws:ResourceTag/edoc-gateway:purpose": "document-signing"}}
+    create = _statements(template, "KeyAdministrationPolicy")["CreateAgencySigningKeys"]
+    assert create["Condition"]["StringEquals"]["aws:RequestTag/edoc-gateway:purpose"] == "document-signing"
+    assert create["Condition"]["StringEquals"]["kms:KeyUsage"] == "SIGN_VERIFY"
+
+
+def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> None:
+    statements = _statements(template, "GatewayFunctionsPolicy")
+    for sid, statement in statements.items():
+        assert statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, f"{sid}: wildcard action {action}"
+        assert "*" not in _as_list(statement["Resource"]), f"{sid}: Resource *"
+    by_service: dict[str, list[Any]] = {}
+    for statement in statements.values():
+        for action in _as_list(statement["Action"]):
+            by_service.setdefault(action.split(":")[0], []).extend(_as_list(statement["Resource"]))
+    # S3: the bucket and its four prefixes, nothing else.
+    s3 = {r["Fn::Sub"] if "Fn::Sub" in r else _resolve_name(r) for r in by_service["s3"]}
+    assert s3 == {"DocumentsBucket"} | {f"${{DocumentsBucket.Arn}}/{p}/*"
+                                         for p in ("incoming", "signed", "packages", "inbound")}
+    # SQS: the gateway's four queues; DynamoDB: the two tables and the by_organ index.
+    assert {_resolve_name(r) for r in by_service["sqs"]} == {
+        "UploadEventsQueue", "UploadEventsDeadLetterQueue", "DispatchQueue", "DispatchDeadLetterQueue"}
+    tables = {_resolve_name(r) or r["Fn::Sub"] for r in by_service["dynamodb"]}
+    assert tables == {"DocumentsTable", "AgenciesTable", "${DocumentsTable.Arn}/index/by_organ"}
+    # Secrets Manager: GetSecretValue on the axis secret only.
+    [secret] = by_service["secretsmanager"]
+    assert secret["Fn::Sub"].endswith(":secret:edoc-gateway/axis-??????")
+    # The Chalice-generated inline policy (policy-prod.json) only writes logs.
+    inline = json.loads((REPO / ".chalice" / "policy-prod.json").read_text())
+    assert {a.split(":")[0] for s in inline["Statement"] for a in _as_list(s["Action"])} == {"logs"}
+
+
+def test_functions_get_every_setting_they_read(template: dict[str, Any]) -> None:
+    source = (REPO / "chalicelib" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r"env\.get\(\"([A-Z_]+)\"", source))
+    # Set by Lambda itself, derived from the pool id and region, or empty on AWS (boto3's default endpoint).
+    not_configured = {"AWS_REGION", "AWS_DEFAULT_REGION", "JWKS_URL", "TOKEN_ISSUER", "AWS_ENDPOINT_URL"}
+    global_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert {_resolve_name(v) for v in global_env.values()} == {"DocumentsBucket", "UserPool", "UserPoolClient"}
+    for name, function in _of_type(template, "AWS::Serverless::Function").items():
+        env = set(function["Properties"]["Environment"]["Variables"]) | set(global_env)
+        assert read - not_configured <= env, f"{name} lacks {sorted(read - not_configured - env)}"
+        assert not env & {"AWS_REGION", "AWS_DEFAULT_REGION"}, f"{name}: Lambda reserves AWS_REGION"
+
+
+def test_function_sizes(template: dict[str, Any]) -> None:
+    functions = template["Resources"]
+    assert (functions["SignDocument"]["Properties"]["MemorySize"], functions["SignDocument"]["Properties"]["Timeout"]) \
+        == (1024, 60)
+    assert (functions["DispatchDocument"]["Properties"]["MemorySize"],
+            functions["DispatchDocument"]["Properties"]["Timeout"]) == (512, 60)
+    # A message must not become visible again while its handler may still run.
+    for queue in ("UploadEventsQueue", "DispatchQueue"):
+        assert functions[queue]["Properties"]["VisibilityTimeout"] >= 60
