@@ -8,12 +8,16 @@ import pytest
 
 from chalicelib.local.client import GatewayClient
 
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory):
     from chalicelib.local.stack import start_stack
 
-    handle = start_stack(Path(tmp_path_factory.mktemp("stack")), ports=0)
+    # A small upload cap so the oversized-upload test stays quick; the production cap is in settings.py.
+    handle = start_stack(Path(tmp_path_factory.mktemp("stack")), ports=0,
+                         app_env={"MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)})
     try:
         yield handle.info
     finally:

@@ -330,11 +330,14 @@ class AxisSimulator:
               copies: int = 1) -> str:
         send_id = secrets.token_hex(12)
         now = _now()
+        # A send to one recipient is one envelope: its DocId is the one sendEdoc answered (as the gateway keeps it).
+        single = len(recipients) == 1 and copies == 1
         with self._lock:
             ids = []
             for to in recipients:
                 for _ in range(copies):
-                    env = Envelope(secrets.token_hex(12), send_id, sender, to, messagetype, now, path, size, sha)
+                    env_id = send_id if single else secrets.token_hex(12)
+                    env = Envelope(env_id, send_id, sender, to, messagetype, now, path, size, sha)
                     self._envelopes[env.doc_id] = env
                     ids.append(env.doc_id)
             self._sends[send_id] = ids

@@ -6,6 +6,7 @@ audience/expiry/token_use checks are what must refuse them; a token signed with 
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from importlib import resources
@@ -55,7 +56,8 @@ def _claims(stack, **changes):
 def _moto_key():
     from jwt.algorithms import RSAAlgorithm
 
-    jwk = json.loads(resources.files("moto.cognitoidp").joinpath("resources/jwks-private.json").read_text())
+    raw = resources.files("moto.cognitoidp").joinpath("resources/jwks-private.json.gz").read_bytes()
+    jwk = json.loads(gzip.decompress(raw))
     return RSAAlgorithm.from_jwk(json.dumps(jwk))
 
 
