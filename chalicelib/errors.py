@@ -74,7 +74,7 @@ class UploadRejected(GatewayError):
     """The uploaded object cannot be signed. The original stays in S3; the record goes `REJECTED` with `code`.
 
     Codes: `empty_file`, `file_too_large`, `not_a_pdf`, `malformed_pdf` (truncated or unparseable),
-    `encrypted_pdf`, `missing_upload`.
+    `encrypted_pdf`, `locked_pdf` (certified with no changes allowed), `missing_upload`.
     """
 
     status = 422

@@ -31,7 +31,7 @@ _DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @dataclass
@@ -113,14 +113,15 @@ class DemoCA:
         CN=O=`org_name`, C=VN, with the identifier code (mã định danh) in `serialNumber` (X.520 2.5.4.5, the
         attribute meant for an identifier of the subject), so a verifier can map a signature back to an agency.
         Validity starts a day in the past so clock skew between the stack and a validator never makes it "not yet
-        valid".
+        valid". A CN is limited to 64 (cryptography counts UTF-8 bytes, ~40 Vietnamese letters): a longer name is
+        cut at a word boundary in CN and kept whole in O.
         """
         public_key: Any = serialization.load_der_public_key(public_key_der)
         subject = x509.Name([
             x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, org_name),
             x509.NameAttribute(NameOID.SERIAL_NUMBER, organ_id),
-            x509.NameAttribute(NameOID.COMMON_NAME, org_name),
+            x509.NameAttribute(NameOID.COMMON_NAME, _fit_common_name(org_name)),
         ])
         issuer_ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         now = _now()
@@ -143,6 +144,20 @@ class DemoCA:
             .sign(self.key, hashes.SHA256())
         )
         return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _fit_common_name(name: str, limit: int = 64) -> str:
+    """`name` shortened at a word boundary to at most `limit` UTF-8 bytes (the CN upper bound as cryptography checks
+    it)."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    out = ""
+    for word in name.split():
+        candidate = f"{out} {word}" if out else word
+        if len(candidate.encode("utf-8")) > limit:
+            break
+        out = candidate
+    return out or name.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -92,7 +92,7 @@ def make_pdf_of_size(out_path: Path, target_bytes: int, *, chunk_bytes: int = 1 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     content = b"BT /F1 18 Tf 72 770 Td (edoc-gateway benchmark document) Tj ET\n"
     offsets: list[int] = []
-    overhead = 1024  # header, small objects, xref and trailer: well under this
+    overhead = 1024  # header, small objects, xref and trailer: under this, topped up at the end
     payload = max(0, target_bytes - overhead)
     block = os.urandom(min(chunk_bytes, max(payload, 1)))
     with open(out_path, "wb") as fh:
@@ -118,9 +118,17 @@ def make_pdf_of_size(out_path: Path, target_bytes: int, *, chunk_bytes: int = 1 
             fh.write(view[:n])
             remaining -= n
         fh.write(b"\nendstream\nendobj\n")
-        xref = fh.tell()
-        fh.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
-        for off in offsets:
-            fh.write(b"%010d 00000 n \n" % off)
-        fh.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref))
+
+        def tail(xref: int) -> bytes:
+            return (b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1)
+                    + b"".join(b"%010d 00000 n \n" % off for off in offsets)
+                    + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref))
+
+        # Top up with a comment line so the file is never smaller than asked.
+        pos, pad = fh.tell(), 0
+        while pos + pad + len(tail(pos + pad)) < target_bytes:
+            pad = target_bytes - pos - len(tail(pos + pad)) if pad == 0 else pad + 1
+        if pad:
+            fh.write(b"\n" if pad == 1 else b"%" + b" " * (pad - 2) + b"\n")
+        fh.write(tail(fh.tell()))
     return out_path

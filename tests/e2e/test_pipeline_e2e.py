@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-from chalicelib.local.pdftools import pdfsig_report, qpdf_check
 
 from chalicelib.edxml import parse_package
 from chalicelib.local.demo_data import SAMPLES
+from chalicelib.local.pdftools import pdfsig_report, qpdf_check
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader
