@@ -36,7 +36,7 @@ package: setup
 	$(VENV)/bin/chalice package --stage prod --merge-template infra/resources.yaml build/package
 
 bench: setup
-	$(PY) -m tests.bench.bench_signing
+	$(PY) -m tests.bench.bench
 
 clean:
 	rm -rf build .local .pytest_cache

@@ -5,9 +5,9 @@ Targets (DESIGN.md, "Quality bars"): fixed cost <= 15 ms CPU per document with t
 <= 2x SHA-256 of the file, a 100 MB PDF signed with peak RSS <= 120 MB. The key here is a local RSA-2048 key
 (LocalKeySigner, ~1 ms, shown separately) standing in for KMS, whose round trip the targets exclude.
 
-    .venv/bin/python scripts/bench_signing.py            # about a minute
-    .venv/bin/python scripts/bench_signing.py --quick    # smaller sizes, fewer rounds
-    .venv/bin/python scripts/bench_signing.py --no-naive # skip the naive pyHanko comparison rows
+    .venv/bin/python tests/bench/bench_signing.py            # about a minute
+    .venv/bin/python tests/bench/bench_signing.py --quick    # smaller sizes, fewer rounds
+    .venv/bin/python tests/bench/bench_signing.py --no-naive # skip the naive pyHanko comparison rows
 
 Peak RSS is measured in a fresh child process per size (VmHWM, a high-water mark): the child imports everything,
 signs a small document to warm up ("RSS warm"), then signs the large one ("RSS peak").
