@@ -105,8 +105,11 @@ def _batch(event: Any, handle: Callable[[str, int], None]) -> dict:
     def record_handler(record: Any) -> None:
         handle(record.body, int(record.attributes.approximate_receive_count or 1))
 
-    return process_partial_response(event=event.to_dict(), record_handler=record_handler,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    # raise_on_entire_batch_failure=False: a batch whose every record failed is reported in batchItemFailures
+    # like any other, not turned into an invocation error (Lambda Errors metric, concurrency backoff).
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
+                                    context=event.context)
 
 
 @app.on_sqs_message(queue=settings.UPLOAD_QUEUE, batch_size=1)

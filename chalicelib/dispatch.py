@@ -65,7 +65,7 @@ def handle_dispatch_message(body: str, receive_count: int = 1) -> None:
 
 def process_dispatch(document_id: str, *, receive_count: int = 1) -> None:
     """Send the signed document to every recipient not yet served; record `DISPATCHED`."""
-    from chalicelib.axis.errors import AxisBusinessError, AxisTransientError
+    from chalicelib.axis.errors import AxisBusinessError
 
     store = DocumentStore()
     record = store.get(document_id)
@@ -96,7 +96,7 @@ def process_dispatch(document_id: str, *, receive_count: int = 1) -> None:
             "reason": "axis_rejected", "reason_message": "Trục liên thông từ chối gói tin.",
             "axis_error_code": exc.error_code, "axis_error": exc.error_desc[:500]}, remove=release, **owned)
         return
-    except (AxisTransientError, OSError, PermissionError) as exc:
+    except Exception as exc:  # transient (5xx, timeouts), but also auth refusals, AWS errors, bugs: retried
         if receive_count >= MAX_RECEIVES:
             store.transition(document_id, states.FAILED, fields={
                 "reason": "axis_unavailable", "reason_message": "Không gửi được lên Trục sau nhiều lần thử.",

@@ -64,6 +64,12 @@ class DocumentStore:
     def _client(self) -> Any:
         return aws.client("dynamodb")
 
+    @property
+    def _condition_failed(self) -> type[Exception]:
+        """The exception class of the Table's own client: botocore builds exception classes per session, and
+        `aws.client("dynamodb")` and `aws.table()` live in different sessions."""
+        return self._table.meta.client.exceptions.ConditionalCheckFailedException
+
     # -- records -------------------------------------------------------------------------------------------
     def create(self, record: dict[str, Any]) -> None:
         """Write a new record in `AWAITING_UPLOAD` with its first event; fails if the id exists."""
@@ -174,7 +180,7 @@ class DocumentStore:
                 Key={"pk": _doc_pk(document_id), "sk": META},
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
                 ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=vals)
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
+        except self._condition_failed as exc:
             raise ConditionFailed(document_id) from exc
 
     # -- deliveries ------------------------------------------------------------------------------------------
@@ -188,7 +194,7 @@ class DocumentStore:
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
             return item
-        except self._client.exceptions.ConditionalCheckFailedException:
+        except self._condition_failed:
             resp = self._table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)
             return _plain(resp["Item"])
 
@@ -204,7 +210,7 @@ class DocumentStore:
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":sent": "SENT", ":pending": "PENDING", ":doc": axis_doc_id, ":at": at,
                                            ":p": paper, ":empty": [], ":h": [{"status": "SENT", "at": at}]})
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
+        except self._condition_failed as exc:
             raise ConditionFailed(f"{document_id}/{organ_id}") from exc
 
     # -- internals -------------------------------------------------------------------------------------------
