@@ -298,7 +298,11 @@ _codes = st.builds(lambda y, top: f"000.00.{y:02d}.H{top:02d}", st.integers(0, 9
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(subject=_xml_text, content=_xml_text, place=_xml_text, notation=_xml_text, name=_xml_text,
+#: ký hiệu as DocumentMetadata admits it (whitespace-only never reaches edXML: the API refuses it).
+_notations = st.from_regex(r"[0-9A-Za-zĐđ][0-9A-Za-zĐđ.\-&]{0,30}", fullmatch=True)
+
+
+@given(subject=_xml_text, content=_xml_text, place=_xml_text, notation=_notations, name=_xml_text,
        places=st.lists(_xml_text, max_size=3), appendixes=st.lists(_xml_text, max_size=2),
        priority=st.integers(0, 4), steering=st.integers(0, 2), paper=st.integers(0, 1),
        issued=st.dates(date(1990, 1, 1), date(2100, 12, 31)), due=st.none() | st.dates(date(1990, 1, 1)),
@@ -311,7 +315,7 @@ def test_property_build_then_parse_gives_back_the_input(subject: str, content: s
                                                         at: datetime) -> None:
     at = at.replace(microsecond=0)
     header = sample_header(
-        document_id=document_id("000.00.00.H62", issued, "12", notation), code_notation=notation.strip(),
+        document_id=document_id("000.00.00.H62", issued, "12", notation), code_notation=notation,
         code_number="12", place=place, promulgation_date=issued, subject=subject, content=content,
         signer=SignerInfo(name, name, name), due_date=due, priority=priority, steering_type=steering,
         to_places=places, appendixes=appendixes)
