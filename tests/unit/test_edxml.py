@@ -297,11 +297,11 @@ _xml_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sample
 _codes = st.builds(lambda y, top: f"000.00.{y:02d}.H{top:02d}", st.integers(0, 99), st.integers(1, 63))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 #: ký hiệu as DocumentMetadata admits it (whitespace-only never reaches edXML: the API refuses it).
 _notations = st.from_regex(r"[0-9A-Za-zĐđ][0-9A-Za-zĐđ.\-&]{0,30}", fullmatch=True)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subject=_xml_text, content=_xml_text, place=_xml_text, notation=_notations, name=_xml_text,
        places=st.lists(_xml_text, max_size=3), appendixes=st.lists(_xml_text, max_size=2),
        priority=st.integers(0, 4), steering=st.integers(0, 2), paper=st.integers(0, 1),
