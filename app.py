@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib import settings
 from chalicelib.errors import GatewayError, ValidationFailed
@@ -97,13 +97,36 @@ def get_signed_document(caller: Any, document_id: str) -> dict:
     return documents.signed_download(caller, document_id)
 
 
+# -- agency: revoke or change the recipients of a sent document (chalicelib.amendments; packages go out async) ------
+@api("/v1/documents/{document_id}/revoke", methods=["POST"], status=202)
+def revoke_document(caller: Any, document_id: str) -> dict:
+    from chalicelib import amendments
+
+    return amendments.revoke(caller, document_id, _body())
+
+
+@api("/v1/documents/{document_id}/update", methods=["POST"], status=202)
+def update_document_recipients(caller: Any, document_id: str) -> dict:
+    from chalicelib import amendments
+
+    return amendments.update_recipients(caller, document_id, _body())
+
+
 # -- events --------------------------------------------------------------------------------------------------
-def _batch(event: Any, handle: Callable[[str, int], None]) -> dict:
-    """Process an SQS batch record by record; failed records are reported (ReportBatchItemFailures)."""
+def _batch(event: Any, handle: Callable[[str, int], None],
+           on_failure: Callable[[dict, int], None] | None = None) -> dict:
+    """Process an SQS batch record by record; failed records are reported (ReportBatchItemFailures).
+    `on_failure(raw record, receive count)` runs before a record is reported failed (e.g. to delay its retry)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     def record_handler(record: Any) -> None:
-        handle(record.body, int(record.attributes.approximate_receive_count or 1))
+        count = int(record.attributes.approximate_receive_count or 1)
+        try:
+            handle(record.body, count)
+        except Exception:
+            if on_failure is not None:
+                on_failure(record.raw_event, count)
+            raise
 
     # raise_on_entire_batch_failure=False: a batch whose every record failed is reported in batchItemFailures
     # like any other, not turned into an invocation error (Lambda Errors metric, concurrency backoff).
@@ -121,6 +144,119 @@ def sign_document(event: Any) -> dict:
 
 @app.on_sqs_message(queue=settings.DISPATCH_QUEUE, batch_size=10)
 def dispatch_document(event: Any) -> dict:
-    from chalicelib.dispatch import handle_dispatch_message
+    from chalicelib import dispatch
 
-    return _batch(event, handle_dispatch_message)
+    remaining_ms = event.context.get_remaining_time_in_millis if event.context is not None else None
+    return _batch(event, functools.partial(dispatch.handle_dispatch_message, remaining_ms=remaining_ms),
+                  on_failure=dispatch.delay_redelivery)
+
+
+# -- the axis, inbound: statuses on our documents, documents for our agencies --------------------------------------
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def poll_axis(event: Any) -> dict:
+    from chalicelib.inbound import poll_axis as poll
+
+    context = event.context
+    return poll(remaining_ms=context.get_remaining_time_in_millis if context is not None else None)
+
+
+# -- agency: inbound documents (inbox) ----------------------------------------------------------------------------
+@api("/v1/inbox")
+def list_inbox(caller: Any) -> dict:
+    from chalicelib import inbox
+
+    return inbox.list_items(caller, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/inbox/{inbox_id}")
+def get_inbox_item(caller: Any, inbox_id: str) -> dict:
+    from chalicelib import inbox
+
+    return inbox.get_item(caller, inbox_id)
+
+
+@api("/v1/inbox/{inbox_id}/status", methods=["POST"])
+def report_inbox_status(caller: Any, inbox_id: str) -> dict:
+    from chalicelib import inbox
+
+    return inbox.report_status(caller, inbox_id, _body())
+
+
+# -- admin: what the axis brought in that needs a person ----------------------------------------------------------
+@api("/v1/admin/inbound-issues")
+def list_inbound_issues(caller: Any) -> dict:
+    from chalicelib import inbox
+
+    return inbox.list_issues(caller, limit=_query("limit"), cursor=_query("cursor"))
+
+
+# -- admin: organisation signing keys (create, CSR, certificate chain, activate, rotate, list) ------------------------
+@api("/v1/admin/keys")
+def admin_list_keys(caller: Any) -> dict:
+    from chalicelib import key_admin
+
+    return key_admin.list_keys(caller, _query("organ_id"))
+
+
+@api("/v1/admin/keys", methods=["POST"], status=201)
+def admin_create_key(caller: Any) -> dict:
+    from chalicelib import key_admin
+
+    return key_admin.create_key(caller, _body())
+
+
+@api("/v1/admin/keys/rotate", methods=["POST"], status=201)
+def admin_rotate_key(caller: Any) -> dict:
+    from chalicelib import key_admin
+
+    return key_admin.rotate(caller, _body())
+
+
+@api("/v1/admin/keys/{organ_id}/{key_ref}")
+def admin_get_key(caller: Any, organ_id: str, key_ref: str) -> dict:
+    from chalicelib import key_admin
+
+    return key_admin.get_key(caller, organ_id, key_ref)
+
+
+@api("/v1/admin/keys/{organ_id}/{key_ref}/csr", methods=["POST"])
+def admin_key_csr(caller: Any, organ_id: str, key_ref: str) -> dict:
+    from chalicelib import key_admin
+
+    return key_admin.make_csr(caller, organ_id, key_ref, _body())
+
+
+@api("/v1/admin/keys/{organ_id}/{key_ref}/certificate", methods=["PUT"])
+def admin_key_certificate(caller: Any, organ_id: str, key_ref: str) -> dict:
+    from chalicelib import key_admin
+
+    return key_admin.upload_certificate(caller, organ_id, key_ref, _body())
+
+
+@api("/v1/admin/keys/{organ_id}/{key_ref}/activate", methods=["POST"])
+def admin_activate_key(caller: Any, organ_id: str, key_ref: str) -> dict:
+    from chalicelib import key_admin
+
+    return key_admin.activate(caller, organ_id, key_ref)
+
+
+# -- admin: dead letters and retries (dispatch resilience) ----------------------------------------------------------
+@api("/v1/admin/dead-letters")
+def admin_list_dead_letters(caller: Any) -> dict:
+    from chalicelib import dead_letters
+
+    return dead_letters.list_dead_letters(caller, _query("queue"))
+
+
+@api("/v1/admin/dead-letters/redrive", methods=["POST"])
+def admin_redrive_dead_letters(caller: Any) -> dict:
+    from chalicelib import dead_letters
+
+    return dead_letters.redrive(caller, _body())
+
+
+@api("/v1/admin/documents/{document_id}/retry", methods=["POST"])
+def admin_retry_document(caller: Any, document_id: str) -> dict:
+    from chalicelib import dead_letters
+
+    return dead_letters.retry_document(caller, document_id, _body())

@@ -36,6 +36,13 @@ class Agency:
     telephone: str = ""
     signing_key: SigningKeyRef | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The organisation's seal: a transparent PNG in the documents bucket (`seals/<organ_id>.png`) and its ETag,
+    #: which keys the signing handler's per-container cache of the decoded image.
+    seal_key: str = ""
+    seal_etag: str = ""
+    #: Where the organisation's signature goes on its documents, `{page, x, y, width, height}` (page from 1, -1 =
+    #: last; points from the lower-left corner); None = the default, lower right of the last page.
+    stamp: dict[str, Any] | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Agency:
@@ -50,6 +57,8 @@ class Agency:
                 signing_algorithm=key.get("signing_algorithm", "RSASSA_PKCS1_V1_5_SHA_256"),
                 certificate_pem=key["certificate_pem"], chain_pem=key.get("chain_pem", ""),
             ) if key else None,
+            seal_key=item.get("seal_key", ""), seal_etag=item.get("seal_etag", ""),
+            stamp=dict(item["stamp"]) if item.get("stamp") else None,
         )
 
 

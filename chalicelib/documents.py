@@ -65,10 +65,22 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
     document_id = str(uuid.uuid4())
     key = incoming_key(caller.organ_id, document_id)
     created = now_iso()
+    # The stamp placement (optional) is kept twice: in the metadata shown back to the client, and as `stamp_box`,
+    # what the signing handler reads. Decimal either way (DynamoDB takes no floats).
+    stamp = metadata.stamp.as_record() if metadata.stamp else None
+    # A replacement (thay thế) claims the document it replaces first (chalicelib.amendments); dispatch then sends
+    # BussinessDocType 3 naming it. Recorded in the metadata only when given, so other records keep their shape.
+    replaces = None
+    if metadata.replaces:
+        from chalicelib.amendments import prepare_replacement
+
+        replaces = prepare_replacement(caller, metadata, document_id)
     DocumentStore().create({
         "document_id": document_id, "organ_id": caller.organ_id, "state": states.AWAITING_UPLOAD,
-        "metadata": metadata.model_dump(mode="json"), "created_at": created, "updated_at": created,
-        "created_by": caller.username, "original_key": key,
+        "metadata": {**metadata.model_dump(mode="json", exclude={"stamp", "replaces"}),
+                     **({"stamp": stamp} if stamp else {}), **({"replaces": metadata.replaces} if replaces else {})},
+        "created_at": created, "updated_at": created, "created_by": caller.username, "original_key": key,
+        **({"stamp_box": stamp} if stamp else {}), **({"replaces": replaces} if replaces else {}),
     })
     post = aws.client("s3").generate_presigned_post(
         Bucket=settings.documents_bucket, Key=key,
@@ -101,23 +113,36 @@ def present(record: dict[str, Any], events: list[dict] | None = None,
         "document_id": record["document_id"], "organ_id": record["organ_id"], "state": record["state"],
         "metadata": record["metadata"], "created_at": record["created_at"], "updated_at": record["updated_at"],
     }
-    for name in ("reason", "reason_message", "original_sha256", "signed_sha256", "signed_at", "dispatched_at"):
+    for name in ("reason", "reason_message", "axis_error_code", "original_sha256", "signed_sha256", "signed_at",
+                 "pades_level", "dispatched_at", "revoked_at", "revocation_reason", "replaced_by", "replaced_at"):
         if record.get(name):
             out[name] = record[name]
+    if record.get("replaces"):
+        out["replaces"] = {k: record["replaces"].get(k) for k in ("document_id", "edxml_document_id")}
     if events is not None:
         out["timeline"] = [{"state": e["state"], "at": e["at"], **e.get("detail", {})} for e in events]
     if deliveries is not None:
         out["deliveries"] = [
             {"organ_id": d["organ_id"], "status": d["status"], "updated_at": d["updated_at"],
              **({"axis_doc_id": d["axis_doc_id"]} if d.get("axis_doc_id") else {}),
-             **({"paper": d["paper"]} if "paper" in d else {}), "history": d.get("history", [])}
+             **({"paper": d["paper"]} if "paper" in d else {}),
+             **{k: d[k] for k in ("status_code", "status_meaning", "reason", "revocation", "update",
+                                  "added_by_amendment") if d.get(k)},
+             **({"removed": True} if d.get("removed") else {}),
+             "history": d.get("history", [])}
             for d in deliveries
         ]
     return out
 
 
 def get_document(caller: Caller, document_id: str) -> dict[str, Any]:
-    return present(*_own_record(caller, document_id))
+    record, events, deliveries = _own_record(caller, document_id)
+    out = present(record, events, deliveries)
+    if record.get("amendments_count"):  # revocation, updates of recipients (chalicelib.amendments)
+        from chalicelib.amendments import list_for_document
+
+        out["amendments"] = list_for_document(document_id)
+    return out
 
 
 def list_documents(caller: Caller, *, limit: str | None, cursor: str | None, state: str | None) -> dict[str, Any]:

@@ -88,3 +88,28 @@ class SigningUnavailable(GatewayError):
     status = 503
     code = "signing_key_unavailable"
     message = "Cơ quan chưa có khóa ký số hoặc chứng thư số hợp lệ."
+
+
+class CertificateUnusable(SigningUnavailable):
+    """The agency's active certificate cannot sign now (expired, not yet valid, revoked).
+
+    A subclass of `SigningUnavailable` so the signing handler records `FAILED` with this `code` as the reason and
+    keeps the original: an admin activates a valid certificate and retries. Codes: `certificate_expired`,
+    `certificate_not_yet_valid`, `certificate_revoked`.
+    """
+
+    code = "certificate_expired"
+    message = "Chứng thư số của cơ quan đã hết hạn, không thể ký văn bản."
+
+
+class CertificateRejected(GatewayError):
+    """An uploaded certificate chain the gateway will not attach to a key.
+
+    Codes: `invalid_certificate` (not PEM X.509), `certificate_key_mismatch` (the certificate is for another key),
+    `untrusted_chain` (does not chain to a configured trust root), `certificate_expired`,
+    `certificate_not_yet_valid`, `certificate_key_usage` (not issued for signing).
+    """
+
+    status = 422
+    code = "certificate_rejected"
+    message = "Chứng thư số không được chấp nhận."

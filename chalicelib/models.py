@@ -37,6 +37,8 @@ def _fold(text: str) -> str:
 _FOLDED_TYPES = {_fold(k): k for k in DOCUMENT_TYPES}
 _NOTATION = re.compile(r"^[0-9A-Za-zĐđ][0-9A-Za-zĐđ.\-&]*$")
 
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
 Urgency = Literal["normal", "urgent", "very_urgent", "flash"]
 Secrecy = Literal["none", "confidential", "secret", "top_secret"]
 
@@ -52,6 +54,45 @@ class Signer(BaseModel):
     full_name: str = Field(min_length=1, max_length=100)
     position: str = Field(default="", max_length=200)
     competence: str = Field(default="", max_length=200)
+
+
+class StampPlacement(BaseModel):
+    """Vị trí chữ ký số của cơ quan (con dấu, tên cơ quan, thời gian ký) on the document, when the signer's
+    signature box is not where the agency's default puts it (signature-appearance.md).
+
+    `page` counts from 1; a negative number counts from the end (-1, the default, is the last page). `x`/`y` are
+    the box's lower-left corner in points (1/72 inch) from the page's lower-left corner; left out, the box goes to
+    the lower right of the page with a 2 cm margin. `width`/`height` in points; left out, 300 x 100 (the seal is
+    drawn at the box's height, at most 40% of its width, with name and time beside it). A page the uploaded PDF
+    does not have, or a box entirely off the page, makes the upload `REJECTED` (`stamp_page_missing`,
+    `stamp_outside_page`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(default=-1, ge=-10000, le=10000, description="trang, từ 1; số âm đếm từ cuối (-1: trang cuối)")
+    x: float | None = Field(default=None, ge=0, le=14400, allow_inf_nan=False)
+    y: float | None = Field(default=None, ge=0, le=14400, allow_inf_nan=False)
+    width: float | None = Field(default=None, ge=72, le=1000, allow_inf_nan=False)
+    height: float | None = Field(default=None, ge=24, le=1000, allow_inf_nan=False)
+
+    @field_validator("page")
+    @classmethod
+    def _page_not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("số trang bắt đầu từ 1 (hoặc -1 cho trang cuối)")
+        return value
+
+    def as_record(self) -> dict[str, object]:
+        """The placement as the document record keeps it (DynamoDB takes no floats: Decimal, 0.01 pt)."""
+        from decimal import Decimal
+
+        out: dict[str, object] = {"page": self.page}
+        for name in ("x", "y", "width", "height"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = Decimal(str(round(value, 2)))
+        return out
 
 
 class DocumentMetadata(BaseModel):
@@ -72,6 +113,11 @@ class DocumentMetadata(BaseModel):
     due_date: date | None = None
     steering_type: int = Field(default=0, ge=0, le=2, description="0 none, 1 steering, 2 report on steering")
     reply_to: str | None = Field(default=None, max_length=200, description="edXML DocumentId answered")
+    replaces: str | None = Field(default=None, pattern=_UUID,
+                                 description="văn bản thay thế: document_id của văn bản đã gửi mà văn bản này thay "
+                                             "thế (BussinessDocType 3)")
+    stamp: StampPlacement | None = Field(default=None, description="vị trí chữ ký số của cơ quan; mặc định theo "
+                                                                   "cấu hình của cơ quan, rồi góc dưới phải trang cuối")
 
     @field_validator("type")
     @classmethod

@@ -45,6 +45,23 @@ class Settings:
     max_upload_bytes: int
     #: Public base URL clients use for presigned URLs (the embedded stack's moto endpoint); empty = boto3 default.
     aws_endpoint_url: str
+    #: PEM bundle of the roots an uploaded certificate chain must lead to. Empty (the AWS default: Lambda's 4 KB
+    #: of environment is too little for a bundle) = the S3 object `trust/roots.pem` in the documents bucket.
+    trust_roots_pem: str = ""
+    #: PKCS#11 modules (absolute paths, os.pathsep-separated) the gateway may load; the first is the default.
+    #: A key's URI naming any other module is refused: loading a library is running its code.
+    pkcs11_modules: tuple[str, ...] = ()
+    #: RFC 3161 timestamp authority. Empty = PAdES B-B; set = B-T, and B-LT unless `pades_level` says otherwise.
+    tsa_url: str = ""
+    #: Highest PAdES baseline level wanted: B-B, B-T or B-LT (default: B-LT when a TSA is configured).
+    pades_level: str = ""
+    #: How long one OCSP/CRL answer about a certificate is reused before signing again (seconds, capped by the
+    #: answer's own nextUpdate). Short: a revocation must stop signing within minutes, not hours.
+    revocation_cache_seconds: float = 300.0
+    #: Redelivery delay after a failed dispatch attempt n (1-based): min(base * 2^(n-1), cap) seconds, jittered
+    #: (chalicelib.dispatch.backoff_seconds). The defaults spread the queue's 5 receives over about 5 minutes.
+    dispatch_backoff_base_seconds: int = 20
+    dispatch_backoff_cap_seconds: int = 600
 
 
 @lru_cache(maxsize=1)
@@ -69,4 +86,11 @@ def get_settings() -> Settings:
         token_issuer=issuer,
         max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", str(MAX_UPLOAD_BYTES))),
         aws_endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
+        trust_roots_pem=env.get("TRUST_ROOTS", ""),
+        pkcs11_modules=tuple(p for p in env.get("PKCS11_MODULES", "").split(os.pathsep) if p),
+        tsa_url=env.get("TSA_URL", "").strip(),
+        pades_level=env.get("PADES_LEVEL", "").strip().upper(),
+        revocation_cache_seconds=float(env.get("REVOCATION_CACHE_SECONDS", "300")),
+        dispatch_backoff_base_seconds=int(env.get("DISPATCH_BACKOFF_BASE_SECONDS", "20")),
+        dispatch_backoff_cap_seconds=int(env.get("DISPATCH_BACKOFF_CAP_SECONDS", "600")),
     )

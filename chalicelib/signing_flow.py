@@ -111,7 +111,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     store.transition(document_id, states.SIGNED, fields={
         "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
         "signed_at": result.signed_at.isoformat(), "signed_key": signed_key(organ_id, document_id),
-        "signed_size": result.signed_size, "page_count": facts.page_count,
+        "signed_size": result.signed_size, "page_count": facts.page_count, "pades_level": result.level,
     }, remove=("lease_owner", "lease_until"), **owned)
     logger.info("document signed", extra={"document_id": document_id, "bytes": result.signed_size})
     enqueue_dispatch(document_id)
@@ -120,7 +120,8 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
 def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
           record: dict[str, Any]) -> tuple[Any, Any]:
     """Download, check, sign and store; returns (SignResult, PdfFacts)."""
-    from chalicelib.signing.pades import StampBox, sign_pdf_file
+    from chalicelib.keys import ensure_certificate_usable
+    from chalicelib.signing.pades import PadesProfile, sign_pdf_file
     from chalicelib.signing.pdf_checks import check_upload
 
     s3 = aws.client("s3")
@@ -140,13 +141,77 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
     s3.download_file(bucket, key, src, ExtraArgs=extra or None)
     facts = check_upload(src, settings.max_upload_bytes)
 
-    identity = signing_identity(_agency(organ_id))
-    box = record.get("stamp_box")
-    result = sign_pdf_file(src, dst, identity, box=StampBox(**box) if box else None)
+    agency = _agency(organ_id)
+    identity = signing_identity(agency)
+    ensure_certificate_usable(identity.certificate, identity.chain)  # per document: expiry is not cacheable
+    profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
+    result = sign_pdf_file(src, dst, identity, box=stamp_box(record, agency),
+                           seal=agency_seal(settings.documents_bucket, agency), profile=profile)
     s3.upload_file(dst, bucket, signed_key(organ_id, document_id),
                    ExtraArgs={"ContentType": "application/pdf",
                               "Metadata": {"document-id": document_id, "sha256": result.signed_sha256}})
     return result, facts
+
+
+def stamp_box(record: dict[str, Any], agency: Agency) -> Any:
+    """Where the organisation's signature goes: the upload's own `stamp` (validated at POST), else the agency's
+    configured placement, else the default (lower right of the last page)."""
+    from chalicelib.signing.pades import StampBox
+
+    if record.get("stamp_box"):
+        return StampBox.from_placement(record["stamp_box"])
+    if agency.stamp:
+        try:
+            return StampBox.from_placement(agency.stamp)
+        except (TypeError, ValueError):  # admin data: sign at the default place rather than not at all
+            logger.warning("agency stamp placement unusable, default used", extra={"organ_id": agency.organ_id})
+    return StampBox()
+
+
+#: organ_id → (S3 ETag, decoded seal): one download and decode per container per seal version.
+_seals: dict[str, tuple[str, Any]] = {}
+_SEAL_CACHE_SIZE = 256
+
+
+def agency_seal(bucket: str, agency: Agency) -> Any:
+    """The agency's seal image (`SealImage`), or None when it has none registered.
+
+    Cached per container by the S3 ETag: when the agency item carries the ETag (`seal_etag`, written with the
+    seal) a warm container makes no S3 call at all; otherwise one conditional GET (`If-None-Match`, a 304 when
+    unchanged). A registered seal that cannot be read or decoded is `SigningUnavailable` (`seal_unavailable`):
+    the document waits in `FAILED` for an admin rather than going out without the organisation's seal.
+    """
+    if not agency.seal_key:
+        return None
+    from chalicelib.signing.seal import MAX_PNG_BYTES, SealImageError, load_png
+
+    cached = _seals.get(agency.organ_id)
+    if cached is not None and agency.seal_etag and cached[0] == agency.seal_etag and cached[1].key == agency.seal_key:
+        return cached[1]
+    s3 = aws.client("s3")
+    conditional = {"IfNoneMatch": cached[0]} if cached is not None and cached[1].key == agency.seal_key else {}
+    try:
+        resp = s3.get_object(Bucket=bucket, Key=agency.seal_key, **conditional)
+    except s3.exceptions.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code"))
+        if code in ("304", "NotModified") and cached is not None:
+            return cached[1]
+        if code in ("404", "NoSuchKey", "AccessDenied", "403"):
+            raise SigningUnavailable("Không đọc được ảnh con dấu của cơ quan.", code="seal_unavailable",
+                                     details={"organ_id": agency.organ_id, "seal_key": agency.seal_key,
+                                              "s3_error": code}) from exc
+        raise
+    data = resp["Body"].read(MAX_PNG_BYTES + 1)
+    try:
+        seal = load_png(data, key=agency.seal_key)
+    except SealImageError as exc:
+        raise SigningUnavailable("Ảnh con dấu của cơ quan không dùng được.", code="seal_unavailable",
+                                 details={"organ_id": agency.organ_id, "seal_key": agency.seal_key,
+                                          "problem": str(exc)}) from exc
+    if len(_seals) >= _SEAL_CACHE_SIZE:
+        _seals.pop(next(iter(_seals)))
+    _seals[agency.organ_id] = (resp.get("ETag", ""), seal)
+    return seal
 
 
 def _agency(organ_id: str) -> Agency:
@@ -168,13 +233,12 @@ def signing_identity(agency: Agency) -> Any:
 @lru_cache(maxsize=64)
 def _identity(organ_id: str, name: str, backend: str, key_id: str, algorithm: str, cert_pem: str,
               chain_pem: str) -> Any:
-    from chalicelib.signing.backends import KmsRawSigner
+    """Built once per key and certificate. The backend comes from the agency's `signing_key.backend`
+    (`kms` | `pkcs11`, see `backends.open_raw_signer`); an unknown one raises SigningUnavailable (not cached)."""
+    from chalicelib.signing.backends import open_raw_signer
     from chalicelib.signing.pades import identity_from_pem
 
-    if backend != "kms":
-        raise SigningUnavailable("Loại khóa ký số chưa được hỗ trợ.", code="unsupported_key_backend",
-                                 details={"backend": backend})
-    raw = KmsRawSigner(aws.client("kms"), key_id, algorithm)
+    raw = open_raw_signer(backend, key_id, algorithm)
     return identity_from_pem(organ_id, name, cert_pem, chain_pem, raw)
 
 

@@ -13,6 +13,7 @@ stale handler run fails the condition and changes nothing (at-least-once deliver
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 from datetime import UTC, datetime
@@ -198,20 +199,72 @@ class DocumentStore:
             resp = self._table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)
             return _plain(resp["Item"])
 
-    def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool) -> None:
-        """PENDING → SENT with the axis DocId; a second run finds it SENT and changes nothing."""
+    def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
+                           package_sha256: str = "", reconciled: bool = False) -> None:
+        """PENDING → SENT with the axis DocId; a second run finds it SENT and changes nothing.
+
+        `reconciled`: the DocId was found on the axis's list of our sends, not in a sendEdoc answer (the answer of
+        an earlier attempt was lost), kept on the row and in its history so such cases can be audited."""
         at = now_iso()
+        entry: dict[str, Any] = {"status": "SENT", "at": at, **({"reconciled": True} if reconciled else {})}
         try:
             self._table.update_item(
                 Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
                 UpdateExpression="SET #s = :sent, axis_doc_id = :doc, updated_at = :at, sent_at = :at, paper = :p, "
+                                 "package_sha256 = :sha, reconciled = :r, "
                                  "history = list_append(if_not_exists(history, :empty), :h)",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":sent": "SENT", ":pending": "PENDING", ":doc": axis_doc_id, ":at": at,
-                                           ":p": paper, ":empty": [], ":h": [{"status": "SENT", "at": at}]})
+                                           ":p": paper, ":sha": package_sha256, ":r": reconciled, ":empty": [],
+                                           ":h": [entry]})
         except self._condition_failed as exc:
             raise ConditionFailed(f"{document_id}/{organ_id}") from exc
+
+    def note_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> dict[str, Any]:
+        """Before each sendEdoc: add the package's hash to the PENDING row's `package_hashes` (a set: every
+        package that may have reached the axis for this recipient) and count the attempt. A later attempt that
+        finds hashes here reconciles with the axis before sending again. Returns the row as updated."""
+        try:
+            resp = self._table.update_item(
+                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                UpdateExpression="SET updated_at = :at, last_attempt_at = :at, "
+                                 "first_attempt_at = if_not_exists(first_attempt_at, :at) "
+                                 "ADD package_hashes :h, send_attempts :one",
+                ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":at": now_iso(), ":h": {package_sha256}, ":one": 1,
+                                           ":pending": "PENDING"},
+                ReturnValues="ALL_NEW")
+        except self._condition_failed as exc:
+            raise ConditionFailed(f"{document_id}/{organ_id}") from exc
+        return _plain(resp["Attributes"])
+
+    def forget_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> None:
+        """The axis answered that it did not take the package (an HTTP error status it sent itself): the hash
+        need not be reconciled any more."""
+        with contextlib.suppress(self._condition_failed):
+            self._table.update_item(
+                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                UpdateExpression="DELETE package_hashes :h", ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":h": {package_sha256}, ":pending": "PENDING"})
+
+    def forget_unconfirmed_sends(self, document_id: str) -> list[str]:
+        """An administrator confirmed that nothing reached the axis: PENDING rows drop their hashes, so the next
+        dispatch sends without reconciling. Returns the recipients concerned."""
+        _, _, deliveries = self.get_full(document_id)
+        cleared = []
+        for delivery in deliveries:
+            if delivery.get("status") != "PENDING" or not delivery.get("package_hashes"):
+                continue
+            with contextlib.suppress(self._condition_failed):
+                self._table.update_item(
+                    Key={"pk": _doc_pk(document_id), "sk": delivery["sk"]},
+                    UpdateExpression="REMOVE package_hashes SET updated_at = :at",
+                    ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":at": now_iso(), ":pending": "PENDING"})
+                cleared.append(delivery["organ_id"])
+        return cleared
 
     # -- internals -------------------------------------------------------------------------------------------
     def _event_item(self, document_id: str, state: str, at: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -12,16 +12,22 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory):
+def stack_handle(tmp_path_factory: pytest.TempPathFactory):
+    """The running stack; `stack_handle.run_schedules()` runs poll_axis now instead of at its next minute."""
     from chalicelib.local.stack import start_stack
 
     # A small upload cap so the oversized-upload test stays quick; the production cap is in settings.py.
     handle = start_stack(Path(tmp_path_factory.mktemp("stack")), ports=0,
                          app_env={"MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)})
     try:
-        yield handle.info
+        yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_handle):
+    return stack_handle.info
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +43,21 @@ def sample_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sample = SAMPLES[0]
     return render_text_pdf(sample.metadata["subject"], sample.text(),
                            tmp_path_factory.mktemp("pdf") / "congvan-7413.pdf")
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory: pytest.TempPathFactory):
+    """A SoftHSM2 token for tests that use PKCS#11 in THIS process (the stacks run their own, in their state dir).
+
+    SoftHSM reads SOFTHSM2_CONF once, when the module is first loaded in a process, so every in-process PKCS#11
+    test must share this one token (add keys to it, with labels of their own) instead of making another.
+    """
+    import os
+
+    from chalicelib.local import softhsm
+
+    if not softhsm.available():
+        pytest.fail("SoftHSM2 is missing: run .ci/install-system-packages (Debian package softhsm2)")
+    token = softhsm.ensure_token(tmp_path_factory.mktemp("softhsm"), "edoc-test")
+    os.environ["SOFTHSM2_CONF"] = str(token.conf_path)  # for the rest of the session: the module reads it once
+    return token

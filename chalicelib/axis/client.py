@@ -74,10 +74,11 @@ class AxisClient:
     # -- calls ---------------------------------------------------------------------------------------------------
 
     def send_edoc(self, package_path: str | os.PathLike[str], to: list[str], messagetype: str = "edoc", *,
-                  sender: str | None = None) -> SendResult:
+                  sender: str | None = None, package_sha256: str | None = None) -> SendResult:
         """sendEdoc: upload one edXML package for `to` (identifier codes). `messagetype="status"` sends a status
         package. `sender` (`from`) defaults to the system id; the axis refuses any other value, the parameter
-        exists only to show that rule. Raises `AxisBusinessError` when the axis refuses the package."""
+        exists only to show that rule. `package_sha256`: the package's hash if the caller already has it (saves
+        reading a large package twice). Raises `AxisBusinessError` when the axis refuses the package."""
         if messagetype not in MESSAGE_TYPES:
             raise ValueError(f"messagetype must be one of {sorted(MESSAGE_TYPES)}")
         if not to:
@@ -85,7 +86,7 @@ class AxisClient:
         size = os.path.getsize(package_path)
         params = {"Content-Type": "application/octet-stream", "from": sender or self.system_id,
                   "to": json.dumps(list(to), separators=(",", ":")), "servicetype": SERVICE_TYPE,
-                  "messagetype": messagetype, "hash-file": sha256_file(package_path)}
+                  "messagetype": messagetype, "hash-file": package_sha256 or sha256_file(package_path)}
         with open(package_path, "rb") as body:
             answer = self._json(self._post("/sendEdoc", params, body, size), "/sendEdoc")
         result = SendResult(doc_id=str(answer.get("DocId") or ""), status=str(answer.get("status", "")),
@@ -140,6 +141,32 @@ class AxisClient:
             raise ValueError(f"messagetype must be one of {sorted(MESSAGE_TYPES)}")
         return self._data_list("/getSentEdocList",
                                {"servicetype": SERVICE_TYPE, "messagetype": messagetype, "docId": doc_id})
+
+    def list_sent_edocs(self, messagetype: str = "edoc", *, to_code: str | None = None, from_date: str | None = None,
+                        page_size: int = 500, max_pages: int = 20) -> list[dict[str, Any]]:
+        """getSentEdocList WITHOUT `docId`: this system's own recent sends, one item per recipient envelope, each
+        with `docId`, `toCode` and `hashFile` (the package's `hash-file`).
+
+        NOT the documented protocol: the official client library always passes `docId`, and its answer lists
+        `toCode`, `sendStatus`, `receiveStatus` and times, no hash. The local simulator implements this form; an
+        axis that does not is expected to refuse it (`AxisBusinessError`, missing parameter), which callers
+        must treat as "cannot tell", never as "not sent". `from_date` is `dd/MM/yyyy`, as for the received list.
+        """
+        if messagetype not in MESSAGE_TYPES:
+            raise ValueError(f"messagetype must be one of {sorted(MESSAGE_TYPES)}")
+        params = {"servicetype": SERVICE_TYPE, "messagetype": messagetype, "pageSize": str(page_size)}
+        if to_code:
+            params["toCode"] = to_code
+        if from_date:
+            params["fromDate"] = from_date
+        items: list[dict[str, Any]] = []
+        for index in range(1, max_pages + 1):
+            page = self._data_list("/getSentEdocList", {**params, "pageIndex": str(index)})
+            items.extend(page)
+            if len(page) < page_size:
+                return items
+        raise AxisTransientError("Danh sách gói tin đã gửi quá dài để đối chiếu.",
+                                 details={"path": "/getSentEdocList", "pages": max_pages})
 
     def get_agencies_list(self) -> list[dict[str, Any]]:
         """getAgenciesList: the national directory (`id`, `pid`, `code`, `name`, `mail`)."""

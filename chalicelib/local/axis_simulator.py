@@ -14,15 +14,30 @@ client on purpose: the client is tested against a server, not against itself. Wh
   updateStatus `done`/`fail` acknowledges (the envelope stops being listed), `processing` only marks it;
 - getAgenciesList answers the configured directory.
 
+EXTENSION, not verified against the real axis: getSentEdocList WITHOUT `docId` answers the caller's own sends
+(one item per recipient envelope, newest last, optional `fromDate`/`toDate`, `pageSize`/`pageIndex` as in
+getReceivedEdocList, `toCode` to narrow to one recipient), each with `docId` (the DocId sendEdoc answered),
+`toCode`, `messageType`, `hashFile` (the `hash-file` of the package), `sendStatus`, `receiveStatus` and times.
+The official client library only ever calls getSentEdocList with a `docId`, and its answer documents `toCode`,
+`sendStatus`, `receiveStatus` and times, not a hash. The gateway uses the extension to find a send whose answer
+it never got (`chalicelib.dispatch`, "reconcile"); against an axis that refuses the call without `docId` it
+stops and asks a person instead of sending twice.
+
 Error codes it answers (`ErrorCode`; the real axis's own codes are not published): `401` authentication,
 `1001` `from` ≠ system id, `1002` hash-file mismatch, `1003` unknown recipient, `1004` missing or invalid parameter,
 `1005` unknown envelope or not the caller's, `1006` empty package, `1007` package too large.
 
 Control endpoints for tests and demos, without HMAC and only from loopback addresses, under `/_sim/`:
-`POST /_sim/faults` {"kind": "5xx"|"timeout"|"slow"|"duplicate"|"business_error", "rate": 0..1 | "count": n,
-"paths": ["/sendEdoc", ...], "systems": [...], "error_code", "error_desc", "http_status", "delay", "seed"} →
-{"id"}; `GET /_sim/faults`; `DELETE /_sim/faults`; `GET /_sim/packages?to=<code>&from=&messagetype=` (counts and
-envelopes); `GET /_sim/packages/<docId>` (the raw package); `POST /_sim/reset`; `GET /_sim/health`.
+`POST /_sim/faults` {"kind": "5xx"|"timeout"|"slow"|"duplicate"|"business_error"|"store_then_timeout",
+"rate": 0..1 | "count": n, "paths": ["/sendEdoc", ...], "systems": [...], "error_code", "error_desc",
+"http_status", "delay", "seed"} → {"id"}; `GET /_sim/faults`; `DELETE /_sim/faults`;
+`GET /_sim/packages?to=<code>&from=&messagetype=` (counts and envelopes); `duplicate` stores a sent package twice
+(sendEdoc) or lists every item twice (getReceivedEdocList, getSentEdocList); `GET /_sim/packages/<docId>` (the raw
+package); `POST /_sim/reset`; `GET /_sim/health`.
+
+`store_then_timeout` (sendEdoc only) stores the package, exactly as a successful send would, and then answers
+nothing until `delay` has passed and drops the connection: from the sender's side this is what a worker killed
+between sending and recording, or an answer lost on the way back, looks like, with no hook in the sender's code.
 
 Run alone: `python -m chalicelib.local.axis_simulator --port 8701 --systems-json systems.json`.
 """
@@ -57,9 +72,11 @@ logger = logging.getLogger(__name__)
 
 PROTOCOL_PATHS = ("/sendEdoc", "/getReceivedEdocList", "/getEdoc", "/updateStatus", "/getSentEdocList",
                   "/getAgenciesList")
-FAULT_KINDS = ("5xx", "timeout", "slow", "duplicate", "business_error")
-_DUPLICATE_PATHS = frozenset({"/sendEdoc", "/getReceivedEdocList"})
-_DEFAULT_DELAY = {"timeout": 60.0, "slow": 1.0}
+FAULT_KINDS = ("5xx", "timeout", "slow", "duplicate", "business_error", "store_then_timeout")
+_DUPLICATE_PATHS = frozenset({"/sendEdoc", "/getReceivedEdocList", "/getSentEdocList"})
+#: Faults that only make sense on some paths: without `paths`, they apply there only.
+_DEFAULT_PATHS = {"duplicate": _DUPLICATE_PATHS, "store_then_timeout": frozenset({"/sendEdoc"})}
+_DEFAULT_DELAY = {"timeout": 60.0, "slow": 1.0, "store_then_timeout": 60.0}
 _CHUNK = 3 * 64 * 1024
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -92,9 +109,12 @@ class Fault:
     http_status: int = 503
     delay: float = 0.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    #: How many times the fault took effect (a matching request whose answer another fault decided first, e.g. a
+    #: 5xx drawn before a store_then_timeout, does not count; `count` does).
+    hits: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "rate": self.rate, "count": self.count,
+        return {"id": self.id, "kind": self.kind, "rate": self.rate, "count": self.count, "hits": self.hits,
                 "paths": sorted(self.paths) if self.paths else None,
                 "systems": sorted(self.systems) if self.systems else None, "error_code": self.error_code,
                 "http_status": self.http_status, "delay": self.delay}
@@ -309,7 +329,7 @@ class AxisSimulator:
             for fault in self._faults:
                 if fault.paths is not None and path not in fault.paths:
                     continue
-                if fault.paths is None and fault.kind == "duplicate" and path not in _DUPLICATE_PATHS:
+                if fault.paths is None and path not in _DEFAULT_PATHS.get(fault.kind, frozenset(PROTOCOL_PATHS)):
                     continue
                 if fault.systems is not None and system_id not in fault.systems:
                     continue
@@ -321,6 +341,10 @@ class AxisSimulator:
                     continue
                 hits.append(fault)
         return hits
+
+    def hit(self, fault: Fault) -> None:
+        with self._lock:
+            fault.hits += 1
 
     def wait(self, seconds: float) -> bool:
         """Sleep unless the simulator stops; True when it is stopping."""
@@ -376,6 +400,7 @@ class AxisSimulator:
                 env.acknowledged = True
 
     def sent(self, doc_id: str, system_id: str, messagetype: str) -> list[dict[str, Any]]:
+        """getSentEdocList for one send (`docId`), per recipient."""
         with self._lock:
             ids = self._sends.get(doc_id)
             if ids is None and doc_id in self._envelopes:
@@ -386,6 +411,27 @@ class AxisSimulator:
         return [{"docId": e.doc_id, "toCode": e.to, "sendStatus": "done", "receiveStatus": e.status,
                  "sendTime": _iso(e.created), "receiveTime": _iso(e.updated)}
                 for e in envs if e.messagetype == messagetype]
+
+    def sent_by(self, system_id: str, messagetype: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """getSentEdocList without `docId` (the EXTENSION in the module docstring): the caller's own sends."""
+        start = _parse_day(params["fromDate"]) if params.get("fromDate") else None
+        end = _parse_day(params["toDate"]) if params.get("toDate") else None
+        to = params.get("toCode", "").strip()
+        with self._lock:
+            items = [e for e in self._envelopes.values()
+                     if e.sender == system_id and e.messagetype == messagetype and (not to or e.to == to)
+                     and (start is None or e.created.date() >= start) and (end is None or e.created.date() <= end)]
+        items.sort(key=lambda e: e.created)
+        if params.get("pageSize"):
+            try:
+                size = max(1, int(params["pageSize"]))
+                index = max(1, int(params.get("pageIndex") or 1))
+            except ValueError:
+                raise _Fail(E_PARAM, "pageSize/pageIndex phải là số.") from None
+            items = items[(index - 1) * size:index * size]
+        return [{"docId": e.send_id, "toCode": e.to, "messageType": e.messagetype, "hashFile": e.sha256,
+                 "sendStatus": "done", "receiveStatus": e.status, "sendTime": _iso(e.created),
+                 "receiveTime": _iso(e.updated)} for e in items]
 
     def agencies(self) -> list[dict[str, Any]]:
         return [dict(a) for a in self._agencies]
@@ -481,7 +527,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Fail(E_AUTH, f"Xác thực không thành công ({exc.reason}).", 401) from None
         system_id = params["systemid"]
         duplicate = False
+        drop_after_store: Fault | None = None
         for fault in self.sim._matching_faults(path, system_id):
+            if fault.kind == "store_then_timeout":
+                drop_after_store = fault  # counted as a hit once the package is stored (`_send_edoc`)
+                continue
+            self.sim.hit(fault)
             if fault.kind == "slow":
                 self.sim.wait(fault.delay)
             elif fault.kind == "duplicate":
@@ -498,7 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True  # no answer at all: the client's read timeout fires
                 return
         if path == "/sendEdoc":
-            self._send_edoc(params, system_id, duplicate)
+            self._send_edoc(params, system_id, duplicate, drop_after_store)
             return
         self._drain()
         if path == "/getReceivedEdocList":
@@ -516,7 +567,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.sim.acknowledge(self._param(params, "docId"), system_id, status)
             self._ok()
         elif path == "/getSentEdocList":
-            self._ok(data=self.sim.sent(self._param(params, "docId"), system_id, params.get("messagetype", "edoc")))
+            messagetype = params.get("messagetype", "edoc")
+            if params.get("docId", "").strip():
+                sent = self.sim.sent(self._param(params, "docId"), system_id, messagetype)
+            else:
+                sent = self.sim.sent_by(system_id, messagetype, params)
+            self._ok(data=[i for item in sent for i in ([item, item] if duplicate else [item])])
         elif path == "/getAgenciesList":
             self._ok(data=self.sim.agencies())
 
@@ -527,7 +583,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Fail(E_PARAM, f"Thiếu tham số {name}.")
         return value
 
-    def _send_edoc(self, params: Mapping[str, str], system_id: str, duplicate: bool) -> None:
+    def _send_edoc(self, params: Mapping[str, str], system_id: str, duplicate: bool,
+                   drop_after_store: Fault | None = None) -> None:
         sender = params.get("from", "")
         length = self._length()
         if length is None:
@@ -578,6 +635,11 @@ class _Handler(BaseHTTPRequestHandler):
         send_id = self.sim.store(system_id, recipients, messagetype, path, length, digest.hexdigest(),
                                  copies=2 if duplicate else 1)
         logger.info("axis-sim stored %s from %s for %s", send_id, system_id, recipients)
+        if drop_after_store is not None:  # stored, but the sender never learns it: no answer, connection dropped
+            self.sim.hit(drop_after_store)
+            self.sim.wait(drop_after_store.delay)
+            self.close_connection = True
+            return
         self._ok(DocId=send_id)
 
     def _get_edoc(self, env: Envelope) -> None:

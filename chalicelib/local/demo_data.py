@@ -45,6 +45,11 @@ AGENCIES: tuple[DemoAgency, ...] = (
 SERVED = tuple(a for a in AGENCIES if a.served)
 EXTERNAL = tuple(a for a in AGENCIES if not a.served)
 
+#: Axis systems whose credentials the gateway holds but that are NOT in the agency registry (a unit whose system
+#: was set up before an administrator registered it). The gateway polls them and refuses documents sent to them
+#: (`updateStatus fail`, recorded for the admin), which demos and tests show by sending one as an external agency.
+UNREGISTERED_SYSTEMS: tuple[str, ...] = ("000.00.98.H62",)
+
 
 @dataclass(frozen=True)
 class DemoUser:

@@ -30,15 +30,17 @@ _KEYS = {
 }
 
 
-def pdfsig_report(path: str | Path) -> list[dict[str, Any]]:
+def pdfsig_report(path: str | Path, nssdir: str | None = None) -> list[dict[str, Any]]:
     """One dict per signature in `path`, in document order, as poppler's pdfsig sees it.
 
     Keys: `index`, `field`, `common_name`, `subject`, `signing_time`, `hash_algorithm`, `type`, `ranges` (list of
     (start, end)), `total_document_signed` (bool), `validation` (text), `valid` (True only for "Signature is
-    Valid."), `certificate_validation` (text). An unsigned document gives []. No online OCSP lookups.
+    Valid."), `certificate_validation` (text), `trusted` (True only for "Certificate is Trusted."). An unsigned
+    document gives []. No online OCSP lookups. `nssdir` (e.g. from `make_nss_db`) is the NSS database whose
+    trusted roots pdfsig checks certificates against.
     """
-    proc = subprocess.run(["pdfsig", "-no-ocsp", str(path)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "LC_ALL": "C.UTF-8"})
+    cmd = ["pdfsig", "-no-ocsp", *(["-nssdir", nssdir] if nssdir else []), str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={**os.environ, "LC_ALL": "C.UTF-8"})
     out = proc.stdout
     if "does not contain any signatures" in out + proc.stderr:
         return []
@@ -67,7 +69,70 @@ def pdfsig_report(path: str | Path) -> list[dict[str, Any]]:
             current[key] = [(int(a), int(b)) for a, b in _RANGE.findall(value)] if key == "ranges" else value
     for sig in sigs:
         sig["valid"] = sig.get("validation") == "Signature is Valid."
+        sig["trusted"] = sig.get("certificate_validation") == "Certificate is Trusted."
     return sigs
+
+
+def make_nss_db(directory: str | Path, root_pem: str | bytes, nickname: str = "edoc-demo-root") -> str:
+    """An NSS database in `directory` trusting `root_pem` for signing (certutil, Debian libnss3-tools); returns
+    the `sql:` spec pdfsig's `-nssdir` takes. As a recipient would set up their own trust in the CA."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = f"sql:{directory}"
+    subprocess.run(["certutil", "-N", "-d", spec, "--empty-password"], check=True, capture_output=True, timeout=60)
+    pem = root_pem.encode("ascii") if isinstance(root_pem, str) else root_pem
+    subprocess.run(["certutil", "-A", "-d", spec, "-n", nickname, "-t", "C,C,C"], input=pem, check=True,
+                   capture_output=True, timeout=60)
+    return spec
+
+
+def pyhanko_report(path: str | Path, trust_roots: list[Any]) -> list[dict[str, Any]]:
+    """Each signature as pyHanko's validator sees it, with the PAdES baseline level its embedded data proves.
+
+    Not independent (the gateway signs with pyHanko): it answers the question pdfsig cannot, which PAdES level a
+    document really is. `level` is B-B for an intact, valid, trusted PAdES signature; B-T when its signature
+    timestamp token is valid and trusted too; B-LT when, on top of that, the document's DSS alone (no fetching,
+    revocation information REQUIRED for every certificate of the signer's and the TSA's paths) makes it trusted.
+    Keys: `field`, `intact`, `valid`, `trusted`, `timestamped`, `dss` (certs, ocsps, crls counts), `level`.
+    """
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko.sign.validation.errors import NoDSSFoundError
+    from pyhanko_certvalidator import ValidationContext
+
+    out: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        reader = PdfFileReader(fh)
+        try:
+            dss = DocumentSecurityStore.read_dss(reader)
+        except NoDSSFoundError:
+            dss = None
+        for sig in reader.embedded_signatures:
+            status = validate_pdf_signature(sig, ValidationContext(trust_roots=trust_roots))
+            ts = status.timestamp_validity
+            timestamped = bool(ts is not None and ts.intact and ts.valid and ts.trusted)
+            entry: dict[str, Any] = {
+                "field": sig.field_name, "intact": status.intact, "valid": status.valid, "trusted": status.trusted,
+                "timestamped": timestamped, "subfilter": str(sig.sig_object.get("/SubFilter")),
+                "dss": None if dss is None else {"certs": len(list(dss.load_certs())), "ocsps": len(dss.ocsps),
+                                                 "crls": len(dss.crls)},
+            }
+            level = None
+            if status.bottom_line and entry["subfilter"] == "/ETSI.CAdES.detached":
+                level = "B-B"
+                if timestamped:
+                    level = "B-T"
+                    if dss is not None:
+                        offline = dss.as_validation_context({"trust_roots": trust_roots, "allow_fetching": False,
+                                                             "revocation_mode": "require"})
+                        lt = validate_pdf_signature(sig, offline)
+                        lt_ts = lt.timestamp_validity
+                        if lt.bottom_line and lt_ts is not None and lt_ts.valid and lt_ts.trusted:
+                            level = "B-LT"
+            entry["level"] = level
+            out.append(entry)
+    return out
 
 
 def qpdf_check(path: str | Path) -> bool:

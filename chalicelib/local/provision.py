@@ -88,7 +88,7 @@ class Provisioned:
     jwks_url: str
     token_issuer: str
     axis_url: str
-    #: organ_id → KMS key ARN, for every served agency.
+    #: organ_id → signing key id (KMS key ARN, or PKCS#11 URI for agencies on SoftHSM), for every served agency.
     signing_keys: dict[str, str]
     #: system_id (= organ_id) → secret on the axis, for the agencies this gateway serves (in Secrets Manager).
     axis_systems_served: dict[str, str]
@@ -153,6 +153,10 @@ def load_or_create_axis_systems(state_dir: Path) -> dict[str, dict[str, str]]:
             changed = True
         if agency.organ_id not in stored[group]:
             stored[group][agency.organ_id] = secrets.token_urlsafe(32)
+            changed = True
+    for organ_id in demo_data.UNREGISTERED_SYSTEMS:  # credentials held, registry entry missing (on purpose)
+        if organ_id not in stored.setdefault("served", {}):
+            stored["served"][organ_id] = secrets.token_urlsafe(32)
             changed = True
     if changed:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -324,10 +328,13 @@ def _pem(value: str | bytes) -> str:
     return value.decode("ascii") if isinstance(value, bytes) else value
 
 
-def _provision_agencies(c: _Clients, state_dir: Path) -> tuple[dict[str, str], str]:
-    """One registry item per demo agency; served ones get a KMS key and a certificate from the demo CA."""
+def _provision_agencies(c: _Clients, state_dir: Path,
+                        pki: dict[str, str] | None = None) -> tuple[dict[str, str], str]:
+    """One registry item per demo agency; served ones get a KMS key, a certificate from the demo CA (naming the
+    local PKI's OCSP responder and CRL when `pki` gives their URLs, for PAdES B-LT) and a seal (`_provision_seal`)."""
     from chalicelib.local.pki import DemoCA  # written in parallel; imported when provisioning runs
 
+    pki = pki or {}
     ca = DemoCA.load_or_create(Path(state_dir) / "pki")
     root_pem = _pem(ca.root_cert_pem)
     keys: dict[str, str] = {}
@@ -340,13 +347,103 @@ def _provision_agencies(c: _Clients, state_dir: Path) -> tuple[dict[str, str], s
             key_arn = _provision_signing_key(c, agency)
             keys[agency.organ_id] = key_arn
             public_der = c.kms.get_public_key(KeyId=key_arn)["PublicKey"]
-            cert_der = ca.issue_org_certificate(public_der, agency.organ_id, agency.name)
+            cert_der = ca.issue_org_certificate(public_der, agency.organ_id, agency.name,
+                                                ocsp_url=pki.get("ocsp_url"), crl_url=pki.get("crl_url"))
             item["signing_key"] = {
                 "backend": "kms", "key_id": key_arn, "signing_algorithm": SIGNING_ALGORITHM,
                 "certificate_pem": ssl.DER_cert_to_PEM_cert(cert_der), "chain_pem": root_pem,
             }
+            item.update(_provision_seal(c, state_dir, agency))
         c.dynamodb.put_item(TableName=settings.AGENCIES_TABLE, Item=_to_ddb(item))
     return keys, root_pem
+
+
+SEALS_PREFIX = "seals/"
+
+
+def _provision_seal(c: _Clients, state_dir: Path, agency: demo_data.DemoAgency) -> dict[str, str]:
+    """A generated round seal for the agency in S3 (`seals/<organ_id>.png`), as an admin would register the
+    agency's real one; returns the registry item's `seal_key` and `seal_etag`. The PNG is drawn once per state dir
+    (Pillow, dev only) and reused on later starts."""
+    cached = Path(state_dir) / "seals" / f"{agency.organ_id}.png"
+    if not cached.exists():
+        from chalicelib.local.seal import make_demo_seal
+
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(make_demo_seal(agency.name))
+    key = f"{SEALS_PREFIX}{agency.organ_id}.png"
+    resp = c.s3.put_object(Bucket=BUCKET_NAME, Key=key, Body=cached.read_bytes(), ContentType="image/png")
+    return {"seal_key": key, "seal_etag": resp["ETag"]}
+
+
+#: The embedded stack's SoftHSM2 token (under the state dir) for agencies put on the PKCS#11 backend.
+SOFTHSM_DIR = "softhsm"
+SOFTHSM_TOKEN_LABEL = "edoc-demo"
+PKCS11_PIN_SECRET_PREFIX = "edoc-gateway/pkcs11/"  # noqa: S105 (a secret's name prefix)
+
+
+def pkcs11_key_label(organ_id: str) -> str:
+    return "edoc-sign-" + organ_id.replace(".", "-")
+
+
+def _provision_pkcs11_agencies(c: _Clients, state_dir: Path,
+                               organ_ids: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Move these served agencies to PKCS#11: a key pair generated on a SoftHSM2 token under the state dir, its PIN
+    in Secrets Manager (`edoc-gateway/pkcs11/<code>`), a demo CA certificate for it, and the registry item's
+    `signing_key` pointing at it by PKCS#11 URI. Returns (organ_id → key URI, the app's environment for the token).
+
+    Runs after `_provision_agencies`, and issues the certificate with the same OCSP/CRL pointers as the KMS one it
+    replaces. The agency's KMS key is left in place (unused), so the KMS side stays what infra/ describes.
+    """
+    from cryptography import x509 as cx509
+
+    from chalicelib.local import softhsm
+    from chalicelib.local.pki import DemoCA
+    from chalicelib.signing.pkcs11 import PIN_SOURCE_PREFIX, Pkcs11Uri
+
+    wanted = [a for a in demo_data.SERVED if a.organ_id in set(organ_ids)]
+    unknown = set(organ_ids) - {a.organ_id for a in wanted}
+    if unknown:
+        raise ValueError(f"not served demo agencies, cannot put on PKCS#11: {sorted(unknown)}")
+    if not wanted:
+        return {}, {}
+    token = softhsm.ensure_token(Path(state_dir) / SOFTHSM_DIR, SOFTHSM_TOKEN_LABEL)
+    ca = DemoCA.load_or_create(Path(state_dir) / "pki")
+    table = settings.AGENCIES_TABLE
+    uris: dict[str, str] = {}
+    for agency in wanted:
+        label = pkcs11_key_label(agency.organ_id)
+        spki = softhsm.generate_keypair(token, label, label.encode("ascii")[-16:])
+        secret_name = PKCS11_PIN_SECRET_PREFIX + agency.organ_id.replace(".", "-")
+        try:
+            c.secretsmanager.create_secret(Name=secret_name, SecretString=token.pin,
+                                           Description=f"PKCS#11 user PIN of the token holding {label}")
+        except Exception as exc:
+            if not _ignore_codes(exc, ("ResourceExistsException",)):
+                raise
+            c.secretsmanager.put_secret_value(SecretId=secret_name, SecretString=token.pin)
+        uri = str(Pkcs11Uri(token=token.label, object=label, module_path=token.module,
+                            pin_source=PIN_SOURCE_PREFIX + secret_name))
+        item = c.dynamodb.get_item(TableName=table, Key={"organ_id": {"S": agency.organ_id}})["Item"]
+        pointers: dict[str, str] = {}
+        old_pem = item.get("signing_key", {}).get("M", {}).get("certificate_pem", {}).get("S")
+        if old_pem:  # keep whatever revocation pointers the KMS certificate was given
+            old = cx509.load_pem_x509_certificate(old_pem.encode("ascii"))
+            for ext in old.extensions:
+                if isinstance(ext.value, cx509.AuthorityInformationAccess):
+                    pointers["ocsp_url"] = next((d.access_location.value for d in ext.value), None)
+                elif isinstance(ext.value, cx509.CRLDistributionPoints):
+                    pointers["crl_url"] = next((n.value for p in ext.value for n in p.full_name or []), None)
+        cert_der = ca.issue_org_certificate(spki, agency.organ_id, agency.name,
+                                            **{k: v for k, v in pointers.items() if v})
+        chain_pem = item.get("signing_key", {}).get("M", {}).get("chain_pem", {}).get("S") or _pem(ca.root_cert_pem)
+        signing_key = {"backend": "pkcs11", "key_id": uri, "signing_algorithm": SIGNING_ALGORITHM,
+                       "certificate_pem": ssl.DER_cert_to_PEM_cert(cert_der), "chain_pem": chain_pem}
+        c.dynamodb.update_item(TableName=table, Key={"organ_id": {"S": agency.organ_id}},
+                               UpdateExpression="SET signing_key = :k",
+                               ExpressionAttributeValues=_to_ddb({":k": signing_key}))
+        uris[agency.organ_id] = uri
+    return uris, {"PKCS11_MODULES": token.module, **token.env}
 
 
 def _to_ddb(item: dict[str, Any]) -> dict[str, Any]:
@@ -435,15 +532,23 @@ def _token_issuer(c: _Clients, client_id: str) -> str:
     return claims["iss"]
 
 
-def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path) -> Provisioned:
-    """Create (or converge) every resource of the embedded stack on the moto server at `endpoint_url`."""
+def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
+              pkcs11_agencies: Iterable[str] = (), pki: dict[str, str] | None = None) -> Provisioned:
+    """Create (or converge) every resource of the embedded stack on the moto server at `endpoint_url`.
+
+    `pkcs11_agencies`: served demo agencies that sign through PKCS#11 on a SoftHSM2 token instead of KMS.
+    `pki`: the local PKI's URLs (`LocalPki.urls`): certificates name its OCSP responder and CRL, and the app signs
+    at PAdES B-LT with its timestamp authority. Without it, B-B.
+    """
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     c = _Clients(endpoint_url, region)
     queue_urls = _provision_queues(c)
     _provision_bucket(c, region, queue_urls[settings.UPLOAD_QUEUE])
     _provision_tables(c)
-    signing_keys, root_pem = _provision_agencies(c, state_dir)
+    signing_keys, root_pem = _provision_agencies(c, state_dir, pki)
+    hsm_keys, hsm_env = _provision_pkcs11_agencies(c, state_dir, pkcs11_agencies)
+    signing_keys.update(hsm_keys)
     systems = load_or_create_axis_systems(state_dir)
     _provision_axis_secret(c, axis_url, systems["served"])
     pool_id, client_id = _provision_cognito(c)
@@ -466,6 +571,18 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path)
         "JWKS_URL": jwks_url,
         "TOKEN_ISSUER": issuer,
         "MAX_UPLOAD_BYTES": str(settings.MAX_UPLOAD_BYTES),
+        # Uploaded certificate chains must lead to the demo root (the admin key API checks them against it).
+        "TRUST_ROOTS": root_pem,
+        "PKCS11_MODULES": "",
+        **hsm_env,
+        # PAdES level: B-LT with the local PKI's TSA, OCSP and CRL; a short revocation cache so a certificate
+        # revoked while the stack runs is refused within seconds.
+        "TSA_URL": (pki or {}).get("tsa_url", ""),
+        "PADES_LEVEL": "B-LT" if pki else "B-B",
+        "REVOCATION_CACHE_SECONDS": "2" if pki else "300",
+        # Production's dispatch backoff (tests that inject faults shorten it through the stack's app_env).
+        "DISPATCH_BACKOFF_BASE_SECONDS": "20",
+        "DISPATCH_BACKOFF_CAP_SECONDS": "600",
     }
     return Provisioned(
         endpoint_url=endpoint_url, region=region, bucket=BUCKET_NAME,

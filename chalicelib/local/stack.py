@@ -49,6 +49,9 @@ DEFAULT_REGION = "ap-southeast-1"
 DEFAULT_HOST = "127.0.0.1"
 STAGE = "local"
 STACK_FILE = "stack.json"
+#: Comma-separated served demo agencies to put on PKCS#11 (a SoftHSM2 token under the state dir) instead of KMS,
+#: read from the stack's `app_env` (`start_stack(..., app_env={...})`, `--env`) or its own environment.
+PKCS11_AGENCIES_ENV = "EDOC_LOCAL_PKCS11_AGENCIES"
 #: The account moto reports; only used to build ARNs in events and contexts.
 MOTO_ACCOUNT = "123456789012"
 
@@ -288,6 +291,12 @@ class EventPump:
         return f"{self._app_name}-{STAGE}-{handler}"
 
     def start(self) -> None:
+        if self._retry_after is not None:
+            # A shorter visibility timeout on the queues themselves, not a per-message change after each failure:
+            # that way a handler's own ChangeMessageVisibility (dispatch backoff) is honoured exactly as SQS does.
+            for source in self.sqs_sources:
+                self._sqs.set_queue_attributes(QueueUrl=source.queue_url,
+                                               Attributes={"VisibilityTimeout": str(self._retry_after)})
         for source in self.sqs_sources:
             self._spawn(f"pump-{source.name}", self._poll_loop, source)
         for schedule in self.schedules:
@@ -372,13 +381,8 @@ class EventPump:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
             for failure in resp.get("Failed", []):
                 pump_log.warning("%s: delete failed (%s)", source.name, failure.get("Code"))
-        if self._retry_after is not None:
-            for m in messages:
-                if m["MessageId"] in failed:
-                    with contextlib.suppress(Exception):
-                        self._sqs.change_message_visibility(QueueUrl=source.queue_url,
-                                                            ReceiptHandle=m["ReceiptHandle"],
-                                                            VisibilityTimeout=self._retry_after)
+        # Failed messages are left alone, as Lambda leaves them: they come back when their visibility timeout
+        # ends, the queue's (shortened by `retry_after`, see start()) or whatever the handler set (backoff).
         self._log_batch(source, messages, failed, elapsed)
         return failed
 
@@ -493,6 +497,7 @@ class Stack:
         self.pump: EventPump | None = None
         self._moto: Any = None
         self._axis: Any = None
+        self._pki: Any = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
         self._owns_stack_file = False
@@ -519,7 +524,10 @@ class Stack:
         endpoint = self._start_moto()
         systems = load_or_create_axis_systems(self.state_dir)
         axis_url = self._start_axis({**systems["served"], **systems["external"]})
-        prov = provision(endpoint, self.region, axis_url=axis_url, state_dir=self.state_dir)
+        pki = self._start_pki()
+        hsm_agencies = (self.app_env.get(PKCS11_AGENCIES_ENV) or os.environ.get(PKCS11_AGENCIES_ENV) or "").split(",")
+        prov = provision(endpoint, self.region, axis_url=axis_url, state_dir=self.state_dir,
+                         pkcs11_agencies=[a.strip() for a in hsm_agencies if a.strip()], pki=pki)
         self.provisioned = prov
 
         app, disk_config = self._load_app(prov.env)
@@ -541,6 +549,7 @@ class Stack:
             "cognito": {"user_pool_id": prov.user_pool_id, "client_id": prov.client_id},
             "users": [{"username": u["username"], "password": u["password"], "organ_id": u["organ_id"],
                        "admin": u["admin"]} for u in prov.users],
+            "pki": {**pki, "root_pem": prov.ca_root_pem},
             "axis": {"url": axis_url, "systems": [{"system_id": k, "secret": v}
                                                   for k, v in prov.axis_systems_external.items()]},
         }
@@ -553,11 +562,27 @@ class Stack:
     def _start_moto(self) -> str:
         from moto.server import ThreadedMotoServer
 
+        from chalicelib.local import moto_fixes
+
+        moto_fixes.apply()  # TransactWriteItems: isolated and O(items), as on DynamoDB (see the module)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.ports.moto, verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         return f"http://{host}:{port}"
+
+    def _start_pki(self) -> dict[str, str]:
+        """The local PKI (pki_server.LocalPki: OCSP responder, CRL, RFC 3161 TSA) over the demo CA, on a free port.
+
+        Started before provisioning: the agency certificates issued there name its OCSP and CRL URLs, and the app
+        gets its TSA URL, so documents are signed at PAdES B-LT end to end. A free port every start is fine:
+        certificates are issued anew at every start, and signed documents carry their validation data.
+        """
+        from chalicelib.local.pki import DemoCA
+        from chalicelib.local.pki_server import LocalPki
+
+        self._pki = LocalPki(DemoCA.load_or_create(self.state_dir / "pki"), host=self.host).start()
+        return self._pki.urls
 
     def _start_axis(self, systems: dict[str, str]) -> str:
         from chalicelib.local.axis_simulator import AxisSimulator
@@ -614,6 +639,10 @@ class Stack:
             with contextlib.suppress(Exception):
                 self._axis.stop()
             self._axis = None
+        if self._pki is not None:
+            with contextlib.suppress(Exception):
+                self._pki.stop()
+            self._pki = None
         if self._moto is not None:
             with contextlib.suppress(Exception):
                 self._moto.stop()
@@ -631,6 +660,7 @@ edoc-gateway embedded stack is up (stage {STAGE})
   API          {info['api_url']}/v1        (GET {info['api_url']}/v1/health)
   AWS (moto)   {endpoint}    region {region}
   Axis         {info['axis']['url']}    external systems: {', '.join(s['system_id'] for s in info['axis']['systems'])}
+  PKI          {info['pki']['url']}    (TSA /tsa, OCSP /ocsp, CRL /crl/root.crl: documents are signed PAdES B-LT)
   stack.json   {self.stack_file}   (users, passwords, axis credentials)
 
 Demo users (password {demo_data.DEMO_PASSWORD}):
@@ -770,8 +800,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where stack.json, the demo CA and axis credentials live (default .local/)")
     parser.add_argument("--region", default=DEFAULT_REGION)
     parser.add_argument("--retry-after", type=int, default=None, metavar="SECONDS",
-                        help="make failed SQS messages visible again after SECONDS instead of the queue's "
-                             "visibility timeout (faster local retries; AWS keeps the timeout)")
+                        help="set the pumped queues' visibility timeout to SECONDS, so failed SQS messages come "
+                             "back sooner unless their handler delayed them itself (faster local retries; AWS "
+                             "keeps infra/'s timeout)")
     parser.add_argument("--schedule-seconds", type=float, default=None, metavar="SECONDS",
                         help="run scheduled handlers every SECONDS instead of their rate/cron")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",

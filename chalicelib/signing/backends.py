@@ -1,7 +1,7 @@
 """Where the organisation's private key lives: raw signers that sign a message and know their own size.
 
 Why this seam: pyHanko builds the CMS structure and hands the signer only the DER of the signed attributes
-(about 170 bytes). Everything key-specific (KMS, a local dev key, later PKCS#11) sits behind `RawSigner`, so the
+(about 170 bytes). Everything key-specific (KMS, a local dev key, PKCS#11) sits behind `RawSigner`, so the
 PAdES code never changes when the key moves, and tests swap a KMS key for a local one without touching it.
 
 No boto3 or pyHanko import here: the KMS client is passed in (created lazily by `chalicelib.aws`).
@@ -62,7 +62,7 @@ class RawSigner(Protocol):
         ...
 
 
-def _ecdsa_der_max_size(curve_bits: int) -> int:
+def ecdsa_der_max_size(curve_bits: int) -> int:
     """Largest DER `SEQUENCE {INTEGER r, INTEGER s}` for a curve: each integer may need a leading zero byte."""
     n = (curve_bits + 7) // 8
     body = 2 * (2 + n + 1)
@@ -118,6 +118,14 @@ class KmsRawSigner:
             raise self._translate(exc) from exc
         return resp["Signature"]
 
+    def public_key_der(self) -> bytes:
+        """SubjectPublicKeyInfo DER from `GetPublicKey` (for a CSR, and to match an uploaded certificate)."""
+        try:
+            resp = self._kms.get_public_key(KeyId=self.key_id)
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        return resp["PublicKey"]
+
     def _translate(self, exc: Exception) -> Exception:
         code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
         if code in _KEY_UNUSABLE_CODES:
@@ -142,7 +150,7 @@ class LocalKeySigner:
             self.signature_size = (private_key.key_size + 7) // 8
         elif isinstance(private_key, ec.EllipticCurvePrivateKey):
             self.algorithm = "sha256_ecdsa"
-            self.signature_size = _ecdsa_der_max_size(private_key.curve.key_size)
+            self.signature_size = ecdsa_der_max_size(private_key.curve.key_size)
         else:
             raise TypeError(f"unsupported private key type {type(private_key).__name__}")
         self._key = private_key
@@ -172,3 +180,30 @@ class LocalKeySigner:
 
     def __repr__(self) -> str:
         return f"LocalKeySigner(algorithm={self.algorithm!r})"
+
+
+#: Key backends an agency's `signing_key.backend` may name.
+BACKENDS = ("kms", "pkcs11")
+
+
+def open_raw_signer(backend: str, key_id: str, signing_algorithm: str = "RSASSA_PKCS1_V1_5_SHA_256") -> RawSigner:
+    """The raw signer for a key record: `kms` (key ARN/id) or `pkcs11` (RFC 7512 URI, see signing/pkcs11.py).
+
+    One place maps a record to a backend, so the signing handler and the key admin API (CSR, certificate match)
+    cannot disagree on where a key lives. Clients and modules are created lazily by what is returned.
+    """
+    if backend == "kms":
+        from chalicelib import aws
+
+        return KmsRawSigner(aws.client("kms"), key_id, signing_algorithm)
+    if backend == "pkcs11":
+        from chalicelib.settings import get_settings
+        from chalicelib.signing.pkcs11 import Pkcs11RawSigner
+
+        try:
+            return Pkcs11RawSigner(key_id, modules=get_settings().pkcs11_modules)
+        except ValueError as exc:
+            raise SigningUnavailable("Định danh khóa PKCS#11 không hợp lệ.", code="invalid_pkcs11_key",
+                                     details={"reason": str(exc)}) from exc
+    raise SigningUnavailable("Loại khóa ký số chưa được hỗ trợ.", code="unsupported_key_backend",
+                             details={"backend": backend})

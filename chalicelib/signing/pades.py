@@ -3,8 +3,13 @@
 What this module guarantees:
 - PAdES baseline B-B (`ETSI.CAdES.detached`), SHA-256, as an incremental update: the original bytes stay the
   prefix of the signed file, so signatures already in the upload (the competent person's) stay valid;
-- a visible stamp with the organisation's name and the signing time in ISO 8601 with +07:00, drawn with TeX Gyre
-  Termes (a CFF font, 1000 units/em: TrueType fonts at 2048 units/em come out letter-spaced, NOTES.md);
+- B-T when a `PadesProfile` names a timestamp authority (RFC 3161 signature timestamp in the CMS), and B-LT on top
+  of it: the signer's certificate is checked for revocation (OCSP, else CRL; `ltv.RevocationChecker`) BEFORE the
+  key is used, a revoked one is refused (`certificate_revoked`), and the certificates and revocation answers of the
+  signer's and the TSA's paths go into the document security store (DSS) in a second incremental update;
+- a visible stamp: the organisation's seal (red, transparent PNG, `seal.SealImage`) over the left part of the box
+  and, beside it, the organisation's name and the signing time in ISO 8601 with +07:00, drawn with TeX Gyre Termes
+  (a CFF font, 1000 units/em: TrueType fonts at 2048 units/em come out letter-spaced, NOTES.md);
 - exactly one call to the key backend per document.
 
 Why it does not just call `PdfSigner.sign_pdf`: that path copies the upload into the output, then reads the whole
@@ -16,8 +21,10 @@ document's size. The pyHanko steps around it (field creation, DocMDP checks, PAd
 pyHanko's own, through `PdfSigner.init_signing_session` and `prepare_tbs_document`.
 
 Per warm container, built once: the font (parsed, shaped with HarfBuzz), each font subset (fontTools subsetting
-costs ~80 ms, so subsets are cached by glyph set, which is stable per organisation), and one pyHanko `Signer` per
-key with its signature-size reservation (`signer_for`).
+costs ~80 ms, so subsets are cached by glyph set, which is stable per organisation), one pyHanko `Signer` per
+key with its signature-size reservation per timestamp authority (`signer_for`), one timestamper per TSA URL (its
+dummy token sizes the reservation) and the revocation answers (briefly). The seal image is decoded once per
+container by the caller (`seal.load_png`, cached by S3 ETag); a document only writes its two compressed streams.
 
 pyHanko is imported inside functions: this module is imported by the signing handler only, but keeping it light
 also keeps `import chalicelib.signing.pades` cheap for anything that only needs the dataclasses.
@@ -31,13 +38,14 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import SigningUnavailable, UploadRejected
+from chalicelib.errors import CertificateUnusable, SigningUnavailable, UploadRejected
 from chalicelib.signing.backends import RawSigner
+from chalicelib.signing.seal import SealImage
 
 if TYPE_CHECKING:  # pragma: no cover
     from asn1crypto import x509
@@ -57,16 +65,26 @@ STAMP_PADDING = 3
 #: organisation's name only, not on which digits today's time happens to use.
 _TIME_CHARS = "0123456789-:T+"
 
-#: Default stamp: lower right of the last page (signature-appearance.md), inside a 2 cm margin.
-DEFAULT_STAMP_WIDTH = 220.0
-DEFAULT_STAMP_HEIGHT = 48.0
+#: Default stamp: lower right of the last page (signature-appearance.md), inside a 2 cm margin. 100 pt high so a
+#: seal drawn at the box's height is ~35 mm across, the size of a real agency seal; 300 pt wide so the seal takes
+#: the left third and the name and time fit beside it at 10 pt.
+DEFAULT_STAMP_WIDTH = 300.0
+DEFAULT_STAMP_HEIGHT = 100.0
 DEFAULT_STAMP_MARGIN = 56.7
+#: The seal's side: the box's height, but never more than this share of its width (the text needs the rest).
+SEAL_MAX_WIDTH_SHARE = 0.4
+
+#: PAdES baseline levels this module produces (ETSI EN 319 142-1).
+LEVEL_B_B, LEVEL_B_T, LEVEL_B_LT = "B-B", "B-T", "B-LT"
+LEVELS = (LEVEL_B_B, LEVEL_B_T, LEVEL_B_LT)
 
 #: Copy/hash buffer. 1 MiB: large enough that per-call overhead vanishes, small enough to be irrelevant to RSS.
 _CHUNK = 1 << 20
 _SIGNER_CACHE_SIZE = 256
 _FIELD_PREFIX = "CoQuan"
 MSG_LOCKED = "Tệp PDF đã được chứng thực không cho phép thay đổi, không thể ký thêm."
+MSG_REVOKED = "Chứng thư số của cơ quan đã bị thu hồi, không thể ký văn bản."
+MSG_STAMP_PAGE = "Trang đặt chữ ký số của cơ quan không có trong văn bản."
 
 
 @dataclass
@@ -100,6 +118,56 @@ class StampBox:
         if self.width <= 0 or self.height <= 0:
             raise ValueError("stamp width and height must be positive")
 
+    @classmethod
+    def from_placement(cls, placement: Any) -> StampBox:
+        """A box from a placement as admins and clients write it (agency item `stamp`, upload metadata `stamp`):
+        `{page, x, y, width, height}`, all optional, `page` counted from 1 (negative from the end, -1 = last page),
+        the rest in points from the page's lower-left corner. Missing or null keys take the defaults."""
+        if not placement:
+            return cls()
+        raw_page = placement.get("page")
+        page = -1 if raw_page is None else int(raw_page)
+        if page == 0:
+            raise ValueError("page numbers start at 1 (or -1 for the last page)")
+
+        def number(name: str, default: float | None) -> float | None:
+            value = placement.get(name)
+            return default if value is None else float(value)
+
+        return cls(page=page - 1 if page > 0 else page, x=number("x", None), y=number("y", None),
+                   width=number("width", DEFAULT_STAMP_WIDTH) or DEFAULT_STAMP_WIDTH,
+                   height=number("height", DEFAULT_STAMP_HEIGHT) or DEFAULT_STAMP_HEIGHT)
+
+
+@dataclass(frozen=True)
+class PadesProfile:
+    """Which PAdES baseline level to reach and where its long-term material comes from (DESIGN.md "Signing").
+
+    B-B needs nothing; B-T needs a timestamp authority (`tsa_url`); B-LT also needs the certificates to name
+    their OCSP responder or CRL (otherwise the document is signed at B-T and a warning logged: the level reached
+    is in `SignResult.level`). Revocation answers are cached `revocation_cache_seconds` per certificate.
+    """
+
+    level: str = LEVEL_B_B
+    tsa_url: str = ""
+    revocation_cache_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"unknown PAdES level {self.level!r}; use one of {', '.join(LEVELS)}")
+        if self.level != LEVEL_B_B and not self.tsa_url:
+            raise ValueError(f"PAdES {self.level} needs a timestamp authority URL")
+
+    @classmethod
+    def from_config(cls, tsa_url: str, level: str = "", revocation_cache_seconds: float = 300.0) -> PadesProfile:
+        """From the environment's `TSA_URL` and `PADES_LEVEL`: no TSA means B-B whatever the level asks (a
+        timestamp cannot be invented); a TSA without a level means the most the gateway can do, B-LT."""
+        tsa_url = tsa_url.strip()
+        wanted = (level or LEVEL_B_LT).strip().upper()
+        if not tsa_url or wanted == LEVEL_B_B:
+            return cls()
+        return cls(level=wanted, tsa_url=tsa_url, revocation_cache_seconds=revocation_cache_seconds)
+
 
 @dataclass(frozen=True)
 class SignResult:
@@ -110,13 +178,16 @@ class SignResult:
     signed_at: dt.datetime
     signed_size: int
     field_name: str = ""
+    #: The PAdES baseline level reached: B-B, B-T or B-LT.
+    level: str = LEVEL_B_B
 
 
 @dataclass
 class _CachedSigner:
     signer: Any  # pyHanko Signer subclass instance
-    #: /Contents reservation in hex digits, from one dry run: the B-B CMS of a key has the same size every time.
-    bytes_reserved: int | None = None
+    #: /Contents reservation in hex digits per TSA URL ("" = no timestamp), from one dry run: the CMS of a key has
+    #: the same size every time (a timestamp token varies a little: pyHanko's estimate keeps a 50% margin).
+    bytes_reserved: dict[str, int] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -173,7 +244,9 @@ def _make_signer_class() -> type:
             self._attr_templates: dict[tuple[str, str, bool, bool], list[bytes]] = {}
             super().__init__(
                 signing_cert=identity.certificate,
-                cert_registry=SimpleCertificateStore.from_certs([identity.certificate, *identity.chain]),
+                # The chain only: pyHanko adds the signing certificate to the CMS itself (listing it here too put
+                # it in the CMS twice, ~1 KB per signature).
+                cert_registry=SimpleCertificateStore.from_certs(identity.chain),
                 signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": identity.raw_signer.algorithm}),
             )
 
@@ -265,6 +338,7 @@ def clear_caches() -> None:
     with _signers_lock:
         _signers.clear()
     _font_subset.cache_clear()
+    _seal_style.cache_clear()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -396,6 +470,7 @@ def _engine_classes() -> tuple[type, type]:
 
 @lru_cache(maxsize=1)
 def _stamp_style() -> Any:
+    """The text-only stamp (an agency without a registered seal): name and time from the box's left edge."""
     from pyhanko.pdf_utils import layout
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.stamp import TextStampStyle
@@ -417,6 +492,51 @@ def _stamp_style() -> Any:
     )
 
 
+def _seal_side(width: float, height: float) -> float:
+    """The seal's side in points for a box: its height, capped to a share of its width (signature-appearance.md:
+    the seal covers about the left third of the signer's area; the name and time go beside it)."""
+    return round(min(height, width * SEAL_MAX_WIDTH_SHARE), 2)
+
+
+@lru_cache(maxsize=64)
+def _seal_style(box_width: float, box_height: float) -> Any:
+    """The stamp with a seal, for one box size, without the seal itself (a fresh `SealContent` per document goes
+    in as the background: pyHanko keeps per-document state on it).
+
+    The seal is the stamp's background, laid out in the box's left `_seal_side` points (scaled to fit, aspect
+    kept, vertically centred), fully opaque (its PNG alpha is the transparency); the text starts right of it, at
+    the bottom of the box: when the box is put over the signer's signature (the seal on its left third), the
+    handwriting runs through the middle of the box and a caption-like line pair below it stays readable.
+    """
+    from pyhanko.pdf_utils import layout
+
+    side = _seal_side(box_width, box_height)
+    return replace(
+        _stamp_style(),
+        background_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MIN, y_align=layout.AxisAlignment.ALIGN_MID,
+            margins=layout.Margins(left=0, right=max(0.0, box_width - side), top=0, bottom=0),
+            inner_content_scaling=layout.InnerScaling.STRETCH_TO_FIT),
+        background_opacity=1.0,
+        inner_content_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MIN, y_align=layout.AxisAlignment.ALIGN_MIN,
+            margins=layout.Margins(left=side + STAMP_PADDING, right=STAMP_PADDING, top=STAMP_PADDING,
+                                   bottom=STAMP_PADDING)),
+    )
+
+
+def _style_for(rect: tuple[float, float, float, float], seal: SealImage | None) -> tuple[Any, float]:
+    """(pyHanko stamp style, width available to the text) for this box and seal."""
+    width, height = rect[2] - rect[0], rect[3] - rect[1]
+    if seal is None:
+        return _stamp_style(), width - 2 * STAMP_PADDING
+    from chalicelib.signing.seal import seal_content_class
+
+    key = (round(width, 2), round(height, 2))
+    style = replace(_seal_style(*key), background=seal_content_class()(seal))
+    return style, width - _seal_side(*key) - 2 * STAMP_PADDING
+
+
 def warm_up() -> None:
     """Load what every signature needs (pyHanko modules, font, stamp style) ahead of the first document, e.g. at
     handler import when provisioned concurrency makes init time free."""
@@ -424,6 +544,9 @@ def warm_up() -> None:
     _engine_classes()
     _stamp_style()
     _signer_class()
+    from chalicelib.signing.seal import seal_content_class
+
+    seal_content_class()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -488,23 +611,27 @@ def _inherited(page: Any, key: str) -> Any:
 
 
 def _stamp_rect(reader: Any, box: StampBox) -> tuple[int, int, tuple[float, float, float, float]]:
-    """(page index, page count, (x1, y1, x2, y2)) for the stamp, defaults resolved against the page's crop box."""
+    """(page index, page count, (x1, y1, x2, y2)) for the stamp, defaults resolved against the page's crop box.
+
+    A page the document does not have, or a box that does not overlap the page at all, is the upload's mismatch
+    with the placement it asked for: `UploadRejected` (`stamp_page_missing`, `stamp_outside_page`), not a retry.
+    """
     page_count = int(reader.root["/Pages"]["/Count"])
     page_ix = box.page + page_count if box.page < 0 else box.page
     if not 0 <= page_ix < page_count:
-        raise ValueError(f"stamp page {box.page} outside a {page_count}-page document")
-    x, y = box.x, box.y
-    if x is None or y is None:
-        page_ref, _ = reader.find_page_for_modification(page_ix)
-        page = page_ref.get_object()
-        rect = _inherited(page, "/CropBox") or _inherited(page, "/MediaBox") or [0, 0, 595.28, 841.89]
-        llx, lly, urx, ury = (float(v) for v in rect)
-        llx, urx = min(llx, urx), max(llx, urx)
-        lly = min(lly, ury)
-        if x is None:
-            x = max(llx, urx - DEFAULT_STAMP_MARGIN - box.width)
-        if y is None:
-            y = lly + DEFAULT_STAMP_MARGIN
+        raise UploadRejected(MSG_STAMP_PAGE, code="stamp_page_missing",
+                             details={"page": box.page + 1 if box.page >= 0 else box.page, "page_count": page_count})
+    page_ref, _ = reader.find_page_for_modification(page_ix)
+    page = page_ref.get_object()
+    rect = _inherited(page, "/CropBox") or _inherited(page, "/MediaBox") or [0, 0, 595.28, 841.89]
+    llx, lly, urx, ury = (float(v) for v in rect)
+    llx, urx = min(llx, urx), max(llx, urx)
+    lly, ury = min(lly, ury), max(lly, ury)
+    x = box.x if box.x is not None else max(llx, urx - DEFAULT_STAMP_MARGIN - box.width)
+    y = box.y if box.y is not None else lly + DEFAULT_STAMP_MARGIN
+    if x >= urx or y >= ury or x + box.width <= llx or y + box.height <= lly:
+        raise UploadRejected("Vị trí chữ ký số của cơ quan nằm ngoài trang.", code="stamp_outside_page",
+                             details={"page_box": [llx, lly, urx, ury], "stamp": [x, y, box.width, box.height]})
     return page_ix, page_count, (x, y, x + box.width, y + box.height)
 
 
@@ -540,45 +667,192 @@ def _refuse_if_locked(reader: Any) -> None:
 
 
 def sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], identity: SigningIdentity, *,
-                  signed_at: dt.datetime | None = None, box: StampBox | None = None) -> SignResult:
-    """Sign `src_path` into `dst_path` (PAdES B-B, visible stamp) and return the digests and time for the record.
+                  signed_at: dt.datetime | None = None, box: StampBox | None = None, seal: SealImage | None = None,
+                  profile: PadesProfile | None = None) -> SignResult:
+    """Sign `src_path` into `dst_path` (PAdES at `profile`'s level, B-B by default, visible stamp with `seal` if
+    given) and return the digests, time and level for the record.
 
     Synchronous wrapper for the Lambda handlers; from inside a running event loop use `async_sign_pdf_file`.
-    Raises `UploadRejected` (code `locked_pdf`) if the document's author certification forbids any change,
-    `SigningUnavailable` when the key cannot sign; `dst_path` is removed on failure.
+    Raises `UploadRejected` (`locked_pdf`, `stamp_page_missing`, `stamp_outside_page`) when the upload itself is the
+    problem, `SigningUnavailable` when the key cannot sign (`CertificateUnusable` with `certificate_revoked` at
+    B-LT), `ltv.RevocationUnavailable` or `OSError` when a TSA or revocation source cannot be reached (transient);
+    `dst_path` is removed on failure.
     """
     import asyncio  # lazily: ~30 ms of import that only signing needs (pyHanko imports it anyway)
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(async_sign_pdf_file(src_path, dst_path, identity, signed_at=signed_at, box=box))
+        return asyncio.run(async_sign_pdf_file(src_path, dst_path, identity, signed_at=signed_at, box=box, seal=seal,
+                                               profile=profile))
     raise RuntimeError("sign_pdf_file called inside a running event loop: await async_sign_pdf_file instead")
 
 
 async def async_sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str],
                               identity: SigningIdentity, *, signed_at: dt.datetime | None = None,
-                              box: StampBox | None = None) -> SignResult:
-    """Async form of `sign_pdf_file` (the key backend call is the only await that matters)."""
+                              box: StampBox | None = None, seal: SealImage | None = None,
+                              profile: PadesProfile | None = None) -> SignResult:
+    """Async form of `sign_pdf_file` (the key backend, TSA and revocation calls are the awaits that matter)."""
     try:
-        return await _sign(Path(src_path), Path(dst_path), identity, _vn_time(signed_at), box or StampBox())
+        return await _sign(Path(src_path), Path(dst_path), identity, _vn_time(signed_at), box or StampBox(), seal,
+                           profile or PadesProfile())
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(dst_path)
         raise
 
 
+# --------------------------------------------------------------------------------------------------------------
+# B-T and B-LT material
+
+
+def _issuer_in(cert: Any, pool: list[Any]) -> Any:
+    """The certificate in `pool` that issued `cert` (by name, and by key identifier when both carry one)."""
+    aki = cert.authority_key_identifier
+    for candidate in pool:
+        if candidate.subject != cert.issuer or candidate.dump() == cert.dump():
+            continue
+        if aki is None or candidate.key_identifier is None or candidate.key_identifier == aki:
+            return candidate
+    return None
+
+
+def _path_to_root(cert: Any, pool: list[Any]) -> tuple[list[tuple[Any, Any]], Any]:
+    """((certificate, issuer) pairs from `cert` up, self-signed root or None) within `pool`."""
+    pairs: list[tuple[Any, Any]] = []
+    current = cert
+    for _ in range(10):
+        if current.self_signed != "no" and current.subject == current.issuer:
+            return pairs, current
+        issuer = _issuer_in(current, pool)
+        if issuer is None:
+            return pairs, None
+        pairs.append((current, issuer))
+        current = issuer
+    return pairs, None
+
+
+class _NoLongTermData(Exception):
+    """B-LT cannot be built for this document (no revocation pointers, no root): sign at B-T instead."""
+
+
+class _Revoked(Exception):
+    """A certificate on a path is revoked (internal: mapped to the caller's error)."""
+
+    def __init__(self, cert: Any, answer: Any) -> None:
+        super().__init__(f"certificate {cert.serial_number:x} revoked")
+        self.details = {"serial": f"{cert.serial_number:x}", "subject": cert.subject.human_friendly,
+                        "source": answer.source, "reason": answer.reason,
+                        "revoked_at": answer.revoked_at.isoformat() if answer.revoked_at else None}
+
+
+def _revocation_answers(pairs: list[tuple[Any, Any]], checker: Any) -> list[Any]:
+    """The revocation answer for each (certificate, issuer) pair, from the checker (cached briefly per cert)."""
+    from chalicelib.signing import ltv
+
+    answers = []
+    for cert, issuer in pairs:
+        try:
+            answer = checker.check(cert, issuer)
+        except ltv.NoRevocationPointers as exc:
+            raise _NoLongTermData(str(exc)) from exc
+        if answer.revoked:
+            raise _Revoked(cert, answer)
+        answers.append(answer)
+    return answers
+
+
+async def _long_term_context(identity: SigningIdentity, timestamper: Any, profile: PadesProfile) -> Any:
+    """The pyHanko `ValidationContext` for B-LT: trust roots, certificates and revocation answers of the signer's
+    and the TSA's paths, fetched (or taken from the container's cache) by us, with pyHanko's own fetching off so
+    what is checked is exactly what gets embedded.
+
+    Raises `CertificateUnusable` (`certificate_revoked`) when the signer's certificate or one above it is revoked,
+    `SigningUnavailable` (`tsa_certificate_revoked`) for a revoked TSA, `_NoLongTermData` when B-LT cannot be built.
+    """
+    from pyhanko_certvalidator import ValidationContext
+
+    from chalicelib.signing import ltv
+
+    checker = ltv.default_checker(profile.revocation_cache_seconds)
+    pool = [identity.certificate, *identity.chain]
+    signer_pairs, signer_root = _path_to_root(identity.certificate, pool)
+    if signer_root is None:
+        raise _NoLongTermData("the certificate chain does not reach a self-signed root")
+    try:
+        answers = _revocation_answers(signer_pairs, checker)
+    except _Revoked as exc:
+        raise CertificateUnusable(MSG_REVOKED, code="certificate_revoked",
+                                  details={"organ_id": identity.organ_id, **exc.details}) from None
+
+    token = await timestamper.async_dummy_response("sha256")
+    tsa_cert, tsa_certs = ltv.timestamp_certificates(token)
+    tsa_pairs, tsa_root = _path_to_root(tsa_cert, [*tsa_certs, *pool])
+    if tsa_root is None:
+        raise _NoLongTermData("the TSA certificate does not chain to a known root")
+    try:
+        answers += _revocation_answers(tsa_pairs, checker)
+    except _Revoked as exc:
+        raise SigningUnavailable("Chứng thư số của dịch vụ cấp dấu thời gian đã bị thu hồi.",
+                                 code="tsa_certificate_revoked", details={"tsa": profile.tsa_url, **exc.details}
+                                 ) from None
+    roots = {signer_root.dump(): signer_root, tsa_root.dump(): tsa_root}
+    return ValidationContext(
+        trust_roots=list(roots.values()), other_certs=[*pool, *tsa_certs],
+        ocsps=[a.der for a in answers if a.source == "ocsp"], crls=[a.der for a in answers if a.source == "crl"],
+        allow_fetching=False, revocation_mode="hard-fail")
+
+
+class _QuietFetchingWarning:
+    """Drops pyHanko's warning that fetching is off while validation info is embedded: that is the design here
+    (our checker fetched and cached the answers), and it would otherwise be logged for every B-LT document."""
+
+    def filter(self, record: Any) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+@lru_cache(maxsize=1)
+def _quiet_pyhanko() -> None:
+    import logging
+
+    logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_QuietFetchingWarning())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The signature
+
+
 async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signed_at: dt.datetime,
-                box: StampBox) -> SignResult:
+                box: StampBox, seal: SealImage | None, profile: PadesProfile) -> SignResult:
+    import logging
+
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign import fields
     from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
     from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest, SignatureObject
     from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+    from pyhanko.sign.signers.pdf_signer import PdfPostSignatureDocument
 
     cached = _cached_signer(identity)
     signer = cached.signer
+
+    # The level's material first: a revoked certificate is refused before the upload is even copied.
+    level = profile.level
+    timestamper = None
+    validation_context = None
+    if level != LEVEL_B_B:
+        from chalicelib.signing.ltv import timestamper_for
+
+        timestamper = timestamper_for(profile.tsa_url)
+    if level == LEVEL_B_LT:
+        try:
+            validation_context = await _long_term_context(identity, timestamper, profile)
+            _quiet_pyhanko()
+        except _NoLongTermData as exc:
+            logging.getLogger(__name__).warning("PAdES B-LT not possible for %s, signing at B-T: %s",
+                                                identity.organ_id, exc)
+            level = LEVEL_B_T
 
     with open(src_path, "rb") as src, open(dst_path, "w+b") as out:
         prefix, size = _copy_and_hash(src, out)
@@ -589,11 +863,15 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
         writer = IncrementalPdfFileWriter.from_reader(reader)
         page_ix, _, rect = _stamp_rect(reader, box)
         field_name = _field_name(reader, identity.organ_id)
+        stamp_style, text_width = _style_for(rect, seal)
         pdf_signer = PdfSigner(
             PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256",
-                                 subfilter=fields.SigSeedSubFilter.PADES, name=identity.org_name),
+                                 subfilter=fields.SigSeedSubFilter.PADES, name=identity.org_name,
+                                 embed_validation_info=level == LEVEL_B_LT,
+                                 validation_context=validation_context if level == LEVEL_B_LT else None),
             signer=signer,
-            stamp_style=_stamp_style(),
+            timestamper=timestamper,
+            stamp_style=stamp_style,
             new_field_spec=fields.SigFieldSpec(sig_field_name=field_name, on_page=page_ix,
                                                box=tuple(round(v, 2) for v in rect)),  # type: ignore[arg-type]
         )
@@ -601,14 +879,18 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
         session = pdf_signer.init_signing_session(writer)
         # One signing time for the stamp and the signature dictionary's /M (PAdES puts no signing-time in the CMS).
         session.system_time = signed_at
-        validation_info = await session.perform_presign_validation(writer)  # None for B-B; kept for B-T/B-LT
-        if cached.bytes_reserved is None:
-            # The B-B CMS has the same size for every document of a key: size it by one dry run per container.
-            cached.bytes_reserved = await session.estimate_signature_container_size(validation_info, tight=False)
-        session.prepare_tbs_document(
+        # None for B-B and B-T; for B-LT the signer's and the TSA's validated paths (from our pre-fetched data).
+        validation_info = await session.perform_presign_validation(writer)
+        reserve_key = profile.tsa_url if timestamper is not None else ""
+        bytes_reserved = cached.bytes_reserved.get(reserve_key)
+        if bytes_reserved is None:
+            # The CMS has the same size for every document of a key (and TSA): size it by one dry run per container.
+            bytes_reserved = await session.estimate_signature_container_size(validation_info, tight=False)
+            cached.bytes_reserved[reserve_key] = bytes_reserved
+        tbs = session.prepare_tbs_document(
             validation_info=validation_info,
-            bytes_reserved=cached.bytes_reserved,
-            appearance_text_params={"org_name": _wrap(identity.org_name, rect[2] - rect[0] - 2 * STAMP_PADDING),
+            bytes_reserved=bytes_reserved,
+            appearance_text_params={"org_name": _wrap(identity.org_name, text_width),
                                     "signed_at": signed_at.isoformat()},
         )
         sig_obj = session.sig_field["/V"]
@@ -632,10 +914,15 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
         md.update(memoryview(tail)[sig_end - size:])
         document_digest = md.digest()
 
-        cms = await signer.async_sign(document_digest, "sha256", use_pades=True,
+        cms = await signer.async_sign(document_digest, "sha256", use_pades=True, timestamper=timestamper,
                                       signed_attr_settings=PdfCMSSignedAttributes(signing_time=signed_at))
-        PreparedByteRangeDigest(document_digest=document_digest, reserved_region_start=sig_start,
-                                reserved_region_end=sig_end).fill_with_cms(out, cms)
+        sig_contents = PreparedByteRangeDigest(
+            document_digest=document_digest, reserved_region_start=sig_start, reserved_region_end=sig_end,
+        ).fill_with_cms(out, cms)
+        if tbs.post_sign_instructions is not None:
+            # B-LT: the DSS (certificates, OCSP responses, CRLs of both paths) as a second incremental update.
+            await PdfPostSignatureDocument(sig_contents, tbs.post_sign_instructions,
+                                           validation_context).post_signature_processing(out)
         out.seek(size)
         tail = out.read()
         final = prefix.copy()
@@ -644,4 +931,4 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
         out.flush()
 
     return SignResult(original_sha256=original_sha256, signed_sha256=final.hexdigest(), signed_at=signed_at,
-                      signed_size=signed_size, field_name=field_name)
+                      signed_size=signed_size, field_name=field_name, level=level)

@@ -440,7 +440,7 @@ def test_axis_business_error_fails_the_record_without_retry(env: HandlerEnv, pdf
     # when dispatch_document handles the message
     inv = env.dispatch.deliver(doc.dispatch_messages)
 
-    # then FAILED with the axis's code, and the message is consumed (retrying gives the same answer)
+    # then FAILED with the axis's code, and the message is consumed (retrying gives the same answer)...
     assert_not_retried(inv)
     record, events, deliveries = full(doc.document_id)
     assert record["state"] == "FAILED"
@@ -451,6 +451,11 @@ def test_axis_business_error_fails_the_record_without_retry(env: HandlerEnv, pdf
     assert axis_packages(env) == []
     assert all(d["status"] != "SENT" for d in deliveries.values())
     assert env.dispatch.receive() == []
+    # ...after the handler put it on the dead-letter queue itself, at once, for an administrator
+    dead = env.dispatch_dlq.receive()
+    assert dispatch_ids(dead) == [doc.document_id]
+    assert dead[0]["MessageAttributes"]["reason"]["StringValue"] == "axis_rejected"
+    assert dead[0]["MessageAttributes"]["axis_error_code"]["StringValue"] == "9001"
 
 
 # -- 6. the axis is down (transient) ------------------------------------------------------------------------------
@@ -503,9 +508,12 @@ def test_axis_5xx_is_retried_then_fails_on_the_last_receive_and_goes_to_the_dlq(
 
 def test_dispatch_retried_after_one_transient_failure_completes_once_per_recipient(env: HandlerEnv,
                                                                                   pdf: bytes) -> None:
-    # given a signed document and an axis that answers 503 to the next sendEdoc only
+    from chalicelib.dispatch import IN_PLACE_TRIES
+
+    # given a signed document and an axis that answers 503 to the next sendEdoc calls, as many as the handler
+    # tries in place within one delivery
     doc = upload_and_sign(env, pdf)
-    env.simulator.add_fault({"kind": "5xx", "paths": ["/sendEdoc"], "count": 1})
+    env.simulator.add_fault({"kind": "5xx", "paths": ["/sendEdoc"], "count": IN_PLACE_TRIES})
 
     # when the first delivery fails (its first recipient's delivery row is left PENDING)...
     first = env.dispatch.deliver(doc.dispatch_messages)
@@ -668,3 +676,261 @@ def test_unknown_document_id_is_ignored(env: HandlerEnv, pdf: bytes) -> None:
     assert raw_item(document_id) is None
     assert versions(env, signed(H62, document_id)) == []
     assert env.dispatch.receive() == []
+
+
+# -- 10. dispatch resilience: backoff, reconciling lost answers, dead letters and redrive -------------------------
+
+
+ADMIN = "000.00.01.H62"
+
+
+def admin() -> Any:
+    from chalicelib.auth import Caller
+
+    return Caller("admin", ADMIN, True)
+
+
+def clerk() -> Any:
+    from chalicelib.auth import Caller
+
+    return Caller("clerk-ubnd-vp", H62, False)
+
+
+@pytest.fixture
+def short_axis_timeout(env: HandlerEnv) -> Iterator[float]:
+    """The axis secret's optional `timeout` set to 1 s (read by dispatch.axis_client_for), restored afterwards."""
+    from chalicelib import aws, dispatch, settings
+
+    sm = aws.client("secretsmanager")
+    original = sm.get_secret_value(SecretId=settings.AXIS_SECRET_NAME)["SecretString"]
+    sm.put_secret_value(SecretId=settings.AXIS_SECRET_NAME,
+                        SecretString=json.dumps({**json.loads(original), "timeout": 1}))
+    dispatch._secret_cache.clear()
+    try:
+        yield 1.0
+    finally:
+        sm.put_secret_value(SecretId=settings.AXIS_SECRET_NAME, SecretString=original)
+        dispatch._secret_cache.clear()
+
+
+def one_package_each(env: HandlerEnv, sender: str, deliveries: dict[str, dict]) -> None:
+    """The axis holds exactly one package from `sender` per recipient, the one each delivery row names."""
+    packages = axis_packages(env, sender=sender)
+    assert sorted(p["to"] for p in packages) == sorted(deliveries), packages
+    for package in packages:
+        delivery = deliveries[package["to"]]
+        assert delivery["status"] == "SENT" and delivery["axis_doc_id"] == package["sendId"]
+        assert delivery["package_sha256"] == package["sha256"]
+
+
+def test_transient_failure_delays_the_redelivery_with_backoff(env: HandlerEnv, pdf: bytes,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from chalicelib import dispatch, settings
+
+    # given a signed document, an axis down for it, and a backoff of 2 s (the queue's own timeout is 120 s)
+    doc = upload_and_sign(env, pdf, H62, [G22])
+    env.simulator.add_fault({"kind": "5xx", "paths": ["/sendEdoc"], "systems": [H62]})
+    quick = dataclasses.replace(settings.get_settings(), dispatch_backoff_base_seconds=2,
+                                dispatch_backoff_cap_seconds=2)
+    monkeypatch.setattr(dispatch, "get_settings", lambda: quick)
+
+    # when the delivery fails (the poller leaves the message alone: Lambda does not touch a failed record)
+    inv = env.dispatch.invoke([env.dispatch.record(doc.dispatch_messages[0])])
+
+    # then it is reported failed, after the handler set its visibility to the backoff: hidden now, back in ~2 s
+    assert_reported_failed(inv, {doc.dispatch_messages[0]["MessageId"]})
+    assert env.dispatch.receive() == []
+    deadline = time.monotonic() + 10
+    again: list[dict[str, Any]] = []
+    while not again and time.monotonic() < deadline:
+        time.sleep(0.25)
+        again = env.dispatch.receive()
+    assert dispatch_ids(again) == [doc.document_id]
+    assert int(again[0]["Attributes"]["ApproximateReceiveCount"]) == 2
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    from chalicelib.dispatch import backoff_seconds
+
+    low = [backoff_seconds(n, 20, 600, rng=lambda a, b: a) for n in range(1, 8)]
+    high = [backoff_seconds(n, 20, 600, rng=lambda a, b: b) for n in range(1, 8)]
+    assert high == [20, 40, 80, 160, 320, 600, 600]
+    assert low == [10, 20, 40, 80, 160, 300, 300]  # equal jitter: within the upper half
+    assert backoff_seconds(1, 1, 1) == 1 and backoff_seconds(30, 10**6, 10**9) <= 43200  # SQS's limits
+
+
+def test_answer_lost_after_the_axis_stored_the_package_is_reconciled_not_resent(
+        env: HandlerEnv, pdf: bytes, short_axis_timeout: float) -> None:
+    # given a signed document, and an axis that stores the next package and then never answers
+    doc = upload_and_sign(env, pdf, H62, [G22, H03])
+    env.simulator.add_fault({"kind": "store_then_timeout", "count": 1, "delay": 3})
+
+    # when dispatch_document handles the message
+    inv = env.dispatch.deliver(doc.dispatch_messages)
+
+    # then the lost answer is found on the axis's list of our sends: DISPATCHED, one package per recipient
+    assert_not_retried(inv)
+    record, events, deliveries = full(doc.document_id)
+    assert record["state"] == "DISPATCHED"
+    one_package_each(env, H62, deliveries)
+    assert deliveries[G22]["reconciled"] is True and deliveries[H03]["reconciled"] is False
+    assert deliveries[G22]["history"][-1] == {"status": "SENT", "at": deliveries[G22]["sent_at"], "reconciled": True}
+
+
+def test_worker_killed_between_send_and_record_is_reconciled_on_the_next_delivery(
+        env: HandlerEnv, pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.store import DocumentStore
+
+    # given a signed document, and a worker that dies right after the axis accepted the first package
+    doc = upload_and_sign(env, pdf, H62, [G22, K62])
+    real = DocumentStore.mark_delivery_sent
+
+    def killed(self: DocumentStore, *args: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(DocumentStore, "mark_delivery_sent", real)
+        raise SystemExit("worker killed")  # not an Exception: nothing in the handler may catch it
+
+    monkeypatch.setattr(DocumentStore, "mark_delivery_sent", killed)
+    with pytest.raises(SystemExit):
+        env.dispatch.invoke([env.dispatch.record(doc.dispatch_messages[0])])
+    assert [p["to"] for p in axis_packages(env)] == [G22]
+    record, _, deliveries = full(doc.document_id)
+    assert record["state"] == "SIGNED" and deliveries[G22]["status"] == "PENDING"
+    assert deliveries[G22]["package_hashes"] == {axis_packages(env)[0]["sha256"]}  # the intent named the package
+    set_fields(doc.document_id, dispatch_lease_until=int(time.time()) - 1)  # its lease runs out
+
+    # when SQS delivers the message again
+    inv = env.dispatch.invoke([env.dispatch.redelivered(env.dispatch.record(doc.dispatch_messages[0]), 2)])
+
+    # then G22's package is found on the axis, not sent again; K62 gets its own; one package each
+    assert_not_retried(inv)
+    record, _, deliveries = full(doc.document_id)
+    assert record["state"] == "DISPATCHED"
+    one_package_each(env, H62, deliveries)
+    assert deliveries[G22]["reconciled"] is True and deliveries[K62]["reconciled"] is False
+
+
+def test_rebuilt_package_is_byte_identical(env: HandlerEnv, pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every attempt sends the same bytes (edXML trace time fixed on the record), so a hash names the package."""
+    from chalicelib.store import DocumentStore
+
+    doc = upload_and_sign(env, pdf, H62, [G22])
+    monkeypatch.setattr(DocumentStore, "mark_delivery_sent",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("record lost")))
+    env.dispatch.invoke([env.dispatch.record(doc.dispatch_messages[0])])
+    monkeypatch.undo()
+    env.simulator.reset()  # as if that package had never reached the axis: the retry must send again
+    inv = env.dispatch.invoke([env.dispatch.redelivered(env.dispatch.record(doc.dispatch_messages[0]), 2)])
+    assert_not_retried(inv)
+    _, _, deliveries = full(doc.document_id)
+    assert deliveries[G22]["send_attempts"] == 2 and deliveries[G22]["reconciled"] is False
+    assert deliveries[G22]["package_hashes"] == {deliveries[G22]["package_sha256"]}  # both attempts: one hash
+
+
+def test_axis_that_cannot_list_our_sends_fails_unconfirmed_and_a_retry_after_the_fix_reconciles(
+        env: HandlerEnv, pdf: bytes, short_axis_timeout: float) -> None:
+    from chalicelib.dead_letters import retry_document
+
+    # given a package stored by the axis whose answer was lost, and an axis refusing getSentEdocList without docId
+    doc = upload_and_sign(env, pdf, H62, [G22])
+    env.simulator.add_fault({"kind": "store_then_timeout", "count": 1, "delay": 3})
+    env.simulator.add_fault({"kind": "business_error", "paths": ["/getSentEdocList"], "error_code": "1004",
+                             "error_desc": "Thiếu tham số docId."})
+
+    # when dispatch_document handles the message
+    inv = env.dispatch.deliver(doc.dispatch_messages)
+
+    # then nothing is sent twice: FAILED axis_send_unconfirmed, dead-lettered for a person, consumed
+    assert_not_retried(inv)
+    record = raw_item(doc.document_id)
+    assert record["state"] == "FAILED" and record["reason"] == "axis_send_unconfirmed"
+    assert record["unconfirmed_recipient"] == G22
+    assert len(axis_packages(env, to=G22)) == 1
+    assert dispatch_ids(env.dispatch_dlq.receive()) == [doc.document_id]
+    env.dispatch_dlq.drain()
+
+    # when the axis can list again and an administrator retries (its DLQ message gone: a fresh one is queued)
+    env.simulator.clear_faults()
+    answer = retry_document(admin(), doc.document_id, {})
+    assert answer["state"] == "SIGNED" and answer["from_dead_letters"] == 0
+    assert_not_retried(env.dispatch.deliver(env.dispatch.receive()))
+
+    # then the package already on the axis is recognised: DISPATCHED, still one package
+    record, events, deliveries = full(doc.document_id)
+    assert record["state"] == "DISPATCHED" and "reason" not in record
+    assert states_of(events)[-3:] == ["FAILED", "SIGNED", "DISPATCHED"]
+    assert events[-2]["detail"] == {"action": "retry", "by": "admin", "previous_reason": "axis_send_unconfirmed"}
+    one_package_each(env, H62, deliveries)
+
+
+def test_dead_letters_are_listed_without_being_consumed_and_redriven_once_the_cause_is_fixed(
+        env: HandlerEnv, pdf: bytes) -> None:
+    from chalicelib.dead_letters import list_dead_letters, redrive
+    from chalicelib.errors import Forbidden
+
+    # given a document the axis refused (business error), dead-lettered with its record FAILED
+    doc = upload_and_sign(env, pdf, H62, [G22, H03])
+    fault = env.simulator.add_fault({"kind": "business_error", "paths": ["/sendEdoc"], "error_code": "9002"})
+    assert_not_retried(env.dispatch.deliver(doc.dispatch_messages))
+    assert raw_item(doc.document_id)["state"] == "FAILED"
+
+    # when an agency clerk asks: refused
+    with pytest.raises(Forbidden):
+        list_dead_letters(clerk())
+    with pytest.raises(Forbidden):
+        redrive(clerk(), {"queue": "dispatch"})
+
+    # when an administrator lists the dead letters, twice
+    first = list_dead_letters(admin())
+    second = list_dead_letters(admin(), "dispatch")
+
+    # then the document shows with its state, reason and the axis's code, and the listing consumed nothing (each
+    # peek is a receive for SQS: receive_count says how many there were before this listing)
+    assert [i["receive_count"] for i in first["items"] + second["items"]] == [0, 1]
+    assert [{**i, "receive_count": 0} for i in second["items"]] == first["items"] and first["truncated"] is False
+    [item] = first["items"]
+    assert item["attempts"] == 1
+    assert item["queue"] == "dispatch" and item["document_id"] == doc.document_id and item["organ_id"] == H62
+    assert item["state"] == "FAILED" and item["reason"] == "axis_rejected" and item["axis_error_code"] == "9002"
+    assert item["message_reason"] == "axis_rejected"
+    still_there = env.dispatch_dlq.receive()
+    assert dispatch_ids(still_there) == [doc.document_id]
+    env.dispatch_dlq.make_visible(still_there)
+
+    # when the cause is fixed and the administrator redrives the dispatch DLQ
+    env.simulator.clear_faults()
+    assert fault.kind == "business_error"
+    answer = redrive(admin(), {"queue": "dispatch", "document_ids": [doc.document_id]})
+
+    # then the record is SIGNED again, the message back on the dispatch queue, the DLQ empty...
+    assert answer["redriven"][0]["documents"] == [{"document_id": doc.document_id, "state": "SIGNED"}]
+    assert answer["not_found"] == [] and answer["failed"] == []
+    assert list_dead_letters(admin())["items"] == []
+    messages = env.dispatch.receive()
+    assert dispatch_ids(messages) == [doc.document_id]
+    # ...and the next delivery dispatches it once
+    assert_not_retried(env.dispatch.deliver(messages))
+    record, events, deliveries = full(doc.document_id)
+    assert record["state"] == "DISPATCHED"
+    assert states_of(events)[-3:] == ["FAILED", "SIGNED", "DISPATCHED"]
+    one_package_each(env, H62, deliveries)
+
+
+def test_redrive_and_retry_refuse_what_they_cannot_do(env: HandlerEnv, pdf: bytes) -> None:
+    from chalicelib.dead_letters import redrive, retry_document
+    from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+    doc = upload_and_sign(env, pdf, H62, [G22])
+    assert_not_retried(env.dispatch.deliver(doc.dispatch_messages))
+    with pytest.raises(Conflict):  # DISPATCHED: nothing to retry
+        retry_document(admin(), doc.document_id, {})
+    with pytest.raises(Forbidden):
+        retry_document(clerk(), doc.document_id, {})
+    with pytest.raises(NotFound):
+        retry_document(admin(), str(uuid.uuid4()), {})
+    with pytest.raises(ValidationFailed):
+        redrive(admin(), {"queue": "everything"})
+    with pytest.raises(ValidationFailed):
+        redrive(admin(), {"queue": "dispatch", "document_ids": ["not-a-uuid"]})
+    assert redrive(admin(), {"queue": "upload", "document_ids": [doc.document_id]})["not_found"] == [doc.document_id]

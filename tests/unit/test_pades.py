@@ -204,9 +204,14 @@ def test_custom_box_on_first_page(tmp_path: Path, document: Path, identity: Sign
 
 
 def test_stamp_box_on_missing_page_is_refused(tmp_path: Path, document: Path, identity: SigningIdentity) -> None:
-    with pytest.raises(ValueError):
+    # The upload does not match the placement asked for: a rejection with its own code, never a retry.
+    with pytest.raises(UploadRejected) as info:
         sign_pdf_file(document, tmp_path / "x.pdf", identity, box=StampBox(page=5))
+    assert info.value.code == "stamp_page_missing"
     assert not (tmp_path / "x.pdf").exists()
+    with pytest.raises(UploadRejected) as info:
+        sign_pdf_file(document, tmp_path / "x.pdf", identity, box=StampBox(page=0, x=900, y=100))
+    assert info.value.code == "stamp_outside_page"
 
 
 def _person_sign(src: Path, dst: Path, ca: DemoCA, *, certify_no_changes: bool = False) -> None:
@@ -315,3 +320,132 @@ def test_certificate_and_key_of_different_kinds_are_refused(tmp_path: Path, docu
                             LocalKeySigner(ec.generate_private_key(ec.SECP256R1())))
     with pytest.raises(SigningUnavailable):
         sign_pdf_file(document, tmp_path / "x.pdf", wrong)
+
+
+# -- the organisation's seal (signature-appearance.md) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seal():
+    from chalicelib.local.seal import make_demo_seal
+    from chalicelib.signing.seal import load_png
+
+    return load_png(make_demo_seal(ORG_NAME), key="seals/test.png")
+
+
+def _render_rgb(pdf: Path, page: int, dpi: int, prefix: Path) -> tuple[int, int, bytes]:
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", str(pdf),
+                    str(prefix)], check=True)
+    data = prefix.with_suffix(".ppm").read_bytes()
+    magic, width, height, _maxval, pixels = data.split(maxsplit=4)
+    assert magic == b"P6"
+    width, height = int(width), int(height)
+    return width, height, data[len(data) - width * height * 3:]
+
+
+def _red_columns_rows(width: int, height: int, pixels: bytes) -> tuple[list[int], list[int]]:
+    """Columns and rows (pixel units, origin top-left) holding seal-red pixels."""
+    cols: set[int] = set()
+    rows: set[int] = set()
+    for y in range(height):
+        row = pixels[y * width * 3:(y + 1) * width * 3]
+        for x in range(width):
+            r, g, b = row[3 * x], row[3 * x + 1], row[3 * x + 2]
+            if r > 150 and g < 110 and b < 110:
+                cols.add(x)
+                rows.add(y)
+    return sorted(cols), sorted(rows)
+
+
+def test_seal_drawn_red_in_the_left_of_the_box_with_name_and_time_beside_it(
+        tmp_path: Path, document: Path, identity: SigningIdentity, seal) -> None:
+    from chalicelib.local.pdftools import pdftotext_area
+
+    box = StampBox(page=-1, x=250, y=300, width=300, height=100)
+    out = tmp_path / "signed.pdf"
+    sign_pdf_file(document, out, identity, box=box, seal=seal,
+                  signed_at=dt.datetime(2019, 9, 20, 14, 30, 15, tzinfo=VN))
+    assert pdfsig_report(out)[0]["valid"] and qpdf_check(out)
+
+    dpi = 72  # one pixel per point: page coordinates read straight off the image
+    width, height, pixels = _render_rgb(out, 2, dpi, tmp_path / "page")
+    cols, rows = _red_columns_rows(width, height, pixels)
+    assert cols, "no seal-red pixels on the page"
+    top = height - (box.y + box.height)
+    # All red is inside the box's left third (the seal is 100 pt: the box's height), and it fills most of it.
+    assert box.x - 1 <= cols[0] and cols[-1] <= box.x + box.width / 3 + 1, (cols[0], cols[-1])
+    assert top - 1 <= rows[0] and rows[-1] <= top + box.height + 1, (rows[0], rows[-1])
+    assert cols[-1] - cols[0] > 0.9 * box.height and rows[-1] - rows[0] > 0.9 * box.height
+    # Text right of the seal, inside the box: the organisation's name and the NĐ 30 time.
+    beside = pdftotext_area(out, 2, box.x + box.width / 3, top, box.width * 2 / 3, box.height)
+    assert ORG_NAME in " ".join(beside.split())
+    assert "2019-09-20T14:30:15+07:00" in beside
+    # Nothing of the stamp on the first page.
+    _, _, first = _render_rgb(out, 1, dpi, tmp_path / "first")
+    assert not _red_columns_rows(width, height, first)[0]
+
+
+def test_seal_box_follows_placement_from_the_record(tmp_path: Path, document: Path, identity: SigningIdentity,
+                                                    seal) -> None:
+    # Admin/client convention: page from 1, points from the lower-left corner.
+    box = StampBox.from_placement({"page": 1, "x": 60, "y": 600, "width": 250, "height": 80})
+    assert box == StampBox(page=0, x=60.0, y=600.0, width=250.0, height=80.0)
+    out = tmp_path / "signed.pdf"
+    sign_pdf_file(document, out, identity, box=box, seal=seal)
+    width, height, pixels = _render_rgb(out, 1, 72, tmp_path / "page")
+    cols, rows = _red_columns_rows(width, height, pixels)
+    assert cols and cols[0] >= 59 and cols[-1] <= 60 + 80 + 1  # seal side = the box's height (80 pt)
+    assert height - 680 - 1 <= rows[0] and rows[-1] <= height - 600 + 1
+    assert pdfsig_report(out)[0]["valid"]
+
+
+def test_stamp_box_from_placement_defaults_and_refusals() -> None:
+    assert StampBox.from_placement(None) == StampBox()
+    assert StampBox.from_placement({}) == StampBox()
+    assert StampBox.from_placement({"page": -2}) == StampBox(page=-2)
+    assert StampBox.from_placement({"page": 3, "x": None, "width": 200}) == StampBox(page=2, width=200.0)
+    with pytest.raises(ValueError):
+        StampBox.from_placement({"page": 0})
+    with pytest.raises(ValueError):
+        StampBox.from_placement({"width": -5})
+
+
+def test_seal_adds_one_image_and_its_mask_per_signature(tmp_path: Path, document: Path, identity: SigningIdentity,
+                                                        seal) -> None:
+    """The seal is written from the cached streams: one image XObject with an /SMask, the PNG's pixels as is."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    out = tmp_path / "signed.pdf"
+    sign_pdf_file(document, out, identity, seal=seal)
+    with open(out, "rb") as fh:
+        reader = PdfFileReader(fh)
+        ap = reader.embedded_signatures[0].sig_field["/AP"]["/N"]
+        seal_ref = ap["/Resources"]["/XObject"]
+        images = []
+
+        def walk(xobjects):  # noqa: ANN001, ANN202
+            for value in xobjects.values():
+                obj = value.get_object()
+                if obj.get("/Subtype") == "/Image":
+                    images.append(obj)
+                elif "/Resources" in obj and "/XObject" in obj["/Resources"]:
+                    walk(obj["/Resources"]["/XObject"])
+
+        walk(seal_ref)
+        assert len(images) == 1
+        image = images[0]
+        assert (image["/Width"], image["/Height"]) == (seal.width, seal.height)
+        assert image["/SMask"].get_object()["/ColorSpace"] == "/DeviceGray"
+        assert image.encoded_data == seal.color_data
+
+
+def test_readme_picture_is_made_the_way_the_gateway_signs(tmp_path: Path, ca: DemoCA) -> None:
+    """`python -m chalicelib.local.stamp_example` (the README's picture) still runs and shows a red seal."""
+    from PIL import Image
+
+    from chalicelib.local.stamp_example import make_example
+
+    png = make_example(tmp_path / "example.png", dpi=60, ca=ca)
+    data = Image.open(png).convert("RGB").tobytes()
+    red = sum(1 for i in range(0, len(data), 3) if data[i] > 150 and data[i + 1] < 110 and data[i + 2] < 110)
+    assert red > 200, red
