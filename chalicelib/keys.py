@@ -273,15 +273,28 @@ def ensure_certificate_usable(certificate: x509.Certificate, chain: list[x509.Ce
 
 
 def check_revocation(certificate: x509.Certificate, chain: list[x509.Certificate], *, at: dt.datetime) -> None:
-    """HOOK for revocation (OCSP, then CRL): raise `CertificateUnusable(code="certificate_revoked", ...)` for a
-    revoked certificate. Deliberately a no-op here; the OCSP work fills it in.
+    """Refuse a revoked certificate: `CertificateUnusable(code="certificate_revoked")`.
 
-    Called with the signing certificate and its chain (issuer first) for every document the signing handler signs
-    and on every activation, so whatever is put here refuses revoked certificates in both places. It should cache
-    responses per certificate for their validity (one OCSP round trip per document would defeat the per-document
-    cost targets in DESIGN.md) and decide what to do when the responder cannot be reached (soft-fail or retry).
+    Asks the certificate's own OCSP responder, then its CRL (`signing.ltv.RevocationChecker`, one cache per container
+    shared with B-LT signing, so a document costs no round trip while the answer is fresh). Called for every document
+    the signing handler signs and on every activation. Soft-fails when the certificate names no revocation source or
+    no source answers: at B-LT the signing itself then fails and is retried (the evidence must be embedded), at B-B
+    the gateway signs rather than stop an agency's whole flow because a CA's responder is down.
     """
-    return None
+    if not chain:
+        return
+    from chalicelib.settings import get_settings
+    from chalicelib.signing import ltv
+
+    checker = ltv.default_checker(get_settings().revocation_cache_seconds)
+    try:
+        answer = checker.check(certificate, chain[0])
+    except (ltv.NoRevocationPointers, ltv.RevocationUnavailable):
+        return
+    if answer.revoked and (answer.revoked_at is None or _utc(answer.revoked_at) <= at):
+        raise CertificateUnusable("Chứng thư số của cơ quan đã bị thu hồi.", code="certificate_revoked",
+                                  details={"source": answer.source, "reason": answer.reason,
+                                           "revoked_at": answer.revoked_at.isoformat() if answer.revoked_at else None})
 
 
 def days_left(not_after_iso: str | None, *, at: dt.datetime | None = None) -> int | None:
