@@ -19,6 +19,7 @@ from chalicelib.log import logger
 
 app = Chalice(app_name="edoc-gateway")
 app.api.cors = False
+app.api.binary_types.append("application/pdf")  # POST /v1/verify takes the PDF itself as the body
 
 
 def _json(status: int, body: Any) -> Response:
@@ -26,7 +27,8 @@ def _json(status: int, body: Any) -> Response:
                     headers={"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"})
 
 
-def api(path: str, methods: list[str] | None = None, *, auth: bool = True, status: int = 200) -> Callable:
+def api(path: str, methods: list[str] | None = None, *, auth: bool = True, status: int = 200,
+        content_types: list[str] | None = None) -> Callable:
     """A route that authenticates the caller (unless `auth=False`) and maps GatewayError to its JSON answer."""
 
     def decorate(func: Callable) -> Callable:
@@ -45,7 +47,8 @@ def api(path: str, methods: list[str] | None = None, *, auth: bool = True, statu
                 return _json(500, {"error": {"code": "internal_error",
                                              "message": "Lỗi hệ thống, vui lòng thử lại sau.", "details": {}}})
 
-        return app.route(path, methods=methods or ["GET"])(handler)
+        options = {"content_types": content_types} if content_types else {}
+        return app.route(path, methods=methods or ["GET"], **options)(handler)
 
     return decorate
 
@@ -110,6 +113,15 @@ def update_document_recipients(caller: Any, document_id: str) -> dict:
     from chalicelib import amendments
 
     return amendments.update_recipients(caller, document_id, _body())
+
+
+# -- agency: a report on any PDF's signatures ---------------------------------------------------------------------
+@api("/v1/verify", methods=["POST"], content_types=["application/pdf", "application/json"])
+def verify(caller: Any) -> dict:
+    from chalicelib.verify_api import verify_body
+
+    request = app.current_request
+    return verify_body(caller, request.raw_body, request.headers.get("content-type", "application/json"))
 
 
 # -- events --------------------------------------------------------------------------------------------------

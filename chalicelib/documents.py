@@ -106,6 +106,11 @@ def _own_record(caller: Caller, document_id: str) -> tuple[dict, list, list]:
     return record, events, deliveries
 
 
+def get_record(caller: Caller, document_id: str) -> dict[str, Any]:
+    """The caller's own record (internal fields included, for other use cases); 404 for anyone else's."""
+    return _own_record(caller, document_id)[0]
+
+
 def present(record: dict[str, Any], events: list[dict] | None = None,
             deliveries: list[dict] | None = None) -> dict[str, Any]:
     """The wire shape of a record (DESIGN.md); internal fields (lease, keys) stay inside."""

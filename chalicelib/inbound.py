@@ -346,6 +346,7 @@ class _Poll:
         """Upload the attachments (verified first) and build the inbox item."""
         from chalicelib import verification
         from chalicelib.axis.protocol import sha256_file
+        from chalicelib.key_admin import trust_roots
 
         s3 = aws.client("s3")
         bucket = get_settings().documents_bucket
@@ -353,7 +354,7 @@ class _Poll:
         for index, att in enumerate(package.attachments[:MAX_ATTACHMENTS]):
             with open(att.path, "rb") as fh:
                 is_pdf = fh.read(5) == b"%PDF-"
-            report = verification.verify_pdf(att.path) if is_pdf else None
+            report = verification.verify_pdf(att.path, trust_roots=trust_roots()) if is_pdf else None
             if report is not None:
                 report["signatures"] = report["signatures"][:MAX_REPORTED_SIGNATURES]
             key = f"inbound/{self.organ_id}/{inbox_id}/{safe_name(att.name, index)}"

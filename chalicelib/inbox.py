@@ -66,6 +66,11 @@ def _own_item(caller: Caller, inbox_id: str, *, write: bool = False) -> dict[str
     return item
 
 
+def get_own_item(caller: Caller, inbox_id: str) -> dict[str, Any]:
+    """The raw inbox item if the caller may read it (other use cases, e.g. `/v1/verify`); 404 otherwise."""
+    return _own_item(caller, inbox_id)
+
+
 def _expires(seconds: int) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 

@@ -1,0 +1,72 @@
+"""`POST /v1/verify` on the embedded stack: the gateway's own B-LT signature is reported intact, valid, trusted
+(the local PKI's root is a configured trust root) and revocation-checked from the document's embedded evidence;
+the same report by `document_id`; tenants and bad input refused with stable codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.local.client import ApiError
+from chalicelib.local.demo_data import SAMPLES
+
+SENDER = SAMPLES[0].uploader
+
+
+@pytest.fixture(scope="module")
+def signed(client, sample_pdf):
+    token = client.login(client.user_for(SENDER))
+    created = client.create_document(token, dict(SAMPLES[0].metadata, notation="UBND-VERIFY"))
+    client.upload(created["upload"], sample_pdf)
+    doc = client.wait_for(token, created["document_id"], {"DISPATCHED", "REJECTED", "FAILED"}, timeout=90)
+    assert doc["state"] == "DISPATCHED", doc
+    return token, created["document_id"], client.download_signed(token, created["document_id"])
+
+
+def test_the_gateway_signature_is_reported_as_b_lt_trusted_and_revocation_checked(client, signed):
+    token, _, pdf = signed
+    report = client.call("POST", "/v1/verify", token, data=pdf, headers={"Content-Type": "application/pdf"})
+    (sig,) = report["signatures"]
+    assert sig["intact"] and sig["valid"]
+    # B-LT: the validation data (DSS) is a later incremental update, so the signature covers its revision only,
+    # and the only change after it is of the kind PAdES allows.
+    assert not sig["covers_whole_document"] and sig["modification_level"] == "LTA_UPDATES"
+    assert sig["trusted"] and sig["revocation_checked"]
+    assert sig["pades_level"] == "B-LT" and sig["timestamped"]
+    assert sig["organisation"] == "UBND tỉnh Vĩnh Phúc" and sig["signed_at"].endswith("+07:00")
+
+
+def test_by_document_id_gives_the_same_report_and_other_agencies_get_404(client, signed):
+    token, document_id, pdf = signed
+    by_body = client.call("POST", "/v1/verify", token, data=pdf, headers={"Content-Type": "application/pdf"})
+    by_id = client.call("POST", "/v1/verify", token, json={"document_id": document_id})
+    assert by_id == by_body
+    other = client.login(client.user_for("000.00.12.H62"))
+    with pytest.raises(ApiError) as info:
+        client.call("POST", "/v1/verify", other, json={"document_id": document_id})
+    assert info.value.status == 404
+
+
+def test_an_unsigned_pdf_has_no_signatures(client, sample_pdf):
+    token = client.login(client.user_for(SENDER))
+    report = client.call("POST", "/v1/verify", token, data=sample_pdf.read_bytes(),
+                         headers={"Content-Type": "application/pdf"})
+    assert report == {"signatures": []}
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "code"), [
+    (b"not a pdf at all", "application/pdf", 400, "not_a_pdf"),
+    (b"%PDF-1.7\n" + b"x" * (5 * 1024 * 1024), "application/pdf", 413, "payload_too_large"),
+    (b'{"something": 1}', "application/json", 400, "nothing_to_verify"),
+])
+def test_bad_requests_get_stable_codes(client, body, content_type, status, code):
+    token = client.login(client.user_for(SENDER))
+    with pytest.raises(ApiError) as info:
+        client.call("POST", "/v1/verify", token, data=body, headers={"Content-Type": content_type})
+    assert info.value.status == status and info.value.code == code
+
+
+def test_needs_a_token(client, sample_pdf):
+    with pytest.raises(ApiError) as info:
+        client.call("POST", "/v1/verify", None, data=sample_pdf.read_bytes(),
+                    headers={"Content-Type": "application/pdf"})
+    assert info.value.status == 401
