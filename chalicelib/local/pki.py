@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from chalicelib.keys import fit_common_name
+
 ROOT_COMMON_NAME = "edoc-gateway Demo Root CA"
 ROOT_KEY_FILE = "demo-root-ca.key.pem"
 ROOT_CERT_FILE = "demo-root-ca.cert.pem"
@@ -144,7 +146,7 @@ class DemoCA:
             x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, org_name),
             x509.NameAttribute(NameOID.SERIAL_NUMBER, organ_id),
-            x509.NameAttribute(NameOID.COMMON_NAME, _fit_common_name(org_name)),
+            x509.NameAttribute(NameOID.COMMON_NAME, fit_common_name(org_name)),
         ])
         builder = self._leaf_builder(subject, public_key, days, ocsp_url=ocsp_url, crl_url=crl_url)
         cert = (
@@ -313,20 +315,6 @@ def _issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) ->
     key = hashes.Hash(algorithm)
     key.update(keys.PublicKeyInfo.load(spki)["public_key"].contents[1:])
     return name.finalize(), key.finalize()
-
-
-def _fit_common_name(name: str, limit: int = 64) -> str:
-    """`name` shortened at a word boundary to at most `limit` UTF-8 bytes (the CN upper bound as cryptography checks
-    it)."""
-    if len(name.encode("utf-8")) <= limit:
-        return name
-    out = ""
-    for word in name.split():
-        candidate = f"{out} {word}" if out else word
-        if len(candidate.encode("utf-8")) > limit:
-            break
-        out = candidate
-    return out or name.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def _write_private(path: Path, data: bytes) -> None:
