@@ -70,3 +70,30 @@ def test_needs_a_token(client, sample_pdf):
         client.call("POST", "/v1/verify", None, data=sample_pdf.read_bytes(),
                     headers={"Content-Type": "application/pdf"})
     assert info.value.status == 401
+
+
+def test_a_b_t_document_is_reported_as_b_t(client, stack, sample_pdf, tmp_path):
+    """A PDF signed elsewhere with a signature timestamp from the stack's TSA, and no validation data: B-T."""
+    from asn1crypto import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from chalicelib.local.pki import DemoCA
+    from chalicelib.signing.backends import LocalKeySigner
+    from chalicelib.signing.pades import PadesProfile, SigningIdentity, sign_pdf_file
+
+    ca = DemoCA.load_or_create(tmp_path / "other-ca")
+    raw = LocalKeySigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    cert = x509.Certificate.load(ca.issue_org_certificate(raw.public_key_der(), "000.00.00.H49",
+                                                          "UBND tỉnh Quảng Ninh"))
+    identity = SigningIdentity("000.00.00.H49", "UBND tỉnh Quảng Ninh", cert,
+                               [x509.Certificate.load(ca.root_cert_der)], raw)
+    out = tmp_path / "bt.pdf"
+    sign_pdf_file(sample_pdf, out, identity, profile=PadesProfile(level="B-T", tsa_url=stack["pki"]["tsa_url"]))
+
+    token = client.login(client.user_for(SENDER))
+    report = client.call("POST", "/v1/verify", token, data=out.read_bytes(),
+                         headers={"Content-Type": "application/pdf"})
+    (sig,) = report["signatures"]
+    assert sig["pades_level"] == "B-T" and sig["timestamped"] and sig["intact"] and sig["valid"]
+    assert sig["covers_whole_document"]
+    assert not sig["trusted"]  # another CA than the configured roots
