@@ -97,7 +97,7 @@ def get_document(caller: Any, document_id: str) -> dict:
 def get_signed_document(caller: Any, document_id: str) -> dict:
     from chalicelib import documents
 
-    return documents.signed_download(caller, document_id)
+    return documents.signed_download(caller, document_id, part=_query("part"))
 
 
 # -- agency: revoke or change the recipients of a sent document (chalicelib.amendments; packages go out async) ------

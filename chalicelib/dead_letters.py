@@ -49,7 +49,7 @@ _PEEK_VISIBILITY = 30
 _REDRIVE_VISIBILITY = 60
 _MAX_DOCUMENT_IDS = 100
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_UPLOAD_KEY = re.compile(r"^incoming/(?P<organ>[^/]+)/(?P<doc>[0-9a-f-]{36})\.pdf$")
+_UPLOAD_KEY = re.compile(r"^incoming/(?P<organ>[^/]+)/(?P<doc>[0-9a-f-]{36})(?:/att-[1-9][0-9]?)?\.pdf$")  # phụ lục too
 #: Fields describing the failure, removed when a record is sent back (the timeline keeps them).
 _FAILURE_FIELDS = ("reason", "reason_message", "axis_error_code", "axis_error", "last_error", "unconfirmed_recipient",
                    "dispatch_attempts")
@@ -64,13 +64,17 @@ def _source_queue(kind: str) -> str:
 
 
 @cache
+def _dlq_name(source_queue: str) -> str:
+    """The name of a queue's dead-letter queue, from its RedrivePolicy (a name, not a URL, is cached: the same in
+    every environment, while `aws.queue_url` follows the endpoint and is reset with the clients)."""
+    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=aws.queue_url(source_queue),
+                                                        AttributeNames=["RedrivePolicy"])["Attributes"]
+    return str(json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]).rsplit(":", 1)[-1]
+
+
 def dlq_url(kind: str) -> str:
-    """The URL of the dead-letter queue of `kind`'s source queue, from that queue's RedrivePolicy."""
-    sqs = aws.client("sqs")
-    attributes = sqs.get_queue_attributes(QueueUrl=aws.queue_url(_source_queue(kind)),
-                                          AttributeNames=["RedrivePolicy"])["Attributes"]
-    target = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
-    return aws.queue_url(target.rsplit(":", 1)[-1])
+    """The URL of the dead-letter queue of `kind`'s source queue."""
+    return aws.queue_url(_dlq_name(_source_queue(kind)))
 
 
 def dead_letter(kind: str, body: str, attributes: dict[str, str] | None = None) -> None:
@@ -175,6 +179,7 @@ def _describe(kind: str, message: dict[str, Any], store: DocumentStore) -> list[
            if "StringValue" in v},
     }
     ids = document_ids(kind, message["Body"])
+    base.update(_message_kind(message["Body"]))
     if not ids:
         return [{**base, "document_id": None}]
     out = []
@@ -185,6 +190,18 @@ def _describe(kind: str, message: dict[str, Any], store: DocumentStore) -> list[
                     **({"attempts": record["dispatch_attempts"]} if record.get("dispatch_attempts") else {}),
                     **{k: record[k] for k in ("reason", "reason_message", "axis_error_code") if record.get(k)}})
     return out
+
+
+def _message_kind(body: str) -> dict[str, str]:
+    """What else the body says about the work: e.g. `{"type": "amendment", "amendment_id"}` (chalicelib.amendments
+    shares the dispatch queue for revocations and recipient updates of sent documents)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {f"message_{k}": v for k, v in data.items() if k in ("type", "amendment_id") and isinstance(v, str)}
 
 
 def _document_ids_param(value: Any) -> set[str] | None:

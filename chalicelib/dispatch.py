@@ -22,8 +22,9 @@ dead-letters the message, and an administrator who has checked with the axis ope
 `resend_unconfirmed` (chalicelib.dead_letters). An axis that answers an empty list without supporting the
 form would make the gateway resend: a duplicate, never a loss. Attempts the axis itself refused (HTTP 429/503,
 or no connection at all) are known not stored and need no reconciling; 500/502/504 and timeouts are unknown.
-A package still being stored by the axis when the reconciling list is read would be missed (and sent twice);
-the redelivery backoff below makes that window seconds wide at least.
+A package still being stored by the axis when the reconciling list is read would be missed (and sent twice):
+before reconciling, an in-place retry waits 2 s after such an unknown outcome (0.2 s after a refusal), and a
+redelivery waits the backoff below; that narrows the window, it does not close it.
 
 Retries: a transient failure is first retried in place (IN_PLACE_TRIES per recipient, short pauses, only while
 the Lambda has time for a whole axis call), then by SQS with exponential backoff: the handler sets the
@@ -57,9 +58,11 @@ LEASE_SECONDS = 90
 MAX_RECEIVES = 5
 #: sendEdoc tries per recipient within one receive, for transient failures (reconciling before each retry).
 IN_PLACE_TRIES = 3
-#: Pause before the second in-place try, doubled for each further one: a hundredth of the redelivery backoff's base
-#: (0.2 s with the default 20 s), so an environment that shortens the backoff shortens this too.
-_IN_PLACE_PAUSE_SHARE = 0.01
+#: Pause before the next in-place try, doubled for each further one, as a share of the redelivery backoff's base (so
+#: an environment that shortens the backoff shortens this too): 0.2 s after the axis refused the call outright, 2 s
+#: after an answer that may hide a stored package, so that an axis still storing it has time to list it before the
+#: reconciling getSentEdocList (a window, not a guarantee: see the module docstring).
+_IN_PLACE_PAUSE_SHARE = {"refused": 0.01, "unknown": 0.1}
 #: Never start an axis call unless the invocation has this much time left beyond the call's own timeouts.
 _DEADLINE_MARGIN = 5.0
 #: Reasons a dispatch writes on a FAILED record (the admin API moves such records back to SIGNED).
@@ -301,14 +304,17 @@ def _deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict
         try:
             result = client.send_edoc(path, to=[organ_id], package_sha256=sha)
         except AxisTransientError as exc:
-            if _not_stored(exc):
+            refused = _not_stored(exc)
+            if refused:
                 store.forget_send_attempt(document_id, organ_id, sha)
                 delivery["package_hashes"] = set(delivery.get("package_hashes") or ()) - {sha}
-            if tries >= IN_PLACE_TRIES or not deadline.allows(call_seconds):
+            pause = (get_settings().dispatch_backoff_base_seconds * 2 ** (tries - 1)
+                     * _IN_PLACE_PAUSE_SHARE["refused" if refused else "unknown"])
+            if tries >= IN_PLACE_TRIES or not deadline.allows(call_seconds + pause):
                 raise
             logger.info("axis send failed, retrying in place",
                         extra={"document_id": document_id, "to": organ_id, "try": tries, "error": exc.details})
-            time.sleep(get_settings().dispatch_backoff_base_seconds * _IN_PLACE_PAUSE_SHARE * 2 ** (tries - 1))
+            time.sleep(pause)
             continue
         store.mark_delivery_sent(document_id, organ_id, result.doc_id, paper=paper, package_sha256=sha)
         logger.info("package sent", extra={"document_id": document_id, "to": organ_id, "axis_doc_id": result.doc_id})
@@ -372,7 +378,8 @@ def package_header(record: dict[str, Any], recipients: list[Agency]) -> Any:
                           full_name=md["signer"]["full_name"]),
         due_date=date.fromisoformat(md["due_date"]) if md.get("due_date") else None,
         priority=URGENCY_PRIORITY[md.get("urgency", "normal")], steering_type=int(md.get("steering_type", 0)),
-        to_places=[a.name for a in recipients], page_amount=int(record.get("page_count", 0) or 0), appendixes=[],
+        to_places=[a.name for a in recipients], page_amount=int(record.get("page_count", 0) or 0),
+        appendixes=[a["name"] for a in record.get("attachments") or []],
     )
 
 
@@ -389,10 +396,28 @@ def _build_package(record: dict[str, Any], sender: Agency, recipients: list[Agen
             out, sender=_organ(sender), recipients=[_organ(a) for a in recipients],
             header=package_header(record, recipients), business=new_document_business(record, paper),
             attachments=[AttachmentSource(name=name, content_type="application/pdf", path=signed_pdf,
-                                          description=md["subject"][:200])],
+                                          description=md["subject"][:200]), *_appendix_sources(record, tmp)],
             trace_timestamp=_trace_time(record),
         )
     return path
+
+
+def _appendix_sources(record: dict[str, Any], tmp: str) -> list[Any]:
+    """The signed phụ lục as further `Attachment` entries, after the document, in the client's order. Each is
+    downloaded to `tmp` once (both paper variants of the package reuse it) and streamed from there by the writer,
+    never held in memory."""
+    from chalicelib.attachments import attachment_file_name
+    from chalicelib.edxml import AttachmentSource
+
+    sources = []
+    for entry in record.get("attachments") or []:
+        path = os.path.join(tmp, f"att-{int(entry['index'])}.pdf")
+        if not os.path.exists(path):
+            aws.client("s3").download_file(get_settings().documents_bucket, entry["signed_key"], path)
+        sources.append(AttachmentSource(name=attachment_file_name(record["metadata"], entry, int(entry["index"])),
+                                        content_type="application/pdf", path=path,
+                                        description=str(entry["name"])[:200]))
+    return sources
 
 
 def _trace_time(record: dict[str, Any]) -> datetime:

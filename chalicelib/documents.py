@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib import aws, states
 from chalicelib.agencies import AgencyRegistry
+from chalicelib.attachments import find_part, incoming_attachment_key
 from chalicelib.auth import Caller
 from chalicelib.errors import Forbidden, NotFound, SecretDocument, UnknownRecipient, ValidationFailed
 from chalicelib.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SECONDS, get_settings
@@ -61,9 +62,12 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
     if bad:
         raise UnknownRecipient(details={"recipients": bad})
 
-    settings = get_settings()
     document_id = str(uuid.uuid4())
     key = incoming_key(caller.organ_id, document_id)
+    attachments = [
+        {"index": n, "name": spec.name, **({"file_name": spec.file_name} if spec.file_name else {}),
+         "original_key": incoming_attachment_key(caller.organ_id, document_id, n)}
+        for n, spec in enumerate(metadata.attachments, start=1)]
     created = now_iso()
     # The stamp placement (optional) is kept twice: in the metadata shown back to the client, and as `stamp_box`,
     # what the signing handler reads. Decimal either way (DynamoDB takes no floats).
@@ -77,22 +81,33 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
         replaces = prepare_replacement(caller, metadata, document_id)
     DocumentStore().create({
         "document_id": document_id, "organ_id": caller.organ_id, "state": states.AWAITING_UPLOAD,
-        "metadata": {**metadata.model_dump(mode="json", exclude={"stamp", "replaces"}),
+        "metadata": {**metadata.model_dump(mode="json", exclude={"stamp", "replaces", "attachments"}),
                      **({"stamp": stamp} if stamp else {}), **({"replaces": metadata.replaces} if replaces else {})},
         "created_at": created, "updated_at": created, "created_by": caller.username, "original_key": key,
         **({"stamp_box": stamp} if stamp else {}), **({"replaces": replaces} if replaces else {}),
+        # Phụ lục (chalicelib.attachments): the signing handler waits for every part, then signs them all.
+        **({"attachments": attachments} if attachments else {}),
     })
+    body: dict[str, Any] = {
+        "document_id": document_id, "state": states.AWAITING_UPLOAD, "upload": _presigned_upload(key),
+    }
+    if attachments:
+        body["attachment_uploads"] = [
+            {"index": a["index"], "name": a["name"], **_presigned_upload(a["original_key"])} for a in attachments]
+    return body
+
+
+def _presigned_upload(key: str) -> dict[str, Any]:
+    """A presigned POST for one PDF (`upload` and each of `attachment_uploads`): the same size and type limits."""
+    settings = get_settings()
     post = aws.client("s3").generate_presigned_post(
         Bucket=settings.documents_bucket, Key=key,
         Fields={"Content-Type": "application/pdf"},
         Conditions=[{"Content-Type": "application/pdf"}, ["content-length-range", 1, settings.max_upload_bytes]],
         ExpiresIn=UPLOAD_URL_TTL_SECONDS,
     )
-    return {
-        "document_id": document_id, "state": states.AWAITING_UPLOAD,
-        "upload": {"url": post["url"], "fields": post["fields"], "expires_at": _expires(UPLOAD_URL_TTL_SECONDS),
-                   "max_bytes": settings.max_upload_bytes},
-    }
+    return {"url": post["url"], "fields": post["fields"], "expires_at": _expires(UPLOAD_URL_TTL_SECONDS),
+            "max_bytes": settings.max_upload_bytes}
 
 
 def _own_record(caller: Caller, document_id: str) -> tuple[dict, list, list]:
@@ -122,6 +137,12 @@ def present(record: dict[str, Any], events: list[dict] | None = None,
                  "pades_level", "dispatched_at", "revoked_at", "revocation_reason", "replaced_by", "replaced_at"):
         if record.get(name):
             out[name] = record[name]
+    if record.get("reason_details"):
+        out["details"] = record["reason_details"]
+    if record.get("attachments"):
+        out["attachments"] = [
+            {k: a[k] for k in ("index", "name", "file_name", "original_sha256", "signed_sha256") if a.get(k)}
+            for a in record["attachments"]]
     if record.get("replaces"):
         out["replaces"] = {k: record["replaces"].get(k) for k in ("document_id", "edxml_document_id")}
     if events is not None:
@@ -164,14 +185,17 @@ def list_documents(caller: Caller, *, limit: str | None, cursor: str | None, sta
     return body
 
 
-def signed_download(caller: Caller, document_id: str) -> dict[str, Any]:
-    """A short-lived GET URL for the signed PDF, once there is one."""
+def signed_download(caller: Caller, document_id: str, part: str | None = None) -> dict[str, Any]:
+    """A short-lived GET URL for the signed PDF, once there is one; `part` `att-<n>` for a phụ lục (default the
+    document itself)."""
     record, _, _ = _own_record(caller, document_id)
-    if not record.get("signed_key"):
+    attachment = find_part(record, part)
+    key = (attachment or record).get("signed_key")
+    if not key:
         raise NotFound("Văn bản chưa được ký số.", code="not_signed_yet", details={"state": record["state"]})
     url = aws.client("s3").generate_presigned_url(
         "get_object", ExpiresIn=DOWNLOAD_URL_TTL_SECONDS,
-        Params={"Bucket": get_settings().documents_bucket, "Key": record["signed_key"],
+        Params={"Bucket": get_settings().documents_bucket, "Key": key,
                 "ResponseContentType": "application/pdf"},
     )
     return {"url": url, "expires_at": _expires(DOWNLOAD_URL_TTL_SECONDS)}

@@ -95,6 +95,17 @@ class StampPlacement(BaseModel):
         return out
 
 
+class AttachmentSpec(BaseModel):
+    """Một phụ lục uploaded as its own PDF with the document: `name` is what OtherInfo/Appendixes/Appendix says
+    (e.g. "Phụ lục I"), `file_name` the AttachmentName it travels under (derived from số/ký hiệu when left out)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200, description="tên phụ lục, e.g. Phụ lục I")
+    file_name: str | None = Field(default=None, min_length=5, max_length=120, pattern=r"^[^/\\\x00-\x1f]+\.pdf$",
+                                  description="tên tệp khi gửi đi (.pdf, không có dấu /)")
+
+
 class DocumentMetadata(BaseModel):
     """Thông tin văn bản đi. See DESIGN.md "Document metadata"."""
 
@@ -118,6 +129,8 @@ class DocumentMetadata(BaseModel):
                                              "thế (BussinessDocType 3)")
     stamp: StampPlacement | None = Field(default=None, description="vị trí chữ ký số của cơ quan; mặc định theo "
                                                                    "cấu hình của cơ quan, rồi góc dưới phải trang cuối")
+    attachments: list[AttachmentSpec] = Field(default_factory=list, max_length=20,
+                                              description="phụ lục tải lên thành các tệp PDF riêng (tối đa 20)")
 
     @field_validator("type")
     @classmethod

@@ -5,13 +5,16 @@ enforce the presigned POST's limits), and a worker may die at any point. So: cla
 (conditional write), check the object itself, sign, store, then record `SIGNED` only if the lease is still ours.
 A bad upload ends `REJECTED` with a stable reason code and the original kept; a redelivered message finds the
 record past `UPLOADED` and changes nothing.
+
+A document uploaded with phụ lục (chalicelib.attachments) has several parts, each its own S3 object and event.
+Every event checks whether all parts are there (HEAD on the expected keys); only then does it claim the record, so
+the last arrival signs, whatever the order, and two events both seeing all parts race for the same lease.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import time
 import uuid
@@ -21,7 +24,8 @@ from urllib.parse import unquote_plus
 
 from chalicelib import aws, states
 from chalicelib.agencies import Agency, AgencyRegistry
-from chalicelib.documents import signed_key
+from chalicelib.attachments import MAIN_PART, parse_incoming_key, signed_attachment_key, stamp_label
+from chalicelib.documents import incoming_key, signed_key
 from chalicelib.errors import SigningUnavailable, UploadRejected
 from chalicelib.log import logger
 from chalicelib.settings import get_settings
@@ -33,8 +37,6 @@ LEASE_SECONDS = 90
 #: Matches the queue's redrive maxReceiveCount: on the last attempt the record is marked FAILED.
 MAX_RECEIVES = 5
 
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_KEY = re.compile(rf"^incoming/(?P<organ>[^/]+)/(?P<doc>{_UUID})\.pdf$")
 
 
 class RetryLater(Exception):
@@ -56,11 +58,11 @@ def handle_upload_message(body: str, receive_count: int = 1) -> None:
 
 def process_upload(bucket: str, key: str, version_id: str | None = None, *, receive_count: int = 1) -> None:
     """Sign the uploaded object if its record is waiting for it; otherwise change nothing."""
-    match = _KEY.match(key)
-    if not match:
+    parsed = parse_incoming_key(key)
+    if parsed is None:
         logger.warning("upload key ignored", extra={"key_prefix": key.split("/", 1)[0]})
         return
-    organ_id, document_id = match["organ"], match["doc"]
+    organ_id, document_id, part = parsed
     store = DocumentStore()
     record = store.get(document_id)
     if record is None or record["organ_id"] != organ_id:
@@ -72,6 +74,14 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     if record["state"] not in (states.AWAITING_UPLOAD, states.UPLOADED):
         logger.info("duplicate upload event", extra={"document_id": document_id, "state": record["state"]})
         return
+    if record.get("attachments"):
+        missing = _missing_parts(bucket, organ_id, document_id, record)
+        if missing:
+            logger.info("waiting for the other parts", extra={"document_id": document_id, "part": part,
+                                                              "missing": missing})
+            return
+    # The event's version names the main file's version only when the event is about the main file.
+    main_version = version_id if part == MAIN_PART else None
 
     lease = uuid.uuid4().hex
     now = int(time.time())
@@ -91,11 +101,16 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     owned = {"extra_condition": "lease_owner = :lease", "extra_values": {":lease": lease}}
     try:
         with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
-            result, facts = _sign(bucket, key, version_id, organ_id, document_id, tmp, record)
+            result, facts = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id, document_id,
+                                  tmp, record)
+            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at)
     except UploadRejected as exc:
         logger.info("upload rejected", extra={"document_id": document_id, "reason": exc.code})
-        store.transition(document_id, states.REJECTED, fields={"reason": exc.code, "reason_message": exc.message},
-                         remove=("lease_owner", "lease_until"), **owned)
+        part_details = {k: exc.details[k] for k in ("part", "name") if k in exc.details}
+        store.transition(document_id, states.REJECTED, fields={
+            "reason": exc.code, "reason_message": exc.message,
+            **({"reason_details": part_details} if part_details else {})},
+            remove=("lease_owner", "lease_until"), **owned)
         return
     except SigningUnavailable as exc:
         logger.warning("signing key unavailable", extra={"document_id": document_id, "reason": exc.code})
@@ -112,6 +127,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
         "signed_at": result.signed_at.isoformat(), "signed_key": signed_key(organ_id, document_id),
         "signed_size": result.signed_size, "page_count": facts.page_count, "pades_level": result.level,
+        **({"attachments": attachments} if attachments else {}),
     }, remove=("lease_owner", "lease_until"), **owned)
     logger.info("document signed", extra={"document_id": document_id, "bytes": result.signed_size})
     enqueue_dispatch(document_id)
@@ -151,6 +167,81 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
                    ExtraArgs={"ContentType": "application/pdf",
                               "Metadata": {"document-id": document_id, "sha256": result.signed_sha256}})
     return result, facts
+
+
+def _missing_parts(bucket: str, organ_id: str, document_id: str, record: dict[str, Any]) -> list[str]:
+    """The parts (`main`, `att-<n>`) not in S3 yet: HEAD on each expected key (S3 is strongly consistent, so the
+    event of the last part to arrive sees all of them)."""
+    s3 = aws.client("s3")
+    expected = [(MAIN_PART, incoming_key(organ_id, document_id))]
+    expected += [(f"att-{int(a['index'])}", a["original_key"]) for a in record["attachments"]]
+    missing = []
+    for part, key in expected:
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                missing.append(part)
+                continue
+            raise
+    return missing
+
+
+def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, record: dict[str, Any],
+                      signed_at: Any) -> list[dict[str, Any]]:
+    """Check every phụ lục like the main file, then sign each with the organisation's key and the text-only stamp
+    in the top-right corner of its first page (signature-appearance.md), at the main signature's time.
+
+    All are checked before any is signed, so a bad one rejects the document without signing the rest; an
+    `UploadRejected` names the part (`details.part`). Returns the record's `attachments` with the digests and keys.
+    """
+    entries = list(record.get("attachments") or [])
+    if not entries:
+        return []
+    from chalicelib.signing.pades import PadesProfile, StampBox, sign_pdf_file
+    from chalicelib.signing.pdf_checks import check_upload
+
+    s3 = aws.client("s3")
+    settings = get_settings()
+    sources = []
+    for entry in entries:
+        part = f"att-{int(entry['index'])}"
+        where = {"part": part, "name": entry["name"]}
+        try:
+            head = s3.head_object(Bucket=bucket, Key=entry["original_key"])
+            if head["ContentLength"] > settings.max_upload_bytes:
+                raise UploadRejected("Tệp vượt quá dung lượng cho phép.", code="file_too_large",
+                                     details={"max_bytes": settings.max_upload_bytes})
+            src = os.path.join(tmp, f"{part}.pdf")
+            s3.download_file(bucket, entry["original_key"], src)
+            check_upload(src, settings.max_upload_bytes)
+        except UploadRejected as exc:
+            raise UploadRejected(exc.message, code=exc.code, details={**exc.details, **where}) from exc
+        sources.append((entry, part, src))
+
+    agency = _agency(organ_id)
+    identity = signing_identity(agency)
+    profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
+    md = record["metadata"]
+    label = stamp_label(md.get("number", ""), md["notation"])
+    out = []
+    for entry, part, src in sources:
+        dst = os.path.join(tmp, f"{part}-signed.pdf")
+        try:
+            result = sign_pdf_file(src, dst, identity, signed_at=signed_at, box=StampBox.attachment(),
+                                   profile=profile, stamp_label=label)
+        except UploadRejected as exc:
+            raise UploadRejected(exc.message, code=exc.code,
+                                 details={**exc.details, "part": part, "name": entry["name"]}) from exc
+        key = signed_attachment_key(organ_id, document_id, int(entry["index"]))
+        s3.upload_file(dst, bucket, key, ExtraArgs={
+            "ContentType": "application/pdf",
+            "Metadata": {"document-id": document_id, "part": part, "sha256": result.signed_sha256}})
+        for path in (src, dst):  # one phụ lục at a time on the Lambda's /tmp
+            os.remove(path)
+        out.append({**entry, "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
+                    "signed_key": key, "signed_size": result.signed_size})
+    return out
 
 
 def stamp_box(record: dict[str, Any], agency: Agency) -> Any:

@@ -89,8 +89,10 @@ class GatewayClient:
                 raise TimeoutError(f"{document_id} still {doc['state']} after {timeout}s")
             time.sleep(0.2)
 
-    def download_signed(self, token: str, document_id: str) -> bytes:
-        link = self.call("GET", f"/v1/documents/{document_id}/signed", token)
+    def download_signed(self, token: str, document_id: str, part: str | None = None) -> bytes:
+        """The signed PDF; `part` `att-<n>` for a phụ lục uploaded with the document."""
+        link = self.call("GET", f"/v1/documents/{document_id}/signed", token,
+                         params={"part": part} if part else None)
         resp = requests.get(link["url"], timeout=self.timeout)
         resp.raise_for_status()
         return resp.content

@@ -257,7 +257,7 @@ class EventPump:
     def __init__(self, app: Any, *, sqs: Any, region: str, app_name: str,
                  function_settings: Callable[[str], tuple[int, int]], wait_seconds: int = 1,
                  retry_after: int | None = None, schedule_seconds: float | None = None,
-                 state_of: Callable[[str], str | None] | None = None) -> None:
+                 state_of: Callable[[str], str | None] | None = None, sqs_concurrency: int = 1) -> None:
         from chalice.app import ScheduledEventConfig, SQSEventConfig
 
         self._app = app
@@ -267,6 +267,8 @@ class EventPump:
         self._function_settings = function_settings
         self._wait_seconds = wait_seconds
         self._retry_after = retry_after
+        #: Concurrent invocations per SQS source, as Lambda runs several pollers per event source mapping.
+        self._sqs_concurrency = max(1, int(sqs_concurrency))
         self._schedule_seconds = schedule_seconds
         self._state_of = state_of
         self._stop = threading.Event()
@@ -298,7 +300,8 @@ class EventPump:
                 self._sqs.set_queue_attributes(QueueUrl=source.queue_url,
                                                Attributes={"VisibilityTimeout": str(self._retry_after)})
         for source in self.sqs_sources:
-            self._spawn(f"pump-{source.name}", self._poll_loop, source)
+            for n in range(self._sqs_concurrency):
+                self._spawn(f"pump-{source.name}" + (f"-{n}" if n else ""), self._poll_loop, source)
         for schedule in self.schedules:
             self._spawn(f"schedule-{schedule.name}", self._schedule_loop, schedule)
         handlers = [f"{s.name} ← {s.queue}" for s in self.sqs_sources]
@@ -483,12 +486,14 @@ class Stack:
 
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, *, host: str = DEFAULT_HOST, ports: Ports = Ports(),
                  region: str = DEFAULT_REGION, retry_after: int | None = None,
-                 schedule_seconds: float | None = None, app_env: dict[str, str] | None = None) -> None:
+                 schedule_seconds: float | None = None, app_env: dict[str, str] | None = None,
+                 sqs_concurrency: int = 1) -> None:
         self.state_dir = Path(state_dir)
         self.host = host
         self.ports = ports
         self.region = region
         self.retry_after = retry_after
+        self.sqs_concurrency = sqs_concurrency
         self.schedule_seconds = schedule_seconds
         #: Overrides of the app's environment (e.g. a small MAX_UPLOAD_BYTES for tests); applied last.
         self.app_env = dict(app_env or {})
@@ -535,7 +540,7 @@ class Stack:
         self.pump = EventPump(app, sqs=self._sqs_client(prov), region=self.region, app_name=app.app_name,
                               function_settings=lambda name: _function_settings(disk_config, name),
                               retry_after=self.retry_after, schedule_seconds=self.schedule_seconds,
-                              state_of=_document_state)
+                              state_of=_document_state, sqs_concurrency=self.sqs_concurrency)
         self.pump.start()
 
         _wait_http(prov.jwks_url, expect_status=200, timeout=30, what="moto (Cognito JWKS)")
@@ -744,21 +749,23 @@ class StackHandle:
 
 def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_REGION, in_process: bool = False,
                 retry_after: int | None = None, schedule_seconds: float | None = None,
-                app_env: dict[str, str] | None = None, timeout: float = 180.0) -> StackHandle:
+                app_env: dict[str, str] | None = None, timeout: float = 180.0,
+                sqs_concurrency: int = 1) -> StackHandle:
     """Start a stack whose state (stack.json, CA, axis credentials, log) lives in `tmp_dir`.
 
     By default in a child process, so the caller's environment and modules stay untouched (a pytest session
     also runs moto-mocked unit tests that must not see AWS_ENDPOINT_URL). `in_process=True` runs it in this
     process (it sets os.environ and imports `app` here). `ports=0` picks free ports. `app_env` overrides the
     app's environment variables (e.g. `{"MAX_UPLOAD_BYTES": "2097152"}`); `retry_after` and
-    `schedule_seconds` speed up retries and schedules (see `run --help`).
+    `schedule_seconds` speed up retries and schedules, `sqs_concurrency` runs that many invocations of each SQS
+    handler at once (see `run --help`).
     """
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     port_set = ports if isinstance(ports, Ports) else Ports.from_base(ports)
     if in_process:
         stack = Stack(tmp_dir, ports=port_set, region=region, retry_after=retry_after,
-                      schedule_seconds=schedule_seconds, app_env=app_env)
+                      schedule_seconds=schedule_seconds, app_env=app_env, sqs_concurrency=sqs_concurrency)
         return StackHandle(stack.start(), tmp_dir, stack=stack)
 
     stack_file = tmp_dir / STACK_FILE
@@ -770,6 +777,8 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
         cmd += ["--retry-after", str(retry_after)]
     if schedule_seconds is not None:
         cmd += ["--schedule-seconds", str(schedule_seconds)]
+    if sqs_concurrency != 1:
+        cmd += ["--sqs-concurrency", str(sqs_concurrency)]
     for name, value in (app_env or {}).items():
         cmd += ["--env", f"{name}={value}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -803,6 +812,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="set the pumped queues' visibility timeout to SECONDS, so failed SQS messages come "
                              "back sooner unless their handler delayed them itself (faster local retries; AWS "
                              "keeps infra/'s timeout)")
+    parser.add_argument("--sqs-concurrency", type=int, default=1, metavar="N",
+                        help="invocations of each SQS handler running at once (Lambda runs several pollers per "
+                             "queue; default 1, one at a time)")
     parser.add_argument("--schedule-seconds", type=float, default=None, metavar="SECONDS",
                         help="run scheduled handlers every SECONDS instead of their rate/cron")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -830,7 +842,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stack = Stack(args.state_dir, host=args.host, ports=Ports(args.port_moto, args.port_api, args.port_axis),
                   region=args.region, retry_after=args.retry_after, schedule_seconds=args.schedule_seconds,
-                  app_env=_parse_env(args.env))
+                  app_env=_parse_env(args.env), sqs_concurrency=args.sqs_concurrency)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, lambda *_: stack.pump.trigger_schedules() if stack.pump else None)

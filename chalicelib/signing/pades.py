@@ -71,6 +71,10 @@ _TIME_CHARS = "0123456789-:T+"
 DEFAULT_STAMP_WIDTH = 300.0
 DEFAULT_STAMP_HEIGHT = 100.0
 DEFAULT_STAMP_MARGIN = 56.7
+#: The phụ lục stamp (text only): two lines at 10 pt with 13 pt leading plus padding; wide enough for the time.
+ATTACHMENT_STAMP_WIDTH = 200.0
+ATTACHMENT_STAMP_HEIGHT = 36.0
+ATTACHMENT_STAMP_MARGIN = 14.0
 #: The seal's side: the box's height, but never more than this share of its width (the text needs the rest).
 SEAL_MAX_WIDTH_SHARE = 0.4
 
@@ -113,6 +117,10 @@ class StampBox:
     y: float | None = None
     width: float = DEFAULT_STAMP_WIDTH
     height: float = DEFAULT_STAMP_HEIGHT
+    #: With `y` left as None, put the box at the top of the page instead of the bottom (the phụ lục stamp).
+    top: bool = False
+    #: Distance from the page's edges when `x`/`y` are left as None.
+    margin: float = DEFAULT_STAMP_MARGIN
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
@@ -137,6 +145,14 @@ class StampBox:
         return cls(page=page - 1 if page > 0 else page, x=number("x", None), y=number("y", None),
                    width=number("width", DEFAULT_STAMP_WIDTH) or DEFAULT_STAMP_WIDTH,
                    height=number("height", DEFAULT_STAMP_HEIGHT) or DEFAULT_STAMP_HEIGHT)
+
+    @classmethod
+    def attachment(cls) -> StampBox:
+        """The phụ lục stamp's box (signature-appearance.md): top-right corner of the FIRST page, just tall enough
+        for two 10 pt lines (số/ký hiệu, then the time). It sits in the page's top margin (NĐ 30 Phụ lục I: 20-25
+        mm), 5 mm from the edges, so it does not cover the quốc hiệu that starts right below that margin."""
+        return cls(page=0, width=ATTACHMENT_STAMP_WIDTH, height=ATTACHMENT_STAMP_HEIGHT, top=True,
+                   margin=ATTACHMENT_STAMP_MARGIN)
 
 
 @dataclass(frozen=True)
@@ -627,8 +643,13 @@ def _stamp_rect(reader: Any, box: StampBox) -> tuple[int, int, tuple[float, floa
     llx, lly, urx, ury = (float(v) for v in rect)
     llx, urx = min(llx, urx), max(llx, urx)
     lly, ury = min(lly, ury), max(lly, ury)
-    x = box.x if box.x is not None else max(llx, urx - DEFAULT_STAMP_MARGIN - box.width)
-    y = box.y if box.y is not None else lly + DEFAULT_STAMP_MARGIN
+    x = box.x if box.x is not None else max(llx, urx - box.margin - box.width)
+    if box.y is not None:
+        y = box.y
+    elif box.top:
+        y = max(lly, ury - box.margin - box.height)
+    else:
+        y = lly + box.margin
     if x >= urx or y >= ury or x + box.width <= llx or y + box.height <= lly:
         raise UploadRejected("Vị trí chữ ký số của cơ quan nằm ngoài trang.", code="stamp_outside_page",
                              details={"page_box": [llx, lly, urx, ury], "stamp": [x, y, box.width, box.height]})
@@ -668,9 +689,10 @@ def _refuse_if_locked(reader: Any) -> None:
 
 def sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], identity: SigningIdentity, *,
                   signed_at: dt.datetime | None = None, box: StampBox | None = None, seal: SealImage | None = None,
-                  profile: PadesProfile | None = None) -> SignResult:
+                  profile: PadesProfile | None = None, stamp_label: str | None = None) -> SignResult:
     """Sign `src_path` into `dst_path` (PAdES at `profile`'s level, B-B by default, visible stamp with `seal` if
-    given) and return the digests, time and level for the record.
+    given) and return the digests, time and level for the record. `stamp_label` replaces the organisation's name
+    as the stamp's first line: a phụ lục is stamped with the document's số/ký hiệu instead (signature-appearance.md).
 
     Synchronous wrapper for the Lambda handlers; from inside a running event loop use `async_sign_pdf_file`.
     Raises `UploadRejected` (`locked_pdf`, `stamp_page_missing`, `stamp_outside_page`) when the upload itself is the
@@ -684,18 +706,18 @@ def sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(async_sign_pdf_file(src_path, dst_path, identity, signed_at=signed_at, box=box, seal=seal,
-                                               profile=profile))
+                                               profile=profile, stamp_label=stamp_label))
     raise RuntimeError("sign_pdf_file called inside a running event loop: await async_sign_pdf_file instead")
 
 
 async def async_sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str],
                               identity: SigningIdentity, *, signed_at: dt.datetime | None = None,
                               box: StampBox | None = None, seal: SealImage | None = None,
-                              profile: PadesProfile | None = None) -> SignResult:
+                              profile: PadesProfile | None = None, stamp_label: str | None = None) -> SignResult:
     """Async form of `sign_pdf_file` (the key backend, TSA and revocation calls are the awaits that matter)."""
     try:
         return await _sign(Path(src_path), Path(dst_path), identity, _vn_time(signed_at), box or StampBox(), seal,
-                           profile or PadesProfile())
+                           profile or PadesProfile(), stamp_label)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(dst_path)
@@ -823,7 +845,8 @@ def _quiet_pyhanko() -> None:
 
 
 async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signed_at: dt.datetime,
-                box: StampBox, seal: SealImage | None, profile: PadesProfile) -> SignResult:
+                box: StampBox, seal: SealImage | None, profile: PadesProfile,
+                stamp_label: str | None = None) -> SignResult:
     import logging
 
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -890,7 +913,7 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
         tbs = session.prepare_tbs_document(
             validation_info=validation_info,
             bytes_reserved=bytes_reserved,
-            appearance_text_params={"org_name": _wrap(identity.org_name, text_width),
+            appearance_text_params={"org_name": _wrap(stamp_label or identity.org_name, text_width),
                                     "signed_at": signed_at.isoformat()},
         )
         sig_obj = session.sig_field["/V"]

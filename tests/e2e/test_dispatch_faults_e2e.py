@@ -15,7 +15,9 @@ two envelopes for the recipient, which no sender can prevent or undo, so "one pa
 the simulator, not the gateway.
 
 Own stack (module scope), so the faults never reach the session stack other tests share; its queues' visibility
-timeout is 2 s and the dispatch backoff 1-4 s, so retries come within seconds (production: 120 s, 20-600 s).
+timeout is 2 s and the dispatch backoff 1-4 s, so retries come within seconds (production: 120 s, 20-600 s), and
+two invocations of each handler run at once, as Lambda runs several per queue (so duplicate messages of one
+document also meet its lease held by the other invocation).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ REFUSED_SENDER = "000.00.13.H62"  # the agency whose package the axis refuses in
 #: External recipients only: packages for agencies this gateway serves would come back in as inbound documents.
 RECIPIENTS = ["000.00.00.G22", "000.00.00.K62", "000.00.00.H49"]
 AXIS_TIMEOUT = 1  # seconds, the axis secret's optional "timeout"
-SETTLE_SECONDS = 150
+SETTLE_SECONDS = 240  # a deadline for a loaded machine; on an idle 2-core one the pipeline takes about 75 s
 
 
 def _sim(stack: dict, path: str, method: str = "GET", body: Any = None) -> Any:
@@ -58,7 +60,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory):
     from chalicelib import settings
     from chalicelib.local.stack import start_stack
 
-    handle = start_stack(Path(tmp_path_factory.mktemp("fault-stack")), ports=0, retry_after=2,
+    handle = start_stack(Path(tmp_path_factory.mktemp("fault-stack")), ports=0, retry_after=2, sqs_concurrency=2,
                          app_env={"DISPATCH_BACKOFF_BASE_SECONDS": "1", "DISPATCH_BACKOFF_CAP_SECONDS": "4"})
     try:
         info = handle.info
@@ -116,7 +118,15 @@ def _wait_all(stack: dict, client: GatewayClient, tokens: dict[str, str], docs: 
         if all(listed.get(d) in done for d in docs):
             break
         time.sleep(2)
-    return {d: client.get_document(tokens[docs[d]["sender"]], d) for d in docs}
+    local = threading.local()
+
+    def view(document_id: str) -> tuple[str, dict]:
+        if not hasattr(local, "client"):  # one session per thread; each API answer costs ~40 ms of latency
+            local.client = GatewayClient(stack)
+        return document_id, local.client.get_document(tokens[docs[document_id]["sender"]], document_id)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(pool.map(view, docs))
 
 
 def _assert_one_package_each(stack: dict, views: dict[str, dict], docs: dict[str, dict], senders: list[str]) -> None:
@@ -187,7 +197,8 @@ def test_200_documents_through_a_faulty_axis_each_dispatched_exactly_once(fault_
     assert faults["store_then_timeout"]["hits"] >= 1
     reconciled = [d for v in views.values() for d in v["deliveries"]
                   if any(h.get("reconciled") for h in d["history"])]
-    assert len(reconciled) == faults["store_then_timeout"]["hits"]
+    # (at least: on a loaded machine a 1 s client timeout may also fire after a real store, which is reconciled too)
+    assert len(reconciled) >= faults["store_then_timeout"]["hits"]
     print(f"\n{DOCUMENTS} documents dispatched in {elapsed:.1f} s through "
           + ", ".join(f"{k} x{f['hits']}" for k, f in faults.items())
           + f"; {len(reconciled)} deliveries reconciled after a lost answer")

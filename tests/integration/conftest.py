@@ -188,10 +188,14 @@ def handler_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandlerEnv
     from botocore.config import Config
     from moto.server import ThreadedMotoServer
 
+    from chalicelib.local import moto_fixes
     from chalicelib.local.axis_simulator import AxisSimulator
     from chalicelib.local.provision import axis_directory, load_or_create_axis_systems, provision
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Isolated transactions, as on DynamoDB: moto's own restore a whole-table copy when one fails, undoing a
+    # concurrent worker's lease claim (two signatures in test_concurrent_duplicate_notifications_sign_once).
+    moto_fixes.apply()
     saved_environ = os.environ.copy()
     state_dir = tmp_path_factory.mktemp("handlers")
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

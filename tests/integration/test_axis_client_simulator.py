@@ -273,6 +273,40 @@ def test_duplicate_deliveries(sim: AxisSimulator, package: Path) -> None:
     assert len(listed) == 4 and len({e["docId"] for e in listed}) == 2
 
 
+def test_store_then_timeout_keeps_the_package_but_never_answers(sim: AxisSimulator, package: Path) -> None:
+    """What a sender sees when its worker dies after the upload or the answer is lost: a timeout, yet the package is
+    on the axis (and counted as the fault's hit)."""
+    fault(sim, kind="store_then_timeout", count=1, delay=3)
+    started = time.monotonic()
+    with pytest.raises(AxisTransientError) as caught:
+        client(sim, H62, timeout=0.5).send_edoc(str(package), to=[G22])
+    assert time.monotonic() - started < 2.5 and "http_status" not in caught.value.details
+    held = packages(sim, G22)
+    assert held["count"] == 1 and held["items"][0]["from"] == H62
+    [spec] = json.loads(control(sim, "GET", "/_sim/faults").data)["faults"]
+    assert (spec["kind"], spec["count"], spec["hits"]) == ("store_then_timeout", 0, 1)
+
+
+def test_sent_list_without_doc_id_lists_our_own_sends_with_their_hashes(sim: AxisSimulator, package: Path) -> None:
+    """The simulator's EXTENSION of getSentEdocList (no docId), which the gateway reconciles lost answers with."""
+    from chalicelib.axis.protocol import sha256_file
+
+    sender = client(sim, H62)
+    first = sender.send_edoc(str(package), to=[G22])
+    second = sender.send_edoc(str(package), to=[H03])
+    client(sim, G22).send_edoc(str(package), to=[H03])  # another system's send: never in H62's list
+
+    listed = sender.list_sent_edocs(page_size=1)  # one item a page: the client follows the pages
+    assert [(i["docId"], i["toCode"], i["hashFile"]) for i in listed] == [
+        (first.doc_id, G22, sha256_file(package)), (second.doc_id, H03, sha256_file(package))]
+    assert [i["docId"] for i in sender.list_sent_edocs(to_code=H03)] == [second.doc_id]
+    today = datetime.now(VN_TZ).strftime("%d/%m/%Y")
+    assert len(sender.list_sent_edocs(from_date=today)) == 2
+    assert sender.list_sent_edocs(from_date="01/01/2999") == []
+    # with a docId it is the documented call, per recipient
+    assert [i["toCode"] for i in sender.get_sent_edoc_list(first.doc_id)] == [G22]
+
+
 def test_connection_refused_is_transient(package: Path) -> None:
     stopped = AxisSimulator(SYSTEMS).start()
     url = stopped.url

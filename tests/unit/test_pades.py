@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from chalicelib.errors import SigningUnavailable, UploadRejected
-from chalicelib.local.pdftools import pdfsig_report, pdftotext, qpdf_check
+from chalicelib.local.pdftools import pdfsig_report, pdftotext, pdftotext_area, qpdf_check
 from chalicelib.local.pki import DemoCA
 from chalicelib.local.sample_pdf import make_pdf_of_size, render_text_pdf
 from chalicelib.signing import pades
@@ -359,7 +359,6 @@ def _red_columns_rows(width: int, height: int, pixels: bytes) -> tuple[list[int]
 
 def test_seal_drawn_red_in_the_left_of_the_box_with_name_and_time_beside_it(
         tmp_path: Path, document: Path, identity: SigningIdentity, seal) -> None:
-    from chalicelib.local.pdftools import pdftotext_area
 
     box = StampBox(page=-1, x=250, y=300, width=300, height=100)
     out = tmp_path / "signed.pdf"
@@ -449,3 +448,32 @@ def test_readme_picture_is_made_the_way_the_gateway_signs(tmp_path: Path, ca: De
     data = Image.open(png).convert("RGB").tobytes()
     red = sum(1 for i in range(0, len(data), 3) if data[i] > 150 and data[i + 1] < 110 and data[i + 2] < 110)
     assert red > 200, red
+
+
+def test_attachment_stamp_is_text_only_top_right_of_first_page_at_10pt(tmp_path: Path, document: Path,
+                                                                         identity: SigningIdentity) -> None:
+    """The phụ lục row of signature-appearance.md: top-right corner of page 1, số/ký hiệu and the +07:00 time."""
+    import re
+
+    out = tmp_path / "att.pdf"
+    when = dt.datetime(2019, 9, 20, 14, 30, 15, tzinfo=VN)
+    sign_pdf_file(document, out, identity, signed_at=when, box=StampBox.attachment(),
+                  stamp_label="Số: 7413/UBND-VX3")
+    assert pdfsig_report(out)[0]["valid"]
+    assert qpdf_check(out)
+    bbox = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(out), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    page = re.search(r'<page width="([\d.]+)"', bbox)
+    assert page
+    width = float(page[1])
+    lines = {m[5]: tuple(float(v) for v in m.groups()[:4]) for m in re.finditer(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', bbox)}
+    label = next(k for k in lines if k.endswith("7413/UBND-VX3"))
+    for word in (label, "2019-09-20T14:30:15+07:00"):
+        x_min, y_min, x_max, y_max = lines[word]
+        assert x_min > width / 2 and y_max < 56.7, (word, lines[word])  # top-right corner, in the top margin
+        assert 9.0 <= y_max - y_min <= 14.0, (word, y_max - y_min)  # 10 pt (poppler's box: ascent + descent)
+    box = StampBox.attachment()
+    top_right = pdftotext_area(out, 1, width - box.margin - box.width, box.margin, box.width, box.height)
+    assert "Số: 7413/UBND-VX3" in top_right and "2019-09-20T14:30:15+07:00" in top_right
+    assert "Sở Thông tin" not in top_right
