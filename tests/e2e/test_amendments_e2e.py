@@ -17,7 +17,6 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import replace as dataclass_replace
 from datetime import date, datetime
 from pathlib import Path
@@ -43,6 +42,7 @@ from chalicelib.edxml import (
 )
 from chalicelib.local.client import ApiError
 from chalicelib.local.demo_data import SAMPLES
+from tests.e2e.helpers import eventually
 
 SAMPLE = SAMPLES[0]
 H62 = SAMPLE.uploader  # UBND tỉnh Vĩnh Phúc, served
@@ -58,21 +58,6 @@ QUANG_NINH = Organ(H49, "UBND tỉnh Quảng Ninh")
 # -- helpers ---------------------------------------------------------------------------------------------------------
 
 
-def _eventually(stack_handle, check: Callable[[], Any], timeout: float = 90.0, what: str = "") -> Any:
-    """Run the schedules (poll_axis) and retry `check` until it returns something truthy without failing."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        stack_handle.run_schedules()
-        for _ in range(10):
-            try:
-                result = check()
-                if result:
-                    return result
-            except (AssertionError, ApiError, StopIteration, KeyError) as exc:
-                last = exc
-            time.sleep(0.3)
-    raise AssertionError(f"not reached within {timeout:.0f} s: {what} (last: {last!r})")
 
 
 def _send(axis, data: bytes, to: list[str], tmp_path: Path, messagetype: str = "edoc") -> str:
@@ -199,7 +184,7 @@ def test_our_revocation_reaches_each_recipient_once_and_their_answers_are_record
         assert len(g) == 1 and len(k) == 1
         return g[0][1], k[0][1]
 
-    to_g22, to_k62 = _eventually(stack_handle, received, what="revocation packages on the axis")
+    to_g22, to_k62 = eventually(stack_handle, received, what="revocation packages on the axis")
     for package in (to_g22, to_k62):
         assert package.business_reason == reason and package.business_document_id == header_id
         assert [r.document_id for r in package.response_for] == [header_id]
@@ -216,7 +201,7 @@ def test_our_revocation_reaches_each_recipient_once_and_their_answers_are_record
         assert found[G22]["revocation"]["status"] == "AGREED" and found[K62]["revocation"]["status"] == "REFUSED"
         return found
 
-    found = _eventually(stack_handle, answered, what="15/16 on the deliveries")
+    found = eventually(stack_handle, answered, what="15/16 on the deliveries")
     assert found[G22]["revocation"]["answer_code"] == "15" and found[K62]["revocation"]["answer_code"] == "16"
     assert found[K62]["revocation"]["refusal_reason"] == refusal
     assert found[G22]["history"][-1]["code"] == "15" and found[K62]["history"][-1]["reason"] == refusal
@@ -246,7 +231,7 @@ def test_a_document_revoked_by_its_sender_is_marked_revoked_in_the_inbox_and_ans
     header = _g22_header(notation)
     _send(g22, _g22_package(header, [Organ(H62, "UBND tỉnh Vĩnh Phúc")], Business(), sample_pdf, tmp_path), [H62],
           tmp_path)
-    item = _eventually(stack_handle, lambda: _inbox_item(client, clerk, notation), what="document filed")
+    item = eventually(stack_handle, lambda: _inbox_item(client, clerk, notation), what="document filed")
     assert item["revoked"] is False
 
     reason = "Văn bản gửi nhầm nơi nhận."
@@ -261,7 +246,7 @@ def test_a_document_revoked_by_its_sender_is_marked_revoked_in_the_inbox_and_ans
         assert detail["status_history"][-1]["axis_doc_id"], "the 15 is recorded as sent"
         return detail
 
-    detail = _eventually(stack_handle, revoked, what="revoked in the inbox, 15 sent back")
+    detail = eventually(stack_handle, revoked, what="revoked in the inbox, 15 sent back")
     assert detail["revocation"]["reason"] == reason
     assert detail["status_history"][-1]["code"] == "15"
     listed = [i for i in client.call("GET", "/v1/inbox", clerk, params={"limit": "200"})["items"]
@@ -281,7 +266,7 @@ def test_a_document_revoked_by_its_sender_is_marked_revoked_in_the_inbox_and_ans
     stack_handle.run_schedules()
     time.sleep(2.0)
     _send(g22, _g22_package(early_header, [Organ(H62, "UBND")], Business(), sample_pdf, tmp_path), [H62], tmp_path)
-    later = _eventually(stack_handle, lambda: _inbox_item(client, clerk, early)["revoked"] and
+    later = eventually(stack_handle, lambda: _inbox_item(client, clerk, early)["revoked"] and
                         _inbox_item(client, clerk, early), what="a revocation that came first")
     assert later["revocation"]["reason"] == reason
 
@@ -289,9 +274,9 @@ def test_a_document_revoked_by_its_sender_is_marked_revoked_in_the_inbox_and_ans
     asked = f"VPCP-LL{uuid.uuid4().hex[:6].upper()}"
     asked_header = _g22_header(asked)
     _send(g22, _g22_package(asked_header, [Organ(H62, "UBND")], Business(), sample_pdf, tmp_path), [H62], tmp_path)
-    _eventually(stack_handle, lambda: _inbox_item(client, clerk, asked), what="document filed")
+    eventually(stack_handle, lambda: _inbox_item(client, clerk, asked), what="document filed")
     _send(g22, _status(VPCP, _about(asked_header), "13", "Đề nghị trả lại văn bản."), [H62], tmp_path, "status")
-    taken_back = _eventually(stack_handle, lambda: _inbox_item(client, clerk, asked)["revoked"] and
+    taken_back = eventually(stack_handle, lambda: _inbox_item(client, clerk, asked)["revoked"] and
                              _inbox_item(client, clerk, asked), what="revoked by a status 13")
     assert taken_back["revocation"] == {**taken_back["revocation"], "reason": "Đề nghị trả lại văn bản.",
                                         "source": "status_13"}
@@ -326,7 +311,7 @@ def test_our_update_of_recipients_reaches_old_and_new_recipients(client, stack_h
         assert len(g) == 1 and len(k) == 1 and len(q) == 1
         return g[0][1], k[0][1], q[0][1]
 
-    to_g22, to_k62, to_h49 = _eventually(stack_handle, received, what="update packages and the new recipient's copy")
+    to_g22, to_k62, to_h49 = eventually(stack_handle, received, what="update packages and the new recipient's copy")
     for package in (to_g22, to_k62):
         assert package.business_document_id == header_id and package.business_reason == reason
         info = package.document_info
@@ -344,7 +329,7 @@ def test_our_update_of_recipients_reaches_old_and_new_recipients(client, stack_h
         assert found[G22]["update"]["status"] == "AGREED" and found[H49]["status"] == "ARRIVED"
         return found
 
-    found = _eventually(stack_handle, answered, what="the update agreed, the new recipient's 01")
+    found = eventually(stack_handle, answered, what="the update agreed, the new recipient's 01")
     assert found[K62]["removed"] is True and found[K62]["update"]["change"] == "removed"
     assert found[K62]["update"]["status"] == "REQUESTED"
     assert found[H49]["added_by_amendment"] == answer["amendment"]["amendment_id"]
@@ -363,7 +348,7 @@ def test_an_update_from_the_sender_changes_the_recipients_on_our_inbox_items(cli
     to = [Organ(H62, "UBND tỉnh Vĩnh Phúc"), Organ(H03, "UBND tỉnh Bắc Giang")]
     _send(g22, _g22_package(header, to, Business(), sample_pdf, tmp_path), [H62, H03], tmp_path)
     vinh_phuc, bac_giang = client.login(client.user_for(H62)), client.login(client.user_for(H03))
-    _eventually(stack_handle, lambda: _inbox_item(client, vinh_phuc, notation) and
+    eventually(stack_handle, lambda: _inbox_item(client, vinh_phuc, notation) and
                 _inbox_item(client, bac_giang, notation), what="filed in both inboxes")
 
     reason = "Văn bản không gửi UBND tỉnh Bắc Giang; bổ sung UBND tỉnh Quảng Ninh."
@@ -380,7 +365,7 @@ def test_an_update_from_the_sender_changes_the_recipients_on_our_inbox_items(cli
         assert _statuses(g22, header.document_id)[(H03, "15")] == 1
         return ours, theirs
 
-    ours, theirs = _eventually(stack_handle, updated, what="updates recorded, 15s sent")
+    ours, theirs = eventually(stack_handle, updated, what="updates recorded, 15s sent")
     (change,) = ours["updates"]
     assert change["reason"] == reason and change["added"] == [H49] and change["removed"] == [H03]
     assert ours["recipients"] == [H62, H49] and "removed_as_recipient" not in ours
@@ -428,7 +413,7 @@ def test_a_replacement_from_the_sender_links_the_two_inbox_items(client, stack_h
     old_notation, new_notation = (f"VPCP-{kind}{uuid.uuid4().hex[:6].upper()}" for kind in ("CU", "MOI"))
     old_header, new_header = _g22_header(old_notation), _g22_header(new_notation)
     _send(g22, _g22_package(old_header, [Organ(H62, "UBND")], Business(), sample_pdf, tmp_path), [H62], tmp_path)
-    old = _eventually(stack_handle, lambda: _inbox_item(client, clerk, old_notation), what="old document filed")
+    old = eventually(stack_handle, lambda: _inbox_item(client, clerk, old_notation), what="old document filed")
 
     replacing = Business(doc_type=3, reason="Thay thế do sai số liệu",
                          replacements=[ReplacementInfo(old_header.document_id, [H62])])
@@ -439,7 +424,7 @@ def test_a_replacement_from_the_sender_links_the_two_inbox_items(client, stack_h
         assert old_now.get("replaced_by") == new["inbox_id"]
         return new, old_now
 
-    new, old_now = _eventually(stack_handle, linked, what="replacement filed and linked")
+    new, old_now = eventually(stack_handle, linked, what="replacement filed and linked")
     assert new["replaces"] == [{"edxml_document_id": old_header.document_id, "inbox_id": old["inbox_id"]}]
     assert new["business_doc_type"] == 3 and new["status"] == "ARRIVED" and len(new["attachments"]) == 1
     assert old_now["revoked"] is False
@@ -469,7 +454,7 @@ def test_a_refused_revocation_is_dead_lettered_and_a_redrive_sends_it_once(clien
         assert amendment["status"] == "FAILED"
         return amendment
 
-    amendment = _eventually(stack_handle, failed, what="the refused revocation FAILED")
+    amendment = eventually(stack_handle, failed, what="the refused revocation FAILED")
     assert amendment["reason_code"] == "axis_rejected" and amendment["axis_error_code"] == "1003"
     admin = client.login(client.user_for("000.00.01.H62", admin=True))
     letters = client.call("GET", "/v1/admin/dead-letters", admin, params={"queue": "dispatch"})["items"]
@@ -483,7 +468,7 @@ def test_a_refused_revocation_is_dead_lettered_and_a_redrive_sends_it_once(clien
         assert doc["amendments"][0]["status"] == "SENT"
         return doc
 
-    doc = _eventually(stack_handle, sent, what="the redriven revocation sent")
+    doc = eventually(stack_handle, sent, what="the redriven revocation sent")
     assert doc["state"] == "REVOKED" and set(doc["amendments"][0]["sent"]) == {G22, H49}
     for system in (G22, H49):
         assert len(_packages(client.axis_system(system), header_id, 1)) == 1, system

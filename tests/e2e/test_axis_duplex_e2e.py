@@ -16,7 +16,6 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from chalicelib.edxml import (
 )
 from chalicelib.local.client import ApiError
 from chalicelib.local.demo_data import SAMPLES, UNREGISTERED_SYSTEMS
+from tests.e2e.helpers import eventually
 
 SAMPLE = SAMPLES[0]
 H62 = SAMPLE.uploader  # UBND tỉnh Vĩnh Phúc, served by the gateway
@@ -53,21 +53,6 @@ UBND_VP = Organ(H62, "UBND tỉnh Vĩnh Phúc")
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
-def _eventually(stack_handle, check: Callable[[], Any], timeout: float = 90.0, what: str = "") -> Any:
-    """Run the schedules (poll_axis) and retry `check` until it returns something truthy without failing."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        stack_handle.run_schedules()
-        for _ in range(10):
-            try:
-                result = check()
-                if result:
-                    return result
-            except (AssertionError, ApiError, StopIteration) as exc:
-                last = exc
-            time.sleep(0.3)
-    raise AssertionError(f"not reached within {timeout:.0f} s: {what} (last: {last!r})")
 
 
 def _sim(stack, path: str, method: str = "GET", body: Any = None) -> Any:
@@ -151,7 +136,7 @@ def test_recipients_statuses_show_as_each_deliverys_timeline(client, stack, stac
         assert found[K62]["status"] == "REJECTED"
         return found
 
-    found = _eventually(stack_handle, deliveries, what="statuses on the deliveries")
+    found = eventually(stack_handle, deliveries, what="statuses on the deliveries")
     vpcp = found[G22]
     assert vpcp["status"] == "COMPLETED" and vpcp["status_code"] == "06"
     assert vpcp["status_meaning"] == "Hoàn thành"
@@ -241,7 +226,7 @@ def test_inbound_document_is_filed_once_verified_acknowledged_and_answered(clien
         assert _statuses_received(g22, header_id) == ["01"]
         return items[0]
 
-    item = _eventually(stack_handle, filed, what="inbound document filed, acknowledged and answered")
+    item = eventually(stack_handle, filed, what="inbound document filed, acknowledged and answered")
     assert {"inbox_id", "from_organ_id", "number", "notation", "subject", "received_at", "status",
             "revoked"} <= set(item)
     assert item["from_organ_id"] == G22 and item["number"] == "123" and item["status"] == "ARRIVED"
@@ -309,7 +294,7 @@ def test_an_arrival_status_the_axis_refuses_at_first_is_sent_by_a_later_poll(cli
         assert _statuses_received(g22, header_id) == ["01"]
         return detail
 
-    detail = _eventually(stack_handle, answered, what="the 01 retried from the outbox")
+    detail = eventually(stack_handle, answered, what="the 01 retried from the outbox")
     assert detail["status_history"][0]["axis_doc_id"]
     (fault,) = [f for f in _sim(stack, "/_sim/faults")["faults"] if f["kind"] == "5xx" and f["systems"] == [snv]]
     assert fault["count"] == 0, "the first attempt did meet the 503"
@@ -338,7 +323,7 @@ def test_unparseable_unregistered_and_orphan_envelopes_are_acknowledged_and_reco
         assert {unregistered, garbage, orphan} <= set(issues)
         return issues
 
-    issues = _eventually(stack_handle, recorded, what="refused envelopes acknowledged and recorded")
+    issues = eventually(stack_handle, recorded, what="refused envelopes acknowledged and recorded")
     assert issues[unregistered]["outcome"] == "not_served" and issues[unregistered]["organ_id"] == UNREGISTERED
     assert issues[unregistered]["reason"] == "not_registered" and issues[unregistered]["ack"] == "fail"
     assert issues[garbage]["outcome"] == "unparseable" and issues[garbage]["reason"] == "malformed_xml"
