@@ -150,6 +150,18 @@ def _now() -> datetime:
     return datetime.now(VN_TZ)
 
 
+def _page(items: list[Any], params: Mapping[str, str]) -> list[Any]:
+    """The `pageSize`/`pageIndex` window of a list answer (both lists of the protocol page the same way)."""
+    if not params.get("pageSize"):
+        return items
+    try:
+        size = max(1, int(params["pageSize"]))
+        index = max(1, int(params.get("pageIndex") or 1))
+    except ValueError:
+        raise _Fail(E_PARAM, "pageSize/pageIndex phải là số.") from None
+    return items[(index - 1) * size:index * size]
+
+
 def _parse_day(value: str) -> date | None:
     for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%d-%m-%Y"):
         try:
@@ -374,14 +386,7 @@ class AxisSimulator:
             items = [e for e in self._envelopes.values()
                      if e.to == system_id and e.messagetype == messagetype and not e.acknowledged
                      and (start is None or e.created.date() >= start) and (end is None or e.created.date() <= end)]
-        items.sort(key=lambda e: e.created)
-        if params.get("pageSize"):
-            try:
-                size = max(1, int(params["pageSize"]))
-                index = max(1, int(params.get("pageIndex") or 1))
-            except ValueError:
-                raise _Fail(E_PARAM, "pageSize/pageIndex phải là số.") from None
-            items = items[(index - 1) * size:index * size]
+        items = _page(sorted(items, key=lambda e: e.created), params)
         return [e.listing() for e in items]
 
     def envelope_for_recipient(self, doc_id: str, system_id: str) -> Envelope:
@@ -421,14 +426,7 @@ class AxisSimulator:
             items = [e for e in self._envelopes.values()
                      if e.sender == system_id and e.messagetype == messagetype and (not to or e.to == to)
                      and (start is None or e.created.date() >= start) and (end is None or e.created.date() <= end)]
-        items.sort(key=lambda e: e.created)
-        if params.get("pageSize"):
-            try:
-                size = max(1, int(params["pageSize"]))
-                index = max(1, int(params.get("pageIndex") or 1))
-            except ValueError:
-                raise _Fail(E_PARAM, "pageSize/pageIndex phải là số.") from None
-            items = items[(index - 1) * size:index * size]
+        items = _page(sorted(items, key=lambda e: e.created), params)
         return [{"docId": e.send_id, "toCode": e.to, "messageType": e.messagetype, "hashFile": e.sha256,
                  "sendStatus": "done", "receiveStatus": e.status, "sendTime": _iso(e.created),
                  "receiveTime": _iso(e.updated)} for e in items]

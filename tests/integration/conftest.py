@@ -116,6 +116,24 @@ class LambdaQueue:
         again["attributes"]["ApproximateReceiveCount"] = str(receive_count)
         return again
 
+    def invoke_concurrently(self, records: list[dict[str, Any]], timeout: float = 120.0) -> list[Invocation]:
+        """One invocation per record, all started at the same moment (two Lambda instances racing)."""
+        import threading
+
+        results: list[Invocation] = []
+        barrier = threading.Barrier(len(records))
+
+        def run(record: dict[str, Any]) -> None:
+            barrier.wait()
+            results.append(self.invoke([record]))
+
+        threads = [threading.Thread(target=run, args=(r,)) for r in records]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=timeout)
+        return results
+
     def invoke(self, records: list[dict[str, Any]]) -> Invocation:
         """Call `app.<handler>(event, context)` with these records, as one Lambda invocation."""
         from chalicelib.local.stack import LambdaContext, failed_message_ids

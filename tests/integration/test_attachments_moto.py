@@ -4,14 +4,13 @@ arrivals racing each other (or redelivered) sign once, at-least-once delivery no
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.local import demo_data
-from tests.integration.conftest import HandlerEnv, Invocation
+from tests.integration.conftest import HandlerEnv
 from tests.integration.test_handlers_moto import (
     H62,
     RECIPIENTS,
@@ -85,18 +84,7 @@ def test_last_parts_arriving_together_sign_once_and_dispatch_one_package_each(en
 
     # when both phụ lục arrive and their events are handled at the same moment by two instances
     records = [_put(env, _att(document_id, 1), pdfs[1]), _put(env, _att(document_id, 2), pdfs[2])]
-    results: list[Invocation] = []
-    barrier = threading.Barrier(2)
-
-    def run(record: dict[str, Any]) -> None:
-        barrier.wait()
-        results.append(env.upload.invoke([record]))
-
-    threads = [threading.Thread(target=run, args=(r,)) for r in records]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = env.upload.invoke_concurrently(records, timeout=120)
     assert len(results) == 2
     for inv in results:
         for message_id in inv.retried:  # the loser of the lease, redelivered until it finds SIGNED

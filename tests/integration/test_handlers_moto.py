@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -314,19 +313,8 @@ def test_concurrent_duplicate_notifications_sign_once(env: HandlerEnv, pdf: byte
     messages = put_upload(env, incoming(H62, document_id), pdf)
     records = [env.upload.record(messages[0])]
     records.append(env.upload.duplicate(records[0]))
-    results: list[Invocation] = []
-    barrier = threading.Barrier(2)
-
-    def run(record: dict[str, Any]) -> None:
-        barrier.wait()
-        results.append(env.upload.invoke([record]))
-
     # when both run concurrently
-    threads = [threading.Thread(target=run, args=(r,)) for r in records]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results = env.upload.invoke_concurrently(records, timeout=60)
     assert len(results) == 2
     # and whatever lost the lease is retried by SQS until it finds the record SIGNED
     for inv in results:
