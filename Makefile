@@ -17,7 +17,7 @@ setup: $(STAMP)
 
 ## Start the embedded stack in the foreground (moto, axis simulator, API, event pump) until Ctrl-C.
 run: setup
-	$(PY) -m chalicelib.local run
+	$(PY) -m devstack run
 
 ## The whole test suite: unit, integration (moto), end-to-end (embedded stack), security.
 test: setup
@@ -26,14 +26,16 @@ test: setup
 
 ## Push the sample documents through a running stack (or start one) and print the results table.
 demo: setup
-	$(PY) -m chalicelib.local demo
+	$(PY) -m devstack demo
 
 lint: setup
 	$(PY) -m ruff check .
 
 ## The deployable CloudFormation: Chalice's SAM output merged with infra/resources.yaml.
+## chalice needs a region to name ARNs; a newcomer's shell has none, so the target gives one (override it freely).
 package: setup
-	$(VENV)/bin/chalice package --stage prod --merge-template infra/resources.yaml build/package
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} \
+	  $(VENV)/bin/chalice package --stage prod --merge-template infra/resources.yaml build/package
 
 bench: setup
 	$(PY) -m tests.bench.bench

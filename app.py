@@ -13,9 +13,9 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import settings
-from chalicelib.errors import GatewayError, ValidationFailed
-from chalicelib.log import logger
+from chalicelib.core import settings
+from chalicelib.core.errors import GatewayError, ValidationFailed
+from chalicelib.core.log import logger
 
 app = Chalice(app_name="edoc-gateway")
 app.api.cors = False
@@ -36,7 +36,7 @@ def api(path: str, methods: list[str] | None = None, *, auth: bool = True, statu
         def handler(**params: str) -> Response:
             try:
                 if auth:
-                    from chalicelib.auth import caller_from_headers
+                    from chalicelib.api.auth import caller_from_headers
 
                     params["caller"] = caller_from_headers(dict(app.current_request.headers))
                 return _json(status, func(**params))
@@ -74,43 +74,43 @@ def health() -> dict:
 # -- agency: outgoing documents -----------------------------------------------------------------------------
 @api("/v1/documents", methods=["POST"], status=201)
 def create_document(caller: Any) -> dict:
-    from chalicelib import documents
+    from chalicelib.outbound import documents
 
     return documents.create_document(caller, _body())
 
 
 @api("/v1/documents")
 def list_documents(caller: Any) -> dict:
-    from chalicelib import documents
+    from chalicelib.outbound import documents
 
     return documents.list_documents(caller, limit=_query("limit"), cursor=_query("cursor"), state=_query("state"))
 
 
 @api("/v1/documents/{document_id}")
 def get_document(caller: Any, document_id: str) -> dict:
-    from chalicelib import documents
+    from chalicelib.outbound import documents
 
     return documents.get_document(caller, document_id)
 
 
 @api("/v1/documents/{document_id}/signed")
 def get_signed_document(caller: Any, document_id: str) -> dict:
-    from chalicelib import documents
+    from chalicelib.outbound import documents
 
     return documents.signed_download(caller, document_id, part=_query("part"))
 
 
-# -- agency: revoke or change the recipients of a sent document (chalicelib.amendments; packages go out async) ------
+# -- agency: revoke or change the recipients of a sent document (outbound.amendments; packages go out async)
 @api("/v1/documents/{document_id}/revoke", methods=["POST"], status=202)
 def revoke_document(caller: Any, document_id: str) -> dict:
-    from chalicelib import amendments
+    from chalicelib.outbound import amendments
 
     return amendments.revoke(caller, document_id, _body())
 
 
 @api("/v1/documents/{document_id}/update", methods=["POST"], status=202)
 def update_document_recipients(caller: Any, document_id: str) -> dict:
-    from chalicelib import amendments
+    from chalicelib.outbound import amendments
 
     return amendments.update_recipients(caller, document_id, _body())
 
@@ -118,7 +118,7 @@ def update_document_recipients(caller: Any, document_id: str) -> dict:
 # -- agency: a report on any PDF's signatures ---------------------------------------------------------------------
 @api("/v1/verify", methods=["POST"], content_types=["application/pdf", "application/json"])
 def verify(caller: Any) -> dict:
-    from chalicelib.verify_api import verify_body
+    from chalicelib.api.verify import verify_body
 
     request = app.current_request
     return verify_body(caller, request.raw_body, request.headers.get("content-type", "application/json"))
@@ -149,14 +149,14 @@ def _batch(event: Any, handle: Callable[[str, int], None],
 
 @app.on_sqs_message(queue=settings.UPLOAD_QUEUE, batch_size=1)
 def sign_document(event: Any) -> dict:
-    from chalicelib.signing_flow import handle_upload_message
+    from chalicelib.outbound.sign_upload import handle_upload_message
 
     return _batch(event, handle_upload_message)
 
 
 @app.on_sqs_message(queue=settings.DISPATCH_QUEUE, batch_size=10)
 def dispatch_document(event: Any) -> dict:
-    from chalicelib import dispatch
+    from chalicelib.outbound import dispatch
 
     remaining_ms = event.context.get_remaining_time_in_millis if event.context is not None else None
     return _batch(event, functools.partial(dispatch.handle_dispatch_message, remaining_ms=remaining_ms),
@@ -166,7 +166,7 @@ def dispatch_document(event: Any) -> dict:
 # -- the axis, inbound: statuses on our documents, documents for our agencies --------------------------------------
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def poll_axis(event: Any) -> dict:
-    from chalicelib.inbound import poll_axis as poll
+    from chalicelib.inbound.poll import poll_axis as poll
 
     context = event.context
     return poll(remaining_ms=context.get_remaining_time_in_millis if context is not None else None)
@@ -175,21 +175,21 @@ def poll_axis(event: Any) -> dict:
 # -- agency: inbound documents (inbox) ----------------------------------------------------------------------------
 @api("/v1/inbox")
 def list_inbox(caller: Any) -> dict:
-    from chalicelib import inbox
+    from chalicelib.inbound import inbox
 
     return inbox.list_items(caller, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/inbox/{inbox_id}")
 def get_inbox_item(caller: Any, inbox_id: str) -> dict:
-    from chalicelib import inbox
+    from chalicelib.inbound import inbox
 
     return inbox.get_item(caller, inbox_id)
 
 
 @api("/v1/inbox/{inbox_id}/status", methods=["POST"])
 def report_inbox_status(caller: Any, inbox_id: str) -> dict:
-    from chalicelib import inbox
+    from chalicelib.inbound import inbox
 
     return inbox.report_status(caller, inbox_id, _body())
 
@@ -197,7 +197,7 @@ def report_inbox_status(caller: Any, inbox_id: str) -> dict:
 # -- admin: what the axis brought in that needs a person ----------------------------------------------------------
 @api("/v1/admin/inbound-issues")
 def list_inbound_issues(caller: Any) -> dict:
-    from chalicelib import inbox
+    from chalicelib.inbound import inbox
 
     return inbox.list_issues(caller, limit=_query("limit"), cursor=_query("cursor"))
 
@@ -205,70 +205,70 @@ def list_inbound_issues(caller: Any) -> dict:
 # -- admin: organisation signing keys (create, CSR, certificate chain, activate, rotate, list) ------------------------
 @api("/v1/admin/keys")
 def admin_list_keys(caller: Any) -> dict:
-    from chalicelib import key_admin
+    from chalicelib.admin import keys
 
-    return key_admin.list_keys(caller, _query("organ_id"))
+    return keys.list_keys(caller, _query("organ_id"))
 
 
 @api("/v1/admin/keys", methods=["POST"], status=201)
 def admin_create_key(caller: Any) -> dict:
-    from chalicelib import key_admin
+    from chalicelib.admin import keys
 
-    return key_admin.create_key(caller, _body())
+    return keys.create_key(caller, _body())
 
 
 @api("/v1/admin/keys/rotate", methods=["POST"], status=201)
 def admin_rotate_key(caller: Any) -> dict:
-    from chalicelib import key_admin
+    from chalicelib.admin import keys
 
-    return key_admin.rotate(caller, _body())
+    return keys.rotate(caller, _body())
 
 
 @api("/v1/admin/keys/{organ_id}/{key_ref}")
 def admin_get_key(caller: Any, organ_id: str, key_ref: str) -> dict:
-    from chalicelib import key_admin
+    from chalicelib.admin import keys
 
-    return key_admin.get_key(caller, organ_id, key_ref)
+    return keys.get_key(caller, organ_id, key_ref)
 
 
 @api("/v1/admin/keys/{organ_id}/{key_ref}/csr", methods=["POST"])
 def admin_key_csr(caller: Any, organ_id: str, key_ref: str) -> dict:
-    from chalicelib import key_admin
+    from chalicelib.admin import keys
 
-    return key_admin.make_csr(caller, organ_id, key_ref, _body())
+    return keys.make_csr(caller, organ_id, key_ref, _body())
 
 
 @api("/v1/admin/keys/{organ_id}/{key_ref}/certificate", methods=["PUT"])
 def admin_key_certificate(caller: Any, organ_id: str, key_ref: str) -> dict:
-    from chalicelib import key_admin
+    from chalicelib.admin import keys
 
-    return key_admin.upload_certificate(caller, organ_id, key_ref, _body())
+    return keys.upload_certificate(caller, organ_id, key_ref, _body())
 
 
 @api("/v1/admin/keys/{organ_id}/{key_ref}/activate", methods=["POST"])
 def admin_activate_key(caller: Any, organ_id: str, key_ref: str) -> dict:
-    from chalicelib import key_admin
+    from chalicelib.admin import keys
 
-    return key_admin.activate(caller, organ_id, key_ref)
+    return keys.activate(caller, organ_id, key_ref)
 
 
 # -- admin: dead letters and retries (dispatch resilience) ----------------------------------------------------------
 @api("/v1/admin/dead-letters")
 def admin_list_dead_letters(caller: Any) -> dict:
-    from chalicelib import dead_letters
+    from chalicelib.outbound import dead_letters
 
     return dead_letters.list_dead_letters(caller, _query("queue"))
 
 
 @api("/v1/admin/dead-letters/redrive", methods=["POST"])
 def admin_redrive_dead_letters(caller: Any) -> dict:
-    from chalicelib import dead_letters
+    from chalicelib.outbound import dead_letters
 
     return dead_letters.redrive(caller, _body())
 
 
 @api("/v1/admin/documents/{document_id}/retry", methods=["POST"])
 def admin_retry_document(caller: Any, document_id: str) -> dict:
-    from chalicelib import dead_letters
+    from chalicelib.outbound import dead_letters
 
     return dead_letters.retry_document(caller, document_id, _body())

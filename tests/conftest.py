@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local.client import GatewayClient
+from devstack.client import GatewayClient
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -14,7 +14,7 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 @pytest.fixture(scope="session")
 def stack_handle(tmp_path_factory: pytest.TempPathFactory):
     """The running stack; `stack_handle.run_schedules()` runs poll_axis now instead of at its next minute."""
-    from chalicelib.local.stack import start_stack
+    from devstack.stack import start_stack
 
     # A small upload cap so the oversized-upload test stays quick; the production cap is in settings.py.
     handle = start_stack(Path(tmp_path_factory.mktemp("stack")), ports=0,
@@ -37,8 +37,8 @@ def client(stack) -> GatewayClient:
 
 @pytest.fixture(scope="session")
 def sample_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from chalicelib.local.demo_data import SAMPLES
-    from chalicelib.local.sample_pdf import render_text_pdf
+    from devstack.demo_data import SAMPLES
+    from devstack.sample_pdf import render_text_pdf
 
     sample = SAMPLES[0]
     return render_text_pdf(sample.metadata["subject"], sample.text(),
@@ -54,7 +54,7 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory):
     """
     import os
 
-    from chalicelib.local import softhsm
+    from devstack import softhsm
 
     if not softhsm.available():
         pytest.fail("SoftHSM2 is missing: run .ci/install-system-packages (Debian package softhsm2)")

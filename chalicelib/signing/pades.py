@@ -43,8 +43,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import CertificateUnusable, SigningUnavailable, UploadRejected
-from chalicelib.signing.backends import RawSigner
+from chalicelib.core.errors import CertificateUnusable, SigningUnavailable, UploadRejected
+from chalicelib.keys.backends import RawSigner
 from chalicelib.signing.seal import SealImage
 
 if TYPE_CHECKING:  # pragma: no cover

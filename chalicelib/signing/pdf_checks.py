@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import UploadRejected
+from chalicelib.core.errors import UploadRejected
 
 #: PDF header and end-of-file marker. ISO 32000 lets readers find `%%EOF` within the last 1024 bytes.
 PDF_MAGIC = b"%PDF-"

@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 COLD_STARTS = {
     "app.py (every function)": "import app",
-    "API first request (+auth, documents, models)": "import app, chalicelib.auth, chalicelib.documents, "
-                                                   "chalicelib.models, jwt, boto3",
-    "sign_document first call (+signing)": "import app, chalicelib.signing_flow, chalicelib.signing.pades, "
+    "API first request (+auth, documents, models)": "import app, chalicelib.api.auth, chalicelib.outbound.documents, "
+                                                   "chalicelib.domain.metadata, jwt, boto3",
+    "sign_document first call (+signing)": "import app, chalicelib.outbound.sign_upload, chalicelib.signing.pades, "
                                           "chalicelib.signing.pdf_checks, boto3",
-    "dispatch_document first call (+edXML, axis)": "import app, chalicelib.dispatch, chalicelib.edxml, "
-                                                  "chalicelib.axis.client, boto3",
+    "dispatch_document first call (+edXML, axis)": "import app, chalicelib.outbound.dispatch, "
+                                                  "chalicelib.standards.edxml, "
+                                                  "chalicelib.adapters.axis.client, boto3",
 }
 
 _TIMER = "import time; t = time.perf_counter(); {stmt}; print((time.perf_counter() - t) * 1000)"
@@ -34,8 +35,8 @@ _PACKAGE_CHILD = """
 import sys, time
 from datetime import date, datetime
 from pathlib import Path
-from chalicelib import edxml
-from chalicelib.local.sample_pdf import make_pdf_of_size
+from chalicelib.standards import edxml
+from devstack.sample_pdf import make_pdf_of_size
 work = Path(sys.argv[1])
 pdf = make_pdf_of_size(work / "big.pdf", 100 * 1024 * 1024)
 org = edxml.Organ("000.00.00.H62", "UBND tỉnh Vĩnh Phúc")

@@ -13,7 +13,7 @@ Peak RSS is measured in a fresh child process per size (VmHWM, a high-water mark
 signs a small document to warm up ("RSS warm"), then signs the large one ("RSS peak").
 
 A second table signs the small document at each PAdES level, with the agency's seal, against the local PKI
-(chalicelib/local/pki_server.py: TSA, OCSP, CRL over HTTP on 127.0.0.1). CPU there is the signing thread's own
+(devstack/pki_server.py: TSA, OCSP, CRL over HTTP on 127.0.0.1). CPU there is the signing thread's own
 (`time.thread_time`): the local TSA/OCSP servers run in other threads of this process and stand in for remote
 services. Wall time includes their work and loopback HTTP, not a real network's latency.
 """
@@ -44,9 +44,9 @@ def _identity(workdir: Path):  # noqa: ANN202 - script helper
     from asn1crypto import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from chalicelib.local.pki import DemoCA
-    from chalicelib.signing.backends import LocalKeySigner
+    from chalicelib.keys.backends import LocalKeySigner
     from chalicelib.signing.pades import SigningIdentity
+    from devstack.pki import DemoCA
 
     ca = DemoCA.load_or_create(workdir / "ca")
     raw = LocalKeySigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))
@@ -55,7 +55,7 @@ def _identity(workdir: Path):  # noqa: ANN202 - script helper
 
 
 def _sample(workdir: Path, size: int) -> Path:
-    from chalicelib.local.sample_pdf import make_pdf_of_size, render_text_pdf
+    from devstack.sample_pdf import make_pdf_of_size, render_text_pdf
 
     if size == 0:
         path = workdir / "congvan.pdf"
@@ -142,11 +142,11 @@ def _levels_rows(wd: Path, raw, ca, rounds: int) -> list[tuple[str, float, float
     """(label, median thread-CPU ms, median wall ms, signed size) per PAdES level, small document, with seal."""
     from asn1crypto import x509
 
-    from chalicelib.local.pki_server import LocalPki
-    from chalicelib.local.seal import make_demo_seal
     from chalicelib.signing import ltv
     from chalicelib.signing.pades import PadesProfile, SigningIdentity, sign_pdf_file
     from chalicelib.signing.seal import load_png
+    from devstack.pki_server import LocalPki
+    from devstack.seal import make_demo_seal
 
     small = _sample(wd, 0)
     seal = load_png(make_demo_seal(ORG_NAME))

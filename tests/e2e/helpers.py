@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.local.client import ApiError
+from devstack.client import ApiError
 
 
 def eventually(stack_handle: Any, check: Callable[[], Any], timeout: float = 90.0, what: str = "") -> Any:

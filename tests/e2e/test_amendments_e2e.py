@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.edxml import (
+from chalicelib.standards.edxml import (
     VN_TZ,
     AttachmentSource,
     Business,
@@ -40,8 +40,8 @@ from chalicelib.edxml import (
     parse_package,
     write_new_document_package,
 )
-from chalicelib.local.client import ApiError
-from chalicelib.local.demo_data import SAMPLES
+from devstack.client import ApiError
+from devstack.demo_data import SAMPLES
 from tests.e2e.helpers import eventually
 
 SAMPLE = SAMPLES[0]

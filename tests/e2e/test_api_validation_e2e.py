@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.local.client import ApiError
-from chalicelib.local.demo_data import SAMPLES
+from devstack.client import ApiError
+from devstack.demo_data import SAMPLES
 
 SAMPLE = SAMPLES[0]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local.pdftools import pdfsig_report, pdftotext, qpdf_check
-from chalicelib.local.sample_pdf import render_text_pdf
+from devstack.pdftools import pdfsig_report, pdftotext, qpdf_check
+from devstack.sample_pdf import render_text_pdf
 from tests.e2e.test_pipeline_e2e import SENDER, _fresh_metadata, _packages_for
 
 VPCP = "000.00.00.G22"

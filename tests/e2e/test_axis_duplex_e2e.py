@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.edxml import (
+from chalicelib.standards.edxml import (
     VN_TZ,
     AttachmentSource,
     Business,
@@ -36,8 +36,8 @@ from chalicelib.edxml import (
     parse_package,
     write_new_document_package,
 )
-from chalicelib.local.client import ApiError
-from chalicelib.local.demo_data import SAMPLES, UNREGISTERED_SYSTEMS
+from devstack.client import ApiError
+from devstack.demo_data import SAMPLES, UNREGISTERED_SYSTEMS
 from tests.e2e.helpers import eventually
 
 SAMPLE = SAMPLES[0]
@@ -172,9 +172,9 @@ def vpcp_signed_pdf(tmp_path_factory, sample_pdf) -> Path:
     from asn1crypto import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from chalicelib.local.pki import DemoCA
-    from chalicelib.signing.backends import LocalKeySigner
+    from chalicelib.keys.backends import LocalKeySigner
     from chalicelib.signing.pades import SigningIdentity, sign_pdf_file
+    from devstack.pki import DemoCA
 
     folder = tmp_path_factory.mktemp("vpcp")
     ca = DemoCA.load_or_create(folder / "ca")

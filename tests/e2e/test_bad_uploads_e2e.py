@@ -8,7 +8,7 @@ import subprocess
 import boto3
 import pytest
 
-from chalicelib.local.demo_data import SAMPLES
+from devstack.demo_data import SAMPLES
 
 SENDER = SAMPLES[0].uploader
 

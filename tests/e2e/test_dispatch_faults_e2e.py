@@ -35,8 +35,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.local.client import ApiError, GatewayClient
-from chalicelib.local.demo_data import SAMPLES
+from devstack.client import ApiError, GatewayClient
+from devstack.demo_data import SAMPLES
 
 DOCUMENTS = 200
 SENDERS = ["000.00.00.H62", "000.00.01.H62", "000.00.12.H62", "000.00.00.H03"]
@@ -57,8 +57,8 @@ def _sim(stack: dict, path: str, method: str = "GET", body: Any = None) -> Any:
 
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory):
-    from chalicelib import settings
-    from chalicelib.local.stack import start_stack
+    from chalicelib.core import settings
+    from devstack.stack import start_stack
 
     handle = start_stack(Path(tmp_path_factory.mktemp("fault-stack")), ports=0, retry_after=2, sqs_concurrency=2,
                          app_env={"DISPATCH_BACKOFF_BASE_SECONDS": "1", "DISPATCH_BACKOFF_CAP_SECONDS": "4"})
@@ -77,7 +77,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def pdf_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    from chalicelib.local.sample_pdf import render_text_pdf
+    from devstack.sample_pdf import render_text_pdf
 
     sample = SAMPLES[0]
     return render_text_pdf(sample.metadata["subject"], "Nội dung ngắn.",

@@ -20,10 +20,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.local.client import ApiError, GatewayClient
-from chalicelib.local.demo_data import AGENCIES, SAMPLES
-from chalicelib.local.pdftools import pdfsig_report, qpdf_check
-from chalicelib.local.pki import DemoCA
+from devstack.client import ApiError, GatewayClient
+from devstack.demo_data import AGENCIES, SAMPLES
+from devstack.pdftools import pdfsig_report, qpdf_check
+from devstack.pki import DemoCA
 
 ORGAN = "000.00.13.H62"  # Sở Nội vụ Vĩnh Phúc: no other end-to-end test signs as it
 NAME = next(a.name for a in AGENCIES if a.organ_id == ORGAN)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import boto3
 
-from chalicelib.edxml import parse_package
-from chalicelib.local.demo_data import SAMPLES
-from chalicelib.local.pdftools import pdfsig_report, qpdf_check
+from chalicelib.standards.edxml import parse_package
+from devstack.demo_data import SAMPLES
+from devstack.pdftools import pdfsig_report, qpdf_check
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader

@@ -23,11 +23,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from chalicelib.edxml import parse_package
-from chalicelib.local.client import GatewayClient
-from chalicelib.local.demo_data import AGENCIES, SAMPLES
-from chalicelib.local.pdftools import pdfsig_report, qpdf_check
-from chalicelib.local.pki import DemoCA
+from chalicelib.standards.edxml import parse_package
+from devstack.client import GatewayClient
+from devstack.demo_data import AGENCIES, SAMPLES
+from devstack.pdftools import pdfsig_report, qpdf_check
+from devstack.pki import DemoCA
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader
@@ -36,7 +36,7 @@ NAME = next(a.name for a in AGENCIES if a.organ_id == SENDER)
 
 @pytest.fixture(scope="module")
 def hsm_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from chalicelib.local.stack import PKCS11_AGENCIES_ENV, start_stack
+    from devstack.stack import PKCS11_AGENCIES_ENV, start_stack
 
     handle = start_stack(Path(tmp_path_factory.mktemp("hsm-stack")), ports=0,
                          app_env={PKCS11_AGENCIES_ENV: SENDER, "MAX_UPLOAD_BYTES": str(2 * 1024 * 1024)})
@@ -112,8 +112,8 @@ def test_the_same_flow_with_either_key_backend(backend, sample_pdf: Path, tmp_pa
 
 def test_register_certify_and_activate_a_token_key(hsm_stack, hsm_client: GatewayClient, sample_pdf: Path,
                                                    tmp_path: Path) -> None:
-    from chalicelib.local import softhsm
-    from chalicelib.local.provision import PKCS11_PIN_SECRET_PREFIX, SOFTHSM_DIR, SOFTHSM_TOKEN_LABEL
+    from devstack import softhsm
+    from devstack.provision import PKCS11_PIN_SECRET_PREFIX, SOFTHSM_DIR, SOFTHSM_TOKEN_LABEL
 
     client, state = hsm_client, Path(hsm_stack.state_dir)
     admin = client.login("admin")

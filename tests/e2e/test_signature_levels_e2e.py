@@ -21,9 +21,9 @@ import boto3
 import pytest
 from asn1crypto import pem, x509
 
-from chalicelib.local.demo_data import SAMPLES
-from chalicelib.local.pdftools import make_nss_db, pdfsig_report, pdftotext_area, pyhanko_report, qpdf_check
-from chalicelib.local.pki import DemoCA
+from devstack.demo_data import SAMPLES
+from devstack.pdftools import make_nss_db, pdfsig_report, pdftotext_area, pyhanko_report, qpdf_check
+from devstack.pki import DemoCA
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.local.client import ApiError
-from chalicelib.local.demo_data import SAMPLES
+from devstack.client import ApiError
+from devstack.demo_data import SAMPLES
 
 SENDER = SAMPLES[0].uploader
 
@@ -77,9 +77,9 @@ def test_a_b_t_document_is_reported_as_b_t(client, stack, sample_pdf, tmp_path):
     from asn1crypto import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from chalicelib.local.pki import DemoCA
-    from chalicelib.signing.backends import LocalKeySigner
+    from chalicelib.keys.backends import LocalKeySigner
     from chalicelib.signing.pades import PadesProfile, SigningIdentity, sign_pdf_file
+    from devstack.pki import DemoCA
 
     ca = DemoCA.load_or_create(tmp_path / "other-ca")
     raw = LocalKeySigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))

@@ -2,13 +2,13 @@
 simulator, exactly as Lambda would (`app.<handler>(event, context)` with a real SQS event).
 
 `handler_env` (module scope) starts moto as a ThreadedMotoServer and the axis simulator on free ports, provisions
-them with `chalicelib.local.provision` (the embedded stack's own provisioning, so the same resources as infra/),
+them with `devstack.provision` (the embedded stack's own provisioning, so the same resources as infra/),
 sets the Lambda environment variables BEFORE `app` is imported, and imports `app`. Afterwards it restores
 os.environ and forgets every cached client, settings object, JWKS client, signer and axis secret, so tests that
 run later in the session (moto-mocked unit tests in particular) see nothing of it.
 
 `LambdaQueue` plays Lambda's SQS poller for one queue: it receives real messages from moto, builds the Lambda SQS
-event with `chalicelib.local.stack.sqs_event_record` (the pump's own builder), invokes the handler and applies
+event with `devstack.stack.sqs_event_record` (the pump's own builder), invokes the handler and applies
 ReportBatchItemFailures the way Lambda does (an invocation error fails the whole batch).
 """
 
@@ -95,7 +95,7 @@ class LambdaQueue:
     # -- events ---------------------------------------------------------------------------------------------
     def record(self, message: dict[str, Any]) -> dict[str, Any]:
         """The Lambda SQS event record for a received message."""
-        from chalicelib.local.stack import sqs_event_record
+        from devstack.stack import sqs_event_record
 
         return sqs_event_record(message, self.arn, REGION)
 
@@ -136,7 +136,7 @@ class LambdaQueue:
 
     def invoke(self, records: list[dict[str, Any]]) -> Invocation:
         """Call `app.<handler>(event, context)` with these records, as one Lambda invocation."""
-        from chalicelib.local.stack import LambdaContext, failed_message_ids
+        from devstack.stack import LambdaContext, failed_message_ids
 
         ids = [r["messageId"] for r in records]
         assert len(set(ids)) == len(ids), "Lambda never puts one messageId twice in a batch"
@@ -179,7 +179,7 @@ class HandlerEnv:
     dispatch_dlq: LambdaQueue = field(init=False)
 
     def __post_init__(self) -> None:
-        from chalicelib import settings
+        from chalicelib.core import settings
 
         self.upload = LambdaQueue(self, settings.UPLOAD_QUEUE, "sign_document")
         self.dispatch = LambdaQueue(self, settings.DISPATCH_QUEUE, "dispatch_document")
@@ -189,13 +189,15 @@ class HandlerEnv:
 
 def _forget_caches() -> None:
     """Everything the app caches per container (clients, settings, JWKS, signers, the axis secret)."""
-    from chalicelib import auth, aws, dispatch, signing_flow
+    from chalicelib.adapters import aws
+    from chalicelib.api import auth
+    from chalicelib.outbound import dispatch, sign_upload
     from chalicelib.signing import pades
 
     aws.reset()
     auth.reset()
     dispatch._secret_cache.clear()
-    signing_flow._identity.cache_clear()
+    sign_upload._identity.cache_clear()
     pades.clear_caches()
 
 
@@ -206,9 +208,9 @@ def handler_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandlerEnv
     from botocore.config import Config
     from moto.server import ThreadedMotoServer
 
-    from chalicelib.local import moto_fixes
-    from chalicelib.local.axis_simulator import AxisSimulator
-    from chalicelib.local.provision import axis_directory, load_or_create_axis_systems, provision
+    from devstack import moto_fixes
+    from devstack.axis_simulator import AxisSimulator
+    from devstack.provision import axis_directory, load_or_create_axis_systems, provision
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # Isolated transactions, as on DynamoDB: moto's own restore a whole-table copy when one fails, undoing a

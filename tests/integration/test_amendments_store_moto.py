@@ -22,7 +22,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib import aws
+    from chalicelib.adapters import aws
 
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -41,7 +41,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
                                      "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
                                                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}])
         url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=QUEUE)["QueueUrl"]
-        from chalicelib.amendments import AmendmentStore
+        from chalicelib.outbound.amendments import AmendmentStore
 
         store = AmendmentStore()
         store._table.put_item(Item={
@@ -60,14 +60,14 @@ def _messages(env: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _revocation(at: str = "2026-11-25T03:00:00.000000Z") -> dict[str, Any]:
-    from chalicelib import amendments as a
+    from chalicelib.outbound import amendments as a
 
     return a.amendment_item(DOC, a.revocation_id(DOC), a.REVOKE, reason="sai", by="clerk", at=at,
                             targets=[G22, K62])
 
 
 def test_a_document_is_revoked_once_and_only_from_dispatched(env):
-    from chalicelib.store import ConditionFailed
+    from chalicelib.adapters.document_store import ConditionFailed
 
     store = env["store"]
     item = _revocation()
@@ -81,8 +81,8 @@ def test_a_document_is_revoked_once_and_only_from_dispatched(env):
 
 
 def test_an_update_loses_to_a_change_made_since_it_read_the_record(env):
-    from chalicelib import amendments as a
-    from chalicelib.store import ConditionFailed
+    from chalicelib.adapters.document_store import ConditionFailed
+    from chalicelib.outbound import amendments as a
 
     store = env["store"]
     record = store.get(DOC)
@@ -97,7 +97,7 @@ def test_an_update_loses_to_a_change_made_since_it_read_the_record(env):
 
 
 def test_one_run_at_a_time_sends_an_amendment_and_a_failed_one_is_taken_up_again(env):
-    from chalicelib import amendments as a
+    from chalicelib.outbound import amendments as a
 
     store = env["store"]
     item = _revocation()
@@ -116,7 +116,7 @@ def test_one_run_at_a_time_sends_an_amendment_and_a_failed_one_is_taken_up_again
 
 
 def test_a_request_is_marked_on_the_delivery_once_and_an_answer_is_not_overwritten_by_a_retry(env):
-    from chalicelib import amendments as a
+    from chalicelib.outbound import amendments as a
 
     store = env["store"]
     item = _revocation()
@@ -136,7 +136,7 @@ def test_a_lost_message_is_queued_again_once_the_amendment_is_stale(env):
     import time
     from datetime import UTC, datetime
 
-    from chalicelib import amendments as a
+    from chalicelib.outbound import amendments as a
 
     store = env["store"]
     queued = time.time() - a.STALE_SECONDS - 60
@@ -153,8 +153,8 @@ def test_a_lost_message_is_queued_again_once_the_amendment_is_stale(env):
 
 
 def test_an_inbox_item_takes_each_amendment_package_once(env):
-    from chalicelib.inbound_amendments import AmendmentInboxStore, answer_entry
-    from chalicelib.store import ConditionFailed
+    from chalicelib.adapters.document_store import ConditionFailed
+    from chalicelib.inbound.amendments import AmendmentInboxStore, answer_entry
 
     store = AmendmentInboxStore()
     store._table.put_item(Item={"pk": "INBOX#i1", "sk": "META", "inbox_id": "i1", "organ_id": H62,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local import demo_data
+from devstack import demo_data
 from tests.integration.conftest import HandlerEnv
 from tests.integration.test_handlers_moto import (
     H62,
@@ -43,7 +43,7 @@ def clean(env: HandlerEnv) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def pdfs(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
-    from chalicelib.local.sample_pdf import render_text_pdf
+    from devstack.sample_pdf import render_text_pdf
 
     out = tmp_path_factory.mktemp("pdf")
     sample = demo_data.SAMPLES[0]
@@ -52,8 +52,8 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
 
 
 def _create(names: list[str]) -> dict[str, Any]:
-    from chalicelib.auth import Caller
-    from chalicelib.documents import create_document
+    from chalicelib.api.auth import Caller
+    from chalicelib.outbound.documents import create_document
 
     metadata = {**demo_data.SAMPLES[0].metadata, "recipients": list(RECIPIENTS),
                 "attachments": [{"name": n} for n in names]}

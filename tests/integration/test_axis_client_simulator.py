@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from chalicelib.axis.client import AxisClient
-from chalicelib.axis.errors import AxisAuthError, AxisBusinessError, AxisTransientError
-from chalicelib.axis.protocol import VN_TZ, sign_headers
-from chalicelib.edxml import (
+from chalicelib.adapters.axis.client import AxisClient
+from chalicelib.adapters.axis.errors import AxisAuthError, AxisBusinessError, AxisTransientError
+from chalicelib.standards.axis_protocol import VN_TZ, sign_headers
+from chalicelib.standards.edxml import (
     AttachmentSource,
     Business,
     DocumentHeader,
@@ -27,7 +27,7 @@ from chalicelib.edxml import (
     parse_package,
     write_new_document_package,
 )
-from chalicelib.local.axis_simulator import AxisSimulator
+from devstack.axis_simulator import AxisSimulator
 
 H62, G22, H03 = "000.00.00.H62", "000.00.00.G22", "000.00.00.H03"  # UBND Vĩnh Phúc, VPCP, UBND Bắc Giang
 SYSTEMS = {H62: "secret-ubnd-vinh-phuc", G22: "secret-van-phong-chinh-phu", H03: "secret-ubnd-bac-giang"}
@@ -289,7 +289,7 @@ def test_store_then_timeout_keeps_the_package_but_never_answers(sim: AxisSimulat
 
 def test_sent_list_without_doc_id_lists_our_own_sends_with_their_hashes(sim: AxisSimulator, package: Path) -> None:
     """The simulator's EXTENSION of getSentEdocList (no docId), which the gateway reconciles lost answers with."""
-    from chalicelib.axis.protocol import sha256_file
+    from chalicelib.standards.axis_protocol import sha256_file
 
     sender = client(sim, H62)
     first = sender.send_edoc(str(package), to=[G22])
@@ -321,7 +321,7 @@ def test_runs_as_its_own_process_with_the_stacks_systems_file(tmp_path: Path, pa
 
     systems_file = tmp_path / "axis-systems.json"  # the shape the embedded stack writes
     systems_file.write_text(json.dumps({"served": {H62: SYSTEMS[H62]}, "external": {G22: SYSTEMS[G22]}}))
-    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.local.axis_simulator", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "devstack.axis_simulator", "--port", "0",
                              "--systems-json", str(systems_file)], stdout=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[2])
     try:

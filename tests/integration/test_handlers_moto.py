@@ -24,7 +24,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from chalicelib.local import demo_data
+from devstack import demo_data
 from tests.integration.conftest import HandlerEnv, Invocation
 
 H62 = "000.00.00.H62"  # UBND tỉnh Vĩnh Phúc (served)
@@ -61,7 +61,7 @@ def clean(env: HandlerEnv, initial_upload_messages: list[dict[str, Any]]) -> Ite
 
 @pytest.fixture(scope="module")
 def pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    from chalicelib.local.sample_pdf import render_text_pdf
+    from devstack.sample_pdf import render_text_pdf
 
     sample = demo_data.SAMPLES[0]
     path = render_text_pdf(sample.metadata["subject"], sample.text(), tmp_path_factory.mktemp("pdf") / "cv.pdf")
@@ -77,8 +77,8 @@ def sha256(data: bytes) -> str:
 
 def create_record(organ_id: str = H62, recipients: list[str] | None = None) -> str:
     """`POST /v1/documents` as a clerk of `organ_id` would (the use case itself, not over HTTP)."""
-    from chalicelib.auth import Caller
-    from chalicelib.documents import create_document
+    from chalicelib.api.auth import Caller
+    from chalicelib.outbound.documents import create_document
 
     metadata = {**demo_data.SAMPLES[0].metadata, "recipients": list(recipients or RECIPIENTS)}
     return create_document(Caller(f"clerk-{organ_id}", organ_id, False), metadata)["document_id"]
@@ -104,7 +104,8 @@ def signed(organ_id: str, document_id: str) -> str:
 
 def raw_item(document_id: str) -> dict[str, Any] | None:
     """The record exactly as stored (lease fields included)."""
-    from chalicelib import aws, settings
+    from chalicelib.adapters import aws
+    from chalicelib.core import settings
 
     return aws.table(settings.DOCUMENTS_TABLE).get_item(
         Key={"pk": f"DOC#{document_id}", "sk": "META"}, ConsistentRead=True).get("Item")
@@ -112,7 +113,7 @@ def raw_item(document_id: str) -> dict[str, Any] | None:
 
 def full(document_id: str) -> tuple[dict[str, Any], list[dict], dict[str, dict]]:
     """(record, timeline events oldest first, deliveries by recipient)."""
-    from chalicelib.store import DocumentStore
+    from chalicelib.adapters.document_store import DocumentStore
 
     record, events, deliveries = DocumentStore().get_full(document_id)
     assert record is not None
@@ -125,7 +126,8 @@ def states_of(events: list[dict]) -> list[str]:
 
 def set_fields(document_id: str, **fields: Any) -> None:
     """Write record fields directly in DynamoDB (another worker's lease, a state), bypassing the app."""
-    from chalicelib import aws, settings
+    from chalicelib.adapters import aws
+    from chalicelib.core import settings
 
     names = {f"#n{i}": k for i, k in enumerate(fields)}
     values = {f":v{i}": v for i, v in enumerate(fields.values())}
@@ -197,7 +199,7 @@ def upload_and_sign(env: HandlerEnv, pdf: bytes, organ_id: str = H62, recipients
 
 def test_upload_is_signed_then_dispatched_one_package_per_recipient_with_paper_flag(
         env: HandlerEnv, pdf: bytes, tmp_path: Path) -> None:
-    from chalicelib.edxml import parse_package
+    from chalicelib.standards.edxml import parse_package
 
     # given a record AWAITING_UPLOAD and the client's upload, which makes S3 notify the upload queue
     document_id = create_record(H62, RECIPIENTS)
@@ -496,7 +498,7 @@ def test_axis_5xx_is_retried_then_fails_on_the_last_receive_and_goes_to_the_dlq(
 
 def test_dispatch_retried_after_one_transient_failure_completes_once_per_recipient(env: HandlerEnv,
                                                                                   pdf: bytes) -> None:
-    from chalicelib.dispatch import IN_PLACE_TRIES
+    from chalicelib.outbound.dispatch import IN_PLACE_TRIES
 
     # given a signed document and an axis that answers 503 to the next sendEdoc calls, as many as the handler
     # tries in place within one delivery
@@ -522,7 +524,7 @@ def test_dispatch_retried_after_one_transient_failure_completes_once_per_recipie
 
 
 def test_dispatch_after_a_worker_died_midway_skips_recipients_already_sent(env: HandlerEnv, pdf: bytes) -> None:
-    from chalicelib.store import DocumentStore
+    from chalicelib.adapters.document_store import DocumentStore
 
     # given a signed document whose previous dispatch sent to G22 and then died (row SENT, lease expired)
     doc = upload_and_sign(env, pdf)
@@ -568,7 +570,8 @@ def test_axis_refusing_our_credentials_fails_the_record_on_the_last_receive(env:
 
 
 def test_agency_without_signing_key_fails_without_retry(env: HandlerEnv, pdf: bytes) -> None:
-    from chalicelib import aws, settings
+    from chalicelib.adapters import aws
+    from chalicelib.core import settings
 
     # given a served agency registered without a signing key, and its upload
     aws.table(settings.AGENCIES_TABLE).put_item(Item={
@@ -673,13 +676,13 @@ ADMIN = "000.00.01.H62"
 
 
 def admin() -> Any:
-    from chalicelib.auth import Caller
+    from chalicelib.api.auth import Caller
 
     return Caller("admin", ADMIN, True)
 
 
 def clerk() -> Any:
-    from chalicelib.auth import Caller
+    from chalicelib.api.auth import Caller
 
     return Caller("clerk-ubnd-vp", H62, False)
 
@@ -687,7 +690,9 @@ def clerk() -> Any:
 @pytest.fixture
 def short_axis_timeout(env: HandlerEnv) -> Iterator[float]:
     """The axis secret's optional `timeout` set to 1 s (read by dispatch.axis_client_for), restored afterwards."""
-    from chalicelib import aws, dispatch, settings
+    from chalicelib.adapters import aws
+    from chalicelib.core import settings
+    from chalicelib.outbound import dispatch
 
     sm = aws.client("secretsmanager")
     original = sm.get_secret_value(SecretId=settings.AXIS_SECRET_NAME)["SecretString"]
@@ -715,7 +720,8 @@ def test_transient_failure_delays_the_redelivery_with_backoff(env: HandlerEnv, p
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from chalicelib import dispatch, settings
+    from chalicelib.core import settings
+    from chalicelib.outbound import dispatch
 
     # given a signed document, an axis down for it, and a backoff of 2 s (the queue's own timeout is 120 s)
     doc = upload_and_sign(env, pdf, H62, [G22])
@@ -740,7 +746,7 @@ def test_transient_failure_delays_the_redelivery_with_backoff(env: HandlerEnv, p
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
-    from chalicelib.dispatch import backoff_seconds
+    from chalicelib.outbound.dispatch import backoff_seconds
 
     low = [backoff_seconds(n, 20, 600, rng=lambda a, b: a) for n in range(1, 8)]
     high = [backoff_seconds(n, 20, 600, rng=lambda a, b: b) for n in range(1, 8)]
@@ -769,7 +775,7 @@ def test_answer_lost_after_the_axis_stored_the_package_is_reconciled_not_resent(
 
 def test_worker_killed_between_send_and_record_is_reconciled_on_the_next_delivery(
         env: HandlerEnv, pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.store import DocumentStore
+    from chalicelib.adapters.document_store import DocumentStore
 
     # given a signed document, and a worker that dies right after the axis accepted the first package
     doc = upload_and_sign(env, pdf, H62, [G22, K62])
@@ -801,7 +807,7 @@ def test_worker_killed_between_send_and_record_is_reconciled_on_the_next_deliver
 
 def test_rebuilt_package_is_byte_identical(env: HandlerEnv, pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every attempt sends the same bytes (edXML trace time fixed on the record), so a hash names the package."""
-    from chalicelib.store import DocumentStore
+    from chalicelib.adapters.document_store import DocumentStore
 
     doc = upload_and_sign(env, pdf, H62, [G22])
     monkeypatch.setattr(DocumentStore, "mark_delivery_sent",
@@ -818,7 +824,7 @@ def test_rebuilt_package_is_byte_identical(env: HandlerEnv, pdf: bytes, monkeypa
 
 def test_axis_that_cannot_list_our_sends_fails_unconfirmed_and_a_retry_after_the_fix_reconciles(
         env: HandlerEnv, pdf: bytes, short_axis_timeout: float) -> None:
-    from chalicelib.dead_letters import retry_document
+    from chalicelib.outbound.dead_letters import retry_document
 
     # given a package stored by the axis whose answer was lost, and an axis refusing getSentEdocList without docId
     doc = upload_and_sign(env, pdf, H62, [G22])
@@ -854,8 +860,8 @@ def test_axis_that_cannot_list_our_sends_fails_unconfirmed_and_a_retry_after_the
 
 def test_dead_letters_are_listed_without_being_consumed_and_redriven_once_the_cause_is_fixed(
         env: HandlerEnv, pdf: bytes) -> None:
-    from chalicelib.dead_letters import list_dead_letters, redrive
-    from chalicelib.errors import Forbidden
+    from chalicelib.core.errors import Forbidden
+    from chalicelib.outbound.dead_letters import list_dead_letters, redrive
 
     # given a document the axis refused (business error), dead-lettered with its record FAILED
     doc = upload_and_sign(env, pdf, H62, [G22, H03])
@@ -906,8 +912,8 @@ def test_dead_letters_are_listed_without_being_consumed_and_redriven_once_the_ca
 
 
 def test_redrive_and_retry_refuse_what_they_cannot_do(env: HandlerEnv, pdf: bytes) -> None:
-    from chalicelib.dead_letters import redrive, retry_document
-    from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+    from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+    from chalicelib.outbound.dead_letters import redrive, retry_document
 
     doc = upload_and_sign(env, pdf, H62, [G22])
     assert_not_retried(env.dispatch.deliver(doc.dispatch_messages))

@@ -115,7 +115,7 @@ def test_every_sqs_event_source_reports_batch_item_failures(template: dict[str, 
 
 
 def test_sqs_event_sources_match_the_queues_the_app_declares(template: dict[str, Any]) -> None:
-    from chalicelib import settings
+    from chalicelib.core import settings
 
     queues = _of_type(template, "AWS::SQS::Queue")
     declared = {
@@ -217,7 +217,7 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
 
 
 def test_functions_get_every_setting_they_read(template: dict[str, Any]) -> None:
-    source = (REPO / "chalicelib" / "settings.py").read_text(encoding="utf-8")
+    source = (REPO / "chalicelib" / "core" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r"env\.get\(\"([A-Z_]+)\"", source))
     # Set by Lambda itself, derived from the pool id and region, or empty on AWS (boto3's default endpoint).
     not_configured = {"AWS_REGION", "AWS_DEFAULT_REGION", "JWKS_URL", "TOKEN_ISSUER", "AWS_ENDPOINT_URL"}

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from asn1crypto import x509
 
-from chalicelib.errors import SigningUnavailable
-from chalicelib.local.pdftools import pdfsig_report, pdftotext, qpdf_check
-from chalicelib.local.pki import DemoCA
-from chalicelib.local.sample_pdf import render_text_pdf
-from chalicelib.signing.backends import KmsRawSigner
+from chalicelib.core.errors import SigningUnavailable
+from chalicelib.keys.backends import KmsRawSigner
 from chalicelib.signing.pades import SigningIdentity, sign_pdf_file
+from devstack.pdftools import pdfsig_report, pdftotext, qpdf_check
+from devstack.pki import DemoCA
+from devstack.sample_pdf import render_text_pdf
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
 REGION = "ap-southeast-1"

@@ -1,4 +1,4 @@
-"""chalicelib.local.moto_fixes: TransactWriteItems on moto stays all-or-nothing, per item, and isolated.
+"""devstack.moto_fixes: TransactWriteItems on moto stays all-or-nothing, per item, and isolated.
 
 Why it exists: moto 5.2 restores a whole-table copy when a transaction fails, which undoes other workers' writes
 made meanwhile (a concurrent lease claim vanished and a document was signed twice). These tests pin the rollback
@@ -21,7 +21,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from chalicelib.local import moto_fixes
+    from devstack import moto_fixes
 
     moto_fixes.apply()
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):

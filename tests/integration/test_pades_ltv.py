@@ -14,14 +14,14 @@ import pytest
 from asn1crypto import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.errors import CertificateUnusable
-from chalicelib.local.pdftools import make_nss_db, pdfsig_report, pyhanko_report, qpdf_check
-from chalicelib.local.pki import DemoCA
-from chalicelib.local.pki_server import LocalPki
-from chalicelib.local.sample_pdf import render_text_pdf
+from chalicelib.core.errors import CertificateUnusable
+from chalicelib.keys.backends import LocalKeySigner
 from chalicelib.signing import ltv
-from chalicelib.signing.backends import LocalKeySigner
 from chalicelib.signing.pades import PadesProfile, SigningIdentity, StampBox, sign_pdf_file
+from devstack.pdftools import make_nss_db, pdfsig_report, pyhanko_report, qpdf_check
+from devstack.pki import DemoCA
+from devstack.pki_server import LocalPki
+from devstack.sample_pdf import render_text_pdf
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
 ORG_NAME = "UBND tỉnh Bắc Giang"

@@ -1,6 +1,6 @@
 """The embedded stack's provisioning (boto3 on moto) and infra/resources.yaml describe the same resources.
 
-Given a moto server provisioned by chalicelib.local.provision, when its resources are read back and
+Given a moto server provisioned by devstack.provision, when its resources are read back and
 infra/resources.yaml is read, then queues, redrive, visibility timeouts, tables, the S3 → SQS notification,
 Cognito and the signing keys agree. Any drift on either side fails here.
 """
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import settings
-from chalicelib.local import demo_data
-from chalicelib.local.provision import (
+from chalicelib.core import settings
+from devstack import demo_data
+from devstack.provision import (
     Provisioned,
     provision,
     provisioned_resources_summary,
@@ -235,7 +235,7 @@ def test_axis_secret_name_matches(infra: dict[str, Any], local: dict[str, Any]) 
 
 
 def test_app_environment_covers_every_setting(provisioned: Provisioned) -> None:
-    source = (REPO / "chalicelib" / "settings.py").read_text(encoding="utf-8")
+    source = (REPO / "chalicelib" / "core" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r"env\.get\(\"([A-Z_]+)\"", source))
     assert read <= set(provisioned.env), sorted(read - set(provisioned.env))
     assert provisioned.env["JWKS_URL"].startswith(provisioned.endpoint_url)

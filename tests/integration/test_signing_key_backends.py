@@ -20,9 +20,9 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from chalicelib.local import demo_data
-from chalicelib.local.pdftools import pdfsig_report, qpdf_check
-from chalicelib.local.pki import DemoCA
+from devstack import demo_data
+from devstack.pdftools import pdfsig_report, qpdf_check
+from devstack.pki import DemoCA
 from tests.integration.conftest import HandlerEnv
 
 HSM_AGENCY = "000.00.12.H62"  # Sở Thông tin và Truyền thông Vĩnh Phúc: on the token in this module
@@ -39,10 +39,10 @@ def _name(organ_id: str) -> str:
 @pytest.fixture(scope="module")
 def env(softhsm_token: Any, handler_env: HandlerEnv) -> Iterator[HandlerEnv]:
     """The handler environment with HSM_AGENCY on a SoftHSM key (and the module allowed by PKCS11_MODULES)."""
-    from chalicelib import aws
-    from chalicelib.local import softhsm
-    from chalicelib.signing import pkcs11
-    from chalicelib.signing.pkcs11 import Pkcs11Uri
+    from chalicelib.adapters import aws
+    from chalicelib.keys.pkcs11 import Pkcs11Uri
+    from chalicelib.keys import pkcs11
+    from devstack import softhsm
 
     spki = softhsm.generate_keypair(softhsm_token, KEY_LABEL, b"\x12\x62")
     secrets = _client(handler_env, "secretsmanager")
@@ -70,7 +70,7 @@ def clean(env: HandlerEnv) -> None:
 
 @pytest.fixture(scope="module")
 def pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    from chalicelib.local.sample_pdf import render_text_pdf
+    from devstack.sample_pdf import render_text_pdf
 
     sample = demo_data.SAMPLES[0]
     return render_text_pdf(sample.metadata["subject"], sample.text(),
@@ -86,22 +86,24 @@ def _client(env: HandlerEnv, service: str) -> Any:
 
 
 def _set_signing_key(env: HandlerEnv, organ_id: str, signing_key: dict[str, Any]) -> None:
-    from chalicelib import aws, settings
+    from chalicelib.adapters import aws
+    from chalicelib.core import settings
 
     aws.table(settings.AGENCIES_TABLE).update_item(Key={"organ_id": organ_id}, UpdateExpression="SET signing_key = :k",
                                                    ExpressionAttributeValues={":k": signing_key})
 
 
 def _signing_key(organ_id: str) -> dict[str, Any]:
-    from chalicelib import aws, settings
+    from chalicelib.adapters import aws
+    from chalicelib.core import settings
 
     return aws.table(settings.AGENCIES_TABLE).get_item(Key={"organ_id": organ_id})["Item"]["signing_key"]
 
 
 def _upload_and_sign(env: HandlerEnv, organ_id: str, pdf: bytes) -> str:
     """Register a document as the agency's clerk, upload it, deliver the S3 notification to sign_document."""
-    from chalicelib.auth import Caller
-    from chalicelib.documents import create_document
+    from chalicelib.api.auth import Caller
+    from chalicelib.outbound.documents import create_document
 
     metadata = {**demo_data.SAMPLES[0].metadata, "recipients": [G22]}
     document_id = create_document(Caller(f"clerk-{organ_id}", organ_id, False), metadata)["document_id"]
@@ -116,7 +118,7 @@ def _upload_and_sign(env: HandlerEnv, organ_id: str, pdf: bytes) -> str:
 
 
 def _record(document_id: str) -> dict[str, Any]:
-    from chalicelib.store import DocumentStore
+    from chalicelib.adapters.document_store import DocumentStore
 
     record = DocumentStore().get(document_id)
     assert record is not None
@@ -152,25 +154,25 @@ def test_signing_handler_signs_with_a_key_on_the_pkcs11_token(env: HandlerEnv, p
 def test_a_csr_and_the_issued_certificate_through_the_pkcs11_key(env: HandlerEnv) -> None:
     from cryptography import x509
 
-    from chalicelib import keys
-    from chalicelib.csr import build_csr
-    from chalicelib.signing.backends import open_raw_signer
+    from chalicelib.keys import certificates
+    from chalicelib.keys.backends import open_raw_signer
+    from chalicelib.keys.csr import build_csr
 
     key = _signing_key(HSM_AGENCY)
     signer = open_raw_signer("pkcs11", key["key_id"])
-    der = build_csr(keys.csr_subject(HSM_AGENCY, _name(HSM_AGENCY)), signer.public_key_der(), signer)
+    der = build_csr(certificates.csr_subject(HSM_AGENCY, _name(HSM_AGENCY)), signer.public_key_der(), signer)
     request = x509.load_der_x509_csr(der)
     assert request.is_signature_valid
     # The certificate provisioned above is for this very key: the upload check agrees.
     ca = DemoCA.load_or_create(env.state_dir / "pki")
-    checked = keys.check_certificate_chain(signer.public_key_der(), key["certificate_pem"], None,
-                                           keys.parse_certificates(ca.root_cert_pem))
+    checked = certificates.check_certificate_chain(signer.public_key_der(), key["certificate_pem"], None,
+                                           certificates.parse_certificates(ca.root_cert_pem))
     assert checked.chain_pem == ca.root_cert_pem
 
 
 def test_a_wrong_pin_fails_the_document_and_is_not_retried_until_the_secret_changes(
         env: HandlerEnv, pdf: bytes, softhsm_token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.signing import pkcs11
+    from chalicelib.keys import pkcs11
 
     secrets = _client(env, "secretsmanager")
     pkcs11.clear_sessions()  # log in again: PKCS#11 login state belongs to the token, not to a signature

@@ -15,8 +15,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.local.client import ApiError
-from chalicelib.local.demo_data import SAMPLES
+from devstack.client import ApiError
+from devstack.demo_data import SAMPLES
 
 SENDER = SAMPLES[0].uploader
 OTHER = "000.00.12.H62"

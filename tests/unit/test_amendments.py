@@ -1,8 +1,8 @@
 """Revocation, update of recipients and replacement: the pure decisions on both sides.
 
-The sender's side (chalicelib.amendments): what an update request may change and who gets which package, the
+The sender's side (chalicelib.outbound.amendments): what an update request may change and who gets which package, the
 packages themselves as the other side reads them, and which request a recipient's 15/16 answers. The receiving side
-(chalicelib.inbound_amendments): which document a package is about, what a ReceiverList says about us, how long an
+(chalicelib.inbound.amendments): which document a package is about, what a ReceiverList says about us, how long an
 amendment waits for its document, and the 15 we answer with.
 """
 
@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import amendments as a
-from chalicelib import axis_statuses as s
-from chalicelib import inbound_amendments as ia
-from chalicelib.agencies import Agency
-from chalicelib.edxml import (
+from chalicelib.adapters.agency_registry import Agency
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.domain import axis_statuses as s
+from chalicelib.inbound import amendments as ia
+from chalicelib.inbound.poll import status_package_bytes
+from chalicelib.outbound import amendments as a
+from chalicelib.standards.edxml import (
     DocumentInfoUpdate,
     Receiver,
     ResponseFor,
     parse_package,
 )
-from chalicelib.errors import ValidationFailed
-from chalicelib.inbound import status_package_bytes
 
 H62, G22, K62, H49, H03 = "000.00.00.H62", "000.00.00.G22", "000.00.00.K62", "000.00.00.H49", "000.00.00.H03"
 DOC = "3f0a4c1e-2b7d-4e55-9a3c-7d1e0b2a6c44"

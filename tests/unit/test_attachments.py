@@ -1,4 +1,4 @@
-"""Phụ lục naming (chalicelib.attachments) and the metadata's `attachments` field: the API, the signing handler
+"""Phụ lục naming (chalicelib.domain.attachments) and the metadata's `attachments` field: the API, the signing handler
 and dispatch must agree on every key and name, so they are pinned here."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.attachments import (
+from chalicelib.core.errors import NotFound
+from chalicelib.domain.attachments import (
     attachment_file_name,
     find_part,
     incoming_attachment_key,
@@ -14,8 +15,7 @@ from chalicelib.attachments import (
     signed_attachment_key,
     stamp_label,
 )
-from chalicelib.errors import NotFound
-from chalicelib.models import AttachmentSpec, DocumentMetadata
+from chalicelib.domain.metadata import AttachmentSpec, DocumentMetadata
 
 DOC = "0b5f8a2e-6c1d-4e3f-9a7b-1c2d3e4f5a6b"
 ORGAN = "000.00.00.H62"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.axis.protocol import (
+from chalicelib.standards.axis_protocol import (
     VN_TZ,
     SignatureError,
     format_timestamp,

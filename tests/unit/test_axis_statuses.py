@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import axis_statuses as s
-from chalicelib.errors import ValidationFailed
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.domain import axis_statuses as s
 
 PROGRESSION = ["01", "03", "04", "05", "06"]
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.edxml import (
+from chalicelib.standards.edxml import (
     NS,
     VN_TZ,
     AttachmentSource,
@@ -39,7 +39,7 @@ from chalicelib.edxml import (
     status_meaning,
     write_new_document_package,
 )
-from chalicelib.local.demo_data import SAMPLES
+from devstack.demo_data import SAMPLES
 
 Q = "{" + NS + "}"
 SENDER = Organ("000.00.00.H62", "UBND tỉnh Vĩnh Phúc", organization_in_charge="UBND tỉnh Vĩnh Phúc",

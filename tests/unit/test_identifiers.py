@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.identifiers import STRICT_PATTERN, is_strict, level, parent, province_of
+from chalicelib.standards.identifiers import STRICT_PATTERN, is_strict, level, parent, province_of
 
 
 @pytest.mark.parametrize("code", ["000.00.00.H62", "000.00.00.K62", "000.00.12.H62", "000.00.18.G12",

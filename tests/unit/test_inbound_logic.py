@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.edxml import (
+from chalicelib.inbound.poll import (
+    build_inbox_item,
+    canonical_document_id,
+    envelope_action,
+    inbox_id_for,
+    outbox_item,
+    safe_name,
+    status_package_bytes,
+)
+from chalicelib.signing.verification import summary, verify_pdf
+from chalicelib.standards.edxml import (
     VN_TZ,
     AttachmentSource,
     Business,
@@ -19,16 +29,6 @@ from chalicelib.edxml import (
     parse_package,
     write_new_document_package,
 )
-from chalicelib.inbound import (
-    build_inbox_item,
-    canonical_document_id,
-    envelope_action,
-    inbox_id_for,
-    outbox_item,
-    safe_name,
-    status_package_bytes,
-)
-from chalicelib.verification import summary, verify_pdf
 
 H62, G22 = "000.00.00.H62", "000.00.00.G22"
 
@@ -135,9 +135,9 @@ def test_signature_report_on_a_signed_then_modified_pdf(tmp_path: Path, sample_p
     from asn1crypto import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from chalicelib.local.pki import DemoCA
-    from chalicelib.signing.backends import LocalKeySigner
+    from chalicelib.keys.backends import LocalKeySigner
     from chalicelib.signing.pades import SigningIdentity, sign_pdf_file
+    from devstack.pki import DemoCA
 
     ca = DemoCA.load_or_create(tmp_path / "ca")
     raw = LocalKeySigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))

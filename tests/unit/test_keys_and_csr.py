@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from chalicelib import keys
-from chalicelib.csr import build_csr, csr_pem
-from chalicelib.errors import CertificateRejected, CertificateUnusable, SigningUnavailable, ValidationFailed
-from chalicelib.local.pki import DemoCA
-from chalicelib.signing.backends import LocalKeySigner
-from chalicelib.signing.pkcs11 import Pkcs11Uri, choose_module, pin_secret_id, uri_from_request
+from chalicelib.core.errors import CertificateRejected, CertificateUnusable, SigningUnavailable, ValidationFailed
+from chalicelib.keys import certificates
+from chalicelib.keys.backends import LocalKeySigner
+from chalicelib.keys.csr import build_csr, csr_pem
+from chalicelib.keys.pkcs11 import Pkcs11Uri, choose_module, pin_secret_id, uri_from_request
+from devstack.pki import DemoCA
 
 ORGAN = "000.00.00.H03"
 NAME = "UBND tỉnh Bắc Giang"
@@ -45,7 +45,7 @@ def signer() -> LocalKeySigner:
 
 
 def roots(ca: DemoCA) -> list[asn1_x509.Certificate]:
-    return keys.parse_certificates(ca.root_cert_pem)
+    return certificates.parse_certificates(ca.root_cert_pem)
 
 
 def pem(der: bytes) -> str:
@@ -78,7 +78,7 @@ def test_csr_is_signed_through_the_raw_signer_and_carries_the_agency(kind: str) 
     original = raw.sign
     raw.sign = lambda data: calls.append(data) or original(data)  # type: ignore[method-assign]
 
-    der = build_csr(keys.csr_subject(ORGAN, NAME, {"locality_name": "Bắc Giang"}), raw.public_key_der(), raw)
+    der = build_csr(certificates.csr_subject(ORGAN, NAME, {"locality_name": "Bắc Giang"}), raw.public_key_der(), raw)
 
     request = x509.load_der_x509_csr(der)
     assert request.is_signature_valid
@@ -99,18 +99,18 @@ def test_csr_signed_by_another_key_is_never_returned() -> None:
     raw = LocalKeySigner(rsa.generate_private_key(65537, 2048))
     other = LocalKeySigner(rsa.generate_private_key(65537, 2048))
     with pytest.raises(ValueError, match="does not verify"):
-        build_csr(keys.csr_subject(ORGAN, NAME), other.public_key_der(), raw)
+        build_csr(certificates.csr_subject(ORGAN, NAME), other.public_key_der(), raw)
 
 
 def test_csr_subject_overrides_are_limited() -> None:
     long_name = "Sở Tài nguyên và Môi trường tỉnh Vĩnh Phúc, cơ quan chuyên môn thuộc UBND tỉnh"
-    subject = keys.csr_subject(ORGAN, long_name)
+    subject = certificates.csr_subject(ORGAN, long_name)
     assert len(subject["common_name"].encode()) <= 64 and subject["organization_name"] == long_name
     with pytest.raises(ValidationFailed) as exc:
-        keys.csr_subject(ORGAN, NAME, {"title": "x"})
+        certificates.csr_subject(ORGAN, NAME, {"title": "x"})
     assert exc.value.code == "invalid_subject"
     with pytest.raises(ValidationFailed):
-        keys.csr_subject(ORGAN, NAME, {"country_name": "Viet Nam"})
+        certificates.csr_subject(ORGAN, NAME, {"country_name": "Viet Nam"})
 
 
 # -- the certificate chain an admin uploads -------------------------------------------------------------------
@@ -118,17 +118,17 @@ def test_csr_subject_overrides_are_limited() -> None:
 
 def test_a_chain_issued_for_the_key_by_a_trusted_root_is_accepted(ca: DemoCA, signer: LocalKeySigner) -> None:
     leaf = pem(ca.issue_org_certificate(signer.public_key_der(), ORGAN, NAME))
-    checked = keys.check_certificate_chain(signer.public_key_der(), leaf, ca.root_cert_pem, roots(ca))
-    assert checked.leaf.dump() == keys.parse_certificates(leaf)[0].dump()
+    checked = certificates.check_certificate_chain(signer.public_key_der(), leaf, ca.root_cert_pem, roots(ca))
+    assert checked.leaf.dump() == certificates.parse_certificates(leaf)[0].dump()
     assert [c.dump() for c in checked.path] == [ca.root_cert_der]
     assert checked.info.subject.startswith("Country: VN") or "Common Name: " + NAME in checked.info.subject
     assert dt.datetime.fromisoformat(checked.info.not_after) > dt.datetime.now(dt.UTC) + dt.timedelta(days=700)
 
     # A CA's bundle in any order, leaf not separated: the leaf is the certificate carrying the key.
-    bundled = keys.check_certificate_chain(signer.public_key_der(), None, ca.root_cert_pem + leaf, roots(ca))
+    bundled = certificates.check_certificate_chain(signer.public_key_der(), None, ca.root_cert_pem + leaf, roots(ca))
     assert bundled.leaf.dump() == checked.leaf.dump()
     # The root need not be uploaded when it is a configured trust root; the stored chain still ends with it.
-    alone = keys.check_certificate_chain(signer.public_key_der(), leaf, None, roots(ca))
+    alone = certificates.check_certificate_chain(signer.public_key_der(), leaf, None, roots(ca))
     assert alone.chain_pem == ca.root_cert_pem
 
 
@@ -137,9 +137,9 @@ def test_a_certificate_for_another_key_is_certificate_key_mismatch(ca: DemoCA, s
     leaf = pem(ca.issue_org_certificate(other.public_key_der(), ORGAN, NAME))
     for cert, chain in ((leaf, ca.root_cert_pem), (None, leaf + ca.root_cert_pem)):
         with pytest.raises(CertificateRejected) as exc:
-            keys.check_certificate_chain(signer.public_key_der(), cert, chain, roots(ca))
+            certificates.check_certificate_chain(signer.public_key_der(), cert, chain, roots(ca))
         assert exc.value.code == "certificate_key_mismatch" and exc.value.status == 422
-        assert exc.value.details["key_sha256"] == keys.public_key_sha256(signer.public_key_der())
+        assert exc.value.details["key_sha256"] == certificates.public_key_sha256(signer.public_key_der())
 
 
 def test_a_chain_to_another_root_is_untrusted(ca: DemoCA, rogue_ca: DemoCA, signer: LocalKeySigner) -> None:
@@ -147,10 +147,10 @@ def test_a_chain_to_another_root_is_untrusted(ca: DemoCA, rogue_ca: DemoCA, sign
     # Uploading the rogue root along with it changes nothing: trust comes from configuration, never the upload.
     for chain in (None, rogue_ca.root_cert_pem):
         with pytest.raises(CertificateRejected) as exc:
-            keys.check_certificate_chain(signer.public_key_der(), leaf, chain, roots(ca))
+            certificates.check_certificate_chain(signer.public_key_der(), leaf, chain, roots(ca))
         assert exc.value.code == "untrusted_chain"
     with pytest.raises(CertificateRejected) as exc:
-        keys.check_certificate_chain(signer.public_key_der(),
+        certificates.check_certificate_chain(signer.public_key_der(),
                                      pem(ca.issue_org_certificate(signer.public_key_der(), ORGAN, NAME)), None, [])
     assert exc.value.code == "untrusted_chain" and exc.value.details["reason"] == "no_trust_roots"
 
@@ -170,40 +170,40 @@ def test_expired_or_non_signing_certificates_are_refused(ca: DemoCA, signer: Loc
     }
     for code, leaf in cases.items():
         with pytest.raises(CertificateRejected) as exc:
-            keys.check_certificate_chain(spki, leaf, None, roots(ca))
+            certificates.check_certificate_chain(spki, leaf, None, roots(ca))
         assert exc.value.code == code
 
 
 def test_garbage_is_invalid_certificate(ca: DemoCA, signer: LocalKeySigner) -> None:
     for text in ("not a certificate", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-                 keys.spki_pem(signer.public_key_der()), ""):
+                 certificates.spki_pem(signer.public_key_der()), ""):
         with pytest.raises(CertificateRejected) as exc:
-            keys.check_certificate_chain(signer.public_key_der(), text, None, roots(ca))
+            certificates.check_certificate_chain(signer.public_key_der(), text, None, roots(ca))
         assert exc.value.code == "invalid_certificate"
 
 
 def test_signing_refuses_an_expired_certificate(ca: DemoCA, signer: LocalKeySigner) -> None:
     now = dt.datetime.now(dt.UTC)
-    expired = keys.parse_certificates(issue(ca, signer.public_key_der(), not_before=now - dt.timedelta(days=30),
+    expired = certificates.parse_certificates(issue(ca, signer.public_key_der(), not_before=now - dt.timedelta(days=30),
                                             not_after=now - dt.timedelta(seconds=1)))[0]
     with pytest.raises(CertificateUnusable) as exc:
-        keys.ensure_certificate_usable(expired, roots(ca))
+        certificates.ensure_certificate_usable(expired, roots(ca))
     assert exc.value.code == "certificate_expired" and isinstance(exc.value, SigningUnavailable)
-    valid = keys.parse_certificates(pem(ca.issue_org_certificate(signer.public_key_der(), ORGAN, NAME)))[0]
-    keys.ensure_certificate_usable(valid, roots(ca))
+    valid = certificates.parse_certificates(pem(ca.issue_org_certificate(signer.public_key_der(), ORGAN, NAME)))[0]
+    certificates.ensure_certificate_usable(valid, roots(ca))
     with pytest.raises(CertificateUnusable):
-        keys.ensure_certificate_usable(valid, roots(ca), at=now + dt.timedelta(days=800))
+        certificates.ensure_certificate_usable(valid, roots(ca), at=now + dt.timedelta(days=800))
 
 
 def test_key_view_shows_expiry_without_pem_blobs(ca: DemoCA, signer: LocalKeySigner) -> None:
     cert_pem = pem(ca.issue_org_certificate(signer.public_key_der(), ORGAN, NAME, days=30))
-    record = keys.legacy_record(ORGAN, {"backend": "kms", "key_id": "arn:aws:kms:x:1:key/abc",
+    record = certificates.legacy_record(ORGAN, {"backend": "kms", "key_id": "arn:aws:kms:x:1:key/abc",
                                         "certificate_pem": cert_pem, "chain_pem": ca.root_cert_pem})
-    view = keys.key_view(record)
+    view = certificates.key_view(record)
     assert view["state"] == "ACTIVE" and view["days_left"] in (29, 30)
-    assert view["public_key_sha256"] == keys.public_key_sha256(signer.public_key_der())
+    assert view["public_key_sha256"] == certificates.public_key_sha256(signer.public_key_der())
     assert not any(k.endswith("_pem") for k in view)
-    assert keys.valid_key_ref(keys.new_key_ref()) and not keys.valid_key_ref("../x")
+    assert certificates.valid_key_ref(certificates.new_key_ref()) and not certificates.valid_key_ref("../x")
 
 
 # -- PKCS#11 key names ----------------------------------------------------------------------------------------
@@ -253,7 +253,8 @@ def test_modules_stay_light_to_import() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import chalicelib.keys, chalicelib.csr, chalicelib.key_admin, chalicelib.signing.pkcs11; "
+    code = ("import sys; import chalicelib.keys.certificates, chalicelib.keys.csr, chalicelib.admin.keys, "
+            "chalicelib.keys.pkcs11; "
             "print(sorted(m for m in ('boto3', 'pyhanko', 'pkcs11', 'pyhanko_certvalidator') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout.strip()

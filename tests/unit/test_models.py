@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chalicelib.models import DOCUMENT_TYPES, DocumentMetadata
+from chalicelib.domain.metadata import DOCUMENT_TYPES, DocumentMetadata
 
 BASE = {
     "number": "7413", "notation": "UBND-VX3", "type": "CV", "subject": "V/v triển khai Chính quyền điện tử",

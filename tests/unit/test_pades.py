@@ -12,13 +12,13 @@ from asn1crypto import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from chalicelib.errors import SigningUnavailable, UploadRejected
-from chalicelib.local.pdftools import pdfsig_report, pdftotext, pdftotext_area, qpdf_check
-from chalicelib.local.pki import DemoCA
-from chalicelib.local.sample_pdf import make_pdf_of_size, render_text_pdf
+from chalicelib.core.errors import SigningUnavailable, UploadRejected
+from chalicelib.keys.backends import LocalKeySigner
 from chalicelib.signing import pades
-from chalicelib.signing.backends import LocalKeySigner
 from chalicelib.signing.pades import SigningIdentity, StampBox, identity_from_pem, sign_pdf_file, signer_for
+from devstack.pdftools import pdfsig_report, pdftotext, pdftotext_area, qpdf_check
+from devstack.pki import DemoCA
+from devstack.sample_pdf import make_pdf_of_size, render_text_pdf
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
 ORGAN_ID = "000.00.12.H62"
@@ -327,8 +327,8 @@ def test_certificate_and_key_of_different_kinds_are_refused(tmp_path: Path, docu
 
 @pytest.fixture(scope="module")
 def seal():
-    from chalicelib.local.seal import make_demo_seal
     from chalicelib.signing.seal import load_png
+    from devstack.seal import make_demo_seal
 
     return load_png(make_demo_seal(ORG_NAME), key="seals/test.png")
 
@@ -439,10 +439,10 @@ def test_seal_adds_one_image_and_its_mask_per_signature(tmp_path: Path, document
 
 
 def test_readme_picture_is_made_the_way_the_gateway_signs(tmp_path: Path, ca: DemoCA) -> None:
-    """`python -m chalicelib.local.stamp_example` (the README's picture) still runs and shows a red seal."""
+    """`python -m devstack.stamp_example` (the README's picture) still runs and shows a red seal."""
     from PIL import Image
 
-    from chalicelib.local.stamp_example import make_example
+    from devstack.stamp_example import make_example
 
     png = make_example(tmp_path / "example.png", dpi=60, ca=ca)
     data = Image.open(png).convert("RGB").tobytes()

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import UploadRejected
-from chalicelib.local.sample_pdf import make_pdf_of_size, render_text_pdf
+from chalicelib.core.errors import UploadRejected
 from chalicelib.signing.pdf_checks import PdfFacts, check_upload
+from devstack.sample_pdf import make_pdf_of_size, render_text_pdf
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
 MB = 1024 * 1024

@@ -1,4 +1,4 @@
-"""keys.check_revocation: a revoked certificate is refused; an unreachable responder does not stop B-B signing."""
+"""check_revocation: a revoked certificate is refused; an unreachable responder does not stop B-B signing."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from chalicelib import keys
-from chalicelib.errors import CertificateUnusable
+from chalicelib.core.errors import CertificateUnusable
+from chalicelib.keys import certificates
 from chalicelib.signing import ltv
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -38,21 +38,21 @@ def use(monkeypatch):
 def test_revoked_certificate_is_refused_with_its_code(use):
     use(_answer(ltv.REVOKED, NOW - dt.timedelta(days=1)))
     with pytest.raises(CertificateUnusable) as info:
-        keys.check_revocation(object(), [object()], at=NOW)
+        certificates.check_revocation(object(), [object()], at=NOW)
     assert info.value.code == "certificate_revoked" and info.value.details["source"] == "ocsp"
 
 
 def test_good_certificate_passes(use):
     use(_answer(ltv.GOOD))
-    keys.check_revocation(object(), [object()], at=NOW)
+    certificates.check_revocation(object(), [object()], at=NOW)
 
 
 @pytest.mark.parametrize("failure", [ltv.NoRevocationPointers("none"), ltv.RevocationUnavailable("down")])
 def test_no_answer_soft_fails(use, failure):
     use(failure)
-    keys.check_revocation(object(), [object()], at=NOW)
+    certificates.check_revocation(object(), [object()], at=NOW)
 
 
 def test_without_an_issuer_nothing_is_asked(use):
     use(AssertionError("must not be called"))
-    keys.check_revocation(object(), [], at=NOW)
+    certificates.check_revocation(object(), [], at=NOW)

@@ -14,8 +14,8 @@ import zlib
 
 import pytest
 
-from chalicelib.local.seal import SEAL_RGB, make_demo_seal
 from chalicelib.signing.seal import SealImageError, load_png
+from devstack.seal import SEAL_RGB, make_demo_seal
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

@@ -10,12 +10,12 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib import signing_flow
-from chalicelib.agencies import Agency
-from chalicelib.errors import SigningUnavailable
-from chalicelib.local.seal import make_demo_seal
-from chalicelib.models import DocumentMetadata, StampPlacement
+from chalicelib.adapters.agency_registry import Agency
+from chalicelib.core.errors import SigningUnavailable
+from chalicelib.domain.metadata import DocumentMetadata, StampPlacement
+from chalicelib.outbound import sign_upload
 from chalicelib.signing.pades import StampBox
+from devstack.seal import make_demo_seal
 
 BASE = {
     "number": "7413", "notation": "UBND-VX3", "type": "CV", "subject": "V/v thử", "issued_on": "2019-09-20",
@@ -51,12 +51,12 @@ def _agency(**kw: Any) -> Agency:
 
 def test_upload_placement_wins_over_agency_placement_over_default() -> None:
     agency = _agency(stamp={"page": 1, "x": Decimal("100"), "y": Decimal("700")})
-    assert signing_flow.stamp_box({}, _agency()) == StampBox()
-    assert signing_flow.stamp_box({}, agency) == StampBox(page=0, x=100.0, y=700.0)
+    assert sign_upload.stamp_box({}, _agency()) == StampBox()
+    assert sign_upload.stamp_box({}, agency) == StampBox(page=0, x=100.0, y=700.0)
     upload = {"stamp_box": {"page": -1, "x": 300, "y": 80, "width": 250, "height": 90}}
-    assert signing_flow.stamp_box(upload, agency) == StampBox(page=-1, x=300.0, y=80.0, width=250.0, height=90.0)
+    assert sign_upload.stamp_box(upload, agency) == StampBox(page=-1, x=300.0, y=80.0, width=250.0, height=90.0)
     # A broken agency setting does not stop signing: the default place is used.
-    assert signing_flow.stamp_box({}, _agency(stamp={"page": 0})) == StampBox()
+    assert sign_upload.stamp_box({}, _agency(stamp={"page": 0})) == StampBox()
 
 
 class _FakeS3:
@@ -89,34 +89,34 @@ class _FakeS3:
 @pytest.fixture
 def fake_s3(monkeypatch: pytest.MonkeyPatch) -> _FakeS3:
     s3 = _FakeS3({"seals/000.00.12.H62.png": (make_demo_seal("Sở TT&TT"), '"v1"')})
-    monkeypatch.setattr(signing_flow.aws, "client", lambda service: s3)
-    monkeypatch.setattr(signing_flow, "_seals", {})
+    monkeypatch.setattr(sign_upload.aws, "client", lambda service: s3)
+    monkeypatch.setattr(sign_upload, "_seals", {})
     return s3
 
 
 def test_seal_downloaded_and_decoded_once_per_etag(fake_s3: _FakeS3) -> None:
     agency = _agency(seal_key="seals/000.00.12.H62.png", seal_etag='"v1"')
-    first = signing_flow.agency_seal("bucket", agency)
+    first = sign_upload.agency_seal("bucket", agency)
     assert first is not None and first.width == first.height
-    assert signing_flow.agency_seal("bucket", agency) is first
+    assert sign_upload.agency_seal("bucket", agency) is first
     assert len(fake_s3.calls) == 1  # the registry's ETag matches the cache: no S3 call at all
 
     # A new seal registered: new ETag in the registry → downloaded again.
     fake_s3.objects["seals/000.00.12.H62.png"] = (make_demo_seal("Sở Thông tin và Truyền thông"), '"v2"')
-    second = signing_flow.agency_seal("bucket", _agency(seal_key="seals/000.00.12.H62.png", seal_etag='"v2"'))
+    second = sign_upload.agency_seal("bucket", _agency(seal_key="seals/000.00.12.H62.png", seal_etag='"v2"'))
     assert second is not first and len(fake_s3.calls) == 2
 
 
 def test_without_registry_etag_a_conditional_get_keeps_the_cache(fake_s3: _FakeS3) -> None:
     agency = _agency(seal_key="seals/000.00.12.H62.png")
-    first = signing_flow.agency_seal("bucket", agency)
-    again = signing_flow.agency_seal("bucket", agency)
+    first = sign_upload.agency_seal("bucket", agency)
+    again = sign_upload.agency_seal("bucket", agency)
     assert again is first
     assert fake_s3.calls[1]["IfNoneMatch"] == '"v1"'  # 304: not downloaded, not decoded again
 
 
 def test_no_seal_registered_means_text_only(fake_s3: _FakeS3) -> None:
-    assert signing_flow.agency_seal("bucket", _agency()) is None
+    assert sign_upload.agency_seal("bucket", _agency()) is None
     assert fake_s3.calls == []
 
 
@@ -124,8 +124,8 @@ def test_no_seal_registered_means_text_only(fake_s3: _FakeS3) -> None:
 def test_registered_but_unusable_seal_stops_signing_for_an_admin(monkeypatch: pytest.MonkeyPatch,
                                                                  objects: dict) -> None:
     s3 = _FakeS3(objects)
-    monkeypatch.setattr(signing_flow.aws, "client", lambda service: s3)
-    monkeypatch.setattr(signing_flow, "_seals", {})
+    monkeypatch.setattr(sign_upload.aws, "client", lambda service: s3)
+    monkeypatch.setattr(sign_upload, "_seals", {})
     with pytest.raises(SigningUnavailable) as info:
-        signing_flow.agency_seal("bucket", _agency(seal_key="seals/000.00.12.H62.png"))
+        sign_upload.agency_seal("bucket", _agency(seal_key="seals/000.00.12.H62.png"))
     assert info.value.code == "seal_unavailable"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import states
+from chalicelib.domain import states
 
 
 def test_happy_path_is_legal():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.errors import ValidationFailed
-from chalicelib.store import decode_cursor, encode_cursor
+from chalicelib.adapters.document_store import decode_cursor, encode_cursor
+from chalicelib.core.errors import ValidationFailed
 
 
 def test_cursor_round_trip():

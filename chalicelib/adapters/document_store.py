@@ -1,0 +1,307 @@
+"""DynamoDB access for documents: the record, its timeline events and its per-recipient deliveries.
+
+One table, `edoc-documents`, keyed `pk`/`sk`:
+- `DOC#<id>` / `META`: the record (state, metadata, hashes, lease); GSI `by_organ` (`ORG#<organ>`, `<created>#<id>`)
+  lists an agency's documents newest first, so tenant isolation is the key condition itself.
+- `DOC#<id>` / `EVENT#<at>#<nonce>`: one item per transition (the timeline and the audit trail).
+- `DOC#<id>` / `DELIVERY#<organ_id>`: one item per recipient (status on the axis, axis DocId).
+
+Every state change is a transaction of a conditional update of `META` plus the event put, so a duplicate or
+stale handler run fails the condition and changes nothing (at-least-once delivery everywhere).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.adapters import aws
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.settings import get_settings
+from chalicelib.domain import states
+
+META = "META"
+
+
+def now_iso() -> str:
+    """UTC timestamp with microseconds: sortable and unambiguous."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _doc_pk(document_id: str) -> str:
+    return f"DOC#{document_id}"
+
+
+class ConditionFailed(Exception):
+    """A conditional write lost: the record is not in a state that allows the change (duplicate or stale run)."""
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: make items JSON-ready."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class DocumentStore:
+    """Records, timelines and deliveries of documents."""
+
+    def __init__(self, table_name: str | None = None) -> None:
+        self.table_name = table_name or get_settings().documents_table
+
+    @property
+    def _table(self) -> Any:
+        return aws.table(self.table_name)
+
+    @property
+    def _client(self) -> Any:
+        return aws.client("dynamodb")
+
+    @property
+    def _condition_failed(self) -> type[Exception]:
+        """The exception class of the Table's own client: botocore builds exception classes per session, and
+        `aws.client("dynamodb")` and `aws.table()` live in different sessions."""
+        return self._table.meta.client.exceptions.ConditionalCheckFailedException
+
+    # -- records -------------------------------------------------------------------------------------------
+    def create(self, record: dict[str, Any]) -> None:
+        """Write a new record in `AWAITING_UPLOAD` with its first event; fails if the id exists."""
+        at = record["created_at"]
+        item = {
+            "pk": _doc_pk(record["document_id"]), "sk": META,
+            "gsi1pk": f"ORG#{record['organ_id']}", "gsi1sk": f"{at}#{record['document_id']}",
+            **record,
+        }
+        self._transact([
+            {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": self._event_item(record["document_id"], record["state"], at, {})}},
+        ])
+
+    def get(self, document_id: str) -> dict[str, Any] | None:
+        """The record, strongly consistent (handlers decide on it)."""
+        resp = self._table.get_item(Key={"pk": _doc_pk(document_id), "sk": META}, ConsistentRead=True)
+        item = resp.get("Item")
+        return _plain(item) if item else None
+
+    def get_full(self, document_id: str) -> tuple[dict[str, Any] | None, list[dict], list[dict]]:
+        """Record, timeline (oldest first) and deliveries in one query."""
+        from boto3.dynamodb.conditions import Key
+
+        items: list[dict] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_doc_pk(document_id)),
+                                  "ConsistentRead": True}
+        while True:
+            resp = self._table.query(**kwargs)
+            items.extend(_plain(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        record = next((i for i in items if i["sk"] == META), None)
+        events = [i for i in items if i["sk"].startswith("EVENT#")]
+        deliveries = [i for i in items if i["sk"].startswith("DELIVERY#")]
+        return record, events, deliveries
+
+    def list_for_organ(self, organ_id: str, *, limit: int = 50, cursor: str | None = None,
+                       state: str | None = None) -> tuple[list[dict], str | None]:
+        """An agency's records, newest first. The cursor is opaque; one from another agency fails the query."""
+        from boto3.dynamodb.conditions import Attr, Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": "by_organ", "KeyConditionExpression": Key("gsi1pk").eq(f"ORG#{organ_id}"),
+            "ScanIndexForward": False, "Limit": limit,
+        }
+        if state:
+            kwargs["FilterExpression"] = Attr("state").eq(state)
+        if cursor:
+            start = decode_cursor(cursor)
+            if start.get("gsi1pk") != f"ORG#{organ_id}":
+                raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
+            kwargs["ExclusiveStartKey"] = start
+        resp = self._table.query(**kwargs)
+        nxt = resp.get("LastEvaluatedKey")
+        return [_plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None
+
+    # -- transitions -----------------------------------------------------------------------------------------
+    def transition(self, document_id: str, target: str, *, fields: dict[str, Any] | None = None,
+                   remove: tuple[str, ...] = (), detail: dict[str, Any] | None = None,
+                   from_states: frozenset[str] | None = None, extra_condition: str = "",
+                   extra_values: dict[str, Any] | None = None) -> None:
+        """Move the record to `target` if its state allows it (states.ALLOWED_FROM), appending an event.
+
+        Raises ConditionFailed when another run got there first or the state forbids the change.
+        """
+        allowed = sorted(from_states if from_states is not None else states.sources(target))
+        at = now_iso()
+        values: dict[str, Any] = {":target": target, ":at": at}
+        names = {"#state": "state"}
+        sets = ["#state = :target", "updated_at = :at"]
+        for i, (key, value) in enumerate((fields or {}).items()):
+            names[f"#f{i}"] = key
+            values[f":f{i}"] = value
+            sets.append(f"#f{i} = :f{i}")
+        in_list = []
+        for i, source in enumerate(allowed):
+            values[f":s{i}"] = source
+            in_list.append(f":s{i}")
+        condition = f"#state IN ({', '.join(in_list)})"
+        if extra_condition:
+            condition = f"({condition}) AND ({extra_condition})"
+            values.update(extra_values or {})
+        expression = "SET " + ", ".join(sets)
+        if remove:
+            expression += " REMOVE " + ", ".join(remove)
+        event_detail = dict(detail or {})
+        if fields and "reason" in fields:
+            event_detail.setdefault("reason", fields["reason"])
+        self._transact([
+            {"Update": {"Key": {"pk": _doc_pk(document_id), "sk": META}, "UpdateExpression": expression,
+                        "ConditionExpression": condition, "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values}},
+            {"Put": {"Item": self._event_item(document_id, target, at, event_detail)}},
+        ])
+
+    def update_fields(self, document_id: str, fields: dict[str, Any], *, condition: str,
+                      values: dict[str, Any]) -> None:
+        """A conditional update that does not change the state (leases, counters)."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        if "#state" in condition:
+            names["#state"] = "state"
+        vals = {f":f{i}": v for i, v in enumerate(fields.values())}
+        vals.update(values)
+        try:
+            self._table.update_item(
+                Key={"pk": _doc_pk(document_id), "sk": META},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=vals)
+        except self._condition_failed as exc:
+            raise ConditionFailed(document_id) from exc
+
+    # -- deliveries ------------------------------------------------------------------------------------------
+    def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:
+        """Record the intent to send to `organ_id` before sending (so a crash after the send is visible).
+
+        Returns the existing delivery when there is one (a retry), else the new `PENDING` one.
+        """
+        item = {"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
+                "status": "PENDING", "updated_at": now_iso(), "attempts": 1}
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return item
+        except self._condition_failed:
+            resp = self._table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)
+            return _plain(resp["Item"])
+
+    def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
+                           package_sha256: str = "", reconciled: bool = False) -> None:
+        """PENDING → SENT with the axis DocId; a second run finds it SENT and changes nothing.
+
+        `reconciled`: the DocId was found on the axis's list of our sends, not in a sendEdoc answer (the answer of
+        an earlier attempt was lost), kept on the row and in its history so such cases can be audited."""
+        at = now_iso()
+        entry: dict[str, Any] = {"status": "SENT", "at": at, **({"reconciled": True} if reconciled else {})}
+        try:
+            self._table.update_item(
+                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                UpdateExpression="SET #s = :sent, axis_doc_id = :doc, updated_at = :at, sent_at = :at, paper = :p, "
+                                 "package_sha256 = :sha, reconciled = :r, "
+                                 "history = list_append(if_not_exists(history, :empty), :h)",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":sent": "SENT", ":pending": "PENDING", ":doc": axis_doc_id, ":at": at,
+                                           ":p": paper, ":sha": package_sha256, ":r": reconciled, ":empty": [],
+                                           ":h": [entry]})
+        except self._condition_failed as exc:
+            raise ConditionFailed(f"{document_id}/{organ_id}") from exc
+
+    def note_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> dict[str, Any]:
+        """Before each sendEdoc: add the package's hash to the PENDING row's `package_hashes` (a set: every
+        package that may have reached the axis for this recipient) and count the attempt. A later attempt that
+        finds hashes here reconciles with the axis before sending again. Returns the row as updated."""
+        try:
+            resp = self._table.update_item(
+                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                UpdateExpression="SET updated_at = :at, last_attempt_at = :at, "
+                                 "first_attempt_at = if_not_exists(first_attempt_at, :at) "
+                                 "ADD package_hashes :h, send_attempts :one",
+                ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":at": now_iso(), ":h": {package_sha256}, ":one": 1,
+                                           ":pending": "PENDING"},
+                ReturnValues="ALL_NEW")
+        except self._condition_failed as exc:
+            raise ConditionFailed(f"{document_id}/{organ_id}") from exc
+        return _plain(resp["Attributes"])
+
+    def forget_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> None:
+        """The axis answered that it did not take the package (an HTTP error status it sent itself): the hash
+        need not be reconciled any more."""
+        with contextlib.suppress(self._condition_failed):
+            self._table.update_item(
+                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                UpdateExpression="DELETE package_hashes :h", ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":h": {package_sha256}, ":pending": "PENDING"})
+
+    def forget_unconfirmed_sends(self, document_id: str) -> list[str]:
+        """An administrator confirmed that nothing reached the axis: PENDING rows drop their hashes, so the next
+        dispatch sends without reconciling. Returns the recipients concerned."""
+        _, _, deliveries = self.get_full(document_id)
+        cleared = []
+        for delivery in deliveries:
+            if delivery.get("status") != "PENDING" or not delivery.get("package_hashes"):
+                continue
+            with contextlib.suppress(self._condition_failed):
+                self._table.update_item(
+                    Key={"pk": _doc_pk(document_id), "sk": delivery["sk"]},
+                    UpdateExpression="REMOVE package_hashes SET updated_at = :at",
+                    ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":at": now_iso(), ":pending": "PENDING"})
+                cleared.append(delivery["organ_id"])
+        return cleared
+
+    # -- internals -------------------------------------------------------------------------------------------
+    def _event_item(self, document_id: str, state: str, at: str, detail: dict[str, Any]) -> dict[str, Any]:
+        return {"pk": _doc_pk(document_id), "sk": f"EVENT#{at}#{secrets.token_hex(3)}", "state": state, "at": at,
+                **({"detail": detail} if detail else {})}
+
+    def _transact(self, operations: list[dict[str, Any]]) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        ser = TypeSerializer()
+        items = []
+        for op in operations:
+            (kind, body), = op.items()
+            low = {"TableName": self.table_name}
+            for key, value in body.items():
+                if key in ("Item", "Key", "ExpressionAttributeValues"):
+                    low[key] = {k: ser.serialize(v) for k, v in value.items()}
+                else:
+                    low[key] = value
+            items.append({kind: low})
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            raise ConditionFailed(str(exc)) from exc
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(_plain(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(value, dict):
+            raise ValueError
+        return value
+    except ValueError as exc:
+        raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor") from exc

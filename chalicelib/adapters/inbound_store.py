@@ -1,0 +1,274 @@
+"""DynamoDB access for what the axis brings in: envelope records, inbox items, the status outbox, and the status
+columns of our own documents' delivery rows. Same table as `store.py` (`edoc-documents`), other key spaces:
+
+- `EDXML#<DocumentId>` / `DOC#<document_id>`: written at dispatch; finds our document from a status package's
+  `ResponseFor/DocumentId`. One item per document, not per DocumentId: a document without a number yet has
+  "<issuer>,<date>,/<ký hiệu>", which two documents can share, so a report is matched to the one that was sent to
+  the reporting agency.
+- `ENVELOPE#<axis docId>` / `TO#<organ_id>`: one per envelope the gateway took from the axis: what it was, what was
+  done with it (`outcome`), the raw package's S3 key, and the transport acknowledgement. It is the idempotency key
+  (an envelope listed twice, or again after a crash before `updateStatus`, is recognised without downloading it)
+  and the audit trail. Envelopes that need an administrator (`unparseable`, `not_served`, `orphan_status`) also
+  carry `gsi1pk = AXIS_ISSUE`, so `GET /v1/admin/inbound-issues` lists them newest first.
+- `INBOX#<inbox_id>` / `META`: an inbound document filed for a served agency; GSI `by_organ` on
+  `INBOX#<organ_id>` / `<received_at>#<inbox_id>` lists an agency's inbox (tenant isolation is the key condition).
+- `OUTBOX#<organ_id>` / `STATUS#<inbox_id>#<code>`: a status package to send back to a sender (01 on receipt, the
+  clerk's 02–06). Written in the same transaction as the change it reports, deleted in the same transaction that
+  records the axis DocId, so a status is never lost when the axis is down and is retried by every poll.
+- `DOC#<document_id>` / `DELIVERY#<organ_id>`: `store.py` creates these; here only the status columns change, with
+  an optimistic `status_version` and a set `applied_envelopes` of axis docIds and package hashes already applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from typing import Any
+
+from chalicelib.adapters.document_store import (
+    META,
+    ConditionFailed,
+    DocumentStore,
+    _plain,
+    decode_cursor,
+    encode_cursor,
+    now_iso,
+)
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.domain.axis_statuses import DeliveryUpdate
+
+ISSUES_KEY = "AXIS_ISSUE"
+OUTBOX_LEASE_SECONDS = 90
+
+
+def _envelope_key(axis_doc_id: str, organ_id: str) -> dict[str, str]:
+    return {"pk": f"ENVELOPE#{axis_doc_id}", "sk": f"TO#{organ_id}"}
+
+
+def _inbox_key(inbox_id: str) -> dict[str, str]:
+    return {"pk": f"INBOX#{inbox_id}", "sk": META}
+
+
+def outbox_key(organ_id: str, inbox_id: str, code: str) -> dict[str, str]:
+    return {"pk": f"OUTBOX#{organ_id}", "sk": f"STATUS#{inbox_id}#{code}"}
+
+
+def remember_sent_document(edxml_document_id: str, document_id: str, organ_id: str) -> None:
+    """Called by dispatch before the first send: lets a status package find the document it reports on."""
+    InboundStore().remember_edxml_id(edxml_document_id, document_id, organ_id)
+
+
+class InboundStore(DocumentStore):
+    """The inbound key spaces of the documents table (see the module docstring)."""
+
+    # -- edXML DocumentId → our documents -----------------------------------------------------------------------
+    def remember_edxml_id(self, edxml_document_id: str, document_id: str, organ_id: str) -> None:
+        """Idempotent: a retried dispatch finds the item there and leaves it."""
+        item = {"pk": f"EDXML#{edxml_document_id}", "sk": f"DOC#{document_id}", "document_id": document_id,
+                "organ_id": organ_id, "created_at": now_iso()}
+        with contextlib.suppress(self._condition_failed):
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def documents_for_edxml_id(self, edxml_document_id: str) -> list[dict[str, Any]]:
+        """Our documents sent under this DocumentId, newest first."""
+        from boto3.dynamodb.conditions import Key
+
+        resp = self._table.query(KeyConditionExpression=Key("pk").eq(f"EDXML#{edxml_document_id}"),
+                                 ConsistentRead=True, Limit=100)
+        return sorted((_plain(i) for i in resp.get("Items", [])), key=lambda i: i.get("created_at", ""),
+                      reverse=True)
+
+    # -- delivery rows -------------------------------------------------------------------------------------------
+    def get_delivery(self, document_id: str, organ_id: str) -> dict[str, Any] | None:
+        resp = self._table.get_item(Key={"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}"},
+                                    ConsistentRead=True)
+        item = resp.get("Item")
+        return _plain(item) if item else None
+
+    def apply_delivery_status(self, document_id: str, organ_id: str, current: dict[str, Any],
+                              update: DeliveryUpdate, applied_ids: list[str]) -> bool:
+        """Append the history entry (and move the status when `update.moves_status`) if the row is still the
+        version `current` was read at and none of `applied_ids` was applied yet. False when another writer got
+        there first: the caller re-reads and decides again."""
+        version = int(current.get("status_version") or 0)
+        names = {"#h": "history", "#v": "status_version", "#a": "applied_envelopes", "#u": "updated_at"}
+        values: dict[str, Any] = {":h": [update.entry], ":empty": [], ":next": version + 1, ":ids": set(applied_ids),
+                                  ":at": update.entry["at"]}
+        sets = ["#h = list_append(if_not_exists(#h, :empty), :h)", "#v = :next", "#u = :at"]
+        for i, (key, value) in enumerate(update.fields.items()):
+            names[f"#f{i}"] = key
+            values[f":f{i}"] = value
+            sets.append(f"#f{i} = :f{i}")
+        conditions = ["attribute_exists(pk)"]
+        if version:
+            values[":v"] = version
+            conditions.append("#v = :v")
+        else:
+            conditions.append("attribute_not_exists(#v)")
+        for i, ident in enumerate(applied_ids):
+            values[f":id{i}"] = ident
+            conditions.append(f"NOT contains(#a, :id{i})")
+        try:
+            self._table.update_item(
+                Key={"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}"},
+                UpdateExpression="SET " + ", ".join(sets) + " ADD #a :ids",
+                ConditionExpression=" AND ".join(conditions), ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values)
+            return True
+        except self._condition_failed:
+            return False
+
+    # -- envelopes -----------------------------------------------------------------------------------------------
+    def get_envelope(self, axis_doc_id: str, organ_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key=_envelope_key(axis_doc_id, organ_id), ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def envelope_item(self, record: dict[str, Any], *, issue: bool) -> dict[str, Any]:
+        """The item for an envelope record (`axis_doc_id`, `organ_id`, `outcome`, …); issues join the admin list."""
+        item = {**_envelope_key(record["axis_doc_id"], record["organ_id"]), **record}
+        if issue:
+            item["gsi1pk"] = ISSUES_KEY
+            item["gsi1sk"] = f"{record['received_at']}#{record['axis_doc_id']}"
+        return item
+
+    def put_envelope(self, record: dict[str, Any], *, issue: bool = False) -> bool:
+        """Record what was done with an envelope; False when it was already recorded (a concurrent run)."""
+        try:
+            self._table.put_item(Item=self.envelope_item(record, issue=issue),
+                                 ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except self._condition_failed:
+            return False
+
+    def mark_envelope_acked(self, axis_doc_id: str, organ_id: str, ack: str) -> None:
+        self._table.update_item(Key=_envelope_key(axis_doc_id, organ_id),
+                                UpdateExpression="SET acked_at = :at, ack = :ack",
+                                ConditionExpression="attribute_exists(pk)",
+                                ExpressionAttributeValues={":at": now_iso(), ":ack": ack})
+
+    def list_issues(self, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return self._page(ISSUES_KEY, limit=limit, cursor=cursor)
+
+    # -- inbox -----------------------------------------------------------------------------------------------------
+    def file_inbox_item(self, item: dict[str, Any], outbox: dict[str, Any], envelope: dict[str, Any]) -> bool:
+        """Inbox item + its 01 in the outbox + the envelope record, all or nothing. False when the item (a copy of
+        the same document in another envelope) or the envelope record already exists."""
+        try:
+            self._transact([
+                {"Put": {"Item": {**_inbox_key(item["inbox_id"]), "gsi1pk": f"INBOX#{item['organ_id']}",
+                                  "gsi1sk": f"{item['received_at']}#{item['inbox_id']}", **item},
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"Item": outbox, "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"Item": self.envelope_item(envelope, issue=False),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ])
+            return True
+        except ConditionFailed:
+            return False
+
+    def get_inbox_item(self, inbox_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key=_inbox_key(inbox_id), ConsistentRead=True).get("Item")
+        return _plain(item) if item else None
+
+    def list_inbox(self, organ_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return self._page(f"INBOX#{organ_id}", limit=limit, cursor=cursor)
+
+    def record_clerk_status(self, item: dict[str, Any], entry: dict[str, Any], outbox: dict[str, Any]) -> None:
+        """The clerk's report on an inbox item and its status package in the outbox, conditional on the item still
+        being at the status the decision was made on. Raises ConditionFailed otherwise."""
+        code = entry["code"]
+        self._transact([
+            {"Update": {"Key": _inbox_key(item["inbox_id"]),
+                        "UpdateExpression": "SET #s = :name, status_code = :code, updated_at = :at, "
+                                            "status_history = list_append(status_history, :h)",
+                        "ConditionExpression": "status_code = :current",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":name": entry["status"], ":code": code, ":at": entry["at"],
+                                                      ":h": [entry], ":current": item["status_code"]}}},
+            {"Put": {"Item": outbox, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+
+    # -- outbox ----------------------------------------------------------------------------------------------------
+    def pending_outbox(self, organ_id: str) -> list[dict[str, Any]]:
+        """Status packages still to send for `organ_id` (not given up on), oldest first."""
+        from boto3.dynamodb.conditions import Key
+
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"OUTBOX#{organ_id}"),
+                                  "ConsistentRead": True}
+        while True:
+            resp = self._table.query(**kwargs)
+            items.extend(_plain(i) for i in resp.get("Items", []) if not i.get("failed_at"))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return sorted(items, key=lambda i: i.get("created_at", ""))
+
+    def lease_outbox(self, item: dict[str, Any]) -> str | None:
+        """Take the item for one send attempt (concurrent polls and the API must not send it twice at once)."""
+        token = uuid.uuid4().hex
+        now = int(time.time())
+        try:
+            self._table.update_item(
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET lease = :t, lease_until = :until ADD attempts :one",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failed_at) AND "
+                                    "(attribute_not_exists(lease_until) OR lease_until < :now)",
+                ExpressionAttributeValues={":t": token, ":until": now + OUTBOX_LEASE_SECONDS, ":now": now,
+                                           ":one": 1})
+            return token
+        except self._condition_failed:
+            return None
+
+    def release_outbox(self, item: dict[str, Any], token: str, error: str) -> None:
+        """A transient failure: free the item for the next poll."""
+        with contextlib.suppress(self._condition_failed):
+            self._table.update_item(
+                Key={"pk": item["pk"], "sk": item["sk"]}, UpdateExpression="SET last_error = :e REMOVE lease_until",
+                ConditionExpression="lease = :t", ExpressionAttributeValues={":e": error, ":t": token})
+
+    def fail_outbox(self, item: dict[str, Any], token: str, error_code: str) -> None:
+        """The axis refused the package for good: stop retrying and list it for an administrator."""
+        at = now_iso()
+        with contextlib.suppress(self._condition_failed):
+            self._table.update_item(
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET failed_at = :at, last_error = :e, gsi1pk = :issues, gsi1sk = :sk, "
+                                 "outcome = :outcome REMOVE lease_until",
+                ConditionExpression="lease = :t",
+                ExpressionAttributeValues={":at": at, ":e": error_code, ":issues": ISSUES_KEY,
+                                           ":sk": f"{at}#{item['sk']}", ":outcome": "status_send_refused",
+                                           ":t": token})
+
+    def complete_outbox(self, item: dict[str, Any], token: str, axis_doc_id: str) -> bool:
+        """Sent: drop it from the outbox and note the axis DocId on the inbox item, in one transaction."""
+        sent = {"axis_doc_id": axis_doc_id, "sent_at": now_iso()}
+        try:
+            self._transact([
+                {"Delete": {"Key": {"pk": item["pk"], "sk": item["sk"]}, "ConditionExpression": "lease = :t",
+                            "ExpressionAttributeValues": {":t": token}}},
+                {"Update": {"Key": _inbox_key(item["inbox_id"]), "UpdateExpression": "SET sent_statuses.#c = :v",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeNames": {"#c": item["code"]},
+                            "ExpressionAttributeValues": {":v": sent}}},
+            ])
+            return True
+        except ConditionFailed:
+            return False
+
+    # -- internals -------------------------------------------------------------------------------------------------
+    def _page(self, partition: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a `by_organ` partition, newest first; a cursor from another partition is refused."""
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {"IndexName": "by_organ", "KeyConditionExpression": Key("gsi1pk").eq(partition),
+                                  "ScanIndexForward": False, "Limit": limit}
+        if cursor:
+            start = decode_cursor(cursor)
+            if start.get("gsi1pk") != partition:
+                raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
+            kwargs["ExclusiveStartKey"] = start
+        resp = self._table.query(**kwargs)
+        nxt = resp.get("LastEvaluatedKey")
+        return [_plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None

@@ -1,0 +1,96 @@
+"""Runtime settings read once per container from environment variables.
+
+Why env vars: Chalice stages (.chalice/config.json), the CloudFormation merge template and the embedded
+stack all set the same names, so code never branches on where it runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: Resource names shared by app.py decorators, infra/resources.yaml and the embedded stack's provisioning.
+UPLOAD_QUEUE = "edoc-upload-events"
+UPLOAD_DLQ = "edoc-upload-events-dlq"
+DISPATCH_QUEUE = "edoc-dispatch"
+DISPATCH_DLQ = "edoc-dispatch-dlq"
+DOCUMENTS_TABLE = "edoc-documents"
+AGENCIES_TABLE = "edoc-agencies"
+AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a secret)
+
+#: Upload limits. The presigned POST enforces them on real S3; the signing handler re-checks the object
+#: because moto does not enforce presigned conditions (NOTES.md).
+MAX_UPLOAD_BYTES = 150 * 1024 * 1024
+UPLOAD_URL_TTL_SECONDS = 900
+DOWNLOAD_URL_TTL_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    documents_bucket: str
+    documents_table: str
+    agencies_table: str
+    dispatch_queue: str
+    upload_queue: str
+    axis_secret_name: str
+    cognito_user_pool_id: str
+    cognito_client_id: str
+    #: Where to fetch the JWKS; on real AWS derived from the pool, on moto it names the moto host (NOTES.md).
+    jwks_url: str
+    #: Expected `iss` claim; defaults to the AWS form derived from region and pool id.
+    token_issuer: str
+    max_upload_bytes: int
+    #: Public base URL clients use for presigned URLs (the embedded stack's moto endpoint); empty = boto3 default.
+    aws_endpoint_url: str
+    #: PEM bundle of the roots an uploaded certificate chain must lead to. Empty (the AWS default: Lambda's 4 KB
+    #: of environment is too little for a bundle) = the S3 object `trust/roots.pem` in the documents bucket.
+    trust_roots_pem: str = ""
+    #: PKCS#11 modules (absolute paths, os.pathsep-separated) the gateway may load; the first is the default.
+    #: A key's URI naming any other module is refused: loading a library is running its code.
+    pkcs11_modules: tuple[str, ...] = ()
+    #: RFC 3161 timestamp authority. Empty = PAdES B-B; set = B-T, and B-LT unless `pades_level` says otherwise.
+    tsa_url: str = ""
+    #: Highest PAdES baseline level wanted: B-B, B-T or B-LT (default: B-LT when a TSA is configured).
+    pades_level: str = ""
+    #: How long one OCSP/CRL answer about a certificate is reused before signing again (seconds, capped by the
+    #: answer's own nextUpdate). Short: a revocation must stop signing within minutes, not hours.
+    revocation_cache_seconds: float = 300.0
+    #: Redelivery delay after a failed dispatch attempt n (1-based): min(base * 2^(n-1), cap) seconds, jittered
+    #: (chalicelib.outbound.dispatch.backoff_seconds). The defaults spread the queue's 5 receives over about 5 minutes.
+    dispatch_backoff_base_seconds: int = 20
+    dispatch_backoff_cap_seconds: int = 600
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this container; cached because env vars do not change during a Lambda's life."""
+    env = os.environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "ap-southeast-1"
+    pool = env.get("COGNITO_USER_POOL_ID", "")
+    issuer = env.get("TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+    return Settings(
+        stage=env.get("STAGE", "local"),
+        region=region,
+        documents_bucket=env.get("DOCUMENTS_BUCKET", "edoc-gateway-local-documents"),
+        documents_table=env.get("DOCUMENTS_TABLE", DOCUMENTS_TABLE),
+        agencies_table=env.get("AGENCIES_TABLE", AGENCIES_TABLE),
+        dispatch_queue=env.get("DISPATCH_QUEUE", DISPATCH_QUEUE),
+        upload_queue=env.get("UPLOAD_QUEUE", UPLOAD_QUEUE),
+        axis_secret_name=env.get("AXIS_SECRET_NAME", AXIS_SECRET_NAME),
+        cognito_user_pool_id=pool,
+        cognito_client_id=env.get("COGNITO_CLIENT_ID", ""),
+        jwks_url=env.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+        token_issuer=issuer,
+        max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", str(MAX_UPLOAD_BYTES))),
+        aws_endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
+        trust_roots_pem=env.get("TRUST_ROOTS", ""),
+        pkcs11_modules=tuple(p for p in env.get("PKCS11_MODULES", "").split(os.pathsep) if p),
+        tsa_url=env.get("TSA_URL", "").strip(),
+        pades_level=env.get("PADES_LEVEL", "").strip().upper(),
+        revocation_cache_seconds=float(env.get("REVOCATION_CACHE_SECONDS", "300")),
+        dispatch_backoff_base_seconds=int(env.get("DISPATCH_BACKOFF_BASE_SECONDS", "20")),
+        dispatch_backoff_cap_seconds=int(env.get("DISPATCH_BACKOFF_CAP_SECONDS", "600")),
+    )

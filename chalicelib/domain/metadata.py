@@ -1,0 +1,174 @@
+"""Document metadata as agencies submit it (pydantic). English names; Vietnamese terms in docstrings.
+
+The rules come from NĐ 30/2020 (Phụ lục III: document types and their abbreviations) and QCVN 102:2016
+(identifier codes of recipients). Secret documents are recognised here but refused by the service with the
+distinct code `secret_document`: they never go over the axis (QĐ 28/2018).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chalicelib.standards.identifiers import is_strict
+
+#: Phụ lục III NĐ 30/2020: abbreviation → Vietnamese name. `CV` (công văn) has no abbreviation in the
+#: standard; clients send `CV` to mean it.
+DOCUMENT_TYPES: dict[str, str] = {
+    "NQ": "Nghị quyết", "QĐ": "Quyết định", "CT": "Chỉ thị", "QC": "Quy chế", "QyĐ": "Quy định",
+    "TC": "Thông cáo", "TB": "Thông báo", "HD": "Hướng dẫn", "CTr": "Chương trình", "KH": "Kế hoạch",
+    "PA": "Phương án", "ĐA": "Đề án", "DA": "Dự án", "BC": "Báo cáo", "BB": "Biên bản", "TTr": "Tờ trình",
+    "HĐ": "Hợp đồng", "CĐ": "Công điện", "BGN": "Bản ghi nhớ", "BTT": "Bản thỏa thuận", "GUQ": "Giấy ủy quyền",
+    "GM": "Giấy mời", "GGT": "Giấy giới thiệu", "GNP": "Giấy nghỉ phép", "PG": "Phiếu gửi", "PC": "Phiếu chuyển",
+    "PB": "Phiếu báo", "CV": "Công văn",
+}
+
+
+def _fold(text: str) -> str:
+    """ASCII-fold Vietnamese (Đ→D, strip marks) so `QD` finds `QĐ`; case is kept (`QyĐ` ≠ `QĐ`)."""
+    text = text.replace("Đ", "D").replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+_FOLDED_TYPES = {_fold(k): k for k in DOCUMENT_TYPES}
+_NOTATION = re.compile(r"^[0-9A-Za-zĐđ][0-9A-Za-zĐđ.\-&]*$")
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+Urgency = Literal["normal", "urgent", "very_urgent", "flash"]
+Secrecy = Literal["none", "confidential", "secret", "top_secret"]
+
+#: edXML OtherInfo/Priority: 0 thường, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc.
+URGENCY_PRIORITY: dict[str, int] = {"normal": 0, "urgent": 1, "very_urgent": 2, "flash": 3}
+
+
+class Signer(BaseModel):
+    """Người ký: họ tên, chức vụ, thẩm quyền ký (e.g. `KT. CHỦ TỊCH`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    full_name: str = Field(min_length=1, max_length=100)
+    position: str = Field(default="", max_length=200)
+    competence: str = Field(default="", max_length=200)
+
+
+class StampPlacement(BaseModel):
+    """Vị trí chữ ký số của cơ quan (con dấu, tên cơ quan, thời gian ký) on the document, when the signer's
+    signature box is not where the agency's default puts it (signature-appearance.md).
+
+    `page` counts from 1; a negative number counts from the end (-1, the default, is the last page). `x`/`y` are
+    the box's lower-left corner in points (1/72 inch) from the page's lower-left corner; left out, the box goes to
+    the lower right of the page with a 2 cm margin. `width`/`height` in points; left out, 300 x 100 (the seal is
+    drawn at the box's height, at most 40% of its width, with name and time beside it). A page the uploaded PDF
+    does not have, or a box entirely off the page, makes the upload `REJECTED` (`stamp_page_missing`,
+    `stamp_outside_page`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(default=-1, ge=-10000, le=10000, description="trang, từ 1; số âm đếm từ cuối (-1: trang cuối)")
+    x: float | None = Field(default=None, ge=0, le=14400, allow_inf_nan=False)
+    y: float | None = Field(default=None, ge=0, le=14400, allow_inf_nan=False)
+    width: float | None = Field(default=None, ge=72, le=1000, allow_inf_nan=False)
+    height: float | None = Field(default=None, ge=24, le=1000, allow_inf_nan=False)
+
+    @field_validator("page")
+    @classmethod
+    def _page_not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("số trang bắt đầu từ 1 (hoặc -1 cho trang cuối)")
+        return value
+
+    def as_record(self) -> dict[str, object]:
+        """The placement as the document record keeps it (DynamoDB takes no floats: Decimal, 0.01 pt)."""
+        from decimal import Decimal
+
+        out: dict[str, object] = {"page": self.page}
+        for name in ("x", "y", "width", "height"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = Decimal(str(round(value, 2)))
+        return out
+
+
+class AttachmentSpec(BaseModel):
+    """Một phụ lục uploaded as its own PDF with the document: `name` is what OtherInfo/Appendixes/Appendix says
+    (e.g. "Phụ lục I"), `file_name` the AttachmentName it travels under (derived from số/ký hiệu when left out)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200, description="tên phụ lục, e.g. Phụ lục I")
+    file_name: str | None = Field(default=None, min_length=5, max_length=120, pattern=r"^[^/\\\x00-\x1f]+\.pdf$",
+                                  description="tên tệp khi gửi đi (.pdf, không có dấu /)")
+
+
+class DocumentMetadata(BaseModel):
+    """Thông tin văn bản đi. See DESIGN.md "Document metadata"."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    number: str = Field(default="", max_length=20, pattern=r"^[0-9]*$", description="số; may be empty until issued")
+    notation: str = Field(min_length=1, max_length=60, description="ký hiệu, e.g. UBND-VX3")
+    type: str = Field(description="Phụ lục III abbreviation (QĐ, CT, TB…) or CV for công văn")
+    subject: str = Field(min_length=1, max_length=2000, description="trích yếu")
+    issued_on: date = Field(description="ngày ban hành")
+    place: str = Field(min_length=1, max_length=100, description="địa danh")
+    signer: Signer
+    urgency: Urgency = "normal"
+    secrecy: Secrecy = "none"
+    recipients: list[str] = Field(min_length=1, max_length=500, description="mã định danh of each recipient")
+    due_date: date | None = None
+    steering_type: int = Field(default=0, ge=0, le=2, description="0 none, 1 steering, 2 report on steering")
+    reply_to: str | None = Field(default=None, max_length=200, description="edXML DocumentId answered")
+    replaces: str | None = Field(default=None, pattern=_UUID,
+                                 description="văn bản thay thế: document_id của văn bản đã gửi mà văn bản này thay "
+                                             "thế (BussinessDocType 3)")
+    stamp: StampPlacement | None = Field(default=None, description="vị trí chữ ký số của cơ quan; mặc định theo "
+                                                                   "cấu hình của cơ quan, rồi góc dưới phải trang cuối")
+    attachments: list[AttachmentSpec] = Field(default_factory=list, max_length=20,
+                                              description="phụ lục tải lên thành các tệp PDF riêng (tối đa 20)")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value in DOCUMENT_TYPES:
+            return value
+        folded = _FOLDED_TYPES.get(_fold(value))
+        if folded is None:
+            raise ValueError("loại văn bản không có trong Phụ lục III NĐ 30/2020")
+        return folded
+
+    @field_validator("notation")
+    @classmethod
+    def _notation_shape(cls, value: str) -> str:
+        if not _NOTATION.match(value):
+            raise ValueError("ký hiệu chỉ gồm chữ, số, dấu chấm và gạch nối")
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipient_codes(cls, value: list[str]) -> list[str]:
+        bad = [code for code in value if not is_strict(code)]
+        if bad:
+            raise ValueError(f"mã định danh không hợp lệ: {', '.join(bad[:5])}")
+        if len(set(value)) != len(value):
+            raise ValueError("mã định danh cơ quan nhận bị trùng")
+        return value
+
+    @model_validator(mode="after")
+    def _due_after_issue(self) -> DocumentMetadata:
+        if self.due_date and self.due_date < self.issued_on:
+            raise ValueError("hạn xử lý trước ngày ban hành")
+        return self
+
+    @property
+    def type_name(self) -> str:
+        return DOCUMENT_TYPES[self.type]
+
+    @property
+    def priority(self) -> int:
+        return URGENCY_PRIORITY[self.urgency]

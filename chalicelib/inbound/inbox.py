@@ -1,0 +1,181 @@
+"""Agency-facing use cases on inbound documents: the inbox, one item (metadata, the signatures' verification report,
+short-lived download links), and the clerk's report back to the sender (03 đã tiếp nhận, 02 từ chối with a reason,
+04 phân công, 05 đang xử lý, 06 hoàn thành), sent as a status package through the axis.
+
+Tenant isolation as for documents: every read starts from the caller's organ_id and another agency's item answers
+404 (not 403), so ids cannot be probed; only the recipient agency itself reports statuses on an item.
+
+The clerk's report is recorded first, together with its package in the outbox (one transaction), then sent at once;
+if the axis does not take it now, `poll_axis` retries it every minute, and the item shows it as `pending`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from chalicelib.adapters import aws
+from chalicelib.adapters.document_store import ConditionFailed, now_iso
+from chalicelib.api.auth import Caller
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.core.log import logger
+from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, get_settings
+from chalicelib.domain import axis_statuses
+
+#: The API sends the clerk's status at once but must answer within its own timeout (30 s): a slow axis only
+#: delays the package, which stays in the outbox for the next poll.
+API_AXIS_TIMEOUT_SECONDS = 8.0
+
+#: Fields of an inbox item on the wire, in lists and in the detail (DESIGN.md: never rename these).
+_LIST_FIELDS = ("inbox_id", "from_organ_id", "from_name", "number", "notation", "subject", "type_name", "issued_on",
+                "received_at", "status", "status_code", "revoked", "verification_summary", "priority")
+_DETAIL_FIELDS = ("edxml_document_id", "place", "signer", "due_date", "steering_type", "paper", "to_places",
+                  "updated_at", "warnings")
+#: What revocations, updates and replacements recorded on the item (chalicelib.inbound.amendments), shown when set.
+_AMENDMENT_FIELDS = ("revocation", "replaced_by", "replaced_at", "removed_as_recipient", "business_doc_type")
+_AMENDMENT_DETAIL_FIELDS = ("updates", "recipients", "replaces")
+
+
+def _not_found() -> NotFound:
+    return NotFound("Không tìm thấy văn bản đến.", code="inbox_item_not_found")
+
+
+def _store() -> Any:
+    from chalicelib.adapters.inbound_store import InboundStore
+
+    return InboundStore()
+
+
+def _limit(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 50), 200))
+    except ValueError as exc:
+        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
+
+
+def _own_item(caller: Caller, inbox_id: str, *, write: bool = False) -> dict[str, Any]:
+    """The item if it is the caller's agency's (admins may read any, never act for an agency)."""
+    try:
+        uuid.UUID(inbox_id)
+    except ValueError as exc:
+        raise _not_found() from exc
+    item = _store().get_inbox_item(inbox_id)
+    if item is None or (item["organ_id"] != caller.organ_id and (write or not caller.is_admin)):
+        raise _not_found()
+    return item
+
+
+def get_own_item(caller: Caller, inbox_id: str) -> dict[str, Any]:
+    """The raw inbox item if the caller may read it (other use cases, e.g. `/v1/verify`); 404 otherwise."""
+    return _own_item(caller, inbox_id)
+
+
+def _expires(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+def present(item: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+    """The wire shape of an inbox item; the detail adds metadata, attachments with their verification report and a
+    download link each, and the status history with whether each report has reached the axis."""
+    out = {name: item.get(name) for name in _LIST_FIELDS}
+    out["revoked"] = bool(item.get("revoked"))
+    out.update({name: item[name] for name in _AMENDMENT_FIELDS if item.get(name) not in (None, "", 0)})
+    if not detail:
+        return out
+    out.update({name: item.get(name) for name in _DETAIL_FIELDS})
+    out.update({name: item[name] for name in _AMENDMENT_DETAIL_FIELDS if item.get(name)})
+    sent = item.get("sent_statuses") or {}
+    out["status_history"] = [
+        {**entry, **({"sent_at": sent[entry["code"]]["sent_at"], "axis_doc_id": sent[entry["code"]]["axis_doc_id"]}
+                     if entry["code"] in sent else {"pending": True})}
+        for entry in item.get("status_history", [])
+    ]
+    s3 = aws.client("s3")
+    bucket = get_settings().documents_bucket
+    expires = _expires(DOWNLOAD_URL_TTL_SECONDS)
+    attachments = []
+    for att in item.get("attachments", []):
+        disposition = f"attachment; filename*=UTF-8''{quote(att['name'] or 'attachment', safe='')}"
+        url = s3.generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_URL_TTL_SECONDS, Params={
+            "Bucket": bucket, "Key": att["key"], "ResponseContentDisposition": disposition,
+            "ResponseContentType": "application/pdf" if att.get("is_pdf") else "application/octet-stream"})
+        attachments.append({"name": att["name"], "content_type": att.get("content_type"), "size": att.get("size"),
+                            "sha256": att.get("sha256"), "verification": att.get("verification"),
+                            "download": {"url": url, "expires_at": expires}})
+    out["attachments"] = attachments
+    return out
+
+
+def list_items(caller: Caller, *, limit: str | None, cursor: str | None) -> dict[str, Any]:
+    """`GET /v1/inbox`: the caller's agency's inbound documents, newest first."""
+    items, nxt = _store().list_inbox(caller.organ_id, limit=_limit(limit), cursor=cursor)
+    body: dict[str, Any] = {"items": [present(i) for i in items]}
+    if nxt:
+        body["next"] = nxt
+    return body
+
+
+def get_item(caller: Caller, inbox_id: str) -> dict[str, Any]:
+    """`GET /v1/inbox/{id}`."""
+    return present(_own_item(caller, inbox_id), detail=True)
+
+
+def report_status(caller: Caller, inbox_id: str, body: Any) -> dict[str, Any]:
+    """`POST /v1/inbox/{id}/status` {"code", "reason"?}: record the clerk's report and send it to the sender."""
+    from chalicelib.adapters.agency_registry import AgencyRegistry
+    from chalicelib.inbound.poll import outbox_item
+
+    item = _own_item(caller, inbox_id, write=True)
+    code, reason = axis_statuses.validate_clerk_report(body)
+    if item.get("revoked"):
+        raise Conflict("Văn bản đã bị thu hồi, không báo trạng thái được nữa.", code="inbox_item_revoked")
+    if not axis_statuses.clerk_status_allowed(item["status_code"], code):
+        raise Conflict("Không thể chuyển sang trạng thái này từ trạng thái hiện tại.", code="status_not_allowed",
+                       details={"current": item["status_code"], "requested": code})
+    at = now_iso()
+    entry = {"status": axis_statuses.status_name(code), "code": code, "meaning": axis_statuses.status_meaning(code),
+             "at": at, "by": caller.username, **({"reason": reason} if reason else {})}
+    agency = AgencyRegistry().get(item["organ_id"])
+    outbox = outbox_item(item, code, reason, at, reporter_name=agency.name if agency else item["organ_id"])
+    store = _store()
+    try:
+        store.record_clerk_status(item, entry, outbox)
+    except ConditionFailed as exc:
+        raise Conflict("Trạng thái văn bản vừa thay đổi, vui lòng tải lại.", code="status_changed") from exc
+    _send_now(outbox, store)
+    return present(store.get_inbox_item(inbox_id) or item, detail=True)
+
+
+def _send_now(outbox: dict[str, Any], store: Any) -> None:
+    """Try the axis now with a short timeout; whatever fails stays in the outbox for `poll_axis`."""
+    from chalicelib.adapters.axis.client import AxisClient
+    from chalicelib.adapters.axis.errors import AxisError
+    from chalicelib.inbound.poll import send_status
+    from chalicelib.outbound.dispatch import axis_credentials
+
+    try:
+        creds = axis_credentials()
+        secret = creds.get("systems", {}).get(outbox["organ_id"])
+        if not secret:
+            raise PermissionError("no axis credentials")
+        timeout = min(API_AXIS_TIMEOUT_SECONDS, float(creds.get("timeout", 30)))
+        send_status(AxisClient(creds["endpoint"], outbox["organ_id"], secret, timeout=timeout), outbox, store)
+    except (AxisError, PermissionError, OSError) as exc:
+        logger.warning("status package left in the outbox", extra={
+            "inbox_id": outbox["inbox_id"], "code": outbox["code"], "error": type(exc).__name__})
+
+
+def list_issues(caller: Caller, *, limit: str | None, cursor: str | None) -> dict[str, Any]:
+    """`GET /v1/admin/inbound-issues` (admins): envelopes refused or not matched, and status packages the axis
+    refused to carry, newest first, so nothing the axis brought in is lost silently."""
+    if not caller.is_admin:
+        raise Forbidden("Chỉ quản trị viên được xem mục này.", code="admin_only")
+    items, nxt = _store().list_issues(limit=_limit(limit), cursor=cursor)
+    fields = ("axis_doc_id", "organ_id", "from", "outcome", "reason", "details", "received_at", "raw_key", "ack",
+              "acked_at", "inbox_id", "code", "to", "last_error", "failed_at")
+    body: dict[str, Any] = {"items": [{k: i[k] for k in fields if k in i} for i in items]}
+    if nxt:
+        body["next"] = nxt
+    return body

@@ -1,0 +1,202 @@
+"""Agency-facing use cases on outgoing documents: register metadata and hand out the upload, read records,
+list them, and give a short-lived link to the signed PDF.
+
+Tenant isolation lives here: every read starts from the caller's organ_id, and another agency's document
+answers 404 (not 403), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import aws
+from chalicelib.adapters.agency_registry import AgencyRegistry
+from chalicelib.adapters.document_store import DocumentStore, now_iso
+from chalicelib.api.auth import Caller
+from chalicelib.core.errors import Forbidden, NotFound, SecretDocument, UnknownRecipient, ValidationFailed
+from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SECONDS, get_settings
+from chalicelib.domain import states
+from chalicelib.domain.attachments import find_part, incoming_attachment_key
+
+
+def incoming_key(organ_id: str, document_id: str) -> str:
+    return f"incoming/{organ_id}/{document_id}.pdf"
+
+
+def signed_key(organ_id: str, document_id: str) -> str:
+    return f"signed/{organ_id}/{document_id}.pdf"
+
+
+def _expires(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
+def _validate(body: Any) -> Any:
+    """Pydantic validation with errors a clerk can act on; secret documents refused before anything else."""
+    from pydantic import ValidationError
+
+    from chalicelib.domain.metadata import DocumentMetadata
+
+    if not isinstance(body, dict):
+        raise ValidationFailed("Nội dung yêu cầu phải là một đối tượng JSON.")
+    secrecy = body.get("secrecy", "none")
+    if secrecy not in (None, "none"):
+        raise SecretDocument(details={"secrecy": secrecy})
+    try:
+        return DocumentMetadata.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        raise ValidationFailed(details={"errors": errors}) from exc
+
+
+def create_document(caller: Caller, body: Any) -> dict[str, Any]:
+    """`POST /v1/documents`: validate, check sender and recipients, write `AWAITING_UPLOAD`, presign the POST."""
+    metadata = _validate(body)
+    registry = AgencyRegistry()
+    agencies = registry.get_many([caller.organ_id, *metadata.recipients])
+    sender = agencies.get(caller.organ_id)
+    if sender is None or not sender.served or not sender.active:
+        raise Forbidden("Cơ quan của tài khoản không được cổng này phục vụ.", code="agency_not_served")
+    bad = [code for code in metadata.recipients if code not in agencies or not agencies[code].active]
+    if bad:
+        raise UnknownRecipient(details={"recipients": bad})
+
+    document_id = str(uuid.uuid4())
+    key = incoming_key(caller.organ_id, document_id)
+    attachments = [
+        {"index": n, "name": spec.name, **({"file_name": spec.file_name} if spec.file_name else {}),
+         "original_key": incoming_attachment_key(caller.organ_id, document_id, n)}
+        for n, spec in enumerate(metadata.attachments, start=1)]
+    created = now_iso()
+    # The stamp placement (optional) is kept twice: in the metadata shown back to the client, and as `stamp_box`,
+    # what the signing handler reads. Decimal either way (DynamoDB takes no floats).
+    stamp = metadata.stamp.as_record() if metadata.stamp else None
+    # A replacement (thay thế) claims the document it replaces first (outbound.amendments); dispatch then sends
+    # BussinessDocType 3 naming it. Recorded in the metadata only when given, so other records keep their shape.
+    replaces = None
+    if metadata.replaces:
+        from chalicelib.outbound.amendments import prepare_replacement
+
+        replaces = prepare_replacement(caller, metadata, document_id)
+    DocumentStore().create({
+        "document_id": document_id, "organ_id": caller.organ_id, "state": states.AWAITING_UPLOAD,
+        "metadata": {**metadata.model_dump(mode="json", exclude={"stamp", "replaces", "attachments"}),
+                     **({"stamp": stamp} if stamp else {}), **({"replaces": metadata.replaces} if replaces else {})},
+        "created_at": created, "updated_at": created, "created_by": caller.username, "original_key": key,
+        **({"stamp_box": stamp} if stamp else {}), **({"replaces": replaces} if replaces else {}),
+        # Phụ lục (chalicelib.domain.attachments): the signing handler waits for every part, then signs them all.
+        **({"attachments": attachments} if attachments else {}),
+    })
+    body: dict[str, Any] = {
+        "document_id": document_id, "state": states.AWAITING_UPLOAD, "upload": _presigned_upload(key),
+    }
+    if attachments:
+        body["attachment_uploads"] = [
+            {"index": a["index"], "name": a["name"], **_presigned_upload(a["original_key"])} for a in attachments]
+    return body
+
+
+def _presigned_upload(key: str) -> dict[str, Any]:
+    """A presigned POST for one PDF (`upload` and each of `attachment_uploads`): the same size and type limits."""
+    settings = get_settings()
+    post = aws.client("s3").generate_presigned_post(
+        Bucket=settings.documents_bucket, Key=key,
+        Fields={"Content-Type": "application/pdf"},
+        Conditions=[{"Content-Type": "application/pdf"}, ["content-length-range", 1, settings.max_upload_bytes]],
+        ExpiresIn=UPLOAD_URL_TTL_SECONDS,
+    )
+    return {"url": post["url"], "fields": post["fields"], "expires_at": _expires(UPLOAD_URL_TTL_SECONDS),
+            "max_bytes": settings.max_upload_bytes}
+
+
+def _own_record(caller: Caller, document_id: str) -> tuple[dict, list, list]:
+    try:
+        uuid.UUID(document_id)
+    except ValueError as exc:
+        raise NotFound("Không tìm thấy văn bản.", code="document_not_found") from exc
+    record, events, deliveries = DocumentStore().get_full(document_id)
+    if record is None or (record["organ_id"] != caller.organ_id and not caller.is_admin):
+        raise NotFound("Không tìm thấy văn bản.", code="document_not_found")
+    return record, events, deliveries
+
+
+def get_record(caller: Caller, document_id: str) -> dict[str, Any]:
+    """The caller's own record (internal fields included, for other use cases); 404 for anyone else's."""
+    return _own_record(caller, document_id)[0]
+
+
+def present(record: dict[str, Any], events: list[dict] | None = None,
+            deliveries: list[dict] | None = None) -> dict[str, Any]:
+    """The wire shape of a record (DESIGN.md); internal fields (lease, keys) stay inside."""
+    out: dict[str, Any] = {
+        "document_id": record["document_id"], "organ_id": record["organ_id"], "state": record["state"],
+        "metadata": record["metadata"], "created_at": record["created_at"], "updated_at": record["updated_at"],
+    }
+    for name in ("reason", "reason_message", "axis_error_code", "original_sha256", "signed_sha256", "signed_at",
+                 "pades_level", "dispatched_at", "revoked_at", "revocation_reason", "replaced_by", "replaced_at"):
+        if record.get(name):
+            out[name] = record[name]
+    if record.get("reason_details"):
+        out["details"] = record["reason_details"]
+    if record.get("attachments"):
+        out["attachments"] = [
+            {k: a[k] for k in ("index", "name", "file_name", "original_sha256", "signed_sha256") if a.get(k)}
+            for a in record["attachments"]]
+    if record.get("replaces"):
+        out["replaces"] = {k: record["replaces"].get(k) for k in ("document_id", "edxml_document_id")}
+    if events is not None:
+        out["timeline"] = [{"state": e["state"], "at": e["at"], **e.get("detail", {})} for e in events]
+    if deliveries is not None:
+        out["deliveries"] = [
+            {"organ_id": d["organ_id"], "status": d["status"], "updated_at": d["updated_at"],
+             **({"axis_doc_id": d["axis_doc_id"]} if d.get("axis_doc_id") else {}),
+             **({"paper": d["paper"]} if "paper" in d else {}),
+             **{k: d[k] for k in ("status_code", "status_meaning", "reason", "revocation", "update",
+                                  "added_by_amendment") if d.get(k)},
+             **({"removed": True} if d.get("removed") else {}),
+             "history": d.get("history", [])}
+            for d in deliveries
+        ]
+    return out
+
+
+def get_document(caller: Caller, document_id: str) -> dict[str, Any]:
+    record, events, deliveries = _own_record(caller, document_id)
+    out = present(record, events, deliveries)
+    if record.get("amendments_count"):  # revocation, updates of recipients (chalicelib.outbound.amendments)
+        from chalicelib.outbound.amendments import list_for_document
+
+        out["amendments"] = list_for_document(document_id)
+    return out
+
+
+def list_documents(caller: Caller, *, limit: str | None, cursor: str | None, state: str | None) -> dict[str, Any]:
+    try:
+        size = max(1, min(int(limit or 50), 200))
+    except ValueError as exc:
+        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
+    if state and state not in states.ALL_STATES:
+        raise ValidationFailed("Trạng thái lọc không hợp lệ.", code="invalid_state", details={"state": state})
+    items, nxt = DocumentStore().list_for_organ(caller.organ_id, limit=size, cursor=cursor, state=state)
+    body: dict[str, Any] = {"items": [present(i) for i in items]}
+    if nxt:
+        body["next"] = nxt
+    return body
+
+
+def signed_download(caller: Caller, document_id: str, part: str | None = None) -> dict[str, Any]:
+    """A short-lived GET URL for the signed PDF, once there is one; `part` `att-<n>` for a phụ lục (default the
+    document itself)."""
+    record, _, _ = _own_record(caller, document_id)
+    attachment = find_part(record, part)
+    key = (attachment or record).get("signed_key")
+    if not key:
+        raise NotFound("Văn bản chưa được ký số.", code="not_signed_yet", details={"state": record["state"]})
+    url = aws.client("s3").generate_presigned_url(
+        "get_object", ExpiresIn=DOWNLOAD_URL_TTL_SECONDS,
+        Params={"Bucket": get_settings().documents_bucket, "Key": key,
+                "ResponseContentType": "application/pdf"},
+    )
+    return {"url": url, "expires_at": _expires(DOWNLOAD_URL_TTL_SECONDS)}

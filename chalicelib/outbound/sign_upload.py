@@ -1,0 +1,340 @@
+"""`sign_document`: from an S3 upload event to a signed PDF and a `SIGNED` record.
+
+Why so careful: S3 → SQS delivers at least once, the object is whatever the client sent (moto does not even
+enforce the presigned POST's limits), and a worker may die at any point. So: claim the record with a lease
+(conditional write), check the object itself, sign, store, then record `SIGNED` only if the lease is still ours.
+A bad upload ends `REJECTED` with a stable reason code and the original kept; a redelivered message finds the
+record past `UPLOADED` and changes nothing.
+
+A document uploaded with phụ lục (chalicelib.domain.attachments) has several parts, each its own S3 object and event.
+Every event checks whether all parts are there (HEAD on the expected keys); only then does it claim the record, so
+the last arrival signs, whatever the order, and two events both seeing all parts race for the same lease.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chalicelib.adapters import aws
+from chalicelib.adapters.agency_registry import Agency, AgencyRegistry
+from chalicelib.adapters.document_store import ConditionFailed, DocumentStore, now_iso
+from chalicelib.core.errors import SigningUnavailable, UploadRejected
+from chalicelib.core.log import logger
+from chalicelib.core.settings import get_settings
+from chalicelib.domain import states
+from chalicelib.domain.attachments import MAIN_PART, parse_incoming_key, signed_attachment_key, stamp_label
+from chalicelib.outbound.documents import incoming_key, signed_key
+
+#: A claim on a record expires after this, so a redelivery can take over from a worker that died. Shorter
+#: than the queue's visibility timeout (120 s), longer than signing a 150 MB file.
+LEASE_SECONDS = 90
+#: Matches the queue's redrive maxReceiveCount: on the last attempt the record is marked FAILED.
+MAX_RECEIVES = 5
+
+
+
+class RetryLater(Exception):
+    """Another worker holds the record's lease: let SQS deliver the message again later."""
+
+
+def handle_upload_message(body: str, receive_count: int = 1) -> None:
+    """One SQS message from the upload queue: an S3 event notification (or moto's `s3:TestEvent`)."""
+    event = json.loads(body)
+    if event.get("Event") == "s3:TestEvent":
+        return
+    for record in event.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        obj = record["s3"]["object"]
+        process_upload(record["s3"]["bucket"]["name"], unquote_plus(obj["key"]), obj.get("versionId"),
+                       receive_count=receive_count)
+
+
+def process_upload(bucket: str, key: str, version_id: str | None = None, *, receive_count: int = 1) -> None:
+    """Sign the uploaded object if its record is waiting for it; otherwise change nothing."""
+    parsed = parse_incoming_key(key)
+    if parsed is None:
+        logger.warning("upload key ignored", extra={"key_prefix": key.split("/", 1)[0]})
+        return
+    organ_id, document_id, part = parsed
+    store = DocumentStore()
+    record = store.get(document_id)
+    if record is None or record["organ_id"] != organ_id:
+        logger.warning("upload without a matching record", extra={"document_id": document_id})
+        return
+    if record["state"] == states.SIGNED:
+        enqueue_dispatch(document_id)  # an earlier run may have died between recording and enqueueing
+        return
+    if record["state"] not in (states.AWAITING_UPLOAD, states.UPLOADED):
+        logger.info("duplicate upload event", extra={"document_id": document_id, "state": record["state"]})
+        return
+    if record.get("attachments"):
+        missing = _missing_parts(bucket, organ_id, document_id, record)
+        if missing:
+            logger.info("waiting for the other parts", extra={"document_id": document_id, "part": part,
+                                                              "missing": missing})
+            return
+    # The event's version names the main file's version only when the event is about the main file.
+    main_version = version_id if part == MAIN_PART else None
+
+    lease = uuid.uuid4().hex
+    now = int(time.time())
+    try:
+        store.transition(
+            document_id, states.UPLOADED, from_states=frozenset({states.AWAITING_UPLOAD, states.UPLOADED}),
+            fields={"lease_owner": lease, "lease_until": now + LEASE_SECONDS, "uploaded_at": now_iso()},
+            extra_condition="attribute_not_exists(lease_until) OR lease_until < :now", extra_values={":now": now},
+            detail={"attempt": receive_count},
+        )
+    except ConditionFailed:
+        current = store.get(document_id) or {}
+        if current.get("state") == states.UPLOADED:
+            raise RetryLater(document_id) from None
+        return
+
+    owned = {"extra_condition": "lease_owner = :lease", "extra_values": {":lease": lease}}
+    try:
+        with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
+            result, facts = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id, document_id,
+                                  tmp, record)
+            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at)
+    except UploadRejected as exc:
+        logger.info("upload rejected", extra={"document_id": document_id, "reason": exc.code})
+        part_details = {k: exc.details[k] for k in ("part", "name") if k in exc.details}
+        store.transition(document_id, states.REJECTED, fields={
+            "reason": exc.code, "reason_message": exc.message,
+            **({"reason_details": part_details} if part_details else {})},
+            remove=("lease_owner", "lease_until"), **owned)
+        return
+    except SigningUnavailable as exc:
+        logger.warning("signing key unavailable", extra={"document_id": document_id, "reason": exc.code})
+        store.transition(document_id, states.FAILED, fields={"reason": exc.code, "reason_message": exc.message},
+                         remove=("lease_owner", "lease_until"), **owned)
+        return
+    except Exception:
+        if receive_count >= MAX_RECEIVES:
+            store.transition(document_id, states.FAILED, fields={
+                "reason": "signing_error", "reason_message": "Ký số thất bại sau nhiều lần thử."},
+                remove=("lease_owner", "lease_until"), **owned)
+        raise
+    store.transition(document_id, states.SIGNED, fields={
+        "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
+        "signed_at": result.signed_at.isoformat(), "signed_key": signed_key(organ_id, document_id),
+        "signed_size": result.signed_size, "page_count": facts.page_count, "pades_level": result.level,
+        **({"attachments": attachments} if attachments else {}),
+    }, remove=("lease_owner", "lease_until"), **owned)
+    logger.info("document signed", extra={"document_id": document_id, "bytes": result.signed_size})
+    enqueue_dispatch(document_id)
+
+
+def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
+          record: dict[str, Any]) -> tuple[Any, Any]:
+    """Download, check, sign and store; returns (SignResult, PdfFacts)."""
+    from chalicelib.keys.certificates import ensure_certificate_usable
+    from chalicelib.signing.pades import PadesProfile, sign_pdf_file
+    from chalicelib.signing.pdf_checks import check_upload
+
+    s3 = aws.client("s3")
+    settings = get_settings()
+    extra = {"VersionId": version_id} if version_id else {}
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **extra)
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+            raise UploadRejected("Không tìm thấy tệp đã tải lên.", code="missing_upload") from exc
+        raise
+    if head["ContentLength"] > settings.max_upload_bytes:
+        raise UploadRejected("Tệp vượt quá dung lượng cho phép.", code="file_too_large",
+                             details={"max_bytes": settings.max_upload_bytes})
+    src = os.path.join(tmp, "original.pdf")
+    dst = os.path.join(tmp, "signed.pdf")
+    s3.download_file(bucket, key, src, ExtraArgs=extra or None)
+    facts = check_upload(src, settings.max_upload_bytes)
+
+    agency = _agency(organ_id)
+    identity = signing_identity(agency)
+    ensure_certificate_usable(identity.certificate, identity.chain)  # per document: expiry is not cacheable
+    profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
+    result = sign_pdf_file(src, dst, identity, box=stamp_box(record, agency),
+                           seal=agency_seal(settings.documents_bucket, agency), profile=profile)
+    s3.upload_file(dst, bucket, signed_key(organ_id, document_id),
+                   ExtraArgs={"ContentType": "application/pdf",
+                              "Metadata": {"document-id": document_id, "sha256": result.signed_sha256}})
+    return result, facts
+
+
+def _missing_parts(bucket: str, organ_id: str, document_id: str, record: dict[str, Any]) -> list[str]:
+    """The parts (`main`, `att-<n>`) not in S3 yet: HEAD on each expected key (S3 is strongly consistent, so the
+    event of the last part to arrive sees all of them)."""
+    s3 = aws.client("s3")
+    expected = [(MAIN_PART, incoming_key(organ_id, document_id))]
+    expected += [(f"att-{int(a['index'])}", a["original_key"]) for a in record["attachments"]]
+    missing = []
+    for part, key in expected:
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                missing.append(part)
+                continue
+            raise
+    return missing
+
+
+def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, record: dict[str, Any],
+                      signed_at: Any) -> list[dict[str, Any]]:
+    """Check every phụ lục like the main file, then sign each with the organisation's key and the text-only stamp
+    in the top-right corner of its first page (signature-appearance.md), at the main signature's time.
+
+    All are checked before any is signed, so a bad one rejects the document without signing the rest; an
+    `UploadRejected` names the part (`details.part`). Returns the record's `attachments` with the digests and keys.
+    """
+    entries = list(record.get("attachments") or [])
+    if not entries:
+        return []
+    from chalicelib.signing.pades import PadesProfile, StampBox, sign_pdf_file
+    from chalicelib.signing.pdf_checks import check_upload
+
+    s3 = aws.client("s3")
+    settings = get_settings()
+    sources = []
+    for entry in entries:
+        part = f"att-{int(entry['index'])}"
+        where = {"part": part, "name": entry["name"]}
+        try:
+            head = s3.head_object(Bucket=bucket, Key=entry["original_key"])
+            if head["ContentLength"] > settings.max_upload_bytes:
+                raise UploadRejected("Tệp vượt quá dung lượng cho phép.", code="file_too_large",
+                                     details={"max_bytes": settings.max_upload_bytes})
+            src = os.path.join(tmp, f"{part}.pdf")
+            s3.download_file(bucket, entry["original_key"], src)
+            check_upload(src, settings.max_upload_bytes)
+        except UploadRejected as exc:
+            raise UploadRejected(exc.message, code=exc.code, details={**exc.details, **where}) from exc
+        sources.append((entry, part, src))
+
+    agency = _agency(organ_id)
+    identity = signing_identity(agency)
+    profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
+    md = record["metadata"]
+    label = stamp_label(md.get("number", ""), md["notation"])
+    out = []
+    for entry, part, src in sources:
+        dst = os.path.join(tmp, f"{part}-signed.pdf")
+        try:
+            result = sign_pdf_file(src, dst, identity, signed_at=signed_at, box=StampBox.attachment(),
+                                   profile=profile, stamp_label=label)
+        except UploadRejected as exc:
+            raise UploadRejected(exc.message, code=exc.code,
+                                 details={**exc.details, "part": part, "name": entry["name"]}) from exc
+        key = signed_attachment_key(organ_id, document_id, int(entry["index"]))
+        s3.upload_file(dst, bucket, key, ExtraArgs={
+            "ContentType": "application/pdf",
+            "Metadata": {"document-id": document_id, "part": part, "sha256": result.signed_sha256}})
+        for path in (src, dst):  # one phụ lục at a time on the Lambda's /tmp
+            os.remove(path)
+        out.append({**entry, "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
+                    "signed_key": key, "signed_size": result.signed_size})
+    return out
+
+
+def stamp_box(record: dict[str, Any], agency: Agency) -> Any:
+    """Where the organisation's signature goes: the upload's own `stamp` (validated at POST), else the agency's
+    configured placement, else the default (lower right of the last page)."""
+    from chalicelib.signing.pades import StampBox
+
+    if record.get("stamp_box"):
+        return StampBox.from_placement(record["stamp_box"])
+    if agency.stamp:
+        try:
+            return StampBox.from_placement(agency.stamp)
+        except (TypeError, ValueError):  # admin data: sign at the default place rather than not at all
+            logger.warning("agency stamp placement unusable, default used", extra={"organ_id": agency.organ_id})
+    return StampBox()
+
+
+#: organ_id → (S3 ETag, decoded seal): one download and decode per container per seal version.
+_seals: dict[str, tuple[str, Any]] = {}
+_SEAL_CACHE_SIZE = 256
+
+
+def agency_seal(bucket: str, agency: Agency) -> Any:
+    """The agency's seal image (`SealImage`), or None when it has none registered.
+
+    Cached per container by the S3 ETag: when the agency item carries the ETag (`seal_etag`, written with the
+    seal) a warm container makes no S3 call at all; otherwise one conditional GET (`If-None-Match`, a 304 when
+    unchanged). A registered seal that cannot be read or decoded is `SigningUnavailable` (`seal_unavailable`):
+    the document waits in `FAILED` for an admin rather than going out without the organisation's seal.
+    """
+    if not agency.seal_key:
+        return None
+    from chalicelib.signing.seal import MAX_PNG_BYTES, SealImageError, load_png
+
+    cached = _seals.get(agency.organ_id)
+    if cached is not None and agency.seal_etag and cached[0] == agency.seal_etag and cached[1].key == agency.seal_key:
+        return cached[1]
+    s3 = aws.client("s3")
+    conditional = {"IfNoneMatch": cached[0]} if cached is not None and cached[1].key == agency.seal_key else {}
+    try:
+        resp = s3.get_object(Bucket=bucket, Key=agency.seal_key, **conditional)
+    except s3.exceptions.ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code"))
+        if code in ("304", "NotModified") and cached is not None:
+            return cached[1]
+        if code in ("404", "NoSuchKey", "AccessDenied", "403"):
+            raise SigningUnavailable("Không đọc được ảnh con dấu của cơ quan.", code="seal_unavailable",
+                                     details={"organ_id": agency.organ_id, "seal_key": agency.seal_key,
+                                              "s3_error": code}) from exc
+        raise
+    data = resp["Body"].read(MAX_PNG_BYTES + 1)
+    try:
+        seal = load_png(data, key=agency.seal_key)
+    except SealImageError as exc:
+        raise SigningUnavailable("Ảnh con dấu của cơ quan không dùng được.", code="seal_unavailable",
+                                 details={"organ_id": agency.organ_id, "seal_key": agency.seal_key,
+                                          "problem": str(exc)}) from exc
+    if len(_seals) >= _SEAL_CACHE_SIZE:
+        _seals.pop(next(iter(_seals)))
+    _seals[agency.organ_id] = (resp.get("ETag", ""), seal)
+    return seal
+
+
+def _agency(organ_id: str) -> Agency:
+    agency = AgencyRegistry().get(organ_id)
+    if agency is None or agency.signing_key is None:
+        raise SigningUnavailable(details={"organ_id": organ_id})
+    return agency
+
+
+def signing_identity(agency: Agency) -> Any:
+    """The agency's signing identity, built once per warm container per key and certificate."""
+    key = agency.signing_key
+    if key is None:
+        raise SigningUnavailable(details={"organ_id": agency.organ_id})
+    return _identity(agency.organ_id, agency.name, key.backend, key.key_id, key.signing_algorithm,
+                     key.certificate_pem, key.chain_pem)
+
+
+@lru_cache(maxsize=64)
+def _identity(organ_id: str, name: str, backend: str, key_id: str, algorithm: str, cert_pem: str,
+              chain_pem: str) -> Any:
+    """Built once per key and certificate. The backend comes from the agency's `signing_key.backend`
+    (`kms` | `pkcs11`, see `backends.open_raw_signer`); an unknown one raises SigningUnavailable (not cached)."""
+    from chalicelib.keys.backends import open_raw_signer
+    from chalicelib.signing.pades import identity_from_pem
+
+    raw = open_raw_signer(backend, key_id, algorithm)
+    return identity_from_pem(organ_id, name, cert_pem, chain_pem, raw)
+
+
+def enqueue_dispatch(document_id: str) -> None:
+    """Hand the document to `dispatch_document`; duplicates are harmless (dispatch is idempotent)."""
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url(get_settings().dispatch_queue),
+                                   MessageBody=json.dumps({"document_id": document_id}))

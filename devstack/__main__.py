@@ -1,0 +1,26 @@
+"""`python -m devstack run` starts the embedded stack; `python -m devstack demo` runs the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from devstack.stack import add_run_arguments, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_run_arguments(commands.add_parser("run", help="start moto, the axis simulator, the API and the event "
+                                                      "pump on 127.0.0.1 until Ctrl-C"))
+    commands.add_parser("demo", help="push the sample documents through a running (or a fresh) stack")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from devstack.demo import main as demo_main
+
+        return demo_main()
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Demo agencies, users and sample documents for the embedded stack, `make demo` and the tests.
+
+Codes and names from ../shared/domain/identifiers.md. The gateway in the demo serves the Vĩnh Phúc agencies
+and UBND tỉnh Bắc Giang (as a provincial gateway hosted for two provinces would); Văn phòng Chính phủ,
+HĐND tỉnh Vĩnh Phúc and UBND tỉnh Quảng Ninh are EXTERNAL: on the axis with their own systems, registered
+as recipients, never polled for by the gateway. An outside client plays them with their axis credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DemoAgency:
+    organ_id: str
+    name: str
+    served: bool
+    paper: bool = False
+    short: str = ""
+    email: str = ""
+    address: str = ""
+
+
+AGENCIES: tuple[DemoAgency, ...] = (
+    DemoAgency("000.00.00.H62", "UBND tỉnh Vĩnh Phúc", True, short="ubnd-vp",
+               email="ubnd@vinhphuc.gov.vn", address="Vĩnh Yên, Vĩnh Phúc"),
+    DemoAgency("000.00.01.H62", "Văn phòng UBND tỉnh Vĩnh Phúc", True, short="vp-ubnd-vp",
+               email="vpubnd@vinhphuc.gov.vn", address="Vĩnh Yên, Vĩnh Phúc"),
+    DemoAgency("000.00.12.H62", "Sở Thông tin và Truyền thông Vĩnh Phúc", True, short="stttt-vp",
+               email="sotttt@vinhphuc.gov.vn", address="Vĩnh Yên, Vĩnh Phúc"),
+    DemoAgency("000.00.13.H62", "Sở Nội vụ Vĩnh Phúc", True, short="snv-vp",
+               email="sonoivu@vinhphuc.gov.vn", address="Vĩnh Yên, Vĩnh Phúc"),
+    DemoAgency("000.00.00.H03", "UBND tỉnh Bắc Giang", True, short="ubnd-bg",
+               email="ubnd@bacgiang.gov.vn", address="TP Bắc Giang, Bắc Giang"),
+    DemoAgency("000.00.00.K62", "HĐND tỉnh Vĩnh Phúc", False, paper=True,
+               email="hdnd@vinhphuc.gov.vn", address="Vĩnh Yên, Vĩnh Phúc"),
+    DemoAgency("000.00.00.G22", "Văn phòng Chính phủ", False,
+               email="vpcp@chinhphu.vn", address="Hà Nội"),
+    DemoAgency("000.00.00.H49", "UBND tỉnh Quảng Ninh", False,
+               email="ubnd@quangninh.gov.vn", address="Hạ Long, Quảng Ninh"),
+)
+
+SERVED = tuple(a for a in AGENCIES if a.served)
+EXTERNAL = tuple(a for a in AGENCIES if not a.served)
+
+#: Axis systems whose credentials the gateway holds but that are NOT in the agency registry (a unit whose system
+#: was set up before an administrator registered it). The gateway polls them and refuses documents sent to them
+#: (`updateStatus fail`, recorded for the admin), which demos and tests show by sending one as an external agency.
+UNREGISTERED_SYSTEMS: tuple[str, ...] = ("000.00.98.H62",)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    organ_id: str
+    admin: bool = False
+
+
+DEMO_PASSWORD = "Demo-Passw0rd!"  # demo stack only: documented in the README, never used outside moto
+
+USERS: tuple[DemoUser, ...] = tuple(
+    DemoUser(f"clerk-{a.short}", DEMO_PASSWORD, a.organ_id) for a in SERVED
+) + (DemoUser("admin", DEMO_PASSWORD, "000.00.01.H62", admin=True),)
+
+
+#: A copy of ../shared/fixtures/documents kept in the repo, so a clean clone runs the demo and tests alone.
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "documents"
+
+
+@dataclass(frozen=True)
+class SampleDocument:
+    """A fixture text with the metadata an agency clerk would enter for it (from fixtures/documents/README.md)."""
+
+    file: str
+    uploader: str  # organ_id of the agency that sends it
+    metadata: dict = field(default_factory=dict)
+
+    def text(self, fixtures_dir: Path = FIXTURES_DIR) -> str:
+        return (fixtures_dir / self.file).read_text(encoding="utf-8")
+
+
+def _signer(full_name: str, position: str, competence: str) -> dict:
+    return {"full_name": full_name, "position": position, "competence": competence}
+
+
+SAMPLES: tuple[SampleDocument, ...] = (
+    SampleDocument("vinhphuc-7413-UBND-VX3-congvan.txt", "000.00.00.H62", {
+        "number": "7413", "notation": "UBND-VX3", "type": "CV",
+        "subject": "V/v triển khai các nhiệm vụ Chính phủ và UBND tỉnh giao trong thực hiện phát triển "
+                   "Chính quyền điện tử",
+        "issued_on": "2019-09-20", "place": "Vĩnh Phúc",
+        "signer": _signer("Trần Thị Minh Lợi", "PHÓ CHÁNH VĂN PHÒNG", "TL. CHỦ TỊCH, KT. CHÁNH VĂN PHÒNG"),
+        "urgency": "normal", "secrecy": "none",
+        "recipients": ["000.00.00.G22", "000.00.00.K62"],
+    }),
+    SampleDocument("vinhphuc-TB-UBND-thongbao-ket-luan.txt", "000.00.00.H62", {
+        "number": "", "notation": "TB-UBND", "type": "TB",
+        "subject": "Kết luận của Phó Chủ tịch UBND tỉnh Vũ Việt Văn về kết quả chỉ đạo, điều hành, hoạt động "
+                   "của Ban Chỉ đạo xây dựng chính quyền điện tử tỉnh Vĩnh Phúc năm 2019",
+        "issued_on": "2020-06-01", "place": "Vĩnh Phúc",
+        "signer": _signer("Nguyễn Tiến Hạnh", "PHÓ CHÁNH VĂN PHÒNG", "TL. CHỦ TỊCH, KT. CHÁNH VĂN PHÒNG"),
+        "urgency": "normal", "secrecy": "none",
+        "recipients": ["000.00.00.G22"],
+    }),
+    SampleDocument("bacgiang-chithi-van-ban-dien-tu.txt", "000.00.00.H03", {
+        "number": "", "notation": "CT-UBND", "type": "CT",
+        "subject": "Về việc tăng cường sử dụng văn bản điện tử trong hoạt động của cơ quan nhà nước "
+                   "tỉnh Bắc Giang",
+        "issued_on": "2014-01-01", "place": "Bắc Giang",
+        "signer": _signer("Bùi Văn Hạnh", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH"),
+        "urgency": "normal", "secrecy": "none",
+        "recipients": ["000.00.00.G22", "000.00.00.H49"],
+    }),
+    SampleDocument("bacgiang-UBND-KT-congvan-ky-so.txt", "000.00.00.H03", {
+        "number": "", "notation": "UBND-KT", "type": "CV",
+        "subject": "Về việc thực hiện gửi, nhận văn bản điện tử có ký số",
+        "issued_on": "2019-06-20", "place": "Bắc Giang",
+        "signer": _signer("Nguyễn Thị Thu Hà", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH"),
+        "urgency": "urgent", "secrecy": "none",
+        "recipients": ["000.00.00.G22", "000.00.00.H49", "000.00.00.H62"],
+    }),
+    # Not an official document in the fixtures: the demo sends it as Sở TTTT's thông báo relaying the news.
+    SampleDocument("vinhphuc-news-pilot-signing.txt", "000.00.12.H62", {
+        "number": "", "notation": "TB-STTTT", "type": "TB",
+        "subject": "Vĩnh Phúc triển khai thí điểm ký số, phát hành văn bản điện tử",
+        "issued_on": "2019-05-31", "place": "Vĩnh Phúc",
+        "signer": _signer("Nguyễn Trọng Lịch", "GIÁM ĐỐC", ""),
+        "urgency": "normal", "secrecy": "none",
+        "recipients": ["000.00.00.G22"],
+    }),
+)
