@@ -65,7 +65,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chalicelib.standards.axis_protocol import VN_TZ, SignatureError, verify_headers
+from chalicelib.core.clock import VN_TZ
+from chalicelib.standards.axis_protocol import SignatureError, verify_headers
 from chalicelib.standards.identifiers import parent
 
 logger = logging.getLogger(__name__)

@@ -12,15 +12,20 @@ stale handler run fails the condition and changes nothing (at-least-once deliver
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import secrets
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.dynamo import (
+    ConditionFailed,
+    condition_failed_class,
+    decode_cursor,
+    encode_cursor,
+    plain,
+    transact,
+)
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
@@ -28,28 +33,8 @@ from chalicelib.domain import states
 META = "META"
 
 
-def now_iso() -> str:
-    """UTC timestamp with microseconds: sortable and unambiguous."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def _doc_pk(document_id: str) -> str:
     return f"DOC#{document_id}"
-
-
-class ConditionFailed(Exception):
-    """A conditional write lost: the record is not in a state that allows the change (duplicate or stale run)."""
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal: make items JSON-ready."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class DocumentStore:
@@ -68,9 +53,8 @@ class DocumentStore:
 
     @property
     def _condition_failed(self) -> type[Exception]:
-        """The exception class of the Table's own client: botocore builds exception classes per session, and
-        `aws.client("dynamodb")` and `aws.table()` live in different sessions."""
-        return self._table.meta.client.exceptions.ConditionalCheckFailedException
+        """The exception class of the Table's own client (see `dynamo.condition_failed_class`)."""
+        return condition_failed_class(self._table)
 
     # -- records -------------------------------------------------------------------------------------------
     def create(self, record: dict[str, Any]) -> None:
@@ -90,7 +74,7 @@ class DocumentStore:
         """The record, strongly consistent (handlers decide on it)."""
         resp = self._table.get_item(Key={"pk": _doc_pk(document_id), "sk": META}, ConsistentRead=True)
         item = resp.get("Item")
-        return _plain(item) if item else None
+        return plain(item) if item else None
 
     def get_full(self, document_id: str) -> tuple[dict[str, Any] | None, list[dict], list[dict]]:
         """Record, timeline (oldest first) and deliveries in one query."""
@@ -101,7 +85,7 @@ class DocumentStore:
                                   "ConsistentRead": True}
         while True:
             resp = self._table.query(**kwargs)
-            items.extend(_plain(i) for i in resp.get("Items", []))
+            items.extend(plain(i) for i in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
@@ -128,7 +112,7 @@ class DocumentStore:
             kwargs["ExclusiveStartKey"] = start
         resp = self._table.query(**kwargs)
         nxt = resp.get("LastEvaluatedKey")
-        return [_plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None
+        return [plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None
 
     # -- transitions -----------------------------------------------------------------------------------------
     def transition(self, document_id: str, target: str, *, fields: dict[str, Any] | None = None,
@@ -198,7 +182,7 @@ class DocumentStore:
             return item
         except self._condition_failed:
             resp = self._table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)
-            return _plain(resp["Item"])
+            return plain(resp["Item"])
 
     def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
                            package_sha256: str = "", reconciled: bool = False) -> None:
@@ -238,7 +222,7 @@ class DocumentStore:
                 ReturnValues="ALL_NEW")
         except self._condition_failed as exc:
             raise ConditionFailed(f"{document_id}/{organ_id}") from exc
-        return _plain(resp["Attributes"])
+        return plain(resp["Attributes"])
 
     def forget_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> None:
         """The axis answered that it did not take the package (an HTTP error status it sent itself): the hash
@@ -273,35 +257,7 @@ class DocumentStore:
                 **({"detail": detail} if detail else {})}
 
     def _transact(self, operations: list[dict[str, Any]]) -> None:
-        from boto3.dynamodb.types import TypeSerializer
-
-        ser = TypeSerializer()
-        items = []
-        for op in operations:
-            (kind, body), = op.items()
-            low = {"TableName": self.table_name}
-            for key, value in body.items():
-                if key in ("Item", "Key", "ExpressionAttributeValues"):
-                    low[key] = {k: ser.serialize(v) for k, v in value.items()}
-                else:
-                    low[key] = value
-            items.append({kind: low})
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except self._client.exceptions.TransactionCanceledException as exc:
-            raise ConditionFailed(str(exc)) from exc
+        transact(self._client, self.table_name, operations)
 
 
-def encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(_plain(key), separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(value, dict):
-            raise ValueError
-        return value
-    except ValueError as exc:
-        raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor") from exc
+__all__ = ["META", "ConditionFailed", "DocumentStore", "decode_cursor", "encode_cursor", "now_iso"]

@@ -26,15 +26,9 @@ import time
 import uuid
 from typing import Any
 
-from chalicelib.adapters.document_store import (
-    META,
-    ConditionFailed,
-    DocumentStore,
-    _plain,
-    decode_cursor,
-    encode_cursor,
-    now_iso,
-)
+from chalicelib.adapters.document_store import META, DocumentStore
+from chalicelib.adapters.dynamo import ConditionFailed, decode_cursor, encode_cursor, plain
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.domain.axis_statuses import DeliveryUpdate
 
@@ -76,7 +70,7 @@ class InboundStore(DocumentStore):
 
         resp = self._table.query(KeyConditionExpression=Key("pk").eq(f"EDXML#{edxml_document_id}"),
                                  ConsistentRead=True, Limit=100)
-        return sorted((_plain(i) for i in resp.get("Items", [])), key=lambda i: i.get("created_at", ""),
+        return sorted((plain(i) for i in resp.get("Items", [])), key=lambda i: i.get("created_at", ""),
                       reverse=True)
 
     # -- delivery rows -------------------------------------------------------------------------------------------
@@ -84,7 +78,7 @@ class InboundStore(DocumentStore):
         resp = self._table.get_item(Key={"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}"},
                                     ConsistentRead=True)
         item = resp.get("Item")
-        return _plain(item) if item else None
+        return plain(item) if item else None
 
     def apply_delivery_status(self, document_id: str, organ_id: str, current: dict[str, Any],
                               update: DeliveryUpdate, applied_ids: list[str]) -> bool:
@@ -122,7 +116,7 @@ class InboundStore(DocumentStore):
     # -- envelopes -----------------------------------------------------------------------------------------------
     def get_envelope(self, axis_doc_id: str, organ_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key=_envelope_key(axis_doc_id, organ_id), ConsistentRead=True).get("Item")
-        return _plain(item) if item else None
+        return plain(item) if item else None
 
     def envelope_item(self, record: dict[str, Any], *, issue: bool) -> dict[str, Any]:
         """The item for an envelope record (`axis_doc_id`, `organ_id`, `outcome`, …); issues join the admin list."""
@@ -169,7 +163,7 @@ class InboundStore(DocumentStore):
 
     def get_inbox_item(self, inbox_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key=_inbox_key(inbox_id), ConsistentRead=True).get("Item")
-        return _plain(item) if item else None
+        return plain(item) if item else None
 
     def list_inbox(self, organ_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return self._page(f"INBOX#{organ_id}", limit=limit, cursor=cursor)
@@ -199,7 +193,7 @@ class InboundStore(DocumentStore):
                                   "ConsistentRead": True}
         while True:
             resp = self._table.query(**kwargs)
-            items.extend(_plain(i) for i in resp.get("Items", []) if not i.get("failed_at"))
+            items.extend(plain(i) for i in resp.get("Items", []) if not i.get("failed_at"))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
@@ -271,4 +265,4 @@ class InboundStore(DocumentStore):
             kwargs["ExclusiveStartKey"] = start
         resp = self._table.query(**kwargs)
         nxt = resp.get("LastEvaluatedKey")
-        return [_plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None
+        return [plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None

@@ -33,7 +33,8 @@ import time
 from typing import Any
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.document_store import now_iso
+from chalicelib.adapters.dynamo import ConditionFailed, plain, transact
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import (
     CertificateRejected,
     CertificateUnusable,
@@ -121,24 +122,21 @@ class KeyRecords:
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def get(self, organ_id: str, key_ref: str) -> dict[str, Any] | None:
-        from chalicelib.adapters.document_store import _plain
 
         if not keys.valid_key_ref(key_ref):
             return None
         item = self._table.get_item(Key=self.key(organ_id, key_ref), ConsistentRead=True).get("Item")
-        return _plain(item) if item else None
+        return plain(item) if item else None
 
     def list(self, organ_id: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
-
-        from chalicelib.adapters.document_store import _plain
 
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(keys.KEY_PK_PREFIX + organ_id),
                                   "ConsistentRead": True}
         while True:
             resp = self._table.query(**kwargs)
-            items.extend(_plain(i) for i in resp.get("Items", []))
+            items.extend(plain(i) for i in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 return items
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
@@ -165,13 +163,12 @@ class KeyRecords:
 
 def _agency_item(organ_id: str) -> dict[str, Any]:
     """The raw registry item (the `Agency` dataclass drops `key_ref` and `previous_keys`)."""
-    from chalicelib.adapters.document_store import _plain
 
     item = aws.table(get_settings().agencies_table).get_item(Key={"organ_id": organ_id},
                                                              ConsistentRead=True).get("Item")
     if item is None:
         raise NotFound("Không tìm thấy cơ quan.", code="unknown_agency", details={"organ_id": organ_id})
-    return _plain(item)
+    return plain(item)
 
 
 def _served_agency(organ_id: Any) -> dict[str, Any]:
@@ -451,19 +448,10 @@ def _point_alias(organ_id: str, key_arn: str) -> None:
 
 
 def _transact(operations: list[dict[str, Any]]) -> None:
-    from boto3.dynamodb.types import TypeSerializer
-
-    ser = TypeSerializer()
-    items = []
-    for op in operations:
-        (kind, body), = op.items()
-        low = {k: ({n: ser.serialize(v) for n, v in value.items()}
-                   if k in ("Key", "ExpressionAttributeValues") else value) for k, value in body.items()}
-        items.append({kind: low})
-    client = aws.client("dynamodb")
+    """The key switch is one transaction; losing it means another admin changed the agency's keys meanwhile."""
     try:
-        client.transact_write_items(TransactItems=items)
-    except client.exceptions.TransactionCanceledException as exc:
+        transact(aws.client("dynamodb"), get_settings().documents_table, operations)
+    except ConditionFailed as exc:
         raise Conflict("Khóa ký số của cơ quan vừa được thay đổi bởi thao tác khác, vui lòng thử lại.",
                        code="concurrent_key_change") from exc
 
@@ -500,9 +488,8 @@ def list_keys(caller: Any, organ_id: str | None) -> dict[str, Any]:
         resp = table.scan(**kwargs)
         for raw in resp.get("Items", []):
             if raw.get("served") and raw.get("signing_key"):
-                from chalicelib.adapters.document_store import _plain
 
-                current = _plain(raw["signing_key"])
+                current = plain(raw["signing_key"])
                 items.append(keys.key_view(keys.legacy_record(raw["organ_id"], current)))
         if "LastEvaluatedKey" not in resp:
             break

@@ -28,7 +28,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.document_store import ConditionFailed
+from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.inbound_store import InboundStore, _inbox_key
 from chalicelib.core.log import logger
 from chalicelib.domain import axis_statuses

@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.document_store import ConditionFailed, now_iso
+from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.api.auth import Caller
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, get_settings
@@ -151,9 +152,9 @@ def report_status(caller: Caller, inbox_id: str, body: Any) -> dict[str, Any]:
 def _send_now(outbox: dict[str, Any], store: Any) -> None:
     """Try the axis now with a short timeout; whatever fails stays in the outbox for `poll_axis`."""
     from chalicelib.adapters.axis.client import AxisClient
+    from chalicelib.adapters.axis.credentials import axis_credentials
     from chalicelib.adapters.axis.errors import AxisError
     from chalicelib.inbound.poll import send_status
-    from chalicelib.outbound.dispatch import axis_credentials
 
     try:
         creds = axis_credentials()

@@ -41,7 +41,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.document_store import now_iso
+from chalicelib.core.clock import now_iso
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import axis_statuses
@@ -118,8 +118,8 @@ def _cut(text: Any, limit: int) -> str:
 def poll_axis(remaining_ms: Callable[[], int] | None = None) -> dict[str, int]:
     """One poll of every served agency; returns counts by outcome (for the log and tests)."""
     from chalicelib.adapters.agency_registry import AgencyRegistry
+    from chalicelib.adapters.axis.credentials import axis_credentials
     from chalicelib.adapters.axis.errors import AxisError
-    from chalicelib.outbound.dispatch import axis_credentials
 
     def out_of_time() -> bool:
         return remaining_ms is not None and remaining_ms() < SAFETY_MARGIN_MS
@@ -157,8 +157,8 @@ class _Poll:
     """One agency's poll: its axis client, registry entry and the shared counters."""
 
     def __init__(self, organ_id: str, agency: Any, counts: Counter[str], out_of_time: Callable[[], bool]) -> None:
+        from chalicelib.adapters.axis.credentials import axis_client_for
         from chalicelib.adapters.inbound_store import InboundStore
-        from chalicelib.outbound.dispatch import axis_client_for
 
         self.organ_id = organ_id
         self.agency = agency

@@ -49,7 +49,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.document_store import META, ConditionFailed, DocumentStore, _plain, now_iso
+from chalicelib.adapters.axis.credentials import axis_client_for
+from chalicelib.adapters.document_store import META, DocumentStore
+from chalicelib.adapters.dynamo import ConditionFailed, plain
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, NotFound, UnknownRecipient, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
@@ -484,7 +487,7 @@ def _send_all(store: AmendmentStore, record: dict[str, Any], amendment: dict[str
     document_to = list(amendment.get("document_to") or [])
     agencies = AgencyRegistry().get_many([record["organ_id"], *targets, *document_to])
     sender = agencies[record["organ_id"]]
-    client = dispatch.axis_client_for(sender.organ_id)
+    client = axis_client_for(sender.organ_id)
     trace = _trace_time(amendment)
 
     def agency(code: str) -> Any:
@@ -527,7 +530,7 @@ def _send_all(store: AmendmentStore, record: dict[str, Any], amendment: dict[str
 
 
 def _trace_time(amendment: dict[str, Any]) -> datetime:
-    from chalicelib.standards.edxml import VN_TZ
+    from chalicelib.core.clock import VN_TZ
 
     return datetime.fromisoformat(str(amendment["created_at"]).replace("Z", "+00:00")).astimezone(VN_TZ)
 
@@ -647,14 +650,14 @@ class AmendmentStore(DocumentStore):
 
     def get_amendment(self, document_id: str, amendment_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key=self._key(document_id, amendment_id), ConsistentRead=True).get("Item")
-        return _plain(item) if item else None
+        return plain(item) if item else None
 
     def list_amendments(self, document_id: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 
         resp = self._table.query(KeyConditionExpression=Key("pk").eq(f"DOC#{document_id}")
                                  & Key("sk").begins_with("AMENDMENT#"), ConsistentRead=True)
-        return sorted((_plain(i) for i in resp.get("Items", [])), key=lambda i: i.get("created_at", ""))
+        return sorted((plain(i) for i in resp.get("Items", [])), key=lambda i: i.get("created_at", ""))
 
     def claim_amendment(self, amendment: dict[str, Any]) -> str | None:
         """Take the amendment for one sending run (a lease), back to PENDING if an earlier run failed it (a
@@ -738,7 +741,7 @@ class AmendmentStore(DocumentStore):
 
         resp = self._table.query(IndexName="by_organ", Limit=100,
                                  KeyConditionExpression=Key("gsi1pk").eq(OPEN_KEY) & Key("gsi1sk").lt(before))
-        return [_plain(i) for i in resp.get("Items", [])]
+        return [plain(i) for i in resp.get("Items", [])]
 
     def touch_enqueued(self, item: dict[str, Any], at: str) -> bool:
         """Move a stale open amendment to the end of the open list; False when another poll did it first."""

@@ -35,7 +35,9 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.document_store import ConditionFailed, DocumentStore, now_iso
+from chalicelib.adapters.document_store import DocumentStore
+from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings

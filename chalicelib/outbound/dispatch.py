@@ -44,12 +44,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.agency_registry import Agency, AgencyRegistry
-from chalicelib.adapters.document_store import ConditionFailed, DocumentStore, now_iso
+from chalicelib.adapters.axis.credentials import axis_client_for, axis_credentials
+from chalicelib.adapters.document_store import DocumentStore
+from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.core.clock import VN_TZ, now_iso
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
@@ -72,9 +75,6 @@ FAILURE_REASONS = frozenset({"axis_rejected", "axis_unavailable", "axis_send_unc
 _REFUSED_STATUSES = frozenset({429, 503})
 #: Connection errors raised before any byte of the request left: nothing stored.
 _NOT_CONNECTED = frozenset({"NewConnectionError", "ConnectTimeoutError", "NameResolutionError"})
-VN_TZ = timezone(timedelta(hours=7))
-_SECRET_TTL = 300
-_secret_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 class RetryLater(Exception):
@@ -130,28 +130,6 @@ class _Deadline:
 
     def allows(self, seconds: float) -> bool:
         return self._remaining_ms is None or self._remaining_ms() / 1000.0 >= seconds + _DEADLINE_MARGIN
-
-
-def axis_credentials() -> dict[str, Any]:
-    """`{"endpoint", "systems": {organ_id: secret}}` from Secrets Manager, cached for five minutes."""
-    name = get_settings().axis_secret_name
-    cached = _secret_cache.get(name)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    value = json.loads(aws.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
-    _secret_cache[name] = (time.monotonic() + _SECRET_TTL, value)
-    return value
-
-
-def axis_client_for(organ_id: str) -> Any:
-    """An axis client speaking as `organ_id` (the `from` rule: system id = the sender's identifier code)."""
-    from chalicelib.adapters.axis.client import AxisClient
-
-    creds = axis_credentials()
-    secret = creds.get("systems", {}).get(organ_id)
-    if not secret:
-        raise PermissionError(f"no axis credentials for {organ_id}")
-    return AxisClient(creds["endpoint"], organ_id, secret, timeout=float(creds.get("timeout", 30)))
 
 
 def handle_dispatch_message(body: str, receive_count: int = 1, *,

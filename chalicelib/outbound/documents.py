@@ -13,8 +13,9 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.agency_registry import AgencyRegistry
-from chalicelib.adapters.document_store import DocumentStore, now_iso
+from chalicelib.adapters.document_store import DocumentStore
 from chalicelib.api.auth import Caller
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Forbidden, NotFound, SecretDocument, UnknownRecipient, ValidationFailed
 from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SECONDS, get_settings
 from chalicelib.domain import states

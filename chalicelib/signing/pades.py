@@ -43,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core.clock import VN_TZ
 from chalicelib.core.errors import CertificateUnusable, SigningUnavailable, UploadRejected
 from chalicelib.keys.backends import RawSigner
 from chalicelib.signing.seal import SealImage
@@ -51,7 +52,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from asn1crypto import x509
 
 #: Vietnam has had no daylight saving time since 1975: a fixed offset is exact.
-VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 FONT_PATH = Path(__file__).parent / "fonts" / "texgyretermes-regular.otf"
 #: Phụ lục I: Times New Roman or a metric-compatible face, size 10. Termes is metric-compatible with Times.

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-VN_TZ = timezone(timedelta(hours=7))
+from chalicelib.core.clock import VN_TZ
+
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
 #: A PDF with more signature fields than this is reported on its first ones only (each costs a CMS check).
 MAX_SIGNATURES = 50

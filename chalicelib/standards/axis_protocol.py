@@ -23,8 +23,10 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
+
+from chalicelib.core.clock import VN_TZ
 
 PREFIX = "XroadVnpt-"
 VERSION = "3.0.201608"
@@ -34,7 +36,6 @@ HASH_HEADER = "XroadVnpt-hash-header"
 VERSION_HEADER = "XroadVnpt-version"
 
 #: The axis client formats its timestamp in Vietnam local time (UTC+7), as the reference Java library does.
-VN_TZ = timezone(timedelta(hours=7), "ICT")
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _VALUE = re.compile(r"[\x20-\x7e]*")  # printable ASCII: no CR/LF (header injection), nothing a proxy may re-encode

@@ -34,11 +34,12 @@ import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 from xml.parsers import expat
 
+from chalicelib.core.clock import VN_TZ
 from chalicelib.core.errors import GatewayError
 
 #: The edXML namespace of QCVN 102:2016.
@@ -47,7 +48,6 @@ NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 PREFIX = "edXML"
 
 #: Vietnam local time (Indochina Time, UTC+7, no daylight saving): the zone edXML timestamps are written in.
-VN_TZ = timezone(timedelta(hours=7), "ICT")
 
 #: Status codes of status packages (`StatusCode`), QCVN 102:2016 as amended; other codes are stored as they come.
 STATUS_CODES: dict[str, str] = {

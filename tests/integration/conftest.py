@@ -190,13 +190,14 @@ class HandlerEnv:
 def _forget_caches() -> None:
     """Everything the app caches per container (clients, settings, JWKS, signers, the axis secret)."""
     from chalicelib.adapters import aws
+    from chalicelib.adapters.axis import credentials
     from chalicelib.api import auth
-    from chalicelib.outbound import dispatch, sign_upload
+    from chalicelib.outbound import sign_upload
     from chalicelib.signing import pades
 
     aws.reset()
     auth.reset()
-    dispatch._secret_cache.clear()
+    credentials.clear_cache()
     sign_upload._identity.cache_clear()
     pades.clear_caches()
 

@@ -67,7 +67,7 @@ def _revocation(at: str = "2026-11-25T03:00:00.000000Z") -> dict[str, Any]:
 
 
 def test_a_document_is_revoked_once_and_only_from_dispatched(env):
-    from chalicelib.adapters.document_store import ConditionFailed
+    from chalicelib.adapters.dynamo import ConditionFailed
 
     store = env["store"]
     item = _revocation()
@@ -81,7 +81,7 @@ def test_a_document_is_revoked_once_and_only_from_dispatched(env):
 
 
 def test_an_update_loses_to_a_change_made_since_it_read_the_record(env):
-    from chalicelib.adapters.document_store import ConditionFailed
+    from chalicelib.adapters.dynamo import ConditionFailed
     from chalicelib.outbound import amendments as a
 
     store = env["store"]
@@ -153,7 +153,7 @@ def test_a_lost_message_is_queued_again_once_the_amendment_is_stale(env):
 
 
 def test_an_inbox_item_takes_each_amendment_package_once(env):
-    from chalicelib.adapters.document_store import ConditionFailed
+    from chalicelib.adapters.dynamo import ConditionFailed
     from chalicelib.inbound.amendments import AmendmentInboxStore, answer_entry
 
     store = AmendmentInboxStore()

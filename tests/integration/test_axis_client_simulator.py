@@ -14,7 +14,8 @@ import urllib3
 
 from chalicelib.adapters.axis.client import AxisClient
 from chalicelib.adapters.axis.errors import AxisAuthError, AxisBusinessError, AxisTransientError
-from chalicelib.standards.axis_protocol import VN_TZ, sign_headers
+from chalicelib.core.clock import VN_TZ
+from chalicelib.standards.axis_protocol import sign_headers
 from chalicelib.standards.edxml import (
     AttachmentSource,
     Business,

@@ -689,21 +689,21 @@ def clerk() -> Any:
 
 @pytest.fixture
 def short_axis_timeout(env: HandlerEnv) -> Iterator[float]:
-    """The axis secret's optional `timeout` set to 1 s (read by dispatch.axis_client_for), restored afterwards."""
+    """The axis secret's optional `timeout` set to 1 s (read by credentials.axis_client_for), restored afterwards."""
     from chalicelib.adapters import aws
+    from chalicelib.adapters.axis import credentials
     from chalicelib.core import settings
-    from chalicelib.outbound import dispatch
 
     sm = aws.client("secretsmanager")
     original = sm.get_secret_value(SecretId=settings.AXIS_SECRET_NAME)["SecretString"]
     sm.put_secret_value(SecretId=settings.AXIS_SECRET_NAME,
                         SecretString=json.dumps({**json.loads(original), "timeout": 1}))
-    dispatch._secret_cache.clear()
+    credentials.clear_cache()
     try:
         yield 1.0
     finally:
         sm.put_secret_value(SecretId=settings.AXIS_SECRET_NAME, SecretString=original)
-        dispatch._secret_cache.clear()
+        credentials.clear_cache()
 
 
 def one_package_each(env: HandlerEnv, sender: str, deliveries: dict[str, dict]) -> None:

@@ -116,7 +116,7 @@ def test_an_outbox_item_is_sent_by_one_worker_at_a_time_and_completed_once(store
 
 
 def test_a_clerk_report_needs_the_status_it_was_decided_on(store):
-    from chalicelib.adapters.document_store import ConditionFailed
+    from chalicelib.adapters.dynamo import ConditionFailed
     from chalicelib.inbound.poll import outbox_item
 
     item = _item()

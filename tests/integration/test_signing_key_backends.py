@@ -40,8 +40,8 @@ def _name(organ_id: str) -> str:
 def env(softhsm_token: Any, handler_env: HandlerEnv) -> Iterator[HandlerEnv]:
     """The handler environment with HSM_AGENCY on a SoftHSM key (and the module allowed by PKCS11_MODULES)."""
     from chalicelib.adapters import aws
-    from chalicelib.keys.pkcs11 import Pkcs11Uri
     from chalicelib.keys import pkcs11
+    from chalicelib.keys.pkcs11 import Pkcs11Uri
     from devstack import softhsm
 
     spki = softhsm.generate_keypair(softhsm_token, KEY_LABEL, b"\x12\x62")

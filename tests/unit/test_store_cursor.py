@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.document_store import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamo import decode_cursor, encode_cursor
 from chalicelib.core.errors import ValidationFailed
 
 

@@ -26,7 +26,8 @@ from typing import IO, Any
 import urllib3
 
 from chalicelib.adapters.axis.errors import AxisAuthError, AxisBusinessError, AxisTransientError
-from chalicelib.standards.axis_protocol import VN_TZ, sha256_file, sign_headers
+from chalicelib.core.clock import VN_TZ
+from chalicelib.standards.axis_protocol import sha256_file, sign_headers
 
 logger = logging.getLogger(__name__)
 
