@@ -22,6 +22,7 @@ run: setup
 ## The whole test suite: unit, integration (moto), end-to-end (embedded stack), security.
 test: setup
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 ## Push the sample documents through a running stack (or start one) and print the results table.
@@ -30,6 +31,7 @@ demo: setup
 
 lint: setup
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 ## The deployable CloudFormation: Chalice's SAM output merged with infra/resources.yaml.
 ## chalice needs a region to name ARNs; a newcomer's shell has none, so the target gives one (override it freely).
