@@ -79,7 +79,7 @@ def _imports(module: str, path: Path) -> Iterator[Import]:
 
 
 IMPORTS = [imp for module, path in MODULES.items() for imp in _imports(module, path)
-           if not (imp.target == "__future__")]
+           if imp.target != "__future__"]
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
