@@ -22,7 +22,15 @@ from chalicelib.api.auth import caller_from_headers
 from chalicelib.core.errors import GatewayError, ValidationFailed
 from chalicelib.core.log import logger
 
-__all__ = ["Routes", "error_answer", "json_answer"]
+__all__ = ["Routes", "error_answer", "json_answer", "parse_json"]
+
+
+def parse_json(raw: bytes | str | None) -> Any:
+    """A request body as JSON (`{}` when empty), or ValidationFailed `invalid_json`."""
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise ValidationFailed("Nội dung yêu cầu không phải JSON hợp lệ.", code="invalid_json") from exc
 
 
 def json_answer(status: int, body: Any) -> Response:
@@ -67,11 +75,7 @@ class Routes:
 
     def body(self) -> Any:
         """The request's JSON body (`{}` when empty), or ValidationFailed `invalid_json`."""
-        raw = self.app.current_request.raw_body or b"{}"
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise ValidationFailed("Nội dung yêu cầu không phải JSON hợp lệ.", code="invalid_json") from exc
+        return parse_json(self.app.current_request.raw_body)
 
     def query(self, name: str) -> str | None:
         """One query-string parameter, or None."""
