@@ -1,68 +1,27 @@
 """edoc-gateway: the table of contents. Routes and event handlers only, each a few lines calling chalicelib.
 
-Heavy modules (boto3, pydantic, pyHanko, PyJWT) are imported inside the handlers that use them, so each
-Lambda's cold start pays only for what it runs (DESIGN.md: importing this module ≤ 300 ms).
+Each handler imports its use-case module inside itself: each Lambda loads only its own use case, so its cold start
+pays only for what it runs (boto3, pydantic, pyHanko, PyJWT; DESIGN.md: importing this module ≤ 300 ms).
+Authentication and the mapping of errors to HTTP answers happen once, in `chalicelib.api.http`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, Rate
 
+from chalicelib.api.http import Routes
 from chalicelib.core import settings
-from chalicelib.core.errors import GatewayError, ValidationFailed
-from chalicelib.core.log import logger
 
 app = Chalice(app_name="edoc-gateway")
 app.api.cors = False
 app.api.binary_types.append("application/pdf")  # POST /v1/verify takes the PDF itself as the body
 
-
-def _json(status: int, body: Any) -> Response:
-    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status,
-                    headers={"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"})
-
-
-def api(path: str, methods: list[str] | None = None, *, auth: bool = True, status: int = 200,
-        content_types: list[str] | None = None) -> Callable:
-    """A route that authenticates the caller (unless `auth=False`) and maps GatewayError to its JSON answer."""
-
-    def decorate(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def handler(**params: str) -> Response:
-            try:
-                if auth:
-                    from chalicelib.api.auth import caller_from_headers
-
-                    params["caller"] = caller_from_headers(dict(app.current_request.headers))
-                return _json(status, func(**params))
-            except GatewayError as exc:
-                return _json(exc.status, exc.to_body())
-            except Exception:
-                logger.exception("unhandled error", extra={"path": path})
-                return _json(500, {"error": {"code": "internal_error",
-                                             "message": "Lỗi hệ thống, vui lòng thử lại sau.", "details": {}}})
-
-        options = {"content_types": content_types} if content_types else {}
-        return app.route(path, methods=methods or ["GET"], **options)(handler)
-
-    return decorate
-
-
-def _body() -> Any:
-    raw = app.current_request.raw_body or b"{}"
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ValidationFailed("Nội dung yêu cầu không phải JSON hợp lệ.", code="invalid_json") from exc
-
-
-def _query(name: str) -> str | None:
-    return (app.current_request.query_params or {}).get(name)
+routes = Routes(app)
+api, _body, _query = routes.route, routes.body, routes.query
 
 
 # -- health --------------------------------------------------------------------------------------------------

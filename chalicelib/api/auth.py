@@ -14,6 +14,8 @@ from typing import Any
 from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.core.settings import get_settings
 
+__all__ = ["Caller", "caller_from_headers", "reset", "verify_token"]
+
 _jwks_lock = threading.Lock()
 _jwks_client: Any = None
 
@@ -32,6 +34,7 @@ def _jwks() -> Any:
     global _jwks_client
     with _jwks_lock:
         if _jwks_client is None:
+            # lazy: PyJWT pulls in cryptography (~100s of ms); only a request with a token pays
             from jwt import PyJWKClient
 
             _jwks_client = PyJWKClient(get_settings().jwks_url, cache_keys=True, lifespan=3600, timeout=5)
@@ -47,7 +50,7 @@ def reset() -> None:
 
 def verify_token(token: str) -> dict[str, Any]:
     """The token's claims, or Unauthorized with a reason in `details` (never the token itself)."""
-    import jwt
+    import jwt  # lazy: PyJWT pulls in cryptography (~100s of ms); only a request with a token pays
 
     settings = get_settings()
     try:

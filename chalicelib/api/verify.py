@@ -1,5 +1,5 @@
 """`POST /v1/verify`: a report on any PDF's signatures (DESIGN.md), with the same verifier that checks inbound
-documents (`chalicelib.signing.verification`) and the trust roots the key lifecycle uses (`key_admin.trust_roots`).
+documents (`chalicelib.signing.verification`) and the trust roots the key lifecycle uses (`admin.keys.trust_roots`).
 
 Three ways in: the PDF itself as the body (`Content-Type: application/pdf`, up to 5 MB: API Gateway's payload
 limit leaves no room for more), or `{"document_id"}` of the caller's own upload (the signed PDF once there is one,
@@ -15,8 +15,14 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.api.auth import Caller
+from chalicelib.api.http import parse_json
 from chalicelib.core.errors import GatewayError, NotFound, ValidationFailed
 from chalicelib.core.settings import get_settings
+from chalicelib.inbound.inbox import get_own_item
+from chalicelib.outbound.documents import get_record
+from chalicelib.signing.verification import verify_pdf
+
+__all__ = ["MAX_INLINE_BYTES", "PayloadTooLarge", "verify_body"]
 
 MAX_INLINE_BYTES = 5 * 1024 * 1024
 
@@ -28,8 +34,7 @@ class PayloadTooLarge(GatewayError):
 
 
 def _verify_file(path: str) -> dict[str, Any]:
-    from chalicelib.admin.keys import trust_roots
-    from chalicelib.signing.verification import verify_pdf
+    from chalicelib.admin.keys import trust_roots  # to chalicelib.adapters.trust_store, imported at the top, once moved
 
     report = verify_pdf(path, trust_roots=trust_roots())
     if report.get("error"):
@@ -49,12 +54,7 @@ def verify_body(caller: Caller, body: bytes | None, content_type: str) -> dict[s
             with open(path, "wb") as fh:
                 fh.write(body)
             return _verify_file(path)
-    import json
-
-    try:
-        request = json.loads(body or b"{}")
-    except ValueError as exc:
-        raise ValidationFailed("Nội dung yêu cầu không phải JSON hợp lệ.", code="invalid_json") from exc
+    request = parse_json(body)
     if not isinstance(request, dict) or not ({"document_id", "inbox_id"} & set(request)):
         raise ValidationFailed("Cần gửi tệp PDF, hoặc document_id, hoặc inbox_id.", code="nothing_to_verify")
     key = _key_of(caller, request)
@@ -68,12 +68,8 @@ def verify_body(caller: Caller, body: bytes | None, content_type: str) -> dict[s
 def _key_of(caller: Caller, request: dict[str, Any]) -> str:
     """The S3 key of the PDF the request names, after the same tenant checks as reading it (404 otherwise)."""
     if "document_id" in request:
-        from chalicelib.outbound.documents import get_record
-
         record = get_record(caller, str(request["document_id"]))
         return record.get("signed_key") or record["original_key"]
-    from chalicelib.inbound.inbox import get_own_item
-
     item = get_own_item(caller, str(request["inbox_id"]))
     pdfs = [a for a in item.get("attachments", []) if str(a.get("name", "")).lower().endswith(".pdf")
             or a.get("content_type") == "application/pdf"]

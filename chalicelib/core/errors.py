@@ -1,26 +1,51 @@
 """The gateway's errors: a stable snake_case `code` clients branch on, a Vietnamese `message` people read.
 
-Mapped to HTTP once, in app.py. Codes are part of the API contract: never rename one.
+Every code, its default message and its HTTP statuses are in one catalogue (`chalicelib.core.error_codes`,
+rendered as docs/error-codes.md); these classes are the families the API maps to HTTP, once, in
+`chalicelib.api.http`. Codes are part of the API contract: never rename one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.core import error_codes
+
+__all__ = [
+    "CertificateRejected", "CertificateUnusable", "Conflict", "Forbidden", "GatewayError", "NotFound",
+    "SecretDocument", "SigningUnavailable", "Unauthorized", "UnknownRecipient", "UploadRejected", "ValidationFailed",
+]
+
 
 class GatewayError(Exception):
-    """Base class. `status` is the HTTP status the API answers with."""
+    """Base class. `status` is the HTTP status the API answers with.
+
+    A subclass names its `code` and `status`; its `message` is the catalogue's for that code unless the class
+    sets one. A raise site that gives a `code` but no message gets the catalogue's message for that code; a bare
+    `GatewayError(code=...)` also takes its status from the catalogue (the first of the code's statuses).
+    """
 
     status = 400
     code = "bad_request"
-    message = "Yêu cầu không hợp lệ."
+    message = error_codes.CODES["bad_request"].message
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        entry = error_codes.get(cls.__dict__.get("code", ""))
+        if entry is not None and "message" not in cls.__dict__:
+            cls.message = entry.message
 
     def __init__(self, message: str | None = None, *, code: str | None = None,
                  details: dict[str, Any] | None = None) -> None:
+        entry = error_codes.get(code) if code else None
         if code:
             self.code = code
         if message:
             self.message = message
+        elif entry is not None:
+            self.message = entry.message
+        if entry is not None and entry.statuses and type(self) is GatewayError:
+            self.status = entry.statuses[0]
         self.details = details or {}
         super().__init__(f"{self.code}: {self.message}")
 
@@ -31,43 +56,36 @@ class GatewayError(Exception):
 class ValidationFailed(GatewayError):
     status = 400
     code = "invalid_request"
-    message = "Dữ liệu gửi lên không hợp lệ."
 
 
 class SecretDocument(GatewayError):
     status = 422
     code = "secret_document"
-    message = "Văn bản mật không được gửi qua Trục liên thông văn bản quốc gia."
 
 
 class UnknownRecipient(GatewayError):
     status = 422
     code = "unknown_recipient"
-    message = "Cơ quan nhận không có trong danh bạ hoặc đã ngừng hoạt động."
 
 
 class Unauthorized(GatewayError):
     status = 401
     code = "unauthorized"
-    message = "Chưa xác thực hoặc mã truy cập không hợp lệ."
 
 
 class Forbidden(GatewayError):
     status = 403
     code = "forbidden"
-    message = "Không có quyền thực hiện thao tác này."
 
 
 class NotFound(GatewayError):
     status = 404
     code = "not_found"
-    message = "Không tìm thấy."
 
 
 class Conflict(GatewayError):
     status = 409
     code = "conflict"
-    message = "Trạng thái hiện tại không cho phép thao tác này."
 
 
 class UploadRejected(GatewayError):
@@ -79,7 +97,6 @@ class UploadRejected(GatewayError):
 
     status = 422
     code = "upload_rejected"
-    message = "Tệp tải lên không hợp lệ."
 
 
 class SigningUnavailable(GatewayError):
@@ -87,7 +104,6 @@ class SigningUnavailable(GatewayError):
 
     status = 503
     code = "signing_key_unavailable"
-    message = "Cơ quan chưa có khóa ký số hoặc chứng thư số hợp lệ."
 
 
 class CertificateUnusable(SigningUnavailable):
@@ -99,7 +115,6 @@ class CertificateUnusable(SigningUnavailable):
     """
 
     code = "certificate_expired"
-    message = "Chứng thư số của cơ quan đã hết hạn, không thể ký văn bản."
 
 
 class CertificateRejected(GatewayError):
@@ -112,4 +127,3 @@ class CertificateRejected(GatewayError):
 
     status = 422
     code = "certificate_rejected"
-    message = "Chứng thư số không được chấp nhận."

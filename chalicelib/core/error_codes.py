@@ -1,0 +1,273 @@
+"""The catalogue of the gateway's stable error codes: one entry per code, grouped by area.
+
+A code is part of the API contract (clients branch on it) and of the records (a document's `reason` when it goes
+`REJECTED` or `FAILED`, an amendment's `reason_code`, an inbound envelope's `reason`): never rename one. Each entry
+gives the HTTP statuses the API answers it with (none when it is only ever recorded or logged), the default
+Vietnamese message people read, and one line on what it means. `GatewayError(code=...)` takes its message from
+here when the raise site gives none (`chalicelib.core.errors`); a raise site may still say something more precise.
+
+`tests/unit/core/test_error_catalogue.py` reads every code literal in chalicelib and fails on one missing here.
+`python -m chalicelib.core.error_codes` prints the table kept in `docs/error-codes.md`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["AREAS", "CODES", "ErrorCode", "get", "markdown"]
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One stable code. `statuses`: the HTTP statuses of the API answers that carry it, the usual one first."""
+
+    code: str
+    statuses: tuple[int, ...]
+    message: str
+    meaning: str
+    recorded: bool = False  # also written on a record as its reason (document, amendment, inbound envelope)
+
+
+E = ErrorCode
+NA: tuple[int, ...] = ()  # no HTTP status: not an API answer, only recorded or logged
+
+AREAS: dict[str, tuple[ErrorCode, ...]] = {
+    # -- requests and authentication (chalicelib.api, chalicelib.core.errors) --------------------------------------
+    "Requests and authentication": (
+        E("bad_request", (400,), "Yêu cầu không hợp lệ.", "GatewayError's own default: a request the gateway refuses."),
+        E("invalid_request", (400,), "Dữ liệu gửi lên không hợp lệ.", "ValidationFailed's default: a field is wrong."),
+        E("invalid_json", (400,), "Nội dung yêu cầu không phải JSON hợp lệ.", "The request body is not JSON."),
+        E("invalid_limit", (400,), "Tham số limit phải là số nguyên.", "The `limit` query parameter of a list."),
+        E("invalid_cursor", (400,), "Con trỏ phân trang không hợp lệ.", "The `cursor` of a list was not ours."),
+        E("unauthorized", (401,), "Chưa xác thực hoặc mã truy cập không hợp lệ.",
+          "No or a bad bearer token; `details.reason` says which check failed (never the token)."),
+        E("token_expired", (401,), "Mã truy cập đã hết hạn.", "The ID token is past its `exp`."),
+        E("forbidden", (403,), "Không có quyền thực hiện thao tác này.", "The caller may not do this."),
+        E("no_organ", (403,), "Tài khoản chưa được gắn với cơ quan nào.", "The token has no `custom:organ_id`."),
+        E("admin_only", (403,), "Chỉ quản trị viên được xem mục này.", "An admin route called by a clerk."),
+        E("not_found", (404,), "Không tìm thấy.", "NotFound's default."),
+        E("conflict", (409,), "Trạng thái hiện tại không cho phép thao tác này.", "Conflict's default."),
+        E("internal_error", (500,), "Lỗi hệ thống, vui lòng thử lại sau.",
+          "An unexpected error; logged with its traceback, never shown."),
+    ),
+    # -- outgoing documents (chalicelib.outbound.documents) -------------------------------------------------------
+    "Outgoing documents": (
+        E("agency_not_served", (403, 400), "Cơ quan của tài khoản không được cổng này phục vụ.",
+          "The agency is not in the registry or not active (403 for the caller's own, 400 for an admin's organ_id)."),
+        E("secret_document", (422,), "Văn bản mật không được gửi qua Trục liên thông văn bản quốc gia.",
+          "A secret document cannot travel over the axis."),
+        E("unknown_recipient", (422,), "Cơ quan nhận không có trong danh bạ hoặc đã ngừng hoạt động.",
+          "A recipient is not in the agency registry, or is no longer active."),
+        E("document_not_found", (404,), "Không tìm thấy văn bản.", "No such document of the caller's agency."),
+        E("invalid_state", (400,), "Trạng thái lọc không hợp lệ.", "The `state` filter names no state."),
+        E("not_signed_yet", (404,), "Văn bản chưa được ký số.", "The signed PDF asked for does not exist yet."),
+        E("attachment_not_found", (404,), "Không tìm thấy phụ lục của văn bản.", "No attachment by that part/index."),
+    ),
+    # -- the upload and its signature: a document's reason when it goes REJECTED or FAILED (signing, outbound) --
+    "Uploads and signing": (
+        E("upload_rejected", NA, "Tệp tải lên không hợp lệ.", "UploadRejected's default: the upload cannot be signed.",
+          True),
+        E("empty_file", (400,), "Tệp tải lên rỗng.", "The upload (or the PDF sent to /v1/verify) is empty.", True),
+        E("file_too_large", NA, "Tệp vượt quá dung lượng cho phép.", "The upload is over the size limit.", True),
+        E("not_a_pdf", (400,), "Tệp không phải PDF.", "The file does not start with `%PDF-`.", True),
+        E("malformed_pdf", (400,), "Tệp PDF bị hỏng hoặc không đầy đủ.",
+          "Truncated or unparseable PDF; `details.reason` is `truncated`, `no_pages` or the parser's error.", True),
+        E("encrypted_pdf", (400,), "Tệp PDF đã bị mã hóa, không thể ký.", "The PDF is encrypted.", True),
+        E("locked_pdf", NA, "Tệp PDF đã được chứng thực không cho phép thay đổi, không thể ký thêm.",
+          "The PDF is certified with no changes allowed.", True),
+        E("missing_upload", NA, "Không tìm thấy tệp đã tải lên.", "The uploaded object is gone from S3.", True),
+        E("stamp_page_missing", NA, "Trang đặt chữ ký số của cơ quan không có trong văn bản.",
+          "The stamp's page is past the document's last page.", True),
+        E("stamp_outside_page", NA, "Vị trí chữ ký số của cơ quan nằm ngoài trang.",
+          "The stamp's box does not fit on its page.", True),
+        E("signing_key_unavailable", (503,), "Cơ quan chưa có khóa ký số hoặc chứng thư số hợp lệ.",
+          "SigningUnavailable's default: no usable key (KMS key disabled, pending deletion...).", True),
+        E("certificate_expired", (422,), "Chứng thư số của cơ quan đã hết hạn, không thể ký văn bản.",
+          "The certificate is past its notAfter (refused at upload or activation; FAILED at signing).", True),
+        E("certificate_not_yet_valid", (422,), "Chứng thư số của cơ quan chưa đến thời hạn hiệu lực.",
+          "The certificate is before its notBefore.", True),
+        E("certificate_revoked", (422,), "Chứng thư số của cơ quan đã bị thu hồi.",
+          "The certificate, or one above it, is revoked (OCSP or CRL).", True),
+        E("tsa_certificate_revoked", NA, "Chứng thư số của dịch vụ cấp dấu thời gian đã bị thu hồi.",
+          "The timestamp authority's certificate is revoked.", True),
+        E("seal_unavailable", NA, "Ảnh con dấu của cơ quan không dùng được.",
+          "The agency's registered seal image cannot be read or decoded.", True),
+        E("signing_error", NA, "Ký số thất bại sau nhiều lần thử.", "Signing kept failing; the message dead-lettered.",
+          True),
+    ),
+    # -- signing keys and certificates (chalicelib.admin.keys, chalicelib.keys) ----------------------------------
+    "Signing keys and certificates": (
+        E("certificate_rejected", (422,), "Chứng thư số không được chấp nhận.", "CertificateRejected's default."),
+        E("invalid_certificate", (422, 400), "Chứng thư số phải ở định dạng PEM.",
+          "Not a PEM X.509 certificate (400 when the field is not even text)."),
+        E("certificate_key_mismatch", (422,), "Chứng thư số không được cấp cho khóa này (khóa công khai không khớp).",
+          "The certificate is for another key."),
+        E("certificate_key_usage", (422,), "Chứng thư số không dùng để ký số.", "Not issued for signing."),
+        E("untrusted_chain", (422,), "Chuỗi chứng thư số không dẫn tới chứng thư gốc tin cậy.",
+          "Does not chain to a configured trust root (`details.reason` `no_trust_roots` when none is set)."),
+        E("invalid_subject", (400,), "Thông tin chủ thể của yêu cầu chứng thư không hợp lệ.", "A bad CSR subject."),
+        E("unknown_agency", (404,), "Không tìm thấy cơ quan.", "No such agency in the registry."),
+        E("missing_organ_id", (400,), "Thiếu mã định danh cơ quan (organ_id).", "The request names no agency."),
+        E("unknown_key", (404,), "Không tìm thấy khóa.", "No such key of that agency."),
+        E("unsupported_key_backend", (400, 503), "Loại khóa phải là kms hoặc pkcs11.",
+          "A key backend other than `kms` or `pkcs11` (503 when a stored key names one).", True),
+        E("invalid_pkcs11_key", (400, 503), "Khóa PKCS#11 không hợp lệ.",
+          "A PKCS#11 key description (URI, token, label, PIN secret) that cannot be used.", True),
+        E("pin_not_allowed", (400,),
+          "Không gửi mã PIN qua API: lưu mã PIN trong Secrets Manager và gửi tên bí mật (pin_secret).",
+          "A PIN sent in the request instead of a secret's name."),
+        E("key_already_registered", (409,), "Khóa PKCS#11 này đã được đăng ký cho cơ quan.", "Registered twice."),
+        E("pkcs11_key_pair_mismatch", (400,), "Khóa bí mật và khóa công khai tìm thấy trên HSM không cùng một cặp.",
+          "The HSM's private and public objects are not one pair."),
+        E("key_mismatch", (503,), "Khóa ký không khớp với khóa công khai đã ghi nhận.",
+          "The key signs with another public key than the one recorded."),
+        E("key_retired", (409,), "Khóa đã ngừng sử dụng.", "The key is retired."),
+        E("key_not_certified", (409,), "Khóa chưa có chứng thư số đã kiểm tra, chưa thể kích hoạt.",
+          "Activation before a checked certificate."),
+        E("key_state_changed", (409,), "Khóa đã thay đổi trạng thái, vui lòng tải lại.", "A concurrent change."),
+        E("concurrent_key_change", (409,),
+          "Khóa ký số của cơ quan vừa được thay đổi bởi thao tác khác, vui lòng thử lại.",
+          "The agency's active key changed during activation or rotation."),
+        E("pkcs11_not_configured", (503,), "Hệ thống chưa cấu hình thư viện PKCS#11.", "No PKCS#11 module set.",
+          True),
+        E("pkcs11_module_not_allowed", (503,), "Thư viện PKCS#11 của khóa không nằm trong danh sách cho phép.",
+          "The key's module path is not in the allow-list.", True),
+        E("pkcs11_module_unavailable", (503,), "Không nạp được thư viện PKCS#11.", "The module did not load.", True),
+        E("pkcs11_pin_missing", (503,), "Bí mật chứa mã PIN của HSM rỗng hoặc sai định dạng.",
+          "No PIN source, or the PIN secret is empty or malformed.", True),
+        E("pkcs11_public_key_missing", (503,), "Không tìm thấy khóa công khai EC trên HSM.",
+          "An EC key with no public object on the token.", True),
+        E("unsupported_key_type", (503,), "Loại khóa trên HSM không được hỗ trợ (chỉ RSA hoặc EC).",
+          "The HSM key is neither RSA nor EC.", True),
+    ),
+    # -- POST /v1/verify (chalicelib.api.verify) ------------------------------------------------------------------
+    "Signature reports": (
+        E("payload_too_large", (413,),
+          "Tệp quá lớn để gửi trực tiếp (tối đa 5 MB): hãy dùng document_id hoặc inbox_id.",
+          "A PDF body over API Gateway's payload limit."),
+        E("nothing_to_verify", (400,), "Cần gửi tệp PDF, hoặc document_id, hoặc inbox_id.",
+          "The JSON body names nothing to verify."),
+    ),
+    # -- revocations, recipient updates, replacements (chalicelib.outbound.amendments) ---------------------------
+    "Amendments": (
+        E("reason_required", (400,), "Phải nêu lý do.", "A revocation, update or 02 refusal without its reason."),
+        E("invalid_recipients", (400,), "Mã định danh không hợp lệ.", "A recipients list that is not valid ids."),
+        E("no_recipient_change", (400,), "Phải thêm hoặc bớt ít nhất một nơi nhận.", "An update that changes nothing."),
+        E("invalid_recipient_change", (400,), "Danh sách nơi nhận thay đổi không hợp lệ.",
+          "Adding a current recipient, or removing one that is not."),
+        E("no_recipient_left", (400,), "Văn bản phải còn ít nhất một nơi nhận.", "An update removing everyone."),
+        E("not_dispatched", (409,), "Chỉ thu hồi được văn bản đã gửi đi.", "The document is not DISPATCHED."),
+        E("already_revoked", (409,), "Văn bản đã bị thu hồi.", "Revoked before."),
+        E("state_changed", (409,), "Trạng thái văn bản vừa thay đổi, vui lòng tải lại.", "A concurrent change."),
+        E("replaced_document_not_found", (404,), "Không tìm thấy văn bản.", "`replaces` names no own document."),
+        E("replaced_not_dispatched", (409,), "Chỉ thay thế được văn bản đã gửi đi và chưa bị thu hồi.",
+          "The replaced document is not DISPATCHED."),
+        E("replacement_same_document_id", (400,),
+          "Văn bản thay thế phải có số, ký hiệu hoặc ngày ban hành khác văn bản bị thay thế.",
+          "The replacement would carry the replaced document's edXML DocumentId."),
+        E("already_replaced", (409,), "Văn bản đã được thay thế bởi văn bản khác.", "Replaced before."),
+    ),
+    # -- dead letters and retries (chalicelib.outbound.dead_letters) ---------------------------------------------
+    "Dead letters": (
+        E("invalid_queue", (400,), "Hàng đợi phải là \"dispatch\" hoặc \"upload\".", "An unknown queue name."),
+        E("invalid_document_ids", (400,), "document_ids phải là danh sách mã văn bản (UUID), tối đa 100.",
+          "A bad redrive list."),
+        E("not_retryable", (409,), "Chỉ văn bản ở trạng thái FAILED mới gửi lại được.", "Retry of a non-FAILED one."),
+    ),
+    # -- the inbox and the clerk's status reports (chalicelib.inbound.inbox, chalicelib.domain.axis_statuses) ----
+    "Inbox": (
+        E("inbox_item_not_found", (404,), "Không tìm thấy văn bản đến.", "No such item in the caller's inbox."),
+        E("inbox_item_revoked", (409,), "Văn bản đã bị thu hồi, không báo trạng thái được nữa.",
+          "A status report on a revoked item."),
+        E("status_not_allowed", (409,), "Không thể chuyển sang trạng thái này từ trạng thái hiện tại.",
+          "A status the item cannot move to."),
+        E("status_changed", (409,), "Trạng thái văn bản vừa thay đổi, vui lòng tải lại.", "A concurrent report."),
+        E("invalid_status_code", (400,), "Mã trạng thái phải là một trong 02, 03, 04, 05, 06.",
+          "A clerk may report 02–06 only."),
+        E("invalid_reason", (400,), "Lý do phải là chuỗi ký tự.", "`reason` is not a string."),
+    ),
+    # -- the axis adapter: a document's or amendment's reason when delivery fails (chalicelib.adapters.axis) -----
+    "Axis delivery": (
+        E("axis_error", NA, "Lỗi khi trao đổi với Trục liên thông văn bản quốc gia.", "AxisError's default."),
+        E("axis_unavailable", NA, "Trục liên thông tạm thời không phản hồi, sẽ thử lại sau.",
+          "5xx, 429, timeouts, garbled answers; FAILED once the retries run out.", True),
+        E("axis_rejected", NA, "Trục liên thông từ chối yêu cầu.",
+          "The axis answered FAIL or an ErrorCode ≠ 0 (kept as `axis_error_code`); permanent.", True),
+        E("axis_auth_failed", NA, "Trục liên thông từ chối xác thực (mã hệ thống hoặc khóa bí mật không đúng).",
+          "Our system id or signature refused; an operator fixes the credentials."),
+        E("axis_send_unconfirmed", NA,
+          "Không xác định được gói tin đã lên Trục hay chưa; cần kiểm tra trước khi gửi lại.",
+          "A send whose arrival is unknown; nothing more is sent until someone checks.", True),
+    ),
+    # -- inbound envelopes the poller refuses or sets aside: the envelope's reason (chalicelib.inbound) ----------
+    "Inbound envelopes": (
+        E("unknown_document", NA, "Không tìm thấy văn bản mà gói tin nhắc tới.",
+          "A status or amendment about a document we do not know (outcome orphan_status / orphan_amendment).", True),
+        E("not_registered", NA, "Cơ quan nhận chưa đăng ký với cổng.", "The receiving agency is not in the registry.",
+          True),
+        E("not_active", NA, "Cơ quan nhận đã ngừng hoạt động trên cổng.", "The receiving agency is not active.", True),
+        E("business_doc_type_{n}", NA, "Loại nghiệp vụ của gói tin chưa được hỗ trợ.",
+          "A BussinessDocType other than 0–3 (n is the type).", True),
+    ),
+    # -- edXML packages that cannot be built or read (chalicelib.standards.edxml, EdxmlError) --------------------
+    "edXML packages": (
+        E("edxml_invalid", NA, "Gói tin edXML không hợp lệ.", "EdxmlError's default.", True),
+        E("malformed_xml", NA, "Gói tin không phải XML hợp lệ.", "Not well-formed XML.", True),
+        E("dtd_forbidden", NA, "Gói tin không được chứa khai báo DTD/thực thể.", "A DTD or entity declaration.", True),
+        E("not_edxml", NA, "Không phải gói tin edXML (phần tử gốc phải là edXML).", "Another root element.", True),
+        E("missing_sender", NA, "Gói tin thiếu thông tin cơ quan gửi (From/OrganId).", "No From/OrganId.", True),
+        E("element_too_large", NA, "Một phần tử của gói tin quá lớn.", "An element over the reader's limit.", True),
+        E("bad_base64", NA, "Tệp đính kèm không giải mã được (base64 lỗi).", "An attachment is not base64.", True),
+        E("bad_attachment_zip", NA, "Tệp nén đính kèm bị lỗi, không giải nén được.", "A broken or empty zip.", True),
+        E("attachment_too_large", NA, "Tệp đính kèm vượt quá dung lượng cho phép.", "An attachment over the limit.",
+          True),
+        E("invalid_text", NA, "Nội dung có ký tự không hợp lệ trong XML.", "Text XML cannot carry (writing)."),
+        E("invalid_value", NA, "Giá trị không hợp lệ.", "A field value the schema refuses (writing)."),
+        E("missing_value", NA, "Gói tin thiếu ngày ban hành (PromulgationDate).", "A required value (writing)."),
+        E("missing_attachment", NA, "Văn bản mới phải có ít nhất một tệp đính kèm.", "No or a missing attachment."),
+    ),
+    # -- axis request signatures (chalicelib.standards.axis_protocol, SignatureError: plain, a `reason`) ---------
+    "Axis request signatures": (
+        E("missing_headers", NA, "Thiếu tiêu đề xác thực XroadVnpt.", "A request without the XroadVnpt-* headers."),
+        E("malformed_sign_header", NA, "Tiêu đề chữ ký không đúng định dạng.", "An unparseable sign header."),
+        E("unknown_system", NA, "Mã hệ thống không được biết.", "No secret for that system id."),
+        E("bad_signature", NA, "Chữ ký của yêu cầu không đúng.", "The HMAC does not verify."),
+        E("key_list_mismatch", NA, "Danh sách tiêu đề được ký không khớp.", "Signed header names differ."),
+        E("header_mismatch", NA, "Một tiêu đề được ký không khớp với yêu cầu.", "A signed header's value differs."),
+        E("stale_timestamp", NA, "Thời điểm ký của yêu cầu đã quá cũ.", "The timestamp is outside the window."),
+    ),
+}
+
+#: Every code, to its entry.
+CODES: dict[str, ErrorCode] = {entry.code: entry for entries in AREAS.values() for entry in entries}
+
+
+def get(code: str) -> ErrorCode | None:
+    """The catalogue's entry for `code`, or None."""
+    return CODES.get(code)
+
+
+_INTRO = """\
+Generated from `chalicelib/core/error_codes.py` by `python -m chalicelib.core.error_codes`; do not edit by hand.
+
+Every error the API answers is `{"error": {"code", "message", "details"}}`: clients branch on `code` (stable,
+snake_case, never renamed) and show `message` (Vietnamese). A raise site may give a more precise message than the
+default below. *Recorded*: the code is also written on a record as its reason (a document's `reason`, an
+amendment's `reason_code`, an inbound envelope's `reason`). HTTP "–": never an API answer, only recorded or logged."""
+
+
+def markdown() -> str:
+    """The catalogue as the Markdown page `docs/error-codes.md` (a test keeps the file equal to this)."""
+    lines = ["# Error codes", "", _INTRO, ""]
+    for area, entries in AREAS.items():
+        lines += [f"## {area}", "", "| Code | HTTP | Recorded | Message | Meaning |", "|---|---|---|---|---|"]
+        for e in entries:
+            http = ", ".join(str(s) for s in e.statuses) or "–"
+            cells = (f"`{e.code}`", http, "yes" if e.recorded else "", e.message, e.meaning)
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
