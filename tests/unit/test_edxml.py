@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.core.errors import GatewayError
 from chalicelib.standards.edxml import (
     NS,
     VN_TZ,
@@ -26,6 +27,8 @@ from chalicelib.standards.edxml import (
     DocumentHeader,
     DocumentInfoUpdate,
     EdxmlError,
+    EdxmlReadError,
+    EdxmlWriteError,
     Organ,
     Receiver,
     ReplacementInfo,
@@ -462,6 +465,20 @@ def test_attachment_over_the_limit_is_refused(pdf: Path, tmp_path: Path) -> None
         parse_package(io.BytesIO(build(pdf)), tmp_dir=str(tmp_path), max_attachment_bytes=10_000)
     assert caught.value.code == "attachment_too_large"
     assert list(tmp_path.glob("edxml-*")) == []
+
+
+def test_edxml_errors_are_plain_value_errors_read_or_write(pdf: Path) -> None:
+    """Standards code raises plain exceptions (issue 7): what a client sees is the API layer's decision."""
+    with pytest.raises(EdxmlReadError) as read:
+        parse_package(io.BytesIO(b"<html/>"))
+    with pytest.raises(EdxmlWriteError) as write:
+        build(pdf, attachments=[])
+    for error in (read.value, write.value):
+        assert isinstance(error, EdxmlError)
+        assert isinstance(error, ValueError)
+        assert not isinstance(error, GatewayError)
+        assert str(error) == f"{error.code}: {error.message}"
+        assert isinstance(error.details, dict)
 
 
 # -- memory -------------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import urllib3
 from chalicelib.adapters.axis.errors import AxisAuthError, AxisBusinessError, AxisTransientError
 from chalicelib.core.clock import VN_TZ
 from chalicelib.standards.axis_protocol import sha256_file, sign_headers
+from chalicelib.standards.base64_stream import Base64Sink
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ LIST_FILTERS = frozenset({"fromDate", "toDate", "pageSize", "pageIndex"})
 
 _CHUNK = 64 * 1024
 _MAX_SMALL_VALUE = 16 * 1024 * 1024  # any JSON value but `data` larger than this is not an axis answer
-_WHITESPACE = str.maketrans("", "", " \t\r\n")
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ class AxisClient:
     def _download(self, params: dict[str, str], sink: IO[bytes]) -> None:
         resp = self._post("/getEdoc", params, b"{}", 2, stream=True)
         try:
-            decoder = _Base64Sink(sink)
+            decoder = Base64Sink(sink, strict_tail=False)
             try:
                 answer = extract_streaming(resp.stream(_CHUNK), "data", decoder.feed)
             except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
@@ -252,26 +252,6 @@ def _raise_on_failure(answer: dict[str, Any], path: str) -> None:
     if status == "FAIL" or (code not in (None, "", "0", 0)):
         raise AxisBusinessError(str(code if code not in (None, "") else "FAIL"), str(answer.get("ErrorDesc") or ""),
                                 path=path)
-
-
-class _Base64Sink:
-    """Base64 text in arbitrary pieces → bytes in a file (whitespace ignored; 4-character groups decoded)."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self.out = out
-        self.pending = ""
-
-    def feed(self, text: str) -> None:
-        text = self.pending + text.translate(_WHITESPACE)
-        cut = len(text) - len(text) % 4
-        self.pending = text[cut:]
-        if cut:
-            self.out.write(binascii.a2b_base64(text[:cut].encode("ascii"), strict_mode=True))
-
-    def finish(self) -> None:
-        if self.pending:
-            self.out.write(binascii.a2b_base64((self.pending + "=" * (-len(self.pending) % 4)).encode("ascii")))
-            self.pending = ""
 
 
 def extract_streaming(chunks: Iterator[bytes], key: str, on_text: Any) -> dict[str, Any]:
