@@ -69,6 +69,14 @@ def _code_first_classes(trees: dict[Path, ast.Module]) -> set[str]:
                     if isinstance(item, ast.FunctionDef) and item.name == "__init__" and len(item.args.args) > 1 \
                             and item.args.args[1].arg in {"code", "reason"}:
                         found.add(node.name)
+    classes = [n for tree in trees.values() for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    grew = True
+    while grew:  # subclasses that inherit such an __init__ (EdxmlReadError(EdxmlError)) take the code first too
+        grew = False
+        for node in classes:
+            if node.name not in found and any(_name(base) in found for base in node.bases):
+                found.add(node.name)
+                grew = True
     return found
 
 
