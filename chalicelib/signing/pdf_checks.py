@@ -75,8 +75,8 @@ def check_upload(path: str | os.PathLike[str], max_bytes: int) -> PdfFacts:
 
 
 def _parse(fh: Any, size: int) -> PdfFacts:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.sign.fields import enumerate_sig_fields  # lazy: pyHanko ~150 ms at cold start
 
     try:
         reader = PdfFileReader(fh)  # strict, like the signing step; default DecodeLimits (untrusted input)

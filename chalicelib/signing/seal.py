@@ -140,7 +140,7 @@ def _split_alpha(raw: bytes, width: int, height: int, channels: int, sample_byte
 
 
 def _image_dict(width: int, height: int, bits: int, color_space: str, colors: int) -> dict[str, Any]:
-    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils import generic  # lazy: pyHanko ~150 ms at cold start
 
     name = generic.NameObject
     return {
@@ -162,7 +162,7 @@ def _image_dict(width: int, height: int, bits: int, color_space: str, colors: in
 
 def write_image(writer: Any, seal: SealImage) -> Any:
     """Add the seal's image XObject (and its soft mask) to a pyHanko writer; returns the image's reference."""
-    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils import generic  # lazy: pyHanko ~150 ms at cold start
 
     image = generic.DictionaryObject(_image_dict(seal.width, seal.height, seal.bits, seal.color_space,
                                                  seal.colors))
@@ -181,9 +181,9 @@ def seal_content_class() -> type:
     Defined on first use so that importing this module does not import pyHanko. Make a fresh instance per
     document: pyHanko keeps the writer and the resources on the content object.
     """
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.content import PdfContent, ResourceType
-    from pyhanko.pdf_utils.layout import BoxConstraints
+    from pyhanko.pdf_utils import generic  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.pdf_utils.content import PdfContent, ResourceType  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.pdf_utils.layout import BoxConstraints  # lazy: pyHanko ~150 ms at cold start
 
     class SealContent(PdfContent):
         """The seal image at its pixel size in points; the stamp's layout rule scales it into place."""

@@ -259,3 +259,18 @@ def test_modules_stay_light_to_import() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout.strip()
     assert out == "[]"
+
+
+def test_signing_surface_and_key_factory_stay_light_to_import() -> None:
+    """The PAdES façade, its parts, revocation and the key factory import no boto3, pyHanko, cryptography or
+    python-pkcs11 at module level: the signing handler pays for them on its first document, nobody else ever."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import chalicelib.signing.pades, chalicelib.signing.ltv, chalicelib.keys.revocation, "
+            "chalicelib.standards.appearance, chalicelib.adapters.signing_keys; "
+            "print(sorted(m for m in ('boto3', 'botocore', 'pyhanko', 'pkcs11', 'pyhanko_certvalidator', "
+            "'cryptography', 'fontTools') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+    assert out == "[]"
