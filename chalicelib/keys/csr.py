@@ -1,4 +1,4 @@
-"""PKCS#10 certificate signing requests signed through the key itself (KMS, PKCS#11 or a local key).
+"""PKCS#10 certificate signing requests (RFC 2986) signed through the key itself (KMS, PKCS#11 or a local key).
 
 Why not `cryptography`'s CSR builder: it signs only with a private key object in process memory. An organisation
 key in KMS or an HSM never leaves it, so the CertificationRequestInfo is assembled here with asn1crypto, its DER
@@ -7,7 +7,7 @@ hashes), and the signature is put into the CertificationRequest. The result is c
 it is returned: a CSR whose signature does not verify (wrong key, a backend quirk) is never handed to a CA.
 
 The request carries an extensionRequest for keyUsage digitalSignature + nonRepudiation (content commitment), what
-an organisation certificate for signing documents carries; the CA decides the rest.
+an organisation certificate for signing documents carries (RFC 5280 §4.2.1.3); the CA decides the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.keys.raw_signer import RawSigner
+
+__all__ = ["build_csr", "build_subject", "csr_pem"]
 
 #: RawSigner.algorithm → the CSR's signatureAlgorithm (asn1crypto names).
 _SIGNATURE_ALGORITHMS = {"sha256_rsa": "sha256_rsa", "sha256_ecdsa": "sha256_ecdsa"}

@@ -18,6 +18,9 @@ from typing import Any
 
 from chalicelib.core.errors import UploadRejected
 
+__all__ = ["EOF_MARKER", "MSG_EMPTY", "MSG_ENCRYPTED", "MSG_MALFORMED", "MSG_NOT_PDF", "MSG_TOO_LARGE", "PDF_MAGIC",
+           "PdfFacts", "check_upload"]
+
 #: PDF header and end-of-file marker. ISO 32000 lets readers find `%%EOF` within the last 1024 bytes.
 PDF_MAGIC = b"%PDF-"
 EOF_MARKER = b"%%EOF"

@@ -1,5 +1,8 @@
 """The organisation's seal (con dấu) as PDF image data, made from the transparent PNG an agency registers.
 
+NĐ 30/2020 Phụ lục I (docs/signature-appearance.md): the organisation's signature shows its seal, red, at actual
+size, as a transparent image over about the left third of the competent person's signature.
+
 Why not Pillow (or pyHanko's `PdfImage`, which needs it): the Lambda package should not carry an imaging library
 to place one picture. A PDF image XObject can take PNG's own compressed pixel data almost as is: `/FlateDecode`
 with `/Predictor 15` is exactly PNG's per-row filtering (ISO 32000-1 §7.4.4.4). Only the alpha channel must go to
@@ -21,6 +24,9 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+__all__ = ["MAX_PNG_BYTES", "MAX_SIDE_PX", "PNG_SIGNATURE", "SealImage", "SealImageError", "load_png",
+           "seal_content_class", "write_image"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: A seal is a few centimetres wide: 4000 px is 2800 dpi at 36 mm, far more than any scan needs.

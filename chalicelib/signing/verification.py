@@ -11,8 +11,9 @@ same report: `{"signatures": [{"field", "signer_subject", "organisation", "signe
 - `trusted`: the signer's certificate chains to a configured trust root. No roots are configured yet (the national
   root of Ban Cơ yếu Chính phủ and the public CAs come with a later issue), so `trusted` is false for everyone;
   certificate fetching (AIA/OCSP/CRL) is off, so `revocation_checked` is false as well.
-- `pades_level`: B-B for a PAdES (`ETSI.CAdES.detached`) signature, B-T with a signature timestamp, B-LT when the
-  document carries validation data (`/DSS`), B-LTA when a document timestamp follows; null for other subfilters.
+- `pades_level` (ETSI EN 319 142-1): B-B for a PAdES (`ETSI.CAdES.detached`) signature, B-T with a signature
+  timestamp, B-LT when the document carries validation data (`/DSS`), B-LTA when a document timestamp follows;
+  null for other subfilters.
 
 A broken PDF gives `{"signatures": [], "error": "malformed_pdf"}`; one signature that cannot be evaluated gives an
 entry with `intact`/`valid` false and `error`. Never raises on bad input: the report is data about the file.
@@ -27,6 +28,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.core.clock import VN_TZ
+
+__all__ = ["MAX_SIGNATURES", "PADES_SUBFILTER", "summary", "verify_pdf"]
 
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
 #: A PDF with more signature fields than this is reported on its first ones only (each costs a CMS check).
