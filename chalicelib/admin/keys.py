@@ -193,7 +193,7 @@ def _event(action: str, caller: Any, **detail: Any) -> dict[str, Any]:
 
 
 def _signer(record: dict[str, Any]) -> Any:
-    from chalicelib.keys.backends import open_raw_signer
+    from chalicelib.adapters.signing_keys import open_raw_signer
 
     algorithm = record.get("signing_algorithm") or KMS_SIGNING_ALGORITHM
     return open_raw_signer(record["backend"], record["key_id"], algorithm)
@@ -253,7 +253,8 @@ def _create_kms_key(organ_id: str, key_ref: str) -> tuple[str, bytes, str]:
 
 def _register_pkcs11_key(organ_id: str, body: dict[str, Any]) -> tuple[str, bytes, str]:
     """Find the key on its token (logging in with the PIN from Secrets Manager) and read its public key."""
-    from chalicelib.keys.pkcs11 import Pkcs11RawSigner, uri_from_request
+    from chalicelib.adapters.signing_keys import open_pkcs11_signer
+    from chalicelib.keys.pkcs11 import uri_from_request
 
     uri = uri_from_request(body)
     if not uri.pin_source:
@@ -262,7 +263,7 @@ def _register_pkcs11_key(organ_id: str, body: dict[str, Any]) -> tuple[str, byte
         if existing["backend"] == "pkcs11" and existing["key_id"] == str(uri):
             raise Conflict("Khóa PKCS#11 này đã được đăng ký cho cơ quan.", code="key_already_registered",
                            details={"key_ref": existing["key_ref"]})
-    signer = Pkcs11RawSigner(uri, modules=get_settings().pkcs11_modules)
+    signer = open_pkcs11_signer(uri, modules=get_settings().pkcs11_modules)
     spki = signer.public_key_der()
     _prove_possession(signer, spki, uri.key_description())
     algorithm = "ECDSA_SHA_256" if signer.algorithm == "sha256_ecdsa" else KMS_SIGNING_ALGORITHM

@@ -4,14 +4,19 @@ Why this seam: pyHanko builds the CMS structure and hands the signer only the DE
 (about 170 bytes). Everything key-specific (KMS, a local dev key, PKCS#11) sits behind `RawSigner`, so the
 PAdES code never changes when the key moves, and tests swap a KMS key for a local one without touching it.
 
-No boto3 or pyHanko import here: the KMS client is passed in (created lazily by `chalicelib.adapters.aws`).
+No boto3 or pyHanko import here: the KMS client is a constructor argument. Which backend a key record names, and
+the real AWS clients, are the adapters' business (`chalicelib.adapters.signing_keys.open_raw_signer`); the
+protocol itself is `raw_signer.RawSigner`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from chalicelib.core.errors import SigningUnavailable
+from chalicelib.keys.raw_signer import ecdsa_der_max_size
+
+__all__ = ["BACKENDS", "KMS_MAX_RAW_MESSAGE", "KmsRawSigner", "LocalKeySigner"]
 
 #: KMS signing algorithm -> pyHanko/asn1crypto signature mechanism name. PSS is left out on purpose: moto and real
 #: KMS disagree on the salt length (NOTES.md), so a PSS signature made on one would not be what tests checked.
@@ -44,29 +49,6 @@ _KEY_UNUSABLE_CODES = frozenset({
     "KeyUnavailableException",
     "IncorrectKeyException",
 })
-
-
-@runtime_checkable
-class RawSigner(Protocol):
-    """Signs a raw message (hashing it inside), the way pyHanko's `Signer.async_sign_raw` needs.
-
-    `algorithm` is the CMS signature mechanism name (`sha256_rsa` or `sha256_ecdsa`); `signature_size` is the
-    largest signature in bytes, used for pyHanko's dry run that sizes the placeholder in the PDF.
-    """
-
-    algorithm: str
-    signature_size: int
-
-    def sign(self, data: bytes) -> bytes:
-        """Return the signature over `data` (for ECDSA: DER-encoded `Ecdsa-Sig-Value`)."""
-        ...
-
-
-def ecdsa_der_max_size(curve_bits: int) -> int:
-    """Largest DER `SEQUENCE {INTEGER r, INTEGER s}` for a curve: each integer may need a leading zero byte."""
-    n = (curve_bits + 7) // 8
-    body = 2 * (2 + n + 1)
-    return body + (2 if body < 128 else 3)
 
 
 class KmsRawSigner:
@@ -143,7 +125,7 @@ class LocalKeySigner:
     """
 
     def __init__(self, private_key: Any) -> None:
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa  # lazy: cryptography ~40 ms at cold start
 
         if isinstance(private_key, rsa.RSAPrivateKey):
             self.algorithm = "sha256_rsa"
@@ -158,14 +140,14 @@ class LocalKeySigner:
     @classmethod
     def from_pem(cls, pem: bytes, password: bytes | None = None) -> LocalKeySigner:
         """Load a PEM private key (PKCS#8 or traditional)."""
-        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives import serialization  # lazy: cryptography ~40 ms at cold start
 
         return cls(serialization.load_pem_private_key(pem, password=password))
 
     def sign(self, data: bytes) -> bytes:
         """PKCS#1 v1.5 or ECDSA over SHA-256 of `data`."""
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec, padding
+        from cryptography.hazmat.primitives import hashes  # lazy: cryptography ~40 ms at cold start
+        from cryptography.hazmat.primitives.asymmetric import ec, padding  # lazy: cryptography ~40 ms at cold start
 
         if self.algorithm == "sha256_rsa":
             return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
@@ -173,7 +155,7 @@ class LocalKeySigner:
 
     def public_key_der(self) -> bytes:
         """SubjectPublicKeyInfo DER, the same shape `kms.get_public_key` returns (to issue a demo certificate)."""
-        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives import serialization  # lazy: cryptography ~40 ms at cold start
 
         return self._key.public_key().public_bytes(serialization.Encoding.DER,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -184,26 +166,3 @@ class LocalKeySigner:
 
 #: Key backends an agency's `signing_key.backend` may name.
 BACKENDS = ("kms", "pkcs11")
-
-
-def open_raw_signer(backend: str, key_id: str, signing_algorithm: str = "RSASSA_PKCS1_V1_5_SHA_256") -> RawSigner:
-    """The raw signer for a key record: `kms` (key ARN/id) or `pkcs11` (RFC 7512 URI, see signing/pkcs11.py).
-
-    One place maps a record to a backend, so the signing handler and the key admin API (CSR, certificate match)
-    cannot disagree on where a key lives. Clients and modules are created lazily by what is returned.
-    """
-    if backend == "kms":
-        from chalicelib.adapters import aws
-
-        return KmsRawSigner(aws.client("kms"), key_id, signing_algorithm)
-    if backend == "pkcs11":
-        from chalicelib.core.settings import get_settings
-        from chalicelib.keys.pkcs11 import Pkcs11RawSigner
-
-        try:
-            return Pkcs11RawSigner(key_id, modules=get_settings().pkcs11_modules)
-        except ValueError as exc:
-            raise SigningUnavailable("Định danh khóa PKCS#11 không hợp lệ.", code="invalid_pkcs11_key",
-                                     details={"reason": str(exc)}) from exc
-    raise SigningUnavailable("Loại khóa ký số chưa được hỗ trợ.", code="unsupported_key_backend",
-                             details={"backend": backend})

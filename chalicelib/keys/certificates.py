@@ -20,8 +20,9 @@ never with a mix.
 The certificate checks here are the gateway's own gate, before any document is signed with a key: the leaf's
 public key must be the key's (`certificate_key_mismatch`), the chain must lead to a trust root
 (`untrusted_chain`, pyhanko-certvalidator's path building and signature checks, no network), the leaf must be
-valid now and be meant for signing. Revocation (OCSP/CRL) is checked by `check_revocation`, the single hook the
-signing handler and activation call.
+valid now and be meant for signing (RFC 5280 §4.2.1.3 key usage, §6 path validation). Revocation (OCSP RFC 6960,
+CRL RFC 5280 §5) is checked by `check_revocation`, the single hook the signing handler and activation call, with the
+container's `revocation.RevocationChecker` (the same cache PAdES B-LT embeds from).
 
 Heavy imports (asn1crypto, cryptography, pyhanko-certvalidator) happen inside functions.
 """
@@ -35,10 +36,20 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.core.errors import CertificateRejected, CertificateUnusable
+from chalicelib.core.errors import CertificateRejected, CertificateUnusable, ValidationFailed
+from chalicelib.core.settings import get_settings
+from chalicelib.keys import revocation
 
 if TYPE_CHECKING:  # pragma: no cover
     from asn1crypto import x509
+
+__all__ = [
+    "ACTIVATABLE", "ACTIVE", "CERTIFIED", "CREATED", "CSR_SUBJECT_FIELDS", "KEY_PK_PREFIX", "KEY_STATES", "RETIRED",
+    "CertificateInfo", "CheckedChain", "canonical_spki", "certificate_spki", "certificates_pem",
+    "check_certificate_chain", "check_revocation", "csr_subject", "days_left", "ensure_certificate_usable",
+    "fit_common_name", "key_view", "legacy_record", "matches_key", "new_key_ref", "parse_certificates",
+    "public_key_sha256", "spki_from_pem", "spki_pem", "valid_key_ref",
+]
 
 CREATED = "CREATED"
 CERTIFIED = "CERTIFIED"
@@ -73,20 +84,20 @@ def public_key_sha256(spki_der: bytes) -> str:
 
 def canonical_spki(spki_der: bytes) -> bytes:
     """The SubjectPublicKeyInfo re-encoded by cryptography, so two encodings of one key compare equal."""
-    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives import serialization  # lazy: cryptography ~40 ms at cold start
 
     key = serialization.load_der_public_key(spki_der)
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def spki_pem(spki_der: bytes) -> str:
-    from asn1crypto import pem
+    from asn1crypto import pem  # lazy: asn1crypto, cold start
 
     return pem.armor("PUBLIC KEY", spki_der).decode("ascii")
 
 
 def spki_from_pem(text: str) -> bytes:
-    from asn1crypto import pem
+    from asn1crypto import pem  # lazy: asn1crypto, cold start
 
     _, _, der = pem.unarmor(text.encode("ascii"))
     return der
@@ -97,8 +108,8 @@ def spki_from_pem(text: str) -> bytes:
 
 def parse_certificates(text: str | None) -> list[x509.Certificate]:
     """Every certificate in a PEM bundle, in order; `invalid_certificate` for anything that is not PEM X.509."""
-    from asn1crypto import pem
-    from asn1crypto import x509 as asn1_x509
+    from asn1crypto import pem  # lazy: asn1crypto, cold start
+    from asn1crypto import x509 as asn1_x509  # lazy: asn1crypto, cold start
 
     if not text or not str(text).strip():
         return []
@@ -120,7 +131,7 @@ def parse_certificates(text: str | None) -> list[x509.Certificate]:
 
 
 def certificates_pem(certs: list[x509.Certificate]) -> str:
-    from asn1crypto import pem
+    from asn1crypto import pem  # lazy: asn1crypto, cold start
 
     return "".join(pem.armor("CERTIFICATE", c.dump()).decode("ascii") for c in certs)
 
@@ -233,10 +244,10 @@ def check_certificate_chain(spki_der: bytes, certificate_pem: str | None, chain_
 def _validated_path(leaf: x509.Certificate, intermediates: list[x509.Certificate],
                     trust_roots: list[x509.Certificate], at: dt.datetime) -> list[x509.Certificate]:
     """Path from the leaf's issuer up to a trust root, built and checked by pyhanko-certvalidator (offline)."""
-    import asyncio
+    import asyncio  # lazy: asyncio ~30 ms, signing only
 
-    from pyhanko_certvalidator import CertificateValidator, ValidationContext
-    from pyhanko_certvalidator.errors import PathError, ValidationError
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko_certvalidator.errors import PathError, ValidationError  # lazy: pyHanko ~150 ms at cold start
 
     if not trust_roots:
         raise CertificateRejected("Chưa cấu hình chứng thư gốc tin cậy.", code="untrusted_chain",
@@ -275,7 +286,7 @@ def ensure_certificate_usable(certificate: x509.Certificate, chain: list[x509.Ce
 def check_revocation(certificate: x509.Certificate, chain: list[x509.Certificate], *, at: dt.datetime) -> None:
     """Refuse a revoked certificate: `CertificateUnusable(code="certificate_revoked")`.
 
-    Asks the certificate's own OCSP responder, then its CRL (`signing.ltv.RevocationChecker`, one cache per container
+    Asks the certificate's own OCSP responder, then its CRL (`revocation.RevocationChecker`, one cache per container
     shared with B-LT signing, so a document costs no round trip while the answer is fresh). Called for every document
     the signing handler signs and on every activation. Soft-fails when the certificate names no revocation source or
     no source answers: at B-LT the signing itself then fails and is retried (the evidence must be embedded), at B-B
@@ -283,13 +294,10 @@ def check_revocation(certificate: x509.Certificate, chain: list[x509.Certificate
     """
     if not chain:
         return
-    from chalicelib.core.settings import get_settings
-    from chalicelib.signing import ltv
-
-    checker = ltv.default_checker(get_settings().revocation_cache_seconds)
+    checker = revocation.default_checker(get_settings().revocation_cache_seconds)
     try:
         answer = checker.check(certificate, chain[0])
-    except (ltv.NoRevocationPointers, ltv.RevocationUnavailable):
+    except (revocation.NoRevocationPointers, revocation.RevocationUnavailable):
         return
     if answer.revoked and (answer.revoked_at is None or _utc(answer.revoked_at) <= at):
         raise CertificateUnusable("Chứng thư số của cơ quan đã bị thu hồi.", code="certificate_revoked",
@@ -318,8 +326,6 @@ def csr_subject(organ_id: str, org_name: str, overrides: dict[str, Any] | None =
     The same shape as the demo CA's certificates (the identifier code in serialNumber lets a verifier map a
     signature back to the agency). `overrides` may set any of CSR_SUBJECT_FIELDS (e.g. the CA wants L and ST).
     """
-    from chalicelib.core.errors import ValidationFailed
-
     subject = {"country_name": "VN", "organization_name": org_name, "serial_number": organ_id,
                "common_name": fit_common_name(org_name)}
     for name, value in (overrides or {}).items():

@@ -1,4 +1,4 @@
-"""PKCS#10 certificate signing requests signed through the key itself (KMS, PKCS#11 or a local key).
+"""PKCS#10 certificate signing requests (RFC 2986) signed through the key itself (KMS, PKCS#11 or a local key).
 
 Why not `cryptography`'s CSR builder: it signs only with a private key object in process memory. An organisation
 key in KMS or an HSM never leaves it, so the CertificationRequestInfo is assembled here with asn1crypto, its DER
@@ -7,14 +7,16 @@ hashes), and the signature is put into the CertificationRequest. The result is c
 it is returned: a CSR whose signature does not verify (wrong key, a backend quirk) is never handed to a CA.
 
 The request carries an extensionRequest for keyUsage digitalSignature + nonRepudiation (content commitment), what
-an organisation certificate for signing documents carries; the CA decides the rest.
+an organisation certificate for signing documents carries (RFC 5280 §4.2.1.3); the CA decides the rest.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.keys.backends import RawSigner
+from chalicelib.keys.raw_signer import RawSigner
+
+__all__ = ["build_csr", "build_subject", "csr_pem"]
 
 #: RawSigner.algorithm → the CSR's signatureAlgorithm (asn1crypto names).
 _SIGNATURE_ALGORITHMS = {"sha256_rsa": "sha256_rsa", "sha256_ecdsa": "sha256_ecdsa"}
@@ -26,7 +28,7 @@ def build_subject(subject: dict[str, str]) -> Any:
     Each attribute gets the string type X.520 wants (asn1crypto's `Name.build`: PrintableString for country and
     serial number, UTF8String for names, so Vietnamese names survive); `Name.build` alone would reorder them.
     """
-    from asn1crypto import x509
+    from asn1crypto import x509  # lazy: asn1crypto, cold start
 
     order = ("country_name", "state_or_province_name", "locality_name", "organization_name",
              "organizational_unit_name", "serial_number", "common_name", "email_address")
@@ -40,7 +42,7 @@ def build_csr(subject: dict[str, str], public_key_der: bytes, signer: RawSigner)
     `signer` must hold the private key of `public_key_der`; the signature is verified before returning, and a
     mismatch raises ValueError.
     """
-    from asn1crypto import csr, keys, x509
+    from asn1crypto import csr, keys, x509  # lazy: asn1crypto, cold start
 
     algorithm = _SIGNATURE_ALGORITHMS.get(signer.algorithm)
     if algorithm is None:
@@ -70,8 +72,8 @@ def build_csr(subject: dict[str, str], public_key_der: bytes, signer: RawSigner)
 
 
 def _verify(der: bytes, public_key_der: bytes) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from cryptography import x509  # lazy: cryptography ~40 ms at cold start
+    from cryptography.hazmat.primitives import serialization  # lazy: cryptography ~40 ms at cold start
 
     request = x509.load_der_x509_csr(der)
     expected = serialization.load_der_public_key(public_key_der).public_bytes(
@@ -83,6 +85,6 @@ def _verify(der: bytes, public_key_der: bytes) -> None:
 
 
 def csr_pem(der: bytes) -> str:
-    from asn1crypto import pem
+    from asn1crypto import pem  # lazy: asn1crypto, cold start
 
     return pem.armor("CERTIFICATE REQUEST", der).decode("ascii")

@@ -329,7 +329,7 @@ def _identity(organ_id: str, name: str, backend: str, key_id: str, algorithm: st
               chain_pem: str) -> Any:
     """Built once per key and certificate. The backend comes from the agency's `signing_key.backend`
     (`kms` | `pkcs11`, see `backends.open_raw_signer`); an unknown one raises SigningUnavailable (not cached)."""
-    from chalicelib.keys.backends import open_raw_signer
+    from chalicelib.adapters.signing_keys import open_raw_signer
     from chalicelib.signing.pades import identity_from_pem
 
     raw = open_raw_signer(backend, key_id, algorithm)

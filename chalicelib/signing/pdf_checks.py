@@ -18,6 +18,9 @@ from typing import Any
 
 from chalicelib.core.errors import UploadRejected
 
+__all__ = ["EOF_MARKER", "MSG_EMPTY", "MSG_ENCRYPTED", "MSG_MALFORMED", "MSG_NOT_PDF", "MSG_TOO_LARGE", "PDF_MAGIC",
+           "PdfFacts", "check_upload"]
+
 #: PDF header and end-of-file marker. ISO 32000 lets readers find `%%EOF` within the last 1024 bytes.
 PDF_MAGIC = b"%PDF-"
 EOF_MARKER = b"%%EOF"
@@ -75,8 +78,8 @@ def check_upload(path: str | os.PathLike[str], max_bytes: int) -> PdfFacts:
 
 
 def _parse(fh: Any, size: int) -> PdfFacts:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.sign.fields import enumerate_sig_fields  # lazy: pyHanko ~150 ms at cold start
 
     try:
         reader = PdfFileReader(fh)  # strict, like the signing step; default DecodeLimits (untrusted input)

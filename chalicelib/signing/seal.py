@@ -1,5 +1,8 @@
 """The organisation's seal (con dấu) as PDF image data, made from the transparent PNG an agency registers.
 
+NĐ 30/2020 Phụ lục I (docs/signature-appearance.md): the organisation's signature shows its seal, red, at actual
+size, as a transparent image over about the left third of the competent person's signature.
+
 Why not Pillow (or pyHanko's `PdfImage`, which needs it): the Lambda package should not carry an imaging library
 to place one picture. A PDF image XObject can take PNG's own compressed pixel data almost as is: `/FlateDecode`
 with `/Predictor 15` is exactly PNG's per-row filtering (ISO 32000-1 §7.4.4.4). Only the alpha channel must go to
@@ -21,6 +24,9 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+__all__ = ["MAX_PNG_BYTES", "MAX_SIDE_PX", "PNG_SIGNATURE", "SealImage", "SealImageError", "load_png",
+           "seal_content_class", "write_image"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: A seal is a few centimetres wide: 4000 px is 2800 dpi at 36 mm, far more than any scan needs.
@@ -140,7 +146,7 @@ def _split_alpha(raw: bytes, width: int, height: int, channels: int, sample_byte
 
 
 def _image_dict(width: int, height: int, bits: int, color_space: str, colors: int) -> dict[str, Any]:
-    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils import generic  # lazy: pyHanko ~150 ms at cold start
 
     name = generic.NameObject
     return {
@@ -162,7 +168,7 @@ def _image_dict(width: int, height: int, bits: int, color_space: str, colors: in
 
 def write_image(writer: Any, seal: SealImage) -> Any:
     """Add the seal's image XObject (and its soft mask) to a pyHanko writer; returns the image's reference."""
-    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils import generic  # lazy: pyHanko ~150 ms at cold start
 
     image = generic.DictionaryObject(_image_dict(seal.width, seal.height, seal.bits, seal.color_space,
                                                  seal.colors))
@@ -181,9 +187,9 @@ def seal_content_class() -> type:
     Defined on first use so that importing this module does not import pyHanko. Make a fresh instance per
     document: pyHanko keeps the writer and the resources on the content object.
     """
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.content import PdfContent, ResourceType
-    from pyhanko.pdf_utils.layout import BoxConstraints
+    from pyhanko.pdf_utils import generic  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.pdf_utils.content import PdfContent, ResourceType  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.pdf_utils.layout import BoxConstraints  # lazy: pyHanko ~150 ms at cold start
 
     class SealContent(PdfContent):
         """The seal image at its pixel size in points; the stamp's layout rule scales it into place."""

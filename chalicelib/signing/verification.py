@@ -11,8 +11,9 @@ same report: `{"signatures": [{"field", "signer_subject", "organisation", "signe
 - `trusted`: the signer's certificate chains to a configured trust root. No roots are configured yet (the national
   root of Ban Cơ yếu Chính phủ and the public CAs come with a later issue), so `trusted` is false for everyone;
   certificate fetching (AIA/OCSP/CRL) is off, so `revocation_checked` is false as well.
-- `pades_level`: B-B for a PAdES (`ETSI.CAdES.detached`) signature, B-T with a signature timestamp, B-LT when the
-  document carries validation data (`/DSS`), B-LTA when a document timestamp follows; null for other subfilters.
+- `pades_level` (ETSI EN 319 142-1): B-B for a PAdES (`ETSI.CAdES.detached`) signature, B-T with a signature
+  timestamp, B-LT when the document carries validation data (`/DSS`), B-LTA when a document timestamp follows;
+  null for other subfilters.
 
 A broken PDF gives `{"signatures": [], "error": "malformed_pdf"}`; one signature that cannot be evaluated gives an
 entry with `intact`/`valid` false and `error`. Never raises on bad input: the report is data about the file.
@@ -28,6 +29,8 @@ from typing import Any
 
 from chalicelib.core.clock import VN_TZ
 
+__all__ = ["MAX_SIGNATURES", "PADES_SUBFILTER", "summary", "verify_pdf"]
+
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
 #: A PDF with more signature fields than this is reported on its first ones only (each costs a CMS check).
 MAX_SIGNATURES = 50
@@ -36,8 +39,8 @@ MAX_SIGNATURES = 50
 def verify_pdf(path: str | os.PathLike[str], *, trust_roots: list[Any] | None = None) -> dict[str, Any]:
     """The report on every signature of the PDF at `path` (see the module docstring); `trust_roots` are
     asn1crypto certificates (none configured yet → `trusted` false)."""
-    from pyhanko.pdf_utils.misc import PdfError
-    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.misc import PdfError  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start
 
     if not trust_roots:
         # With no roots every path fails to build, and pyHanko logs that as a warning with a traceback per
@@ -74,7 +77,7 @@ def summary(report: dict[str, Any]) -> str:
 
 def _read_dss(reader: Any) -> Any:
     """The document's DSS (PAdES B-LT validation data), or None when it cannot be read."""
-    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko.sign.validation.dss import DocumentSecurityStore  # lazy: pyHanko ~150 ms at cold start
 
     try:
         return DocumentSecurityStore.read_dss(reader)
@@ -84,9 +87,9 @@ def _read_dss(reader: Any) -> Any:
 
 def _report(sig: Any, index: int, all_sigs: list[Any], has_dss: bool, trust_roots: list[Any],
             dss: Any = None) -> dict[str, Any]:
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
+    from pyhanko.sign.validation import validate_pdf_signature  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko.sign.validation.status import SignatureCoverageLevel  # lazy: pyHanko ~150 ms at cold start
+    from pyhanko_certvalidator import ValidationContext  # lazy: pyHanko ~150 ms at cold start
 
     entry: dict[str, Any] = {
         "field": _text(getattr(sig, "field_name", "")), "signer_subject": None, "organisation": None,

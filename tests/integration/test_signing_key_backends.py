@@ -154,8 +154,8 @@ def test_signing_handler_signs_with_a_key_on_the_pkcs11_token(env: HandlerEnv, p
 def test_a_csr_and_the_issued_certificate_through_the_pkcs11_key(env: HandlerEnv) -> None:
     from cryptography import x509
 
+    from chalicelib.adapters.signing_keys import open_raw_signer
     from chalicelib.keys import certificates
-    from chalicelib.keys.backends import open_raw_signer
     from chalicelib.keys.csr import build_csr
 
     key = _signing_key(HSM_AGENCY)

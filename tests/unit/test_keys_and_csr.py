@@ -259,3 +259,60 @@ def test_modules_stay_light_to_import() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout.strip()
     assert out == "[]"
+
+
+def test_signing_surface_and_key_factory_stay_light_to_import() -> None:
+    """The PAdES façade, its parts, revocation and the key factory import no boto3, pyHanko, cryptography or
+    python-pkcs11 at module level: the signing handler pays for them on its first document, nobody else ever."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import chalicelib.signing.pades, chalicelib.signing.ltv, chalicelib.keys.revocation, "
+            "chalicelib.standards.appearance, chalicelib.adapters.signing_keys; "
+            "print(sorted(m for m in ('boto3', 'botocore', 'pyhanko', 'pkcs11', 'pyhanko_certvalidator', "
+            "'cryptography', 'fontTools') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+    assert out == "[]"
+
+
+class _FakeSecrets:
+    def __init__(self, value: str) -> None:
+        self.value = value
+        self.asked: list[str] = []
+
+    def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803 (boto3's argument name)
+        self.asked.append(SecretId)
+        return {"SecretString": self.value, "VersionId": "v1"}
+
+
+def test_key_factory_maps_records_to_backends_with_the_containers_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """adapters.signing_keys: `kms` gets the cached KMS client, `pkcs11` a PIN fetcher reading Secrets Manager
+    (plain or JSON `pin`), anything else is SigningUnavailable with its code."""
+    from chalicelib.adapters import aws, signing_keys
+    from chalicelib.keys.backends import KmsRawSigner
+    from chalicelib.keys.pkcs11 import Pkcs11RawSigner
+
+    kms, secrets = object(), _FakeSecrets('{"pin": "1234"}')
+    monkeypatch.setattr(aws, "client", lambda service: {"kms": kms, "secretsmanager": secrets}[service])
+    signer = signing_keys.open_raw_signer("kms", "arn:aws:kms:ap-southeast-1:1:key/k", "ECDSA_SHA_256")
+    assert isinstance(signer, KmsRawSigner) and signer._kms is kms and signer.algorithm == "sha256_ecdsa"
+
+    uri = "pkcs11:token=t;object=k?module-path=/lib/m.so&pin-source=secretsmanager:edoc-gateway/pkcs11/t"
+    token_signer = signing_keys.open_pkcs11_signer(uri, modules=("/lib/m.so",))
+    assert isinstance(token_signer, Pkcs11RawSigner) and token_signer.module == "/lib/m.so"
+    assert signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/pkcs11/t") == ("1234", "v1")
+    secrets.value = "5678"
+    assert signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/pkcs11/t") == ("5678", "v1")
+    assert secrets.asked == ["edoc-gateway/pkcs11/t"] * 2
+    secrets.value = '{"other": 1}'
+    with pytest.raises(SigningUnavailable) as empty:
+        signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/pkcs11/t")
+    assert empty.value.code == "pkcs11_pin_missing"
+
+    with pytest.raises(SigningUnavailable) as bad_uri:
+        signing_keys.open_raw_signer("pkcs11", "not-a-uri")
+    assert bad_uri.value.code == "invalid_pkcs11_key"
+    with pytest.raises(SigningUnavailable) as unknown:
+        signing_keys.open_raw_signer("gpg", "k")
+    assert unknown.value.code == "unsupported_key_backend" and unknown.value.details == {"backend": "gpg"}

@@ -477,3 +477,23 @@ def test_attachment_stamp_is_text_only_top_right_of_first_page_at_10pt(tmp_path:
     top_right = pdftotext_area(out, 1, width - box.margin - box.width, box.margin, box.width, box.height)
     assert "Số: 7413/UBND-VX3" in top_right and "2019-09-20T14:30:15+07:00" in top_right
     assert "Sở Thông tin" not in top_right
+
+
+def test_appearance_rules_are_pure_geometry_and_text() -> None:
+    """standards.appearance without pyHanko: the default box sits lower right inside the margin, the phụ lục box top
+    right; a long name wraps at word boundaries; the time is ISO 8601 in +07:00, whole seconds."""
+    from chalicelib.standards import appearance
+
+    a4 = (0.0, 0.0, 595.28, 841.89)
+    x1, y1, x2, y2 = appearance.box_on_page(StampBox(), a4)
+    assert (x2, y1) == pytest.approx((595.28 - pades.DEFAULT_STAMP_MARGIN, pades.DEFAULT_STAMP_MARGIN))
+    assert (x2 - x1, y2 - y1) == pytest.approx((pades.DEFAULT_STAMP_WIDTH, pades.DEFAULT_STAMP_HEIGHT))
+    top = appearance.box_on_page(StampBox.attachment(), a4)
+    assert top[2] == pytest.approx(595.28 - pades.ATTACHMENT_STAMP_MARGIN)
+    assert top[3] == pytest.approx(841.89 - pades.ATTACHMENT_STAMP_MARGIN)
+    assert appearance.box_on_page(StampBox(x=10, y=20, width=30, height=40), a4) == (10, 20, 40, 60)
+    assert appearance.seal_side(300, 100) == 100 and appearance.seal_side(100, 100) == 40
+    assert appearance.wrap_words("Ủy ban nhân dân tỉnh", 60, lambda s: 6.0 * len(s)) == "Ủy ban\nnhân dân\ntỉnh"
+    assert appearance.wrap_words("Supercalifragilistic", 10, len) == "Supercalifragilistic"
+    at = appearance.signing_time(dt.datetime(2019, 9, 20, 7, 30, 15, 999, tzinfo=dt.UTC))
+    assert at.isoformat() == "2019-09-20T14:30:15+07:00"

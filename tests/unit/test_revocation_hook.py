@@ -7,8 +7,7 @@ import datetime as dt
 import pytest
 
 from chalicelib.core.errors import CertificateUnusable
-from chalicelib.keys import certificates
-from chalicelib.signing import ltv
+from chalicelib.keys import certificates, revocation
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 
@@ -24,30 +23,31 @@ class _Checker:
 
 
 def _answer(status, revoked_at=None):
-    return ltv.RevocationAnswer(status=status, source="ocsp", der=b"", serial=1, checked_at=NOW,
-                                revoked_at=revoked_at, reason="key_compromise" if revoked_at else None)
+    return revocation.RevocationAnswer(status=status, source="ocsp", der=b"", serial=1, checked_at=NOW,
+                                       revoked_at=revoked_at, reason="key_compromise" if revoked_at else None)
 
 
 @pytest.fixture
 def use(monkeypatch):
     def install(outcome):
-        monkeypatch.setattr(ltv, "default_checker", lambda ttl: _Checker(outcome))
+        monkeypatch.setattr(revocation, "default_checker", lambda ttl: _Checker(outcome))
     return install
 
 
 def test_revoked_certificate_is_refused_with_its_code(use):
-    use(_answer(ltv.REVOKED, NOW - dt.timedelta(days=1)))
+    use(_answer(revocation.REVOKED, NOW - dt.timedelta(days=1)))
     with pytest.raises(CertificateUnusable) as info:
         certificates.check_revocation(object(), [object()], at=NOW)
     assert info.value.code == "certificate_revoked" and info.value.details["source"] == "ocsp"
 
 
 def test_good_certificate_passes(use):
-    use(_answer(ltv.GOOD))
+    use(_answer(revocation.GOOD))
     certificates.check_revocation(object(), [object()], at=NOW)
 
 
-@pytest.mark.parametrize("failure", [ltv.NoRevocationPointers("none"), ltv.RevocationUnavailable("down")])
+@pytest.mark.parametrize("failure", [revocation.NoRevocationPointers("none"),
+                                     revocation.RevocationUnavailable("down")])
 def test_no_answer_soft_fails(use, failure):
     use(failure)
     certificates.check_revocation(object(), [object()], at=NOW)
