@@ -1,8 +1,8 @@
 """edoc-gateway: the table of contents. Routes and event handlers only, each a few lines calling chalicelib.
 
 Each handler imports its use-case module inside itself: each Lambda loads only its own use case, so its cold start
-pays only for what it runs (boto3, pydantic, pyHanko, PyJWT; DESIGN.md: importing this module ≤ 300 ms).
-Authentication and the mapping of errors to HTTP answers happen once, in `chalicelib.api.http`.
+pays only for what it runs (boto3, pydantic, pyHanko, PyJWT; docs/contract.md#cold-start: importing this module ≤ 300
+ms). Authentication and the mapping of errors to HTTP answers happen once, in `chalicelib.api.http`.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 
 def condition_failed_class(table: Any) -> type[Exception]:
     """The `ConditionalCheckFailedException` of the Table's own client: botocore builds exception classes per
-    session, so another client's class does not catch it (NOTES.md)."""
+    session, so another client's class does not catch it (docs/traps.md#botocore-exception-classes-per-client)."""
     return table.meta.client.exceptions.ConditionalCheckFailedException
 
 

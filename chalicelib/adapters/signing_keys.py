@@ -6,7 +6,8 @@ module is the one place that maps a record's `backend` to a backend and gives it
 clients (`aws.client`), so the signing handler and the key admin API (CSR, certificate match, PKCS#11
 registration) cannot disagree on where a key lives.
 
-- `kms`: `key_id` is the KMS key ARN or id; one `kms.sign` per signature (`MessageType='RAW'`, NOTES.md).
+- `kms`: `key_id` is the KMS key ARN or id; one `kms.sign` per signature (`MessageType='RAW'`,
+docs/traps.md#moto-kms-sign-ignores-digest).
 - `pkcs11`: `key_id` is an RFC 7512 URI (`keys.pkcs11_uri`); the token's user PIN comes from the Secrets Manager
   secret its `pin-source` names, under `edoc-gateway/pkcs11/` (the IAM policy grants nothing else).
 

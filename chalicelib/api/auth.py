@@ -1,8 +1,9 @@
 """Verification of Cognito ID tokens, in the app itself and in every mode.
 
 Why here and not an API Gateway authorizer: `chalice local` lets authorizers through without verifying
-(NOTES.md), and the embedded stack must take the same path as AWS. Checks: RS256 signature against the
-pool's JWKS, issuer, audience (the app client), expiry, `token_use == "id"`, and the `custom:organ_id` claim.
+(docs/traps.md#chalice-local-authorizers), and the embedded stack must take the same path as AWS. Checks: RS256
+signature against the pool's JWKS, issuer, audience (the app client), expiry, `token_use == "id"`, and the
+`custom:organ_id` claim.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""`POST /v1/verify`: a report on any PDF's signatures (DESIGN.md), with the same verifier that checks inbound
-documents (`chalicelib.signing.verification`) and the trust roots the key lifecycle uses (`admin.keys.trust_roots`).
+"""`POST /v1/verify`: a report on any PDF's signatures (docs/contract.md#verify-report), with the same verifier that
+checks inbound documents (`chalicelib.signing.verification`) and the trust roots the key lifecycle uses
+(`admin.keys.trust_roots`).
 
 Three ways in: the PDF itself as the body (`Content-Type: application/pdf`, up to 5 MB: API Gateway's payload
 limit leaves no room for more), or `{"document_id"}` of the caller's own upload (the signed PDF once there is one,

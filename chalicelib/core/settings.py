@@ -20,7 +20,7 @@ AGENCIES_TABLE = "edoc-agencies"
 AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a secret)
 
 #: Upload limits. The presigned POST enforces them on real S3; the signing handler re-checks the object
-#: because moto does not enforce presigned conditions (NOTES.md).
+#: because moto does not enforce presigned conditions (docs/traps.md#moto-presigned-conditions-not-enforced).
 MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 UPLOAD_URL_TTL_SECONDS = 900
 DOWNLOAD_URL_TTL_SECONDS = 300
@@ -38,7 +38,8 @@ class Settings:
     axis_secret_name: str
     cognito_user_pool_id: str
     cognito_client_id: str
-    #: Where to fetch the JWKS; on real AWS derived from the pool, on moto it names the moto host (NOTES.md).
+    #: Where to fetch the JWKS; on real AWS derived from the pool, on moto it names the moto host
+    #: (docs/traps.md#moto-cognito-issuer-and-jwks).
     jwks_url: str
     #: Expected `iss` claim; defaults to the AWS form derived from region and pool id.
     token_issuer: str

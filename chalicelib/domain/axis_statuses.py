@@ -21,7 +21,7 @@ from chalicelib.standards.edxml import STATUS_CODES
 ARRIVED, REJECTED, ACCEPTED, ASSIGNED, PROCESSING, COMPLETED = "01", "02", "03", "04", "05", "06"
 RECALL_REQUESTED, UPDATE_AGREED, UPDATE_REFUSED = "13", "15", "16"
 
-#: Code → the name the API shows (DESIGN.md "States": sent, arrived, accepted, rejected, assigned, processing,
+#: Code → the name the API shows (docs/contract.md#states: sent, arrived, accepted, rejected, assigned, processing,
 #: completed), upper case like the delivery's own `SENT`/`PENDING`.
 STATUS_NAMES: dict[str, str] = {
     ARRIVED: "ARRIVED",

@@ -107,7 +107,7 @@ class AttachmentSpec(BaseModel):
 
 
 class DocumentMetadata(BaseModel):
-    """Thông tin văn bản đi. See DESIGN.md "Document metadata"."""
+    """Thông tin văn bản đi. See docs/contract.md#document-metadata."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

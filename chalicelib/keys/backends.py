@@ -19,7 +19,8 @@ from chalicelib.keys.raw_signer import ecdsa_der_max_size
 __all__ = ["BACKENDS", "KMS_MAX_RAW_MESSAGE", "KmsRawSigner", "LocalKeySigner"]
 
 #: KMS signing algorithm -> pyHanko/asn1crypto signature mechanism name. PSS is left out on purpose: moto and real
-#: KMS disagree on the salt length (NOTES.md), so a PSS signature made on one would not be what tests checked.
+#: KMS disagree on the salt length (docs/traps.md#rsa-pss-salt-length), so a PSS signature made on one would not be what
+#: tests checked.
 _KMS_ALGORITHMS: dict[str, str] = {
     "RSASSA_PKCS1_V1_5_SHA_256": "sha256_rsa",
     "ECDSA_SHA_256": "sha256_ecdsa",
@@ -54,8 +55,9 @@ _KEY_UNUSABLE_CODES = frozenset({
 class KmsRawSigner:
     """A KMS asymmetric key (`SIGN_VERIFY`).
 
-    Sends the message with `MessageType='RAW'`: moto re-hashes a `DIGEST` message (NOTES.md), and on real KMS RAW
-    is just as right because pyHanko's signed attributes are ~170 bytes. Exactly one `kms.sign` call per signature.
+    Sends the message with `MessageType='RAW'`: moto re-hashes a `DIGEST` message
+    (docs/traps.md#moto-kms-sign-ignores-digest), and on real KMS RAW is just as right because pyHanko's signed
+    attributes are ~170 bytes. Exactly one `kms.sign` call per signature.
     """
 
     def __init__(self, kms_client: Any, key_id: str, signing_algorithm: str = "RSASSA_PKCS1_V1_5_SHA_256",

@@ -1,7 +1,8 @@
 """The PKCS#11 key backend: an organisation key on an HSM (CloudHSM or any token; SoftHSM2 in tests).
 
-Why PKCS#11 and not KMS for an HSM: KMS keys in a CloudHSM custom key store are symmetric only (NOTES.md), so an
-asymmetric key that must live in an HSM is reached through the HSM vendor's PKCS#11 module.
+Why PKCS#11 and not KMS for an HSM: KMS keys in a CloudHSM custom key store are symmetric only
+(docs/traps.md#hsm-keys-need-pkcs11), so an asymmetric key that must live in an HSM is reached through the HSM vendor's
+PKCS#11 module.
 
 How a key is named: an RFC 7512 PKCS#11 URI (`pkcs11_uri.Pkcs11Uri`, re-exported here), stored as the agency's
 `signing_key.key_id`. Its `pin-source` names the Secrets Manager secret holding the user PIN; the signer gets the
@@ -10,7 +11,8 @@ module never reaches for AWS.
 
 Signing uses pyHanko's own PKCS#11 mechanism selection (`select_pkcs11_signing_params`) with
 `use_raw_mechanism=True`: the digest (RSA: DigestInfo) is computed here and the token signs with `CKM_RSA_PKCS` or
-`CKM_ECDSA`. SoftHSM2 has no `CKM_ECDSA_SHA256` (NOTES.md), and the raw mechanisms exist on every token we target.
+`CKM_ECDSA`. SoftHSM2 has no `CKM_ECDSA_SHA256` (docs/traps.md#softhsm-raw-mechanism), and the raw mechanisms exist on
+every token we target.
 
 Per warm container: one loaded module, one logged-in session per token (PKCS#11 login state is per application,
 so a second session would find the user already logged in), one key handle per key; a lock serialises use of a

@@ -2,8 +2,9 @@
 
 Why this font: NĐ 30/2020 Phụ lục I asks for Times New Roman or a metric-compatible face at 10 pt, and the text is
 Vietnamese. Termes is a Times-like CFF font (1000 units per em) with the Vietnamese glyphs; TrueType fonts at 2048
-units per em come out letter-spaced in poppler and Ghostscript (NOTES.md). It ships with the code (GUST licence,
-fonts/LICENSE-GUST.txt) and is embedded as a CIDFontType0 subset (ISO 32000-1 §9.7.4, /FontFile3 /CIDFontType0C).
+units per em come out letter-spaced in poppler and Ghostscript (docs/traps.md#stamp-font-units-per-em). It ships with
+the code (GUST licence, fonts/LICENSE-GUST.txt) and is embedded as a CIDFontType0 subset (ISO 32000-1 §9.7.4, /FontFile3
+/CIDFontType0C).
 
 Why cached: fontTools subsetting costs ~80 ms per document through pyHanko's own GlyphAccumulator; the glyph set is
 stable per organisation (its name plus the time characters), so it runs once per organisation per container.

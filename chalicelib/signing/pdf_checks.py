@@ -1,9 +1,9 @@
 """Checks on the uploaded object itself, before anything signs it.
 
 Why here and not only in the presigned POST: the POST's conditions (size range, content type) are enforced by real
-S3 but not by moto (NOTES.md), and a client can send any bytes that fit. The signing handler calls
-`check_upload` on the downloaded file; every failure is an `UploadRejected` with a stable code, so the record goes
-`REJECTED` with a reason instead of the message being retried forever.
+S3 but not by moto (docs/traps.md#moto-presigned-conditions-not-enforced), and a client can send any bytes that fit. The
+signing handler calls `check_upload` on the downloaded file; every failure is an `UploadRejected` with a stable code, so
+the record goes `REJECTED` with a reason instead of the message being retried forever.
 
 Memory stays flat: the size comes from the file system, the header and trailer are read as 1 KB slices, and
 pyHanko's reader loads the cross-reference data and the few objects looked at (catalog, page tree path to the last

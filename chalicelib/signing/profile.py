@@ -22,7 +22,7 @@ LEVELS = (LEVEL_B_B, LEVEL_B_T, LEVEL_B_LT)
 
 @dataclass(frozen=True)
 class PadesProfile:
-    """Which PAdES baseline level to reach and where its long-term material comes from (DESIGN.md "Signing").
+    """Which PAdES baseline level to reach and where its long-term material comes from (docs/contract.md#signing).
 
     B-B needs nothing; B-T needs a timestamp authority (`tsa_url`); B-LT also needs the certificates to name
     their OCSP responder or CRL (otherwise the document is signed at B-T and a warning logged: the level reached

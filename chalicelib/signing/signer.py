@@ -2,9 +2,10 @@
 
 Why a subclass of pyHanko's `Signer` and not pyHanko's KMS or PKCS#11 signers: every key backend is one
 `RawSigner` (keys/raw_signer.py), so one adapter serves KMS, PKCS#11 and local keys alike; and it is built through
-`Signer.__init__` (its attributes are read-only properties since pyHanko 0.18, NOTES.md). It also templates the
-per-key constant signed attributes of the CMS (RFC 5652 §5.3; ESS signing-certificate-v2, RFC 5035; CMS algorithm
-protection, RFC 6211), which pyHanko would otherwise rebuild for every signature.
+`Signer.__init__` (its attributes are read-only properties since pyHanko 0.18,
+docs/traps.md#pyhanko-signer-construction). It also templates the per-key constant signed attributes of the CMS (RFC
+5652 §5.3; ESS signing-certificate-v2, RFC 5035; CMS algorithm protection, RFC 6211), which pyHanko would otherwise
+rebuild for every signature.
 
 pyHanko is imported inside functions (~150 ms at cold start): the class is defined on first use.
 """

@@ -31,7 +31,8 @@ from chalicelib.standards.appearance import (
 __all__ = ["MSG_STAMP_PAGE", "STAMP_TEXT", "clear_styles", "seal_style", "stamp_rect", "stamp_style", "style_for",
            "wrap"]
 
-#: Stamp text. NOT `%(ts)s`: pyHanko overwrites that one with its own UTC rendering (NOTES.md).
+#: Stamp text. NOT `%(ts)s`: pyHanko overwrites that one with its own UTC rendering
+#: (docs/traps.md#ts-parameter-override).
 STAMP_TEXT = "%(org_name)s\n%(signed_at)s"
 MSG_STAMP_PAGE = "Trang đặt chữ ký số của cơ quan không có trong văn bản."
 

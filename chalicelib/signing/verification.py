@@ -2,9 +2,9 @@
 
 Why: legal validity of an electronic document comes from the signatures inside the PDF (NĐ 30/2020 Art. 5), not
 from the edXML envelope, so every inbound attachment is checked before a clerk sees it, and the report is kept with
-the inbox item. The shape is the `POST /v1/verify` answer of DESIGN.md, so that route (a later issue) returns this
-same report: `{"signatures": [{"field", "signer_subject", "organisation", "signed_at", "timestamped", "intact",
-"valid", "trusted", "covers_whole_document", "pades_level", "revocation_checked"}]}`.
+the inbox item. The shape is the `POST /v1/verify` answer of docs/contract.md#verify-report, so that route (a later
+issue) returns this same report: `{"signatures": [{"field", "signer_subject", "organisation", "signed_at",
+"timestamped", "intact", "valid", "trusted", "covers_whole_document", "pades_level", "revocation_checked"}]}`.
 
 - `intact`: the signed byte ranges hash to what was signed; `valid`: the signature over them verifies with the
   certificate's key; `covers_whole_document`: nothing was appended after signing (else see `modification_level`).
@@ -17,7 +17,8 @@ same report: `{"signatures": [{"field", "signer_subject", "organisation", "signe
 
 A broken PDF gives `{"signatures": [], "error": "malformed_pdf"}`; one signature that cannot be evaluated gives an
 entry with `intact`/`valid` false and `error`. Never raises on bad input: the report is data about the file.
-pyHanko's decompression-bomb limits stay at their defaults (NOTES.md). Heavy imports happen inside the functions.
+pyHanko's decompression-bomb limits stay at their defaults (docs/traps.md#decode-limits). Heavy imports happen inside
+the functions.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`make bench`: the gateway's performance table (DESIGN.md "Quality bars"). Never a timed test: it prints.
+"""`make bench`: the gateway's performance table (docs/contract.md#quality-bars). Never a timed test: it prints.
 
 1. Lambda cold start: the import cost each handler pays on its first invocation, measured in fresh interpreters
    (median of 7): `import app` (every function), plus what the API's first authenticated request, the signing

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of PDF signing: CPU per document, cost per MB against SHA-256, peak RSS. Prints a table.
 
-Targets (DESIGN.md, "Quality bars"): fixed cost <= 15 ms CPU per document with the key call excluded, per-MB cost
+Targets (docs/contract.md#quality-bars): fixed cost <= 15 ms CPU per document with the key call excluded, per-MB cost
 <= 2x SHA-256 of the file, a 100 MB PDF signed with peak RSS <= 120 MB. The key here is a local RSA-2048 key
 (LocalKeySigner, ~1 ms, shown separately) standing in for KMS, whose round trip the targets exclude.
 
@@ -97,8 +97,8 @@ def _sign_ms(src: Path, dst: Path, identity, rounds: int) -> tuple[float, float]
 
 
 def _naive_ms(src: Path, dst: Path, ca, raw, rounds: int) -> float:  # noqa: ANN001
-    """The baseline DESIGN.md compares against: pyHanko's documented path, in memory, SimpleSigner, a fresh
-    GlyphAccumulatorFactory stamp, then SHA-256 of both files."""
+    """The baseline docs/contract.md#quality-bars compares against: pyHanko's documented path, in memory, SimpleSigner,
+    a fresh GlyphAccumulatorFactory stamp, then SHA-256 of both files."""
     from asn1crypto import keys, x509
     from cryptography.hazmat.primitives import serialization
     from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory

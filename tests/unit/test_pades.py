@@ -158,7 +158,7 @@ def _advance_pt(text: str, size: float) -> float:
 def test_stamp_renders_at_natural_width(tmp_path: Path, document: Path, identity: SigningIdentity) -> None:
     """Rendered ink of the stamp is as wide as the font says the name is, not spread over (and clipped by) the box.
 
-    Guards NOTES.md's trap: with wrongly scaled /W widths every letter is drawn far apart."""
+    Guards docs/traps.md#stamp-font-units-per-em: with wrongly scaled /W widths every letter is drawn far apart."""
     out = tmp_path / "signed.pdf"
     box = StampBox(page=-1, x=300, y=60, width=240, height=48)
     sign_pdf_file(document, out, identity, box=box)

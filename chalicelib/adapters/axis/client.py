@@ -1,4 +1,4 @@
-"""HTTP adapter for the national document exchange axis (VXP connector, axis-api.md).
+"""HTTP adapter for the national document exchange axis (VXP connector, docs/axis-protocol.md#calls).
 
 Each call is a POST to `<endpoint>/<method>` whose parameters travel as signed `XroadVnpt-*` headers
 (`chalicelib.standards.axis_protocol`). The answers are JSON: `status` ("OK"/"FAIL"), `ErrorCode` ("0" = success),

@@ -1,4 +1,4 @@
-"""Axis errors, split by what the caller should do next (axis-api.md, "Flows").
+"""Axis errors, split by what the caller should do next (docs/axis-protocol.md#answers-and-errors).
 
 - `AxisTransientError`: HTTP 5xx, 429, timeouts, connection errors, garbled answers. Retry with backoff; the
   package may or may not have reached the axis, so the sender relies on its own idempotency.

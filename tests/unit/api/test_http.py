@@ -96,7 +96,8 @@ def test_a_route_with_auth_refuses_a_request_without_a_bearer_token(client):
 
 
 def test_importing_app_pulls_no_heavy_package():
-    """Every Lambda of the app imports app.py (and so this edge) at cold start (DESIGN.md: ≤ 300 ms)."""
+    """Every Lambda of the app imports app.py (and so this edge) at cold start (docs/contract.md#cold-start: ≤ 300
+    ms)."""
     # (botocore's bare package comes with aws_lambda_powertools' logger, ~2 ms; boto3 and its clients do not)
     heavy = ("boto3", "pydantic", "jwt", "pyhanko", "cryptography", "asn1crypto", "pkcs11")
     code = f"import app, sys; print([m for m in {heavy!r} if m in sys.modules])"
