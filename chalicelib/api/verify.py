@@ -28,7 +28,7 @@ class PayloadTooLarge(GatewayError):
 
 
 def _verify_file(path: str) -> dict[str, Any]:
-    from chalicelib.admin.keys import trust_roots
+    from chalicelib.adapters.trust_store import trust_roots
     from chalicelib.signing.verification import verify_pdf
 
     report = verify_pdf(path, trust_roots=trust_roots())
