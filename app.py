@@ -126,9 +126,11 @@ def dispatch_document(event: Any) -> dict:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def poll_axis(event: Any) -> dict:
     from chalicelib.inbound.poll import poll_axis as poll
+    from chalicelib.outbound.amendments import requeue_stale
 
     context = event.context
-    return poll(remaining_ms=context.get_remaining_time_in_millis if context is not None else None)
+    return poll(remaining_ms=context.get_remaining_time_in_millis if context is not None else None,
+                requeue_amendments=requeue_stale)
 
 
 # -- agency: inbound documents (inbox) ----------------------------------------------------------------------------

@@ -17,6 +17,10 @@ columns of our own documents' delivery rows. Same table as `store.py` (`edoc-doc
   records the axis DocId, so a status is never lost when the axis is down and is retried by every poll.
 - `DOC#<document_id>` / `DELIVERY#<organ_id>`: `store.py` creates these; here only the status columns change, with
   an optimistic `status_version` and a set `applied_envelopes` of axis docIds and package hashes already applied.
+
+Inbound amendments (revocations, updates, replacements; `chalicelib.inbound.amendments`) change inbox items through
+`apply_amendment`, `link_replaced` and `drop_unfinished_envelope`: the keys are built here and nowhere else.
+`inbound_store()` is the per-container factory the use cases take their repository from.
 """
 
 from __future__ import annotations
@@ -24,13 +28,19 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from functools import cache
 from typing import Any
 
 from chalicelib.adapters.document_store import META, DocumentStore
 from chalicelib.adapters.dynamo import ConditionFailed, decode_cursor, encode_cursor, plain
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.log import logger
+from chalicelib.core.settings import get_settings
 from chalicelib.domain.axis_statuses import DeliveryUpdate
+
+__all__ = ["ISSUES_KEY", "OUTBOX_LEASE_SECONDS", "InboundStore", "inbound_store", "outbox_key",
+           "remember_sent_document"]
 
 ISSUES_KEY = "AXIS_ISSUE"
 OUTBOX_LEASE_SECONDS = 90
@@ -50,7 +60,18 @@ def outbox_key(organ_id: str, inbox_id: str, code: str) -> dict[str, str]:
 
 def remember_sent_document(edxml_document_id: str, document_id: str, organ_id: str) -> None:
     """Called by dispatch before the first send: lets a status package find the document it reports on."""
-    InboundStore().remember_edxml_id(edxml_document_id, document_id, organ_id)
+    inbound_store().remember_edxml_id(edxml_document_id, document_id, organ_id)
+
+
+def inbound_store() -> InboundStore:
+    """The repository of the configured documents table, built once per container (and per table name, so tests
+    and the embedded stack that switch tables get their own)."""
+    return _store_for(get_settings().documents_table)
+
+
+@cache
+def _store_for(table_name: str) -> InboundStore:
+    return InboundStore(table_name)
 
 
 class InboundStore(DocumentStore):
@@ -66,7 +87,7 @@ class InboundStore(DocumentStore):
 
     def documents_for_edxml_id(self, edxml_document_id: str) -> list[dict[str, Any]]:
         """Our documents sent under this DocumentId, newest first."""
-        from boto3.dynamodb.conditions import Key
+        from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         resp = self._table.query(KeyConditionExpression=Key("pk").eq(f"EDXML#{edxml_document_id}"),
                                  ConsistentRead=True, Limit=100)
@@ -186,7 +207,7 @@ class InboundStore(DocumentStore):
     # -- outbox ----------------------------------------------------------------------------------------------------
     def pending_outbox(self, organ_id: str) -> list[dict[str, Any]]:
         """Status packages still to send for `organ_id` (not given up on), oldest first."""
-        from boto3.dynamodb.conditions import Key
+        from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"OUTBOX#{organ_id}"),
@@ -251,10 +272,61 @@ class InboundStore(DocumentStore):
         except ConditionFailed:
             return False
 
+    # -- inbound amendments ----------------------------------------------------------------------------------------
+    def apply_amendment(self, inbox_id: str, *, sets: dict[str, Any], appends: dict[str, list[Any]], at: str,
+                        outbox: dict[str, Any], envelope: dict[str, Any], package_sha256: str,
+                        only_if_not_revoked: bool = False) -> None:
+        """The item's change (applied once per package hash), the answer in the outbox and the envelope record, all
+        or nothing. Raises ConditionFailed when any of them is already there or the item changed meanwhile."""
+        names: dict[str, str] = {"#applied": "applied_packages", "#u": "updated_at"}
+        values: dict[str, Any] = {":at": at, ":sha": f"sha256:{package_sha256}",
+                                  ":shas": {f"sha256:{package_sha256}"}, ":empty": []}
+        clauses = ["#u = :at"]
+        for i, (name, value) in enumerate(sets.items()):
+            names[f"#s{i}"] = name
+            values[f":s{i}"] = value
+            clauses.append(f"#s{i} = :s{i}")
+        for i, (name, value) in enumerate(appends.items()):
+            names[f"#a{i}"] = name
+            values[f":a{i}"] = value
+            clauses.append(f"#a{i} = list_append(if_not_exists(#a{i}, :empty), :a{i})")
+        condition = "attribute_exists(pk) AND NOT contains(#applied, :sha)"
+        if only_if_not_revoked:
+            names["#r"] = "revoked"
+            values[":true"] = True
+            condition += " AND (attribute_not_exists(#r) OR #r <> :true)"
+        self._transact([
+            {"Update": {"Key": _inbox_key(inbox_id), "ConditionExpression": condition,
+                        "UpdateExpression": "SET " + ", ".join(clauses) + " ADD #applied :shas",
+                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
+            {"Put": {"Item": outbox, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"Item": self.envelope_item(envelope, issue=False),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+
+    def drop_unfinished_envelope(self, record: dict[str, Any]) -> None:
+        """Delete a `deferred` or `waiting` envelope record before its envelope is processed again (the outcome
+        records that follow are written only if none exists)."""
+        with contextlib.suppress(self._condition_failed):
+            self._table.delete_item(
+                Key=_envelope_key(record["axis_doc_id"], record["organ_id"]),
+                ConditionExpression="outcome = :outcome", ExpressionAttributeValues={":outcome": record["outcome"]})
+
+    def link_replaced(self, old_inbox_id: str, new_inbox_id: str, at: str) -> None:
+        """`replaced_by` on the old item (the first replacement wins; a repeat of the same link changes nothing)."""
+        try:
+            self._table.update_item(
+                Key=_inbox_key(old_inbox_id), UpdateExpression="SET replaced_by = :new, replaced_at = :at",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(replaced_by) OR "
+                                    "replaced_by = :new)",
+                ExpressionAttributeValues={":new": new_inbox_id, ":at": at})
+        except self._condition_failed:
+            logger.info("replaced item already linked elsewhere", extra={"inbox_id": old_inbox_id})
+
     # -- internals -------------------------------------------------------------------------------------------------
     def _page(self, partition: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a `by_organ` partition, newest first; a cursor from another partition is refused."""
-        from boto3.dynamodb.conditions import Key
+        from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         kwargs: dict[str, Any] = {"IndexName": "by_organ", "KeyConditionExpression": Key("gsi1pk").eq(partition),
                                   "ScanIndexForward": False, "Limit": limit}

@@ -1,6 +1,6 @@
 """`POST /v1/verify`: a report on any PDF's signatures (docs/contract.md#verify-report), with the same verifier that
 checks inbound documents (`chalicelib.signing.verification`) and the trust roots the key lifecycle uses
-(`admin.keys.trust_roots`).
+(`adapters.trust_store.trust_roots`).
 
 Three ways in: the PDF itself as the body (`Content-Type: application/pdf`, up to 5 MB: API Gateway's payload
 limit leaves no room for more), or `{"document_id"}` of the caller's own upload (the signed PDF once there is one,
@@ -15,6 +15,7 @@ import tempfile
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.trust_store import trust_roots
 from chalicelib.api.auth import Caller
 from chalicelib.api.http import parse_json
 from chalicelib.core.errors import GatewayError, NotFound, ValidationFailed
@@ -35,8 +36,6 @@ class PayloadTooLarge(GatewayError):
 
 
 def _verify_file(path: str) -> dict[str, Any]:
-    from chalicelib.admin.keys import trust_roots  # to chalicelib.adapters.trust_store, imported at the top, once moved
-
     report = verify_pdf(path, trust_roots=trust_roots())
     if report.get("error"):
         raise ValidationFailed("Không đọc được tệp PDF để kiểm tra chữ ký.", code=report["error"])

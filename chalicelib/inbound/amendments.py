@@ -24,17 +24,25 @@ nothing. Logs carry ids and codes, never reasons or contents.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo import ConditionFailed
-from chalicelib.adapters.inbound_store import InboundStore, _inbox_key
+from chalicelib.adapters.inbound_store import InboundStore, inbound_store
 from chalicelib.core.log import logger
 from chalicelib.domain import axis_statuses
+from chalicelib.domain.inbound_ports import EnvelopeRun
+from chalicelib.domain.inbound_rules import REPROCESS_OUTCOMES, canonical_document_id, cut, inbox_id_for
+from chalicelib.inbound.outbox import outbox_item, send_status
 
-#: Envelope outcomes that are not final: the envelope is processed again when listed again.
-REPROCESS_OUTCOMES = frozenset({"deferred", "waiting"})
+__all__ = ["MAX_REASON_CHARS", "RECEIVER_ADDED", "RECEIVER_REMOVED", "REPROCESS_OUTCOMES", "REVOKE", "UPDATE",
+           "WAIT_SECONDS", "AmendmentInboxStore", "answer_entry", "answer_outbox", "apply", "find_item",
+           "link_replacement", "receiver_change", "reopen_envelope", "revoke_from_status", "target_document_id",
+           "waited_long_enough"]
+
+#: The repository amendments change inbox items through; its amendment writes (`apply_amendment`, `link_replaced`,
+#: `drop_unfinished_envelope`) live with the other inbound keys in chalicelib.adapters.inbound_store.
+AmendmentInboxStore = InboundStore
 #: How long a revocation or update waits on the axis for the document it is about.
 WAIT_SECONDS = 3600
 #: Inbox items a later package may be about: the document (0), a replacement (3), an update that brought it (2).
@@ -48,16 +56,10 @@ REVOKE, UPDATE = 1, 2
 # -- pure logic -----------------------------------------------------------------------------------------------------
 
 
-def _cut(text: Any, limit: int) -> str:
-    return str(text or "")[:limit]
-
-
 def target_document_id(package: Any) -> str:
     """The edXML DocumentId of the document a revocation or update is about: `ResponseFor` (where the sender names
     it), else `Bussiness/DocumentId` (the field the standard gives updates), else the header's own DocumentId (a
     revocation package repeats the document's header)."""
-    from chalicelib.inbound.poll import canonical_document_id
-
     candidates = [r.document_id for r in package.response_for] + [package.business_document_id, package.document_id]
     return next((canonical_document_id(c) for c in candidates if c and c.strip()), "")
 
@@ -98,8 +100,6 @@ def answer_entry(at: str, answers: str) -> dict[str, Any]:
 def answer_outbox(item: dict[str, Any], at: str, axis_doc_id: str, reporter_name: str) -> dict[str, Any]:
     """The 15 to the sender about inbox `item`; one outbox entry per amendment envelope (a second amendment of the
     same document while the first answer still waits must not collide with it)."""
-    from chalicelib.inbound.poll import outbox_item
-
     out = outbox_item(item, axis_statuses.UPDATE_AGREED, "", at, reporter_name=reporter_name)
     out["sk"] = f"{out['sk']}#{axis_doc_id}"
     return out
@@ -108,10 +108,10 @@ def answer_outbox(item: dict[str, Any], at: str, axis_doc_id: str, reporter_name
 # -- poll_axis entry points --------------------------------------------------------------------------------------------
 
 
-def apply(poll: Any, base: dict[str, Any], package: Any, doc_type: int) -> bool:
+def apply(poll: EnvelopeRun, base: dict[str, Any], package: Any, doc_type: int) -> bool:
     """A revocation or update for `poll.organ_id` (an agency served and active). False only for an update that
     brings the document to an agency that does not hold it: the caller files it as a new document."""
-    store = AmendmentInboxStore()
+    store = inbound_store()
     about = target_document_id(package)
     sender = package.sender.organ_id
     item = find_item(store, poll.organ_id, sender, about) if about else None
@@ -127,10 +127,10 @@ def apply(poll: Any, base: dict[str, Any], package: Any, doc_type: int) -> bool:
     return True
 
 
-def revoke_from_status(poll: Any, base: dict[str, Any], package: Any, about: str) -> bool:
+def revoke_from_status(poll: EnvelopeRun, base: dict[str, Any], package: Any, about: str) -> bool:
     """A status 13 (the sender asks for its document back) about a document in this agency's inbox: handled as a
     revocation. False when no such item exists (the caller records an orphan status)."""
-    store = AmendmentInboxStore()
+    store = inbound_store()
     item = find_item(store, poll.organ_id, package.sender.organ_id, about) if about else None
     if item is None:
         return False
@@ -142,8 +142,6 @@ def link_replacement(store: InboundStore, organ_id: str, item: dict[str, Any], p
     """Before a replacement (type 3) is filed as `item`: each replaced document this agency holds from the same
     sender gets `replaced_by` (idempotent, so a retried filing repeats it harmlessly), and `item["replaces"]` lists
     them all, with the old inbox id where there is one."""
-    from chalicelib.inbound.poll import canonical_document_id
-
     links = []
     for info in package.replacements[:50]:
         old_id = canonical_document_id(info.document_id)
@@ -151,16 +149,14 @@ def link_replacement(store: InboundStore, organ_id: str, item: dict[str, Any], p
             continue
         old = find_item(store, organ_id, package.sender.organ_id, old_id)
         if old is not None and old["inbox_id"] != item["inbox_id"]:
-            AmendmentInboxStore(store.table_name).link_replaced(old["inbox_id"], item["inbox_id"], item["received_at"])
-        links.append({"edxml_document_id": _cut(old_id, 300), **({"inbox_id": old["inbox_id"]} if old else {})})
+            store.link_replaced(old["inbox_id"], item["inbox_id"], item["received_at"])
+        links.append({"edxml_document_id": cut(old_id, 300), **({"inbox_id": old["inbox_id"]} if old else {})})
     if links:
         item["replaces"] = links
 
 
 def find_item(store: InboundStore, organ_id: str, sender: str, edxml_document_id: str) -> dict[str, Any] | None:
     """The inbox item of that document from that sender to that agency, whichever package type brought it."""
-    from chalicelib.inbound.poll import inbox_id_for
-
     for doc_type in _ITEM_TYPES:
         item = store.get_inbox_item(inbox_id_for(organ_id, sender, edxml_document_id, doc_type))
         if item is not None:
@@ -171,16 +167,16 @@ def find_item(store: InboundStore, organ_id: str, sender: str, edxml_document_id
 def reopen_envelope(record: dict[str, Any]) -> str:
     """An envelope recorded `deferred` (before this module existed) or `waiting` is processed again now: its record
     goes, and the time it was first seen is returned so waiting keeps counting from there."""
-    AmendmentInboxStore().drop_unfinished_envelope(record)
+    inbound_store().drop_unfinished_envelope(record)
     return str(record.get("first_seen_at") or record.get("received_at") or "")
 
 
 # -- internals ------------------------------------------------------------------------------------------------------
 
 
-def _wait_or_give_up(poll: Any, store: AmendmentInboxStore, base: dict[str, Any], doc_type: int, about: str,
+def _wait_or_give_up(poll: EnvelopeRun, store: InboundStore, base: dict[str, Any], doc_type: int, about: str,
                      sender: str) -> None:
-    facts = {"business_doc_type": doc_type, "response_for": _cut(about, 300), "sender": _cut(sender, 64)}
+    facts = {"business_doc_type": doc_type, "response_for": cut(about, 300), "sender": cut(sender, 64)}
     first = base.get("first_seen_at") or base["received_at"]
     if not waited_long_enough(first, base["received_at"]):
         store.put_envelope({**base, **facts, "outcome": "waiting", "first_seen_at": first})
@@ -189,24 +185,24 @@ def _wait_or_give_up(poll: Any, store: AmendmentInboxStore, base: dict[str, Any]
     poll.refuse(base, "orphan_amendment", "unknown_document", "done", facts)
 
 
-def _revoke(poll: Any, store: AmendmentInboxStore, base: dict[str, Any], item: dict[str, Any], reason: str,
+def _revoke(poll: EnvelopeRun, store: InboundStore, base: dict[str, Any], item: dict[str, Any], reason: str,
             source: str) -> None:
     facts = {"inbox_id": item["inbox_id"], "business_doc_type": REVOKE}
     if item.get("revoked"):
         _record(poll, store, base, "revoked_duplicate", facts)
         return
     at = base["received_at"]
-    revocation = {"reason": _cut(reason, MAX_REASON_CHARS).strip(), "at": at, "axis_doc_id": base["axis_doc_id"],
+    revocation = {"reason": cut(reason, MAX_REASON_CHARS).strip(), "at": at, "axis_doc_id": base["axis_doc_id"],
                   "source": source}
     _commit(poll, store, base, item, "revoked", facts, sets={"revoked": True, "revocation": revocation},
             appends={}, answers="revocation", only_if_not_revoked=True)
 
 
-def _update(poll: Any, store: AmendmentInboxStore, base: dict[str, Any], item: dict[str, Any], package: Any) -> None:
+def _update(poll: EnvelopeRun, store: InboundStore, base: dict[str, Any], item: dict[str, Any], package: Any) -> None:
     info = package.document_info
     change = receiver_change(poll.organ_id, info)
     update = {"at": base["received_at"], "axis_doc_id": base["axis_doc_id"],
-              "reason": _cut(package.business_reason, MAX_REASON_CHARS).strip(),
+              "reason": cut(package.business_reason, MAX_REASON_CHARS).strip(),
               "document_info": int(getattr(info, "document_info", 0) or 0),
               "document_receiver": int(getattr(info, "document_receiver", 0) or 0),
               "recipients": change["recipients"][:500], "added": change["added"][:500],
@@ -220,11 +216,9 @@ def _update(poll: Any, store: AmendmentInboxStore, base: dict[str, Any], item: d
             sets=sets, appends={"updates": [update]}, answers="update")
 
 
-def _commit(poll: Any, store: AmendmentInboxStore, base: dict[str, Any], item: dict[str, Any], outcome: str,
+def _commit(poll: EnvelopeRun, store: InboundStore, base: dict[str, Any], item: dict[str, Any], outcome: str,
             facts: dict[str, Any], *, sets: dict[str, Any], appends: dict[str, list[Any]], answers: str,
             only_if_not_revoked: bool = False) -> None:
-    from chalicelib.inbound.poll import send_status
-
     at = base["received_at"]
     outbox = answer_outbox(item, at, base["axis_doc_id"], getattr(poll.agency, "name", "") or poll.organ_id)
     envelope = {**base, **facts, "outcome": outcome, "ack": "done"}
@@ -248,62 +242,9 @@ def _commit(poll: Any, store: AmendmentInboxStore, base: dict[str, Any], item: d
     send_status(poll.client, outbox, store, poll.counts)
 
 
-def _record(poll: Any, store: AmendmentInboxStore, base: dict[str, Any], outcome: str, facts: dict[str, Any]) -> None:
+def _record(poll: EnvelopeRun, store: InboundStore, base: dict[str, Any], outcome: str, facts: dict[str, Any]) -> None:
     """Another envelope already brought this amendment: record it, acknowledge it, answer nothing again."""
     store.put_envelope({**base, **facts, "outcome": outcome, "ack": "done"})
     poll.ack(base["axis_doc_id"], "done")
     poll.counts[outcome] += 1
 
-
-class AmendmentInboxStore(InboundStore):
-    """The inbox-item changes amendments make (see the module docstring)."""
-
-    def apply_amendment(self, inbox_id: str, *, sets: dict[str, Any], appends: dict[str, list[Any]], at: str,
-                        outbox: dict[str, Any], envelope: dict[str, Any], package_sha256: str,
-                        only_if_not_revoked: bool = False) -> None:
-        """The item's change (applied once per package hash), the answer in the outbox and the envelope record, all
-        or nothing. Raises ConditionFailed when any of them is already there or the item changed meanwhile."""
-        names: dict[str, str] = {"#applied": "applied_packages", "#u": "updated_at"}
-        values: dict[str, Any] = {":at": at, ":sha": f"sha256:{package_sha256}",
-                                  ":shas": {f"sha256:{package_sha256}"}, ":empty": []}
-        clauses = ["#u = :at"]
-        for i, (name, value) in enumerate(sets.items()):
-            names[f"#s{i}"] = name
-            values[f":s{i}"] = value
-            clauses.append(f"#s{i} = :s{i}")
-        for i, (name, value) in enumerate(appends.items()):
-            names[f"#a{i}"] = name
-            values[f":a{i}"] = value
-            clauses.append(f"#a{i} = list_append(if_not_exists(#a{i}, :empty), :a{i})")
-        condition = "attribute_exists(pk) AND NOT contains(#applied, :sha)"
-        if only_if_not_revoked:
-            names["#r"] = "revoked"
-            values[":true"] = True
-            condition += " AND (attribute_not_exists(#r) OR #r <> :true)"
-        self._transact([
-            {"Update": {"Key": _inbox_key(inbox_id), "ConditionExpression": condition,
-                        "UpdateExpression": "SET " + ", ".join(clauses) + " ADD #applied :shas",
-                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
-            {"Put": {"Item": outbox, "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"Item": self.envelope_item(envelope, issue=False),
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
-
-    def drop_unfinished_envelope(self, record: dict[str, Any]) -> None:
-        """Delete a `deferred` or `waiting` envelope record before its envelope is processed again (the outcome
-        records that follow are written only if none exists)."""
-        with contextlib.suppress(self._condition_failed):
-            self._table.delete_item(
-                Key={"pk": f"ENVELOPE#{record['axis_doc_id']}", "sk": f"TO#{record['organ_id']}"},
-                ConditionExpression="outcome = :outcome", ExpressionAttributeValues={":outcome": record["outcome"]})
-
-    def link_replaced(self, old_inbox_id: str, new_inbox_id: str, at: str) -> None:
-        """`replaced_by` on the old item (the first replacement wins; a repeat of the same link changes nothing)."""
-        try:
-            self._table.update_item(
-                Key=_inbox_key(old_inbox_id), UpdateExpression="SET replaced_by = :new, replaced_at = :at",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(replaced_by) OR "
-                                    "replaced_by = :new)",
-                ExpressionAttributeValues={":new": new_inbox_id, ":at": at})
-        except self._condition_failed:
-            logger.info("replaced item already linked elsewhere", extra={"inbox_id": old_inbox_id})

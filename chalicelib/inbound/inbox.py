@@ -7,23 +7,38 @@ Tenant isolation as for documents: every read starts from the caller's organ_id 
 
 The clerk's report is recorded first, together with its package in the outbox (one transaction), then sent at once;
 if the axis does not take it now, `poll_axis` retries it every minute, and the item shows it as `pending`.
+
+The use cases talk to ports (`chalicelib.domain.inbound_ports`), gathered in `InboxPorts`: app.py calls them with
+none and they take the adapters' per-container factories (`default_ports()`); unit tests hand in-memory twins.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.adapters import aws
+from chalicelib.adapters.agency_registry import AgencyRegistry
+from chalicelib.adapters.axis.client import AxisClient
+from chalicelib.adapters.axis.credentials import axis_credentials
+from chalicelib.adapters.axis.errors import AxisError
 from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.adapters.inbound_files import inbound_files
+from chalicelib.adapters.inbound_store import inbound_store
 from chalicelib.api.auth import Caller
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.log import logger
-from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, get_settings
+from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS
 from chalicelib.domain import axis_statuses
+from chalicelib.domain.inbound_ports import AgencyDirectory, AxisSender, DownloadLinks, InboxRepository
+from chalicelib.domain.links import expires_at
+from chalicelib.inbound.outbox import outbox_item, send_status
+
+__all__ = ["API_AXIS_TIMEOUT_SECONDS", "InboxPorts", "api_axis_client", "default_ports", "get_item", "get_own_item",
+           "list_issues", "list_items", "present", "report_status"]
 
 #: The API sends the clerk's status at once but must answer within its own timeout (30 s): a slow axis only
 #: delays the package, which stays in the outbox for the next poll.
@@ -39,14 +54,35 @@ _AMENDMENT_FIELDS = ("revocation", "replaced_by", "replaced_at", "removed_as_rec
 _AMENDMENT_DETAIL_FIELDS = ("updates", "recipients", "replaces")
 
 
+@dataclass(frozen=True)
+class InboxPorts:
+    """What the inbox use cases need from the outside world."""
+
+    store: InboxRepository
+    agencies: AgencyDirectory
+    links: DownloadLinks
+    #: An axis client speaking as the given agency, quick enough for an API request; PermissionError without
+    #: credentials for it.
+    axis: Callable[[str], AxisSender]
+
+
+def api_axis_client(organ_id: str) -> AxisSender:
+    """An axis client for `organ_id` whose timeout fits inside the API's own (`API_AXIS_TIMEOUT_SECONDS`)."""
+    creds = axis_credentials()
+    secret = creds.get("systems", {}).get(organ_id)
+    if not secret:
+        raise PermissionError("no axis credentials")
+    timeout = min(API_AXIS_TIMEOUT_SECONDS, float(creds.get("timeout", 30)))
+    return AxisClient(creds["endpoint"], organ_id, secret, timeout=timeout)
+
+
+def default_ports() -> InboxPorts:
+    """The adapters of this container (each built once by its factory)."""
+    return InboxPorts(store=inbound_store(), agencies=AgencyRegistry(), links=inbound_files(), axis=api_axis_client)
+
+
 def _not_found() -> NotFound:
     return NotFound("Không tìm thấy văn bản đến.", code="inbox_item_not_found")
-
-
-def _store() -> Any:
-    from chalicelib.adapters.inbound_store import InboundStore
-
-    return InboundStore()
 
 
 def _limit(value: str | None) -> int:
@@ -56,28 +92,24 @@ def _limit(value: str | None) -> int:
         raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
 
 
-def _own_item(caller: Caller, inbox_id: str, *, write: bool = False) -> dict[str, Any]:
+def _own_item(store: InboxRepository, caller: Caller, inbox_id: str, *, write: bool = False) -> dict[str, Any]:
     """The item if it is the caller's agency's (admins may read any, never act for an agency)."""
     try:
         uuid.UUID(inbox_id)
     except ValueError as exc:
         raise _not_found() from exc
-    item = _store().get_inbox_item(inbox_id)
+    item = store.get_inbox_item(inbox_id)
     if item is None or (item["organ_id"] != caller.organ_id and (write or not caller.is_admin)):
         raise _not_found()
     return item
 
 
-def get_own_item(caller: Caller, inbox_id: str) -> dict[str, Any]:
+def get_own_item(caller: Caller, inbox_id: str, ports: InboxPorts | None = None) -> dict[str, Any]:
     """The raw inbox item if the caller may read it (other use cases, e.g. `/v1/verify`); 404 otherwise."""
-    return _own_item(caller, inbox_id)
+    return _own_item((ports or default_ports()).store, caller, inbox_id)
 
 
-def _expires(seconds: int) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
-
-
-def present(item: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+def present(item: dict[str, Any], *, detail: bool = False, links: DownloadLinks | None = None) -> dict[str, Any]:
     """The wire shape of an inbox item; the detail adds metadata, attachments with their verification report and a
     download link each, and the status history with whether each report has reached the axis."""
     out = {name: item.get(name) for name in _LIST_FIELDS}
@@ -93,15 +125,13 @@ def present(item: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
                      if entry["code"] in sent else {"pending": True})}
         for entry in item.get("status_history", [])
     ]
-    s3 = aws.client("s3")
-    bucket = get_settings().documents_bucket
-    expires = _expires(DOWNLOAD_URL_TTL_SECONDS)
+    links = links or default_ports().links
+    expires = expires_at(DOWNLOAD_URL_TTL_SECONDS)
     attachments = []
     for att in item.get("attachments", []):
         disposition = f"attachment; filename*=UTF-8''{quote(att['name'] or 'attachment', safe='')}"
-        url = s3.generate_presigned_url("get_object", ExpiresIn=DOWNLOAD_URL_TTL_SECONDS, Params={
-            "Bucket": bucket, "Key": att["key"], "ResponseContentDisposition": disposition,
-            "ResponseContentType": "application/pdf" if att.get("is_pdf") else "application/octet-stream"})
+        url = links.download_url(att["key"], disposition=disposition, expires_in=DOWNLOAD_URL_TTL_SECONDS,
+                                 content_type="application/pdf" if att.get("is_pdf") else "application/octet-stream")
         attachments.append({"name": att["name"], "content_type": att.get("content_type"), "size": att.get("size"),
                             "sha256": att.get("sha256"), "verification": att.get("verification"),
                             "download": {"url": url, "expires_at": expires}})
@@ -109,26 +139,27 @@ def present(item: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
     return out
 
 
-def list_items(caller: Caller, *, limit: str | None, cursor: str | None) -> dict[str, Any]:
+def list_items(caller: Caller, *, limit: str | None, cursor: str | None,
+               ports: InboxPorts | None = None) -> dict[str, Any]:
     """`GET /v1/inbox`: the caller's agency's inbound documents, newest first."""
-    items, nxt = _store().list_inbox(caller.organ_id, limit=_limit(limit), cursor=cursor)
+    items, nxt = (ports or default_ports()).store.list_inbox(caller.organ_id, limit=_limit(limit), cursor=cursor)
     body: dict[str, Any] = {"items": [present(i) for i in items]}
     if nxt:
         body["next"] = nxt
     return body
 
 
-def get_item(caller: Caller, inbox_id: str) -> dict[str, Any]:
+def get_item(caller: Caller, inbox_id: str, ports: InboxPorts | None = None) -> dict[str, Any]:
     """`GET /v1/inbox/{id}`."""
-    return present(_own_item(caller, inbox_id), detail=True)
+    ports = ports or default_ports()
+    return present(_own_item(ports.store, caller, inbox_id), detail=True, links=ports.links)
 
 
-def report_status(caller: Caller, inbox_id: str, body: Any) -> dict[str, Any]:
+def report_status(caller: Caller, inbox_id: str, body: Any, ports: InboxPorts | None = None) -> dict[str, Any]:
     """`POST /v1/inbox/{id}/status` {"code", "reason"?}: record the clerk's report and send it to the sender."""
-    from chalicelib.adapters.agency_registry import AgencyRegistry
-    from chalicelib.inbound.poll import outbox_item
-
-    item = _own_item(caller, inbox_id, write=True)
+    ports = ports or default_ports()
+    store = ports.store
+    item = _own_item(store, caller, inbox_id, write=True)
     code, reason = axis_statuses.validate_clerk_report(body)
     if item.get("revoked"):
         raise Conflict("Văn bản đã bị thu hồi, không báo trạng thái được nữa.", code="inbox_item_revoked")
@@ -138,42 +169,32 @@ def report_status(caller: Caller, inbox_id: str, body: Any) -> dict[str, Any]:
     at = now_iso()
     entry = {"status": axis_statuses.status_name(code), "code": code, "meaning": axis_statuses.status_meaning(code),
              "at": at, "by": caller.username, **({"reason": reason} if reason else {})}
-    agency = AgencyRegistry().get(item["organ_id"])
+    agency = ports.agencies.get(item["organ_id"])
     outbox = outbox_item(item, code, reason, at, reporter_name=agency.name if agency else item["organ_id"])
-    store = _store()
     try:
         store.record_clerk_status(item, entry, outbox)
     except ConditionFailed as exc:
         raise Conflict("Trạng thái văn bản vừa thay đổi, vui lòng tải lại.", code="status_changed") from exc
-    _send_now(outbox, store)
-    return present(store.get_inbox_item(inbox_id) or item, detail=True)
+    _send_now(outbox, ports)
+    return present(store.get_inbox_item(inbox_id) or item, detail=True, links=ports.links)
 
 
-def _send_now(outbox: dict[str, Any], store: Any) -> None:
+def _send_now(outbox: dict[str, Any], ports: InboxPorts) -> None:
     """Try the axis now with a short timeout; whatever fails stays in the outbox for `poll_axis`."""
-    from chalicelib.adapters.axis.client import AxisClient
-    from chalicelib.adapters.axis.credentials import axis_credentials
-    from chalicelib.adapters.axis.errors import AxisError
-    from chalicelib.inbound.poll import send_status
-
     try:
-        creds = axis_credentials()
-        secret = creds.get("systems", {}).get(outbox["organ_id"])
-        if not secret:
-            raise PermissionError("no axis credentials")
-        timeout = min(API_AXIS_TIMEOUT_SECONDS, float(creds.get("timeout", 30)))
-        send_status(AxisClient(creds["endpoint"], outbox["organ_id"], secret, timeout=timeout), outbox, store)
+        send_status(ports.axis(outbox["organ_id"]), outbox, ports.store)
     except (AxisError, PermissionError, OSError) as exc:
         logger.warning("status package left in the outbox", extra={
             "inbox_id": outbox["inbox_id"], "code": outbox["code"], "error": type(exc).__name__})
 
 
-def list_issues(caller: Caller, *, limit: str | None, cursor: str | None) -> dict[str, Any]:
+def list_issues(caller: Caller, *, limit: str | None, cursor: str | None,
+                ports: InboxPorts | None = None) -> dict[str, Any]:
     """`GET /v1/admin/inbound-issues` (admins): envelopes refused or not matched, and status packages the axis
     refused to carry, newest first, so nothing the axis brought in is lost silently."""
     if not caller.is_admin:
         raise Forbidden("Chỉ quản trị viên được xem mục này.", code="admin_only")
-    items, nxt = _store().list_issues(limit=_limit(limit), cursor=cursor)
+    items, nxt = (ports or default_ports()).store.list_issues(limit=_limit(limit), cursor=cursor)
     fields = ("axis_doc_id", "organ_id", "from", "outcome", "reason", "details", "received_at", "raw_key", "ack",
               "acked_at", "inbox_id", "code", "to", "last_error", "failed_at")
     body: dict[str, Any] = {"items": [{k: i[k] for k in fields if k in i} for i in items]}

@@ -87,7 +87,7 @@ def _item(inbox_id: str = "inbox-1") -> dict[str, Any]:
 
 
 def test_filing_is_all_or_nothing_and_happens_once(store):
-    from chalicelib.inbound.poll import outbox_item
+    from chalicelib.inbound.outbox import outbox_item
 
     item = _item()
     outbox = outbox_item(item, "01", "", "T1", reporter_name="UBND")
@@ -101,7 +101,7 @@ def test_filing_is_all_or_nothing_and_happens_once(store):
 
 
 def test_an_outbox_item_is_sent_by_one_worker_at_a_time_and_completed_once(store):
-    from chalicelib.inbound.poll import outbox_item
+    from chalicelib.inbound.outbox import outbox_item
 
     item = _item()
     outbox = outbox_item(item, "01", "", "T1", reporter_name="UBND")
@@ -117,7 +117,7 @@ def test_an_outbox_item_is_sent_by_one_worker_at_a_time_and_completed_once(store
 
 def test_a_clerk_report_needs_the_status_it_was_decided_on(store):
     from chalicelib.adapters.dynamo import ConditionFailed
-    from chalicelib.inbound.poll import outbox_item
+    from chalicelib.inbound.outbox import outbox_item
 
     item = _item()
     store.file_inbox_item(item, outbox_item(item, "01", "", "T1", reporter_name="U"),
@@ -135,7 +135,7 @@ def test_a_clerk_report_needs_the_status_it_was_decided_on(store):
 
 def test_inbox_pages_newest_first_and_a_cursor_stays_in_its_agency(store):
     from chalicelib.core.errors import ValidationFailed
-    from chalicelib.inbound.poll import outbox_item
+    from chalicelib.inbound.outbox import outbox_item
 
     for n in range(3):
         item = {**_item(f"inbox-{n}"), "received_at": f"T{n}"}

@@ -18,7 +18,7 @@ from chalicelib.adapters.agency_registry import Agency
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.domain import axis_statuses as s
 from chalicelib.inbound import amendments as ia
-from chalicelib.inbound.poll import status_package_bytes
+from chalicelib.inbound.outbox import status_package_bytes
 from chalicelib.outbound import amendments as a
 from chalicelib.standards.edxml import (
     DocumentInfoUpdate,

@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.inbound.poll import (
-    build_inbox_item,
-    canonical_document_id,
-    envelope_action,
-    inbox_id_for,
-    outbox_item,
-    safe_name,
-    status_package_bytes,
-)
+from chalicelib.domain.inbound_rules import canonical_document_id, envelope_action, inbox_id_for, safe_name
+from chalicelib.inbound.items import build_inbox_item
+from chalicelib.inbound.outbox import outbox_item, status_package_bytes
 from chalicelib.signing.verification import summary, verify_pdf
 from chalicelib.standards.edxml import (
     VN_TZ,

@@ -1,0 +1,161 @@
+"""In-memory twins of the inbound ports (chalicelib.domain.inbound_ports), for the inbox use cases' unit tests.
+
+They keep the adapters' contracts that the use cases rely on: a clerk's report is written only if the item is
+still at the status it was decided on (else ConditionFailed), an outbox item is leased by one sender at a time and
+completing it notes the axis DocId on the item, a cursor belongs to one agency's list.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.core.errors import ValidationFailed
+
+
+class MemoryInboxStore:
+    """InboxRepository in memory: inbox items, the status outbox and the administrator's issue list."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.outbox: dict[tuple[str, str], dict[str, Any]] = {}
+        self.issues: list[dict[str, Any]] = []
+        self.fail_next_clerk_status = False
+
+    # -- setup helpers -----------------------------------------------------------------------------------------
+    def add_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        self.items[item["inbox_id"]] = copy.deepcopy(item)
+        return item
+
+    # -- InboxRepository ---------------------------------------------------------------------------------------
+    def get_inbox_item(self, inbox_id: str) -> dict[str, Any] | None:
+        item = self.items.get(inbox_id)
+        return copy.deepcopy(item) if item is not None else None
+
+    def list_inbox(self, organ_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        mine = sorted((i for i in self.items.values() if i["organ_id"] == organ_id),
+                      key=lambda i: (i["received_at"], i["inbox_id"]), reverse=True)
+        return self._page(f"INBOX#{organ_id}", mine, limit, cursor)
+
+    def list_issues(self, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return self._page("AXIS_ISSUE", list(reversed(self.issues)), limit, cursor)
+
+    def record_clerk_status(self, item: dict[str, Any], entry: dict[str, Any], outbox: dict[str, Any]) -> None:
+        stored = self.items.get(item["inbox_id"])
+        key = (outbox["pk"], outbox["sk"])
+        if self.fail_next_clerk_status or stored is None or stored["status_code"] != item["status_code"] \
+                or key in self.outbox:
+            self.fail_next_clerk_status = False
+            raise ConditionFailed("status changed")
+        stored.update(status=entry["status"], status_code=entry["code"], updated_at=entry["at"])
+        stored["status_history"] = [*stored.get("status_history", []), copy.deepcopy(entry)]
+        self.outbox[key] = copy.deepcopy(outbox)
+
+    # -- OutboxRepository --------------------------------------------------------------------------------------
+    def pending_outbox(self, organ_id: str) -> list[dict[str, Any]]:
+        return sorted((copy.deepcopy(o) for o in self.outbox.values()
+                       if o["pk"] == f"OUTBOX#{organ_id}" and not o.get("failed_at")),
+                      key=lambda o: o.get("created_at", ""))
+
+    def lease_outbox(self, item: dict[str, Any]) -> str | None:
+        stored = self.outbox.get((item["pk"], item["sk"]))
+        if stored is None or stored.get("failed_at") or stored.get("lease"):
+            return None
+        stored["lease"] = f"lease-{len(self.outbox)}-{stored['sk']}"
+        stored["attempts"] = stored.get("attempts", 0) + 1
+        return stored["lease"]
+
+    def release_outbox(self, item: dict[str, Any], token: str, error: str) -> None:
+        stored = self.outbox.get((item["pk"], item["sk"]))
+        if stored is not None and stored.get("lease") == token:
+            stored.pop("lease")
+            stored["last_error"] = error
+
+    def fail_outbox(self, item: dict[str, Any], token: str, error_code: str) -> None:
+        stored = self.outbox.get((item["pk"], item["sk"]))
+        if stored is not None and stored.get("lease") == token:
+            stored.pop("lease")
+            stored.update(failed_at="now", last_error=error_code, outcome="status_send_refused")
+            self.issues.append(copy.deepcopy(stored))
+
+    def complete_outbox(self, item: dict[str, Any], token: str, axis_doc_id: str) -> bool:
+        key = (item["pk"], item["sk"])
+        stored = self.outbox.get(key)
+        if stored is None or stored.get("lease") != token or item["inbox_id"] not in self.items:
+            return False
+        del self.outbox[key]
+        self.items[item["inbox_id"]].setdefault("sent_statuses", {})[item["code"]] = {
+            "axis_doc_id": axis_doc_id, "sent_at": "sent-now"}
+        return True
+
+    # -- internals ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _page(partition: str, rows: list[dict[str, Any]], limit: int, cursor: str | None
+              ) -> tuple[list[dict[str, Any]], str | None]:
+        start = 0
+        if cursor:
+            decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            if decoded.get("partition") != partition:
+                raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
+            start = decoded["start"]
+        page = rows[start:start + limit]
+        more = start + limit < len(rows)
+        nxt = base64.urlsafe_b64encode(json.dumps({"partition": partition, "start": start + limit}).encode()).decode()
+        return [copy.deepcopy(r) for r in page], nxt if more else None
+
+
+@dataclass(frozen=True)
+class FakeAgency:
+    organ_id: str
+    name: str
+
+
+class MemoryAgencies:
+    """AgencyDirectory in memory."""
+
+    def __init__(self, *agencies: FakeAgency) -> None:
+        self.agencies = {a.organ_id: a for a in agencies}
+
+    def get(self, organ_id: str) -> FakeAgency | None:
+        return self.agencies.get(organ_id)
+
+
+class FakeLinks:
+    """DownloadLinks that answer a recognisable URL and remember what was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, Any]] = []
+
+    def download_url(self, key: str, *, disposition: str, content_type: str, expires_in: int) -> str:
+        self.asked.append({"key": key, "disposition": disposition, "content_type": content_type,
+                           "expires_in": expires_in})
+        return f"https://files.example/{key}?expires_in={expires_in}"
+
+
+@dataclass(frozen=True)
+class Sent:
+    doc_id: str
+
+
+@dataclass
+class FakeAxis:
+    """An axis that takes every status package (or raises `error`), keeping what it was sent."""
+
+    error: Exception | None = None
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    clients_for: list[str] = field(default_factory=list)
+
+    def client(self, organ_id: str) -> FakeAxis:
+        self.clients_for.append(organ_id)
+        return self
+
+    def send_edoc(self, path: str, *, to: list[str], messagetype: str) -> Sent:
+        if self.error is not None:
+            raise self.error
+        with open(path, "rb") as fh:
+            self.sent.append({"package": fh.read(), "to": to, "messagetype": messagetype})
+        return Sent(doc_id=f"{len(self.sent):024x}")
