@@ -18,12 +18,12 @@ from urllib.parse import quote
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.dynamo import ConditionFailed
-from chalicelib.api.auth import Caller
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, get_settings
 from chalicelib.domain import axis_statuses
+from chalicelib.domain.caller import Caller
 
 #: The API sends the clerk's status at once but must answer within its own timeout (30 s): a slow axis only
 #: delays the package, which stays in the outbox for the next poll.
