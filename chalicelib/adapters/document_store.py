@@ -167,13 +167,17 @@ class DocumentStore:
     # -- leases ------------------------------------------------------------------------------------------------
     # One primitive for every writer (chalicelib.domain.leases): the signing handler claims within a transition,
     # dispatch and the amendments' sending claim here; all finish through `transition` / `finish`.
-    def claim(self, document_id: str, lease: Lease, *, item: str = META, condition: str = "",
-              values: dict[str, Any] | None = None, fields: dict[str, Any] | None = None,
+    def claim(self, document_id: str, lease: Lease, *, in_state: str | None = None, item: str = META,
+              condition: str = "", values: dict[str, Any] | None = None, fields: dict[str, Any] | None = None,
               names: dict[str, str] | None = None, keep: dict[str, Any] | None = None,
               add: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Lease:
         """Take `lease` on the item (the record, or `item` = another sort key of the document) if nobody holds one of
-        its kind and `condition` holds, writing `fields` with it (`keep`: written only where absent; `add`: counters
-        added to; `remove`: fields dropped). Raises ConditionFailed otherwise."""
+        its kind, the record is `in_state` (when given) and `condition` holds, writing `fields` with it (`keep`:
+        written only where absent; `add`: counters added to; `remove`: fields dropped). Raises ConditionFailed
+        otherwise."""
+        if in_state is not None:
+            condition = f"({condition}) AND #state = :in_state" if condition else "#state = :in_state"
+            values = {**(values or {}), ":in_state": in_state}
         free, free_values = self._free(lease)
         both = f"({condition}) AND ({free})" if condition else free
         self._update(_doc_pk(document_id), item, {**(fields or {}), **lease.values()}, condition=both,

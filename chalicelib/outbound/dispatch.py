@@ -140,8 +140,7 @@ def process_dispatch(document_id: str, *, receive_count: int = 1,
     if not record.get("dispatch_started_at"):  # fixed once: the edXML trace time, so rebuilds hash the same
         started["dispatch_started_at"] = record["dispatch_started_at"] = now_iso()
     try:
-        store.claim(document_id, lease, condition="#state = :signed", values={":signed": states.SIGNED},
-                    fields=started)
+        store.claim(document_id, lease, in_state=states.SIGNED, fields=started)
     except ConditionFailed:
         current = store.get(document_id) or {}
         if current.get("state") == states.SIGNED:
