@@ -115,11 +115,11 @@ def sign_document(event: Any) -> dict:
 
 @app.on_sqs_message(queue=settings.DISPATCH_QUEUE, batch_size=10)
 def dispatch_document(event: Any) -> dict:
-    from chalicelib.outbound import dispatch
+    from chalicelib.outbound import dispatch_queue
 
     remaining_ms = event.context.get_remaining_time_in_millis if event.context is not None else None
-    return _batch(event, functools.partial(dispatch.handle_dispatch_message, remaining_ms=remaining_ms),
-                  on_failure=dispatch.delay_redelivery)
+    return _batch(event, functools.partial(dispatch_queue.handle_message, remaining_ms=remaining_ms),
+                  on_failure=dispatch_queue.delay_redelivery)
 
 
 # -- the axis, inbound: statuses on our documents, documents for our agencies --------------------------------------

@@ -7,6 +7,7 @@ Data the admin manages, never a table in code (identifiers.md: merged provinces'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
@@ -85,3 +86,25 @@ class AgencyRegistry:
                     found[raw["organ_id"]] = Agency.from_item(raw)
                 request = resp.get("UnprocessedKeys") or {}
         return found
+
+
+@cache
+def _for_table(table_name: str) -> AgencyRegistry:
+    return AgencyRegistry(table_name)
+
+
+_override: Any = None
+
+
+def get_agency_registry() -> AgencyRegistry:
+    """The agency directory (the `AgencyDirectory` port), built once per container per table."""
+    return _override if _override is not None else _for_table(get_settings().agencies_table)
+
+
+def use_agency_registry(registry: Any) -> None:
+    """Point every use case at `registry` (an in-memory fake), or back at DynamoDB with None."""
+    global _override
+    _override = registry
+
+
+__all__ = ["Agency", "AgencyRegistry", "SigningKeyRef", "get_agency_registry", "use_agency_registry"]

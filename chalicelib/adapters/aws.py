@@ -15,8 +15,8 @@ from chalicelib.core.settings import get_settings
 @cache
 def client(service: str) -> Any:
     """A boto3 client for `service`, created once per container (clients are thread-safe)."""
-    import boto3
-    from botocore.config import Config
+    import boto3  # lazy: boto3 costs ~150 ms; the API's pure routes and app.py's import never pay it
+    from botocore.config import Config  # lazy: with boto3
 
     cfg = Config(
         signature_version="s3v4" if service == "s3" else None,
@@ -30,7 +30,7 @@ def client(service: str) -> Any:
 @cache
 def table(name: str) -> Any:
     """A DynamoDB Table resource for `name`."""
-    import boto3
+    import boto3  # lazy: as in client()
 
     return boto3.session.Session().resource("dynamodb", region_name=get_settings().region).Table(name)
 

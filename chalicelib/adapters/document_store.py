@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
@@ -29,6 +30,7 @@ from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
+from chalicelib.domain.leases import Lease
 
 META = "META"
 
@@ -78,7 +80,7 @@ class DocumentStore:
 
     def get_full(self, document_id: str) -> tuple[dict[str, Any] | None, list[dict], list[dict]]:
         """Record, timeline (oldest first) and deliveries in one query."""
-        from boto3.dynamodb.conditions import Key
+        from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         items: list[dict] = []
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_doc_pk(document_id)),
@@ -97,7 +99,7 @@ class DocumentStore:
     def list_for_organ(self, organ_id: str, *, limit: int = 50, cursor: str | None = None,
                        state: str | None = None) -> tuple[list[dict], str | None]:
         """An agency's records, newest first. The cursor is opaque; one from another agency fails the query."""
-        from boto3.dynamodb.conditions import Attr, Key
+        from boto3.dynamodb.conditions import Attr, Key  # lazy: boto3 costs ~150 ms at cold start
 
         kwargs: dict[str, Any] = {
             "IndexName": "by_organ", "KeyConditionExpression": Key("gsi1pk").eq(f"ORG#{organ_id}"),
@@ -117,18 +119,20 @@ class DocumentStore:
     # -- transitions -----------------------------------------------------------------------------------------
     def transition(self, document_id: str, target: str, *, fields: dict[str, Any] | None = None,
                    remove: tuple[str, ...] = (), detail: dict[str, Any] | None = None,
-                   from_states: frozenset[str] | None = None, extra_condition: str = "",
-                   extra_values: dict[str, Any] | None = None) -> None:
+                   from_states: frozenset[str] | None = None, claim: Lease | None = None,
+                   lease: Lease | None = None) -> None:
         """Move the record to `target` if its state allows it (states.ALLOWED_FROM), appending an event.
 
-        Raises ConditionFailed when another run got there first or the state forbids the change.
+        `claim`: take this lease in the same write (only if nobody holds one of its kind); `lease`: only while
+        this lease is still ours, and give it up (its fields go). Raises ConditionFailed when another run got there
+        first or the state forbids the change.
         """
         allowed = sorted(from_states if from_states is not None else states.sources(target))
         at = now_iso()
         values: dict[str, Any] = {":target": target, ":at": at}
         names = {"#state": "state"}
         sets = ["#state = :target", "updated_at = :at"]
-        for i, (key, value) in enumerate((fields or {}).items()):
+        for i, (key, value) in enumerate({**(fields or {}), **(claim.values() if claim else {})}.items()):
             names[f"#f{i}"] = key
             values[f":f{i}"] = value
             sets.append(f"#f{i} = :f{i}")
@@ -137,12 +141,14 @@ class DocumentStore:
             values[f":s{i}"] = source
             in_list.append(f":s{i}")
         condition = f"#state IN ({', '.join(in_list)})"
-        if extra_condition:
-            condition = f"({condition}) AND ({extra_condition})"
-            values.update(extra_values or {})
+        for extra, extra_values in (self._free(claim), self._owned(lease)):
+            if extra:
+                condition = f"({condition}) AND ({extra})"
+                values.update(extra_values)
+        removed = (*remove, *((lease.fields.owner, lease.fields.until) if lease else ()))
         expression = "SET " + ", ".join(sets)
-        if remove:
-            expression += " REMOVE " + ", ".join(remove)
+        if removed:
+            expression += " REMOVE " + ", ".join(removed)
         event_detail = dict(detail or {})
         if fields and "reason" in fields:
             event_detail.setdefault("reason", fields["reason"])
@@ -155,19 +161,83 @@ class DocumentStore:
 
     def update_fields(self, document_id: str, fields: dict[str, Any], *, condition: str,
                       values: dict[str, Any]) -> None:
-        """A conditional update that does not change the state (leases, counters)."""
-        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        """A conditional update that does not change the state (counters, markers)."""
+        self._update(_doc_pk(document_id), META, fields, condition=condition, values=values)
+
+    # -- leases ------------------------------------------------------------------------------------------------
+    # One primitive for every writer (chalicelib.domain.leases): the signing handler claims within a transition,
+    # dispatch and the amendments' sending claim here; all finish through `transition` / `finish`.
+    def claim(self, document_id: str, lease: Lease, *, in_state: str | None = None, item: str = META,
+              condition: str = "", values: dict[str, Any] | None = None, fields: dict[str, Any] | None = None,
+              names: dict[str, str] | None = None, keep: dict[str, Any] | None = None,
+              add: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Lease:
+        """Take `lease` on the item (the record, or `item` = another sort key of the document) if nobody holds one of
+        its kind, the record is `in_state` (when given) and `condition` holds, writing `fields` with it (`keep`:
+        written only where absent; `add`: counters added to; `remove`: fields dropped). Raises ConditionFailed
+        otherwise."""
+        if in_state is not None:
+            condition = f"({condition}) AND #state = :in_state" if condition else "#state = :in_state"
+            values = {**(values or {}), ":in_state": in_state}
+        free, free_values = self._free(lease)
+        both = f"({condition}) AND ({free})" if condition else free
+        self._update(_doc_pk(document_id), item, {**(fields or {}), **lease.values()}, condition=both,
+                     values={**(values or {}), **free_values}, names=names, keep=keep, add=add, remove=remove)
+        return lease
+
+    def release(self, document_id: str, lease: Lease, *, item: str = META) -> None:
+        """A transient failure: let the redelivered message take the item at once (expiry 0), if still ours."""
+        owned, owned_values = self._owned(lease)
+        with contextlib.suppress(ConditionFailed):
+            self._update(_doc_pk(document_id), item, {lease.fields.until: 0}, condition=owned, values=owned_values)
+
+    def finish(self, document_id: str, lease: Lease, *, item: str = META, fields: dict[str, Any] | None = None,
+               names: dict[str, str] | None = None, remove: tuple[str, ...] = ()) -> None:
+        """The run is done: write `fields` and give the lease up, only while it is still ours (ConditionFailed)."""
+        owned, owned_values = self._owned(lease)
+        self._update(_doc_pk(document_id), item, dict(fields or {}), condition=owned, values=owned_values,
+                     names=names, remove=(*remove, lease.fields.owner, lease.fields.until))
+
+    @staticmethod
+    def _free(lease: Lease | None) -> tuple[str, dict[str, Any]]:
+        if lease is None:
+            return "", {}
+        until = lease.fields.until
+        return f"attribute_not_exists({until}) OR {until} < :lease_now", {":lease_now": lease.now}
+
+    @staticmethod
+    def _owned(lease: Lease | None) -> tuple[str, dict[str, Any]]:
+        if lease is None:
+            return "", {}
+        return f"{lease.fields.owner} = :lease", {":lease": lease.token}
+
+    def _update(self, pk: str, sk: str, fields: dict[str, Any], *, condition: str, values: dict[str, Any],
+                names: dict[str, str] | None = None, keep: dict[str, Any] | None = None,
+                add: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> None:
+        """The conditional update under every lease and field change: SET `fields` (and `keep` where absent),
+        ADD `add`, REMOVE `remove`; a lost condition is ConditionFailed."""
+        attr_names = {f"#f{i}": k for i, k in enumerate(fields)}
+        attr_names.update({f"#k{i}": k for i, k in enumerate(keep or {})})
+        attr_names.update({f"#a{i}": k for i, k in enumerate(add or {})})
+        attr_names.update(names or {})
         if "#state" in condition:
-            names["#state"] = "state"
+            attr_names["#state"] = "state"
         vals = {f":f{i}": v for i, v in enumerate(fields.values())}
+        vals.update({f":k{i}": v for i, v in enumerate((keep or {}).values())})
+        vals.update({f":a{i}": v for i, v in enumerate((add or {}).values())})
         vals.update(values)
+        sets = [f"#f{i} = :f{i}" for i in range(len(fields))]
+        sets += [f"#k{i} = if_not_exists(#k{i}, :k{i})" for i in range(len(keep or {}))]
+        expression = "SET " + ", ".join(sets)
+        if add:
+            expression += " ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add)))
+        if remove:
+            expression += " REMOVE " + ", ".join(remove)
         try:
-            self._table.update_item(
-                Key={"pk": _doc_pk(document_id), "sk": META},
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
-                ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=vals)
+            self._table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression=expression,
+                                    ConditionExpression=condition, ExpressionAttributeNames=attr_names,
+                                    ExpressionAttributeValues=vals)
         except self._condition_failed as exc:
-            raise ConditionFailed(document_id) from exc
+            raise ConditionFailed(f"{pk}/{sk}") from exc
 
     # -- deliveries ------------------------------------------------------------------------------------------
     def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:
@@ -260,4 +330,25 @@ class DocumentStore:
         transact(self._client, self.table_name, operations)
 
 
-__all__ = ["META", "ConditionFailed", "DocumentStore", "decode_cursor", "encode_cursor", "now_iso"]
+@cache
+def _for_table(table_name: str) -> DocumentStore:
+    return DocumentStore(table_name)
+
+
+_override: DocumentStore | None = None
+
+
+def get_document_store() -> DocumentStore:
+    """The documents table's repository, built once per container per table (the table follows the settings, which
+    tests and the embedded stack switch with `aws.reset()`)."""
+    return _override if _override is not None else _for_table(get_settings().documents_table)
+
+
+def use_document_store(store: Any) -> None:
+    """Point every use case at `store` (tests/fakes' in-memory twin), or back at DynamoDB with None."""
+    global _override
+    _override = store
+
+
+__all__ = ["META", "ConditionFailed", "DocumentStore", "decode_cursor", "encode_cursor", "get_document_store",
+           "now_iso", "use_document_store"]

@@ -60,7 +60,7 @@ def transact(client: Any, table_name: str, operations: list[dict[str, Any]]) -> 
     """TransactWriteItems from resource-style operations (`{"Put": {"Item": {...}}}`, `{"Update": {"Key": ...}}`),
     serialised for the low-level client. Any cancellation (a lost condition, a conflicting transaction) raises
     ConditionFailed: the caller decides whether that is a duplicate run or a conflict to report."""
-    from boto3.dynamodb.types import TypeSerializer
+    from boto3.dynamodb.types import TypeSerializer  # lazy: boto3 on first write, not at import
 
     ser = TypeSerializer()
     items = []

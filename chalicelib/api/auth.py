@@ -9,25 +9,16 @@ signature against the pool's JWKS, issuer, audience (the app client), expiry, `t
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.core.settings import get_settings
+from chalicelib.domain.caller import Caller
 
 __all__ = ["Caller", "caller_from_headers", "reset", "verify_token"]
 
 _jwks_lock = threading.Lock()
 _jwks_client: Any = None
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the agency they act for, and whether they administer the gateway."""
-
-    username: str
-    organ_id: str
-    is_admin: bool
 
 
 def _jwks() -> Any:

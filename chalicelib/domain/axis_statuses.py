@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.core.errors import ValidationFailed
 from chalicelib.standards.edxml import STATUS_CODES
 
 ARRIVED, REJECTED, ACCEPTED, ASSIGNED, PROCESSING, COMPLETED = "01", "02", "03", "04", "05", "06"
@@ -178,8 +179,6 @@ def validate_clerk_report(body: Any) -> tuple[str, str]:
     Only 02–06 come from a clerk (01 is automatic); 02 needs a reason (NĐ 30/2020 Art. 21(2): a document the agency
     cannot accept is returned with the reason why); the reason is trimmed and cut to `MAX_REASON_CHARS`.
     """
-    from chalicelib.core.errors import ValidationFailed
-
     if not isinstance(body, dict):
         raise ValidationFailed("Nội dung yêu cầu phải là một đối tượng JSON.")
     code = str(body.get("code") or "").strip()

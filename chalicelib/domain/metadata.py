@@ -10,22 +10,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.domain.document_codes import DOCUMENT_TYPES, URGENCY_PRIORITY
 from chalicelib.standards.identifiers import is_strict
-
-#: Phụ lục III NĐ 30/2020: abbreviation → Vietnamese name. `CV` (công văn) has no abbreviation in the
-#: standard; clients send `CV` to mean it.
-DOCUMENT_TYPES: dict[str, str] = {
-    "NQ": "Nghị quyết", "QĐ": "Quyết định", "CT": "Chỉ thị", "QC": "Quy chế", "QyĐ": "Quy định",
-    "TC": "Thông cáo", "TB": "Thông báo", "HD": "Hướng dẫn", "CTr": "Chương trình", "KH": "Kế hoạch",
-    "PA": "Phương án", "ĐA": "Đề án", "DA": "Dự án", "BC": "Báo cáo", "BB": "Biên bản", "TTr": "Tờ trình",
-    "HĐ": "Hợp đồng", "CĐ": "Công điện", "BGN": "Bản ghi nhớ", "BTT": "Bản thỏa thuận", "GUQ": "Giấy ủy quyền",
-    "GM": "Giấy mời", "GGT": "Giấy giới thiệu", "GNP": "Giấy nghỉ phép", "PG": "Phiếu gửi", "PC": "Phiếu chuyển",
-    "PB": "Phiếu báo", "CV": "Công văn",
-}
 
 
 def _fold(text: str) -> str:
@@ -41,9 +32,6 @@ _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 Urgency = Literal["normal", "urgent", "very_urgent", "flash"]
 Secrecy = Literal["none", "confidential", "secret", "top_secret"]
-
-#: edXML OtherInfo/Priority: 0 thường, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc.
-URGENCY_PRIORITY: dict[str, int] = {"normal": 0, "urgent": 1, "very_urgent": 2, "flash": 3}
 
 
 class Signer(BaseModel):
@@ -85,8 +73,6 @@ class StampPlacement(BaseModel):
 
     def as_record(self) -> dict[str, object]:
         """The placement as the document record keeps it (DynamoDB takes no floats: Decimal, 0.01 pt)."""
-        from decimal import Decimal
-
         out: dict[str, object] = {"page": self.page}
         for name in ("x", "y", "width", "height"):
             value = getattr(self, name)

@@ -27,12 +27,12 @@ from chalicelib.adapters.axis.errors import AxisError
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.inbound_files import inbound_files
 from chalicelib.adapters.inbound_store import inbound_store
-from chalicelib.api.auth import Caller
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS
 from chalicelib.domain import axis_statuses
+from chalicelib.domain.caller import Caller
 from chalicelib.domain.inbound_ports import AgencyDirectory, AxisSender, DownloadLinks, InboxRepository
 from chalicelib.domain.links import expires_at
 from chalicelib.inbound.outbox import outbox_item, send_status

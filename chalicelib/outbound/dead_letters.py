@@ -22,7 +22,8 @@ handler attempts is taken from the record (`attempts`, written with FAILED). The
 target is read from the source queue's RedrivePolicy, so the DLQ names live in one place (infra/ and
 provisioning) and cannot drift from here.
 
-Pure logic apart from SQS and DynamoDB calls made through chalicelib.adapters.aws; nothing happens at import time.
+The use cases talk to ports (chalicelib.domain.ports): the queues through chalicelib.adapters.queues, the records
+through the document store; nothing happens at import time.
 """
 
 from __future__ import annotations
@@ -30,18 +31,24 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
 
-from chalicelib.adapters import aws
-from chalicelib.adapters.document_store import DocumentStore
+from chalicelib.adapters.document_store import DocumentStore, get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.adapters.queues import get_queues
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.leases import DISPATCH, UPLOAD, lease_until
+from chalicelib.domain.object_keys import incoming_key, parse_incoming_key
+from chalicelib.domain.ports import QueueMessage
+
+__all__ = ["MAX_MESSAGES", "QUEUES", "document_ids", "dlq_name", "list_dead_letters", "redrive", "reopen",
+           "retry_document"]
 
 QUEUES = ("dispatch", "upload")
 #: At most this many messages per queue are looked at by one listing or redrive (API Gateway's 29 s answer limit).
@@ -52,7 +59,6 @@ _PEEK_VISIBILITY = 30
 _REDRIVE_VISIBILITY = 60
 _MAX_DOCUMENT_IDS = 100
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_UPLOAD_KEY = re.compile(r"^incoming/(?P<organ>[^/]+)/(?P<doc>[0-9a-f-]{36})(?:/att-[1-9][0-9]?)?\.pdf$")  # phụ lục too
 #: Fields describing the failure, removed when a record is sent back (the timeline keeps them).
 _FAILURE_FIELDS = ("reason", "reason_message", "axis_error_code", "axis_error", "last_error", "unconfirmed_recipient",
                    "dispatch_attempts")
@@ -66,54 +72,9 @@ def _source_queue(kind: str) -> str:
     return settings.dispatch_queue if kind == "dispatch" else settings.upload_queue
 
 
-@cache
-def _dlq_name(source_queue: str) -> str:
-    """The name of a queue's dead-letter queue, from its RedrivePolicy (a name, not a URL, is cached: the same in
-    every environment, while `aws.queue_url` follows the endpoint and is reset with the clients)."""
-    attributes = aws.client("sqs").get_queue_attributes(QueueUrl=aws.queue_url(source_queue),
-                                                        AttributeNames=["RedrivePolicy"])["Attributes"]
-    return str(json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]).rsplit(":", 1)[-1]
-
-
-def dlq_url(kind: str) -> str:
-    """The URL of the dead-letter queue of `kind`'s source queue."""
-    return aws.queue_url(_dlq_name(_source_queue(kind)))
-
-
-def dead_letter(kind: str, body: str, attributes: dict[str, str] | None = None) -> None:
-    """Put a message on `kind`'s DLQ directly (a permanent failure: retrying cannot help, a person decides)."""
-    aws.client("sqs").send_message(
-        QueueUrl=dlq_url(kind), MessageBody=body,
-        MessageAttributes={k: {"DataType": "String", "StringValue": str(v)} for k, v in (attributes or {}).items()})
-
-
-def _receive_all(url: str, visibility: int) -> tuple[list[dict[str, Any]], bool]:
-    """Every message of the queue (up to MAX_MESSAGES), each hidden for `visibility` seconds. Long polling (1 s)
-    so SQS asks all its servers: a short poll samples some and may answer empty while messages remain."""
-    sqs = aws.client("sqs")
-    seen: dict[str, dict[str, Any]] = {}
-    while len(seen) < MAX_MESSAGES:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility,
-                                    WaitTimeSeconds=1, MessageSystemAttributeNames=["All"],
-                                    MessageAttributeNames=["All"]).get("Messages", [])
-        fresh = [m for m in batch if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        seen.update((m["MessageId"], m) for m in fresh)
-    return list(seen.values()), len(seen) >= MAX_MESSAGES
-
-
-def _release(url: str, messages: list[dict[str, Any]]) -> None:
-    """Make messages visible again now (the end of a peek)."""
-    sqs = aws.client("sqs")
-    for start in range(0, len(messages), 10):
-        chunk = messages[start:start + 10]
-        try:
-            sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(chunk)])
-        except Exception as exc:  # they come back after the short visibility timeout anyway
-            logger.warning("could not release dead letters", extra={"error": type(exc).__name__})
+def dlq_name(kind: str) -> str:
+    """The name of the dead-letter queue of `kind`'s source queue (from its RedrivePolicy)."""
+    return get_queues().dlq_of(_source_queue(kind))
 
 
 def document_ids(kind: str, body: str) -> list[str]:
@@ -130,16 +91,16 @@ def document_ids(kind: str, body: str) -> list[str]:
     ids = []
     for record in data.get("Records") or []:
         key = unquote_plus(((record.get("s3") or {}).get("object") or {}).get("key", ""))
-        match = _UPLOAD_KEY.match(key)
-        if match:
-            ids.append(match["doc"])
+        parsed = parse_incoming_key(key)  # the document or one of its phụ lục
+        if parsed:
+            ids.append(parsed[1])
     return ids
 
 
 # -- use cases ---------------------------------------------------------------------------------------------------
 
 
-def _require_admin(caller: Any) -> None:
+def _require_admin(caller: Caller) -> None:
     if not getattr(caller, "is_admin", False):
         raise Forbidden("Chỉ quản trị viên được thao tác với hàng đợi lỗi.", code="forbidden")
 
@@ -151,38 +112,38 @@ def _queue_kind(value: Any) -> str:
     return str(value)
 
 
-def list_dead_letters(caller: Any, queue: str | None = None) -> dict[str, Any]:
+def list_dead_letters(caller: Caller, queue: str | None = None) -> dict[str, Any]:
     """`GET /v1/admin/dead-letters[?queue=dispatch|upload]`: the messages in the DLQs, with their documents."""
     _require_admin(caller)
     kinds = [_queue_kind(queue)] if queue else list(QUEUES)
-    store = DocumentStore()
+    store = get_document_store()
+    queues = get_queues()
     items: list[dict[str, Any]] = []
     truncated = False
     for kind in kinds:
-        url = dlq_url(kind)
-        messages, more = _receive_all(url, _PEEK_VISIBILITY)
+        dlq = dlq_name(kind)
+        messages, more = queues.receive_all(dlq, _PEEK_VISIBILITY, MAX_MESSAGES)
         truncated = truncated or more
         try:
             for message in messages:
                 items.extend(_describe(kind, message, store))
         finally:
-            _release(url, messages)
+            queues.make_visible(dlq, messages)
     items.sort(key=lambda i: i["dead_lettered_at"])
     return {"items": items, "truncated": truncated}
 
 
-def _describe(kind: str, message: dict[str, Any], store: DocumentStore) -> list[dict[str, Any]]:
-    attributes = message.get("Attributes", {})
+def _describe(kind: str, message: QueueMessage, store: DocumentStore) -> list[dict[str, Any]]:
+    attributes = message.attributes
     sent = int(attributes.get("SentTimestamp", "0")) / 1000
     base = {
-        "queue": kind, "message_id": message["MessageId"],
+        "queue": kind, "message_id": message.message_id,
         "receive_count": max(0, int(attributes.get("ApproximateReceiveCount", "1")) - 1),
         "dead_lettered_at": datetime.fromtimestamp(sent, UTC).isoformat(timespec="seconds"),
-        **{f"message_{k}": v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()
-           if "StringValue" in v},
+        **{f"message_{k}": v for k, v in message.message_attributes.items()},
     }
-    ids = document_ids(kind, message["Body"])
-    base.update(_message_kind(message["Body"]))
+    ids = document_ids(kind, message.body)
+    base.update(_message_kind(message.body))
     if not ids:
         return [{**base, "document_id": None}]
     out = []
@@ -217,7 +178,7 @@ def _document_ids_param(value: Any) -> set[str] | None:
     return set(value)
 
 
-def reopen(store: DocumentStore, document_id: str, caller: Any, action: str) -> str | None:
+def reopen(store: DocumentStore, document_id: str, caller: Caller, action: str) -> str | None:
     """A FAILED record back to the state its handler retries from; returns the record's state afterwards (None when
     there is no record). Any other state is left as it is: the handler decides what a message for it means."""
     record = store.get(document_id)
@@ -237,47 +198,48 @@ def reopen(store: DocumentStore, document_id: str, caller: Any, action: str) -> 
     return target
 
 
-def _move(kind: str, url: str, message: dict[str, Any]) -> None:
+def _move(kind: str, message: QueueMessage) -> None:
     """Copy to the source queue, then delete from the DLQ (this order: a crash leaves a duplicate, not a loss)."""
-    sqs = aws.client("sqs")
-    sqs.send_message(QueueUrl=aws.queue_url(_source_queue(kind)), MessageBody=message["Body"])
-    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    queues = get_queues()
+    queues.send(_source_queue(kind), message.body)
+    queues.delete(dlq_name(kind), message)
 
 
-def _redrive(kind: str, wanted: set[str] | None, caller: Any, action: str) -> dict[str, Any]:
-    url = dlq_url(kind)
-    store = DocumentStore()
-    messages, truncated = _receive_all(url, _REDRIVE_VISIBILITY)
-    kept: list[dict[str, Any]] = []
+def _redrive(kind: str, wanted: set[str] | None, caller: Caller, action: str) -> dict[str, Any]:
+    dlq = dlq_name(kind)
+    store = get_document_store()
+    queues = get_queues()
+    messages, truncated = queues.receive_all(dlq, _REDRIVE_VISIBILITY, MAX_MESSAGES)
+    kept: list[QueueMessage] = []
     moved: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     found: set[str] = set()
     try:
         for message in messages:
-            ids = document_ids(kind, message["Body"])
+            ids = document_ids(kind, message.body)
             if wanted is not None and not wanted & set(ids):
                 kept.append(message)
                 continue
             found.update(ids)
             try:
                 after = {d: reopen(store, d, caller, action) for d in ids}
-                _move(kind, url, message)
+                _move(kind, message)
             except Exception as exc:
                 logger.warning("redrive of a message failed", extra={"queue": kind, "error": type(exc).__name__})
                 kept.append(message)
-                failed.append({"message_id": message["MessageId"], "document_ids": ids,
+                failed.append({"message_id": message.message_id, "document_ids": ids,
                                "error": type(exc).__name__})
                 continue
-            moved.append({"message_id": message["MessageId"],
+            moved.append({"message_id": message.message_id,
                           "documents": [{"document_id": d, "state": s} for d, s in after.items()]})
     finally:
-        _release(url, kept)
+        queues.make_visible(dlq, kept)
     logger.info("dead letters redriven", extra={"queue": kind, "moved": len(moved), "failed": len(failed)})
     return {"queue": kind, "redriven": moved, "failed": failed, "truncated": truncated,
             "not_found": sorted(wanted - found) if wanted is not None else []}
 
 
-def redrive(caller: Any, body: Any) -> dict[str, Any]:
+def redrive(caller: Caller, body: Any) -> dict[str, Any]:
     """`POST /v1/admin/dead-letters/redrive` {"queue": "dispatch"|"upload", "document_ids"?}: move the queue's
     dead letters (all, or those about these documents) back to its source queue, reopening FAILED records."""
     _require_admin(caller)
@@ -287,7 +249,7 @@ def redrive(caller: Any, body: Any) -> dict[str, Any]:
                     "redrive")
 
 
-def retry_document(caller: Any, document_id: str, body: Any) -> dict[str, Any]:
+def retry_document(caller: Caller, document_id: str, body: Any) -> dict[str, Any]:
     """`POST /v1/admin/documents/{id}/retry` {"resend_unconfirmed"?: bool}: a FAILED document back to work.
 
     Its dead letters, if any, are moved back (so none is left behind to be redriven later); otherwise a new
@@ -303,15 +265,15 @@ def retry_document(caller: Any, document_id: str, body: Any) -> dict[str, Any]:
         raise ValidationFailed("resend_unconfirmed phải là true hoặc false.", code="invalid_request")
     if not _UUID.match(document_id or ""):
         raise NotFound("Không tìm thấy văn bản.", code="document_not_found")
-    store = DocumentStore()
+    store = get_document_store()
     record = store.get(document_id)
     if record is None:
         raise NotFound("Không tìm thấy văn bản.", code="document_not_found")
     if record["state"] not in (states.FAILED, states.SIGNED, states.UPLOADED):
         raise Conflict("Chỉ văn bản ở trạng thái FAILED mới gửi lại được.", code="not_retryable",
                        details={"state": record["state"]})
-    if record["state"] != states.FAILED and (record.get("dispatch_lease_until", 0) > _now()
-                                             or record.get("lease_until", 0) > _now()):
+    if record["state"] != states.FAILED and (lease_until(record, DISPATCH) > _now()
+                                             or lease_until(record, UPLOAD) > _now()):
         raise Conflict("Văn bản đang được xử lý.", code="not_retryable", details={"state": record["state"]})
     cleared = store.forget_unconfirmed_sends(document_id) if body.get("resend_unconfirmed") else []
     state = reopen(store, document_id, caller, "retry")
@@ -331,9 +293,7 @@ def _enqueue(kind: str, record: dict[str, Any]) -> None:
     if kind == "dispatch":
         body = {"document_id": record["document_id"]}
     else:
-        from chalicelib.outbound.documents import incoming_key
-
         body = {"Records": [{"eventSource": "edoc-gateway:retry", "eventName": "ObjectCreated:Retry",
                              "s3": {"bucket": {"name": get_settings().documents_bucket},
                                     "object": {"key": incoming_key(record["organ_id"], record["document_id"])}}}]}
-    aws.client("sqs").send_message(QueueUrl=aws.queue_url(_source_queue(kind)), MessageBody=json.dumps(body))
+    get_queues().send(_source_queue(kind), json.dumps(body))

@@ -39,23 +39,38 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters import aws
-from chalicelib.adapters.agency_registry import Agency, AgencyRegistry
+from chalicelib.adapters.agency_registry import Agency, get_agency_registry
 from chalicelib.adapters.axis.credentials import axis_client_for, axis_credentials
-from chalicelib.adapters.document_store import DocumentStore
+from chalicelib.adapters.axis.errors import AxisBusinessError, AxisTransientError
+from chalicelib.adapters.document_store import DocumentStore, get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.adapters.inbound_store import remember_sent_document
+from chalicelib.adapters.objects import get_objects
+from chalicelib.adapters.queues import get_queues
 from chalicelib.core.clock import VN_TZ, now_iso
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
+from chalicelib.domain.attachments import attachment_file_name
+from chalicelib.domain.leases import DISPATCH, Lease
+from chalicelib.domain.retry import Deadline, OutOfTime, RetryLater, backoff_seconds
+from chalicelib.outbound.packages import (
+    dispatch_trace_time,
+    package_header,
+    unknown_agency,
+    write_document_package,
+)
+from chalicelib.standards.axis_protocol import sha256_file
+from chalicelib.standards.edxml import AttachmentSource
+
+__all__ = ["FAILURE_REASONS", "IN_PLACE_TRIES", "LEASE_SECONDS", "MAX_RECEIVES", "OutOfTime", "RetryLater",
+           "SendUnconfirmed", "backoff_seconds", "call_seconds", "delay_redelivery", "deliver", "process_dispatch"]
 
 LEASE_SECONDS = 90
 #: The dispatch queue's maxReceiveCount (infra/resources.yaml): on this receive the record goes FAILED.
@@ -67,22 +82,12 @@ IN_PLACE_TRIES = 3
 #: after an answer that may hide a stored package, so that an axis still storing it has time to list it before the
 #: reconciling getSentEdocList (a window, not a guarantee: see the module docstring).
 _IN_PLACE_PAUSE_SHARE = {"refused": 0.01, "unknown": 0.1}
-#: Never start an axis call unless the invocation has this much time left beyond the call's own timeouts.
-_DEADLINE_MARGIN = 5.0
 #: Reasons a dispatch writes on a FAILED record (the admin API moves such records back to SIGNED).
 FAILURE_REASONS = frozenset({"axis_rejected", "axis_unavailable", "axis_send_unconfirmed"})
 #: HTTP statuses by which the axis says it did not take the request (overload, unavailable): nothing stored.
 _REFUSED_STATUSES = frozenset({429, 503})
 #: Connection errors raised before any byte of the request left: nothing stored.
 _NOT_CONNECTED = frozenset({"NewConnectionError", "ConnectTimeoutError", "NameResolutionError"})
-
-
-class RetryLater(Exception):
-    """Another worker holds the record's lease: let SQS deliver the message again later."""
-
-
-class OutOfTime(RetryLater):
-    """Too little of this invocation is left for one axis call: nothing was tried, SQS delivers it again."""
 
 
 class SendUnconfirmed(Exception):
@@ -95,15 +100,6 @@ class SendUnconfirmed(Exception):
         self.detail = detail
 
 
-def backoff_seconds(receive_count: int, base: int, cap: int, rng: Callable[[float, float], float] = random.uniform
-                    ) -> int:
-    """Delay before delivery `receive_count + 1`: min(base * 2^(n-1), cap), with "equal jitter" (uniform in the
-    upper half) so documents that failed together do not all come back at the same second. SQS takes whole
-    seconds, at most 12 hours."""
-    ceiling = min(cap, base * 2 ** max(0, receive_count - 1), 43200)
-    return max(1, int(rng(ceiling / 2, ceiling)))
-
-
 def delay_redelivery(record: dict[str, Any], receive_count: int) -> None:
     """Set the failed message's visibility timeout to the backoff (ChangeMessageVisibility with the record's own
     receipt handle), before the batch reports it failed; on the last receive, 0, so SQS moves it to the DLQ now
@@ -114,36 +110,14 @@ def delay_redelivery(record: dict[str, Any], receive_count: int) -> None:
         receive_count, settings.dispatch_backoff_base_seconds, settings.dispatch_backoff_cap_seconds)
     try:
         queue = str(record["eventSourceARN"]).rsplit(":", 1)[-1]
-        aws.client("sqs").change_message_visibility(QueueUrl=aws.queue_url(queue),
-                                                    ReceiptHandle=record["receiptHandle"], VisibilityTimeout=delay)
+        get_queues().delay(queue, record["receiptHandle"], delay)
     except Exception as exc:  # the failure itself is still reported; only the timing falls back
         logger.warning("could not delay redelivery", extra={"error": type(exc).__name__})
         return
     logger.info("dispatch retry delayed", extra={"receive_count": receive_count, "delay_seconds": delay})
 
 
-class _Deadline:
-    """The invocation's remaining time (Lambda context), if known."""
-
-    def __init__(self, remaining_ms: Callable[[], int] | None) -> None:
-        self._remaining_ms = remaining_ms
-
-    def allows(self, seconds: float) -> bool:
-        return self._remaining_ms is None or self._remaining_ms() / 1000.0 >= seconds + _DEADLINE_MARGIN
-
-
-def handle_dispatch_message(body: str, receive_count: int = 1, *,
-                            remaining_ms: Callable[[], int] | None = None) -> None:
-    data = json.loads(body)
-    if data.get("type") == "amendment":  # revocation/update packages of a sent document (outbound.amendments)
-        from chalicelib.outbound import amendments
-
-        amendments.handle_message(data, receive_count, remaining_ms=remaining_ms)
-        return
-    process_dispatch(data["document_id"], receive_count=receive_count, remaining_ms=remaining_ms)
-
-
-def _call_seconds() -> float:
+def call_seconds() -> float:
     """The longest one axis call may take (connect + read timeouts of `axis_client_for`)."""
     timeout = float(axis_credentials().get("timeout", 30))
     return timeout + min(timeout, 10.0)
@@ -152,34 +126,26 @@ def _call_seconds() -> float:
 def process_dispatch(document_id: str, *, receive_count: int = 1,
                      remaining_ms: Callable[[], int] | None = None) -> None:
     """Send the signed document to every recipient not yet served; record `DISPATCHED`."""
-    from chalicelib.adapters.axis.errors import AxisBusinessError
-
-    store = DocumentStore()
+    store = get_document_store()
     record = store.get(document_id)
     if record is None or record["state"] != states.SIGNED:
         logger.info("dispatch skipped", extra={"document_id": document_id,
                                                 "state": record and record["state"]})
         return
-    deadline = _Deadline(remaining_ms)
-    if receive_count < MAX_RECEIVES and not deadline.allows(_call_seconds()):
+    deadline = Deadline(remaining_ms)
+    if receive_count < MAX_RECEIVES and not deadline.allows(call_seconds()):
         raise OutOfTime(document_id)  # a batch's last records when the axis is slow: not worth a half call
-    lease = uuid.uuid4().hex
-    now = int(time.time())
-    claim = {"dispatch_lease": lease, "dispatch_lease_until": now + LEASE_SECONDS}
+    lease = Lease.new(DISPATCH, LEASE_SECONDS)
+    started = {}
     if not record.get("dispatch_started_at"):  # fixed once: the edXML trace time, so rebuilds hash the same
-        claim["dispatch_started_at"] = record["dispatch_started_at"] = now_iso()
+        started["dispatch_started_at"] = record["dispatch_started_at"] = now_iso()
     try:
-        store.update_fields(document_id, claim,
-                            condition="#state = :signed AND (attribute_not_exists(dispatch_lease_until) "
-                                      "OR dispatch_lease_until < :now)",
-                            values={":signed": states.SIGNED, ":now": now})
+        store.claim(document_id, lease, in_state=states.SIGNED, fields=started)
     except ConditionFailed:
         current = store.get(document_id) or {}
         if current.get("state") == states.SIGNED:
             raise RetryLater(document_id) from None
         return
-    owned = {"extra_condition": "dispatch_lease = :lease", "extra_values": {":lease": lease}}
-    release = ("dispatch_lease", "dispatch_lease_until")
     try:
         with tempfile.TemporaryDirectory(prefix="dispatch-") as tmp:
             sent = _send_all(store, record, tmp, deadline)
@@ -187,7 +153,7 @@ def process_dispatch(document_id: str, *, receive_count: int = 1,
         logger.warning("axis refused the package", extra={"document_id": document_id, "error_code": exc.error_code})
         _fail_permanently(store, document_id, receive_count, {
             "reason": "axis_rejected", "reason_message": "Trục liên thông từ chối gói tin.",
-            "axis_error_code": exc.error_code, "axis_error": exc.error_desc[:500]}, release, owned)
+            "axis_error_code": exc.error_code, "axis_error": exc.error_desc[:500]}, lease)
         return
     except SendUnconfirmed as exc:
         logger.warning("send unconfirmed", extra={"document_id": document_id, "to": exc.organ_id,
@@ -195,50 +161,45 @@ def process_dispatch(document_id: str, *, receive_count: int = 1,
         _fail_permanently(store, document_id, receive_count, {
             "reason": "axis_send_unconfirmed",
             "reason_message": "Không xác định được gói tin đã lên Trục hay chưa; cần kiểm tra trước khi gửi lại.",
-            "unconfirmed_recipient": exc.organ_id, "axis_error": exc.detail[:500]}, release, owned)
+            "unconfirmed_recipient": exc.organ_id, "axis_error": exc.detail[:500]}, lease)
         return
     except Exception as exc:  # transient (5xx, timeouts), but also auth refusals, AWS errors, bugs: retried
         if receive_count >= MAX_RECEIVES:
             store.transition(document_id, states.FAILED, fields={
                 "reason": "axis_unavailable", "reason_message": "Không gửi được lên Trục sau nhiều lần thử.",
-                "last_error": type(exc).__name__, "dispatch_attempts": receive_count}, remove=release, **owned)
+                "last_error": type(exc).__name__, "dispatch_attempts": receive_count}, lease=lease)
         else:
-            store.update_fields(document_id, {"dispatch_lease_until": 0}, condition="dispatch_lease = :lease",
-                                values={":lease": lease})
+            store.release(document_id, lease)
         raise
     store.transition(document_id, states.DISPATCHED, fields={"dispatched_at": now_iso(), "recipients_sent": sent},
-                     remove=release, **owned)
+                     lease=lease)
     logger.info("document dispatched", extra={"document_id": document_id, "recipients": sent})
 
 
 def _fail_permanently(store: DocumentStore, document_id: str, receive_count: int, fields: dict[str, Any],
-                      release: tuple[str, ...], owned: dict[str, Any]) -> None:
+                      lease: Lease) -> None:
     """Dead-letter the message ourselves, then record FAILED; the caller consumes the message.
 
     In this order: if the worker dies in between, the record is still SIGNED (leased), the redelivered message
     meets the same refusal and dead-letters again (a second DLQ entry, harmless: redrive of a dispatched
     document changes nothing), whereas FAILED first could leave a FAILED record with nothing in the DLQ."""
-    from chalicelib.outbound.dead_letters import dead_letter
-
-    dead_letter("dispatch", json.dumps({"document_id": document_id}),
-                {"reason": fields["reason"], **({"axis_error_code": fields["axis_error_code"]}
-                                                if fields.get("axis_error_code") else {})})
-    store.transition(document_id, states.FAILED, fields={**fields, "dispatch_attempts": receive_count},
-                     remove=release, **owned)
+    get_queues().dead_letter(get_settings().dispatch_queue, json.dumps({"document_id": document_id}),
+                             {"reason": fields["reason"], **({"axis_error_code": fields["axis_error_code"]}
+                                                             if fields.get("axis_error_code") else {})})
+    store.transition(document_id, states.FAILED, fields={**fields, "dispatch_attempts": receive_count}, lease=lease)
 
 
-def _send_all(store: DocumentStore, record: dict[str, Any], tmp: str, deadline: _Deadline | None = None) -> int:
+def _send_all(store: DocumentStore, record: dict[str, Any], tmp: str, deadline: Deadline | None = None) -> int:
     """Build the package(s) and send to each recipient whose delivery is not `SENT` yet."""
     metadata = record["metadata"]
     recipients: list[str] = metadata["recipients"]
-    agencies = AgencyRegistry().get_many([record["organ_id"], *recipients])
+    agencies = get_agency_registry().get_many([record["organ_id"], *recipients])
     sender = agencies[record["organ_id"]]
     client = axis_client_for(sender.organ_id)
     signed_pdf = os.path.join(tmp, "signed.pdf")
-    aws.client("s3").download_file(get_settings().documents_bucket, record["signed_key"], signed_pdf)
+    get_objects().download(record["signed_key"], signed_pdf)
     packages: dict[bool, tuple[str, str]] = {}  # paper flag → (path, sha256)
-    from chalicelib.adapters.inbound_store import remember_sent_document  # lets poll_axis match status packages to it
-
+    # lets poll_axis match status packages to it
     remember_sent_document(package_header(record, []).document_id, record["document_id"], record["organ_id"])
     for organ_id in recipients:
         delivery = store.put_delivery_intent(record["document_id"], organ_id)
@@ -247,24 +208,21 @@ def _send_all(store: DocumentStore, record: dict[str, Any], tmp: str, deadline: 
         recipient = agencies.get(organ_id)
         paper = bool(recipient and recipient.paper)
         if paper not in packages:
-            from chalicelib.standards.axis_protocol import sha256_file
-
-            path = _build_package(record, sender, [agencies.get(r) or _unknown(r) for r in recipients],
+            path = _build_package(record, sender, [agencies.get(r) or unknown_agency(r) for r in recipients],
                                   signed_pdf, paper, tmp)
             packages[paper] = (path, sha256_file(path))
-        _deliver(store, client, record["document_id"], delivery, packages[paper], paper, deadline or _Deadline(None))
+        deliver(store, client, record["document_id"], delivery, packages[paper], paper, deadline or Deadline(None))
     return len(recipients)
 
 
-def _deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict[str, Any],
-             package: tuple[str, str], paper: bool, deadline: _Deadline) -> None:
+def deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict[str, Any],
+            package: tuple[str, str], paper: bool, deadline: Deadline) -> None:
     """One recipient, from PENDING to SENT: reconcile what earlier attempts may have left on the axis, then send,
-    retrying transient failures in place (IN_PLACE_TRIES) while the invocation has time."""
-    from chalicelib.adapters.axis.errors import AxisTransientError
-
+    retrying transient failures in place (IN_PLACE_TRIES) while the invocation has time. Shared by the
+    amendments' sending (their own delivery rows under `document_id` = `amendment_rules.sends_partition`)."""
     organ_id = delivery["organ_id"]
     path, sha = package
-    call_seconds = client.timeout.read_timeout + client.timeout.connect_timeout
+    call = client.timeout.read_timeout + client.timeout.connect_timeout
     tries = 0
     while True:
         unknown = set(delivery.get("package_hashes") or ())
@@ -289,7 +247,7 @@ def _deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict
                 delivery["package_hashes"] = set(delivery.get("package_hashes") or ()) - {sha}
             pause = (get_settings().dispatch_backoff_base_seconds * 2 ** (tries - 1)
                      * _IN_PLACE_PAUSE_SHARE["refused" if refused else "unknown"])
-            if tries >= IN_PLACE_TRIES or not deadline.allows(call_seconds + pause):
+            if tries >= IN_PLACE_TRIES or not deadline.allows(call + pause):
                 raise
             logger.info("axis send failed, retrying in place",
                         extra={"document_id": document_id, "to": organ_id, "try": tries, "error": exc.details})
@@ -311,8 +269,6 @@ def _reconcile(client: Any, organ_id: str, hashes: set[str], since: str) -> tupl
 
     Raises SendUnconfirmed when the axis cannot answer the question (it refuses the list or lists no hashes);
     a transient failure of the list call propagates (retried like any send)."""
-    from chalicelib.adapters.axis.errors import AxisBusinessError
-
     start = datetime.now(VN_TZ) - timedelta(days=1)
     if since:
         with_tz = datetime.fromisoformat(since.replace("Z", "+00:00"))
@@ -330,79 +286,24 @@ def _reconcile(client: Any, organ_id: str, hashes: set[str], since: str) -> tupl
     return None
 
 
-def _unknown(organ_id: str) -> Agency:
-    return Agency(organ_id=organ_id, name=organ_id)
-
-
-def _organ(agency: Agency) -> Any:
-    from chalicelib.standards.edxml import Organ
-
-    return Organ(organ_id=agency.organ_id, name=agency.name, address=agency.address, email=agency.email,
-                 telephone=agency.telephone)
-
-
-def package_header(record: dict[str, Any], recipients: list[Agency]) -> Any:
-    """The edXML `MessageHeader` content for a record (QCVN 102: DocumentId, Code, PromulgationInfo…)."""
-    from chalicelib.domain.metadata import DOCUMENT_TYPES, URGENCY_PRIORITY
-    from chalicelib.standards.edxml import DocumentHeader, SignerInfo, document_id
-
-    md = record["metadata"]
-    issued = date.fromisoformat(md["issued_on"])
-    return DocumentHeader(
-        document_id=document_id(record["organ_id"], issued, md.get("number", ""), md["notation"]),
-        code_number=md.get("number", ""), code_notation=md["notation"], place=md["place"],
-        promulgation_date=issued, type_code=1, type_detail=0, type_name=DOCUMENT_TYPES[md["type"]],
-        subject=md["subject"], content=md["subject"],
-        signer=SignerInfo(competence=md["signer"].get("competence", ""), position=md["signer"].get("position", ""),
-                          full_name=md["signer"]["full_name"]),
-        due_date=date.fromisoformat(md["due_date"]) if md.get("due_date") else None,
-        priority=URGENCY_PRIORITY[md.get("urgency", "normal")], steering_type=int(md.get("steering_type", 0)),
-        to_places=[a.name for a in recipients], page_amount=int(record.get("page_count", 0) or 0),
-        appendixes=[a["name"] for a in record.get("attachments") or []],
-    )
-
-
 def _build_package(record: dict[str, Any], sender: Agency, recipients: list[Agency], signed_pdf: str, paper: bool,
                    tmp: str) -> str:
-    from chalicelib.outbound.amendments import new_document_business  # type 3 when the record replaces a document
-    from chalicelib.standards.edxml import AttachmentSource, write_new_document_package
-
-    md = record["metadata"]
-    name = f"{md.get('number') or 'so'}-{md['notation']}.pdf".replace("/", "-")
     path = os.path.join(tmp, f"package-{int(paper)}.edxml")
-    with open(path, "wb") as out:
-        write_new_document_package(
-            out, sender=_organ(sender), recipients=[_organ(a) for a in recipients],
-            header=package_header(record, recipients), business=new_document_business(record, paper),
-            attachments=[AttachmentSource(name=name, content_type="application/pdf", path=signed_pdf,
-                                          description=md["subject"][:200]), *_appendix_sources(record, tmp)],
-            trace_timestamp=_trace_time(record),
-        )
+    write_document_package(path, record, sender, recipients, signed_pdf, paper, dispatch_trace_time(record),
+                           appendixes=_appendix_sources(record, tmp))
     return path
 
 
-def _appendix_sources(record: dict[str, Any], tmp: str) -> list[Any]:
+def _appendix_sources(record: dict[str, Any], tmp: str) -> list[AttachmentSource]:
     """The signed phụ lục as further `Attachment` entries, after the document, in the client's order. Each is
     downloaded to `tmp` once (both paper variants of the package reuse it) and streamed from there by the writer,
     never held in memory."""
-    from chalicelib.domain.attachments import attachment_file_name
-    from chalicelib.standards.edxml import AttachmentSource
-
     sources = []
     for entry in record.get("attachments") or []:
         path = os.path.join(tmp, f"att-{int(entry['index'])}.pdf")
         if not os.path.exists(path):
-            aws.client("s3").download_file(get_settings().documents_bucket, entry["signed_key"], path)
+            get_objects().download(entry["signed_key"], path)
         sources.append(AttachmentSource(name=attachment_file_name(record["metadata"], entry, int(entry["index"])),
                                         content_type="application/pdf", path=path,
                                         description=str(entry["name"])[:200]))
     return sources
-
-
-def _trace_time(record: dict[str, Any]) -> datetime:
-    """The edXML TraceHeader time: when dispatch of this document first started, fixed on the record, so that a
-    rebuilt package is the same bytes (same hash-file) as the one an earlier attempt may have sent."""
-    started = record.get("dispatch_started_at")
-    if not started:
-        return datetime.now(VN_TZ)
-    return datetime.fromisoformat(str(started).replace("Z", "+00:00")).astimezone(VN_TZ)

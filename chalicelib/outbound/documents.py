@@ -11,35 +11,31 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters import aws
-from chalicelib.adapters.agency_registry import AgencyRegistry
-from chalicelib.adapters.document_store import DocumentStore
-from chalicelib.api.auth import Caller
+from pydantic import ValidationError
+
+from chalicelib.adapters.agency_registry import get_agency_registry
+from chalicelib.adapters.document_store import get_document_store
+from chalicelib.adapters.objects import get_objects
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Forbidden, NotFound, SecretDocument, UnknownRecipient, ValidationFailed
 from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SECONDS, get_settings
 from chalicelib.domain import states
-from chalicelib.domain.attachments import find_part, incoming_attachment_key
+from chalicelib.domain.attachments import find_part
+from chalicelib.domain.caller import Caller
+from chalicelib.domain.metadata import DocumentMetadata
+from chalicelib.domain.object_keys import incoming_attachment_key, incoming_key
+from chalicelib.outbound.amendments import list_for_document, prepare_replacement
+from chalicelib.outbound.presenters import present
 
-
-def incoming_key(organ_id: str, document_id: str) -> str:
-    return f"incoming/{organ_id}/{document_id}.pdf"
-
-
-def signed_key(organ_id: str, document_id: str) -> str:
-    return f"signed/{organ_id}/{document_id}.pdf"
+__all__ = ["create_document", "get_document", "get_record", "list_documents", "signed_download"]
 
 
 def _expires(seconds: int) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
-def _validate(body: Any) -> Any:
+def _validate(body: Any) -> DocumentMetadata:
     """Pydantic validation with errors a clerk can act on; secret documents refused before anything else."""
-    from pydantic import ValidationError
-
-    from chalicelib.domain.metadata import DocumentMetadata
-
     if not isinstance(body, dict):
         raise ValidationFailed("Nội dung yêu cầu phải là một đối tượng JSON.")
     secrecy = body.get("secrecy", "none")
@@ -55,7 +51,7 @@ def _validate(body: Any) -> Any:
 def create_document(caller: Caller, body: Any) -> dict[str, Any]:
     """`POST /v1/documents`: validate, check sender and recipients, write `AWAITING_UPLOAD`, presign the POST."""
     metadata = _validate(body)
-    registry = AgencyRegistry()
+    registry = get_agency_registry()
     agencies = registry.get_many([caller.organ_id, *metadata.recipients])
     sender = agencies.get(caller.organ_id)
     if sender is None or not sender.served or not sender.active:
@@ -78,10 +74,8 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
     # BussinessDocType 3 naming it. Recorded in the metadata only when given, so other records keep their shape.
     replaces = None
     if metadata.replaces:
-        from chalicelib.outbound.amendments import prepare_replacement
-
         replaces = prepare_replacement(caller, metadata, document_id)
-    DocumentStore().create({
+    get_document_store().create({
         "document_id": document_id, "organ_id": caller.organ_id, "state": states.AWAITING_UPLOAD,
         "metadata": {**metadata.model_dump(mode="json", exclude={"stamp", "replaces", "attachments"}),
                      **({"stamp": stamp} if stamp else {}), **({"replaces": metadata.replaces} if replaces else {})},
@@ -102,12 +96,8 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
 def _presigned_upload(key: str) -> dict[str, Any]:
     """A presigned POST for one PDF (`upload` and each of `attachment_uploads`): the same size and type limits."""
     settings = get_settings()
-    post = aws.client("s3").generate_presigned_post(
-        Bucket=settings.documents_bucket, Key=key,
-        Fields={"Content-Type": "application/pdf"},
-        Conditions=[{"Content-Type": "application/pdf"}, ["content-length-range", 1, settings.max_upload_bytes]],
-        ExpiresIn=UPLOAD_URL_TTL_SECONDS,
-    )
+    post = get_objects().presigned_post(key, content_type="application/pdf", max_bytes=settings.max_upload_bytes,
+                                        expires=UPLOAD_URL_TTL_SECONDS)
     return {"url": post["url"], "fields": post["fields"], "expires_at": _expires(UPLOAD_URL_TTL_SECONDS),
             "max_bytes": settings.max_upload_bytes}
 
@@ -117,7 +107,7 @@ def _own_record(caller: Caller, document_id: str) -> tuple[dict, list, list]:
         uuid.UUID(document_id)
     except ValueError as exc:
         raise NotFound("Không tìm thấy văn bản.", code="document_not_found") from exc
-    record, events, deliveries = DocumentStore().get_full(document_id)
+    record, events, deliveries = get_document_store().get_full(document_id)
     if record is None or (record["organ_id"] != caller.organ_id and not caller.is_admin):
         raise NotFound("Không tìm thấy văn bản.", code="document_not_found")
     return record, events, deliveries
@@ -128,47 +118,10 @@ def get_record(caller: Caller, document_id: str) -> dict[str, Any]:
     return _own_record(caller, document_id)[0]
 
 
-def present(record: dict[str, Any], events: list[dict] | None = None,
-            deliveries: list[dict] | None = None) -> dict[str, Any]:
-    """The wire shape of a record (DESIGN.md); internal fields (lease, keys) stay inside."""
-    out: dict[str, Any] = {
-        "document_id": record["document_id"], "organ_id": record["organ_id"], "state": record["state"],
-        "metadata": record["metadata"], "created_at": record["created_at"], "updated_at": record["updated_at"],
-    }
-    for name in ("reason", "reason_message", "axis_error_code", "original_sha256", "signed_sha256", "signed_at",
-                 "pades_level", "dispatched_at", "revoked_at", "revocation_reason", "replaced_by", "replaced_at"):
-        if record.get(name):
-            out[name] = record[name]
-    if record.get("reason_details"):
-        out["details"] = record["reason_details"]
-    if record.get("attachments"):
-        out["attachments"] = [
-            {k: a[k] for k in ("index", "name", "file_name", "original_sha256", "signed_sha256") if a.get(k)}
-            for a in record["attachments"]]
-    if record.get("replaces"):
-        out["replaces"] = {k: record["replaces"].get(k) for k in ("document_id", "edxml_document_id")}
-    if events is not None:
-        out["timeline"] = [{"state": e["state"], "at": e["at"], **e.get("detail", {})} for e in events]
-    if deliveries is not None:
-        out["deliveries"] = [
-            {"organ_id": d["organ_id"], "status": d["status"], "updated_at": d["updated_at"],
-             **({"axis_doc_id": d["axis_doc_id"]} if d.get("axis_doc_id") else {}),
-             **({"paper": d["paper"]} if "paper" in d else {}),
-             **{k: d[k] for k in ("status_code", "status_meaning", "reason", "revocation", "update",
-                                  "added_by_amendment") if d.get(k)},
-             **({"removed": True} if d.get("removed") else {}),
-             "history": d.get("history", [])}
-            for d in deliveries
-        ]
-    return out
-
-
 def get_document(caller: Caller, document_id: str) -> dict[str, Any]:
     record, events, deliveries = _own_record(caller, document_id)
     out = present(record, events, deliveries)
     if record.get("amendments_count"):  # revocation, updates of recipients (chalicelib.outbound.amendments)
-        from chalicelib.outbound.amendments import list_for_document
-
         out["amendments"] = list_for_document(document_id)
     return out
 
@@ -180,7 +133,7 @@ def list_documents(caller: Caller, *, limit: str | None, cursor: str | None, sta
         raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
     if state and state not in states.ALL_STATES:
         raise ValidationFailed("Trạng thái lọc không hợp lệ.", code="invalid_state", details={"state": state})
-    items, nxt = DocumentStore().list_for_organ(caller.organ_id, limit=size, cursor=cursor, state=state)
+    items, nxt = get_document_store().list_for_organ(caller.organ_id, limit=size, cursor=cursor, state=state)
     body: dict[str, Any] = {"items": [present(i) for i in items]}
     if nxt:
         body["next"] = nxt
@@ -195,9 +148,5 @@ def signed_download(caller: Caller, document_id: str, part: str | None = None) -
     key = (attachment or record).get("signed_key")
     if not key:
         raise NotFound("Văn bản chưa được ký số.", code="not_signed_yet", details={"state": record["state"]})
-    url = aws.client("s3").generate_presigned_url(
-        "get_object", ExpiresIn=DOWNLOAD_URL_TTL_SECONDS,
-        Params={"Bucket": get_settings().documents_bucket, "Key": key,
-                "ResponseContentType": "application/pdf"},
-    )
+    url = get_objects().presigned_get(key, content_type="application/pdf", expires=DOWNLOAD_URL_TTL_SECONDS)
     return {"url": url, "expires_at": _expires(DOWNLOAD_URL_TTL_SECONDS)}

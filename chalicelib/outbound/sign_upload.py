@@ -16,34 +16,40 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
-import uuid
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
-from chalicelib.adapters import aws
-from chalicelib.adapters.agency_registry import Agency, AgencyRegistry
-from chalicelib.adapters.document_store import DocumentStore
+from chalicelib.adapters import aws  # noqa: F401  (the S3 client the adapters use; tests swap `sign_upload.aws.client`)
+from chalicelib.adapters.agency_registry import Agency, get_agency_registry
+from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.adapters.objects import get_objects
+from chalicelib.adapters.queues import get_queues
+from chalicelib.adapters.signing_keys import open_raw_signer
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import SigningUnavailable, UploadRejected
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
-from chalicelib.domain.attachments import MAIN_PART, parse_incoming_key, signed_attachment_key, stamp_label
-from chalicelib.outbound.documents import incoming_key, signed_key
+from chalicelib.domain.attachments import MAIN_PART, stamp_label
+from chalicelib.domain.leases import UPLOAD, Lease
+from chalicelib.domain.object_keys import incoming_key, parse_incoming_key, signed_attachment_key, signed_key
+from chalicelib.domain.ports import NotModified, ObjectUnavailable
+from chalicelib.domain.retry import RetryLater
+from chalicelib.keys.certificates import ensure_certificate_usable
+from chalicelib.signing.pades import PadesProfile, StampBox, identity_from_pem, sign_pdf_file
+from chalicelib.signing.pdf_checks import check_upload
+from chalicelib.signing.seal import MAX_PNG_BYTES, SealImageError, load_png
+
+__all__ = ["LEASE_SECONDS", "MAX_RECEIVES", "RetryLater", "agency_seal", "enqueue_dispatch", "handle_upload_message",
+           "process_upload", "signing_identity", "stamp_box"]
 
 #: A claim on a record expires after this, so a redelivery can take over from a worker that died. Shorter
 #: than the queue's visibility timeout (120 s), longer than signing a 150 MB file.
 LEASE_SECONDS = 90
 #: Matches the queue's redrive maxReceiveCount: on the last attempt the record is marked FAILED.
 MAX_RECEIVES = 5
-
-
-
-class RetryLater(Exception):
-    """Another worker holds the record's lease: let SQS deliver the message again later."""
 
 
 def handle_upload_message(body: str, receive_count: int = 1) -> None:
@@ -66,7 +72,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         logger.warning("upload key ignored", extra={"key_prefix": key.split("/", 1)[0]})
         return
     organ_id, document_id, part = parsed
-    store = DocumentStore()
+    store = get_document_store()
     record = store.get(document_id)
     if record is None or record["organ_id"] != organ_id:
         logger.warning("upload without a matching record", extra={"document_id": document_id})
@@ -86,14 +92,11 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     # The event's version names the main file's version only when the event is about the main file.
     main_version = version_id if part == MAIN_PART else None
 
-    lease = uuid.uuid4().hex
-    now = int(time.time())
+    lease = Lease.new(UPLOAD, LEASE_SECONDS)
     try:
         store.transition(
             document_id, states.UPLOADED, from_states=frozenset({states.AWAITING_UPLOAD, states.UPLOADED}),
-            fields={"lease_owner": lease, "lease_until": now + LEASE_SECONDS, "uploaded_at": now_iso()},
-            extra_condition="attribute_not_exists(lease_until) OR lease_until < :now", extra_values={":now": now},
-            detail={"attempt": receive_count},
+            fields={"uploaded_at": now_iso()}, claim=lease, detail={"attempt": receive_count},
         )
     except ConditionFailed:
         current = store.get(document_id) or {}
@@ -101,7 +104,6 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
             raise RetryLater(document_id) from None
         return
 
-    owned = {"extra_condition": "lease_owner = :lease", "extra_values": {":lease": lease}}
     try:
         with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
             result, facts = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id, document_id,
@@ -113,25 +115,25 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         store.transition(document_id, states.REJECTED, fields={
             "reason": exc.code, "reason_message": exc.message,
             **({"reason_details": part_details} if part_details else {})},
-            remove=("lease_owner", "lease_until"), **owned)
+            lease=lease)
         return
     except SigningUnavailable as exc:
         logger.warning("signing key unavailable", extra={"document_id": document_id, "reason": exc.code})
         store.transition(document_id, states.FAILED, fields={"reason": exc.code, "reason_message": exc.message},
-                         remove=("lease_owner", "lease_until"), **owned)
+                         lease=lease)
         return
     except Exception:
         if receive_count >= MAX_RECEIVES:
             store.transition(document_id, states.FAILED, fields={
                 "reason": "signing_error", "reason_message": "Ký số thất bại sau nhiều lần thử."},
-                remove=("lease_owner", "lease_until"), **owned)
+                lease=lease)
         raise
     store.transition(document_id, states.SIGNED, fields={
         "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
         "signed_at": result.signed_at.isoformat(), "signed_key": signed_key(organ_id, document_id),
         "signed_size": result.signed_size, "page_count": facts.page_count, "pades_level": result.level,
         **({"attachments": attachments} if attachments else {}),
-    }, remove=("lease_owner", "lease_until"), **owned)
+    }, lease=lease)
     logger.info("document signed", extra={"document_id": document_id, "bytes": result.signed_size})
     enqueue_dispatch(document_id)
 
@@ -139,25 +141,17 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
 def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
           record: dict[str, Any]) -> tuple[Any, Any]:
     """Download, check, sign and store; returns (SignResult, PdfFacts)."""
-    from chalicelib.keys.certificates import ensure_certificate_usable
-    from chalicelib.signing.pades import PadesProfile, sign_pdf_file
-    from chalicelib.signing.pdf_checks import check_upload
-
-    s3 = aws.client("s3")
+    objects = get_objects(bucket)
     settings = get_settings()
-    extra = {"VersionId": version_id} if version_id else {}
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key, **extra)
-    except s3.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-            raise UploadRejected("Không tìm thấy tệp đã tải lên.", code="missing_upload") from exc
-        raise
-    if head["ContentLength"] > settings.max_upload_bytes:
+    head = objects.head(key, version_id)
+    if head is None:
+        raise UploadRejected("Không tìm thấy tệp đã tải lên.", code="missing_upload")
+    if head.size > settings.max_upload_bytes:
         raise UploadRejected("Tệp vượt quá dung lượng cho phép.", code="file_too_large",
                              details={"max_bytes": settings.max_upload_bytes})
     src = os.path.join(tmp, "original.pdf")
     dst = os.path.join(tmp, "signed.pdf")
-    s3.download_file(bucket, key, src, ExtraArgs=extra or None)
+    objects.download(key, src, version_id)
     facts = check_upload(src, settings.max_upload_bytes)
 
     agency = _agency(organ_id)
@@ -166,28 +160,18 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
     profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
     result = sign_pdf_file(src, dst, identity, box=stamp_box(record, agency),
                            seal=agency_seal(settings.documents_bucket, agency), profile=profile)
-    s3.upload_file(dst, bucket, signed_key(organ_id, document_id),
-                   ExtraArgs={"ContentType": "application/pdf",
-                              "Metadata": {"document-id": document_id, "sha256": result.signed_sha256}})
+    objects.upload(dst, signed_key(organ_id, document_id), content_type="application/pdf",
+                   metadata={"document-id": document_id, "sha256": result.signed_sha256})
     return result, facts
 
 
 def _missing_parts(bucket: str, organ_id: str, document_id: str, record: dict[str, Any]) -> list[str]:
     """The parts (`main`, `att-<n>`) not in S3 yet: HEAD on each expected key (S3 is strongly consistent, so the
     event of the last part to arrive sees all of them)."""
-    s3 = aws.client("s3")
+    objects = get_objects(bucket)
     expected = [(MAIN_PART, incoming_key(organ_id, document_id))]
     expected += [(f"att-{int(a['index'])}", a["original_key"]) for a in record["attachments"]]
-    missing = []
-    for part, key in expected:
-        try:
-            s3.head_object(Bucket=bucket, Key=key)
-        except s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                missing.append(part)
-                continue
-            raise
-    return missing
+    return [part for part, key in expected if objects.head(key) is None]
 
 
 def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, record: dict[str, Any],
@@ -201,22 +185,21 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
     entries = list(record.get("attachments") or [])
     if not entries:
         return []
-    from chalicelib.signing.pades import PadesProfile, StampBox, sign_pdf_file
-    from chalicelib.signing.pdf_checks import check_upload
-
-    s3 = aws.client("s3")
+    objects = get_objects(bucket)
     settings = get_settings()
     sources = []
     for entry in entries:
         part = f"att-{int(entry['index'])}"
         where = {"part": part, "name": entry["name"]}
         try:
-            head = s3.head_object(Bucket=bucket, Key=entry["original_key"])
-            if head["ContentLength"] > settings.max_upload_bytes:
+            head = objects.head(entry["original_key"])
+            if head is None:  # the parts were all there a moment ago: a transient oddity, retried
+                raise ObjectUnavailable(entry["original_key"], "404")
+            if head.size > settings.max_upload_bytes:
                 raise UploadRejected("Tệp vượt quá dung lượng cho phép.", code="file_too_large",
                                      details={"max_bytes": settings.max_upload_bytes})
             src = os.path.join(tmp, f"{part}.pdf")
-            s3.download_file(bucket, entry["original_key"], src)
+            objects.download(entry["original_key"], src)
             check_upload(src, settings.max_upload_bytes)
         except UploadRejected as exc:
             raise UploadRejected(exc.message, code=exc.code, details={**exc.details, **where}) from exc
@@ -237,9 +220,8 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
             raise UploadRejected(exc.message, code=exc.code,
                                  details={**exc.details, "part": part, "name": entry["name"]}) from exc
         key = signed_attachment_key(organ_id, document_id, int(entry["index"]))
-        s3.upload_file(dst, bucket, key, ExtraArgs={
-            "ContentType": "application/pdf",
-            "Metadata": {"document-id": document_id, "part": part, "sha256": result.signed_sha256}})
+        objects.upload(dst, key, content_type="application/pdf",
+                       metadata={"document-id": document_id, "part": part, "sha256": result.signed_sha256})
         for path in (src, dst):  # one phụ lục at a time on the Lambda's /tmp
             os.remove(path)
         out.append({**entry, "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
@@ -250,8 +232,6 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
 def stamp_box(record: dict[str, Any], agency: Agency) -> Any:
     """Where the organisation's signature goes: the upload's own `stamp` (validated at POST), else the agency's
     configured placement, else the default (lower right of the last page)."""
-    from chalicelib.signing.pades import StampBox
-
     if record.get("stamp_box"):
         return StampBox.from_placement(record["stamp_box"])
     if agency.stamp:
@@ -277,25 +257,20 @@ def agency_seal(bucket: str, agency: Agency) -> Any:
     """
     if not agency.seal_key:
         return None
-    from chalicelib.signing.seal import MAX_PNG_BYTES, SealImageError, load_png
-
     cached = _seals.get(agency.organ_id)
     if cached is not None and agency.seal_etag and cached[0] == agency.seal_etag and cached[1].key == agency.seal_key:
         return cached[1]
-    s3 = aws.client("s3")
-    conditional = {"IfNoneMatch": cached[0]} if cached is not None and cached[1].key == agency.seal_key else {}
+    held = cached[0] if cached is not None and cached[1].key == agency.seal_key else None
     try:
-        resp = s3.get_object(Bucket=bucket, Key=agency.seal_key, **conditional)
-    except s3.exceptions.ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code"))
-        if code in ("304", "NotModified") and cached is not None:
-            return cached[1]
-        if code in ("404", "NoSuchKey", "AccessDenied", "403"):
-            raise SigningUnavailable("Không đọc được ảnh con dấu của cơ quan.", code="seal_unavailable",
-                                     details={"organ_id": agency.organ_id, "seal_key": agency.seal_key,
-                                              "s3_error": code}) from exc
-        raise
-    data = resp["Body"].read(MAX_PNG_BYTES + 1)
+        data, etag = get_objects(bucket).read_if_changed(agency.seal_key, held, MAX_PNG_BYTES + 1)
+    except NotModified:
+        if cached is None:
+            raise
+        return cached[1]
+    except ObjectUnavailable as exc:
+        raise SigningUnavailable("Không đọc được ảnh con dấu của cơ quan.", code="seal_unavailable",
+                                 details={"organ_id": agency.organ_id, "seal_key": agency.seal_key,
+                                          "s3_error": exc.code}) from exc
     try:
         seal = load_png(data, key=agency.seal_key)
     except SealImageError as exc:
@@ -304,12 +279,12 @@ def agency_seal(bucket: str, agency: Agency) -> Any:
                                           "problem": str(exc)}) from exc
     if len(_seals) >= _SEAL_CACHE_SIZE:
         _seals.pop(next(iter(_seals)))
-    _seals[agency.organ_id] = (resp.get("ETag", ""), seal)
+    _seals[agency.organ_id] = (etag, seal)
     return seal
 
 
 def _agency(organ_id: str) -> Agency:
-    agency = AgencyRegistry().get(organ_id)
+    agency = get_agency_registry().get(organ_id)
     if agency is None or agency.signing_key is None:
         raise SigningUnavailable(details={"organ_id": organ_id})
     return agency
@@ -328,15 +303,12 @@ def signing_identity(agency: Agency) -> Any:
 def _identity(organ_id: str, name: str, backend: str, key_id: str, algorithm: str, cert_pem: str,
               chain_pem: str) -> Any:
     """Built once per key and certificate. The backend comes from the agency's `signing_key.backend`
-    (`kms` | `pkcs11`, see `backends.open_raw_signer`); an unknown one raises SigningUnavailable (not cached)."""
-    from chalicelib.adapters.signing_keys import open_raw_signer
-    from chalicelib.signing.pades import identity_from_pem
-
+    (`kms` | `pkcs11`, see `adapters.signing_keys.open_raw_signer`); an unknown one raises SigningUnavailable
+    (not cached)."""
     raw = open_raw_signer(backend, key_id, algorithm)
     return identity_from_pem(organ_id, name, cert_pem, chain_pem, raw)
 
 
 def enqueue_dispatch(document_id: str) -> None:
     """Hand the document to `dispatch_document`; duplicates are harmless (dispatch is idempotent)."""
-    aws.client("sqs").send_message(QueueUrl=aws.queue_url(get_settings().dispatch_queue),
-                                   MessageBody=json.dumps({"document_id": document_id}))
+    get_queues().send(get_settings().dispatch_queue, json.dumps({"document_id": document_id}))

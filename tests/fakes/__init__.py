@@ -1,0 +1,234 @@
+"""In-memory twins of the outbound ports (chalicelib.domain.ports), for unit tests of the use cases.
+
+Each keeps the stored shapes of its adapter (the same dict items, the same lease and delivery fields), so a use case
+run against a fake writes what it would write to DynamoDB, S3 or SQS; tests/integration/test_document_store_contract.py
+runs one suite against `InMemoryDocumentStore` and the DynamoDB adapter to keep the two in step.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.adapters.agency_registry import Agency
+from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.core.clock import now_iso
+from chalicelib.domain import states
+from chalicelib.domain.leases import Lease
+from chalicelib.domain.ports import NotModified, ObjectHead, ObjectUnavailable, QueueMessage
+
+__all__ = ["FakeAgencies", "FakeObjects", "FakeQueues", "InMemoryDocumentStore"]
+
+
+class InMemoryDocumentStore:
+    """`DocumentRepository` in memory: records, events and deliveries with the adapter's conditions."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.deliveries: dict[str, dict[str, dict[str, Any]]] = {}
+        self._clock = itertools.count()
+
+    # -- records -------------------------------------------------------------------------------------------
+    def create(self, record: dict[str, Any]) -> None:
+        if record["document_id"] in self.records:
+            raise ConditionFailed(record["document_id"])
+        self.records[record["document_id"]] = copy.deepcopy(record)
+        self.events[record["document_id"]] = [{"state": record["state"], "at": record["created_at"]}]
+
+    def get(self, document_id: str) -> dict[str, Any] | None:
+        record = self.records.get(document_id)
+        return copy.deepcopy(record) if record is not None else None
+
+    def get_full(self, document_id: str) -> tuple[dict[str, Any] | None, list[dict], list[dict]]:
+        rows = self.deliveries.get(document_id, {})
+        return (self.get(document_id), copy.deepcopy(self.events.get(document_id, [])),
+                [copy.deepcopy(rows[k]) for k in sorted(rows)])
+
+    def list_for_organ(self, organ_id: str, *, limit: int = 50, cursor: str | None = None,
+                       state: str | None = None) -> tuple[list[dict], str | None]:
+        mine = [r for r in self.records.values() if r["organ_id"] == organ_id and (state is None or
+                                                                                 r["state"] == state)]
+        mine.sort(key=lambda r: (r["created_at"], r["document_id"]), reverse=True)
+        return copy.deepcopy(mine[:limit]), None
+
+    # -- transitions and leases --------------------------------------------------------------------------------
+    def _free(self, record: dict[str, Any], lease: Lease) -> bool:
+        until = record.get(lease.fields.until)
+        return until is None or until < lease.now
+
+    def _owned(self, record: dict[str, Any], lease: Lease) -> bool:
+        return record.get(lease.fields.owner) == lease.token
+
+    def transition(self, document_id: str, target: str, *, fields: dict[str, Any] | None = None,
+                   remove: tuple[str, ...] = (), detail: dict[str, Any] | None = None,
+                   from_states: frozenset[str] | None = None, claim: Lease | None = None,
+                   lease: Lease | None = None) -> None:
+        record = self.records.get(document_id)
+        allowed = from_states if from_states is not None else states.sources(target)
+        if (record is None or record["state"] not in allowed or (claim and not self._free(record, claim))
+                or (lease and not self._owned(record, lease))):
+            raise ConditionFailed(document_id)
+        at = now_iso()
+        record.update({"state": target, "updated_at": at, **copy.deepcopy(fields or {}),
+                       **(claim.values() if claim else {})})
+        for name in (*remove, *((lease.fields.owner, lease.fields.until) if lease else ())):
+            record.pop(name, None)
+        event_detail = dict(detail or {})
+        if fields and "reason" in fields:
+            event_detail.setdefault("reason", fields["reason"])
+        self.events[document_id].append({"state": target, "at": at, **({"detail": event_detail}
+                                                                         if event_detail else {})})
+
+    def claim(self, document_id: str, lease: Lease, *, in_state: str | None = None,
+              fields: dict[str, Any] | None = None) -> Lease:
+        record = self.records.get(document_id)
+        if record is None or (in_state is not None and record["state"] != in_state) or not self._free(record, lease):
+            raise ConditionFailed(document_id)
+        record.update({**copy.deepcopy(fields or {}), **lease.values()})
+        return lease
+
+    def release(self, document_id: str, lease: Lease) -> None:
+        record = self.records.get(document_id)
+        if record is not None and self._owned(record, lease):
+            record[lease.fields.until] = 0
+
+    # -- deliveries ----------------------------------------------------------------------------------------------
+    def _row(self, document_id: str, organ_id: str) -> dict[str, Any] | None:
+        return self.deliveries.get(document_id, {}).get(organ_id)
+
+    def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:
+        rows = self.deliveries.setdefault(document_id, {})
+        if organ_id not in rows:
+            rows[organ_id] = {"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
+                              "status": "PENDING", "updated_at": now_iso(), "attempts": 1}
+        return copy.deepcopy(rows[organ_id])
+
+    def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
+                           package_sha256: str = "", reconciled: bool = False) -> None:
+        row = self._row(document_id, organ_id)
+        if row is None or row["status"] != "PENDING":
+            raise ConditionFailed(f"{document_id}/{organ_id}")
+        at = now_iso()
+        row.update({"status": "SENT", "axis_doc_id": axis_doc_id, "updated_at": at, "sent_at": at, "paper": paper,
+                    "package_sha256": package_sha256, "reconciled": reconciled})
+        row.setdefault("history", []).append({"status": "SENT", "at": at, **({"reconciled": True}
+                                                                              if reconciled else {})})
+
+    def note_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> dict[str, Any]:
+        row = self._row(document_id, organ_id)
+        if row is None or row["status"] != "PENDING":
+            raise ConditionFailed(f"{document_id}/{organ_id}")
+        at = now_iso()
+        row.update({"updated_at": at, "last_attempt_at": at})
+        row.setdefault("first_attempt_at", at)
+        row.setdefault("package_hashes", set()).add(package_sha256)
+        row["send_attempts"] = row.get("send_attempts", 0) + 1
+        return copy.deepcopy(row)
+
+    def forget_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> None:
+        row = self._row(document_id, organ_id)
+        if row is not None and row["status"] == "PENDING":
+            row.get("package_hashes", set()).discard(package_sha256)
+            if not row.get("package_hashes"):
+                row.pop("package_hashes", None)  # DynamoDB drops an emptied set
+
+    def forget_unconfirmed_sends(self, document_id: str) -> list[str]:
+        cleared = []
+        for organ_id, row in sorted(self.deliveries.get(document_id, {}).items()):
+            if row["status"] == "PENDING" and row.get("package_hashes"):
+                row.pop("package_hashes")
+                row["updated_at"] = now_iso()
+                cleared.append(organ_id)
+        return cleared
+
+
+@dataclass
+class FakeObjects:
+    """`ObjectStore` in memory: key → (bytes, etag)."""
+
+    objects: dict[str, bytes] = field(default_factory=dict)
+    uploads: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+    def head(self, key: str, version_id: str | None = None) -> ObjectHead | None:
+        return ObjectHead(size=len(self.objects[key])) if key in self.objects else None
+
+    def download(self, key: str, path: str, version_id: str | None = None) -> None:
+        if key not in self.objects:
+            raise ObjectUnavailable(key, "404")
+        Path(path).write_bytes(self.objects[key])
+
+    def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str]) -> None:
+        self.objects[key] = Path(path).read_bytes()
+        self.uploads.append((key, content_type, dict(metadata)))
+
+    def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
+        if key not in self.objects:
+            raise ObjectUnavailable(key, "NoSuchKey")
+        current = f'"{hash(self.objects[key]) & 0xFFFF:x}"'
+        if etag == current:
+            raise NotModified(key)
+        return self.objects[key][:limit], current
+
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
+        return {"url": "https://objects.test/upload", "fields": {"key": key, "Content-Type": content_type}}
+
+    def presigned_get(self, key: str, *, content_type: str, expires: int) -> str:
+        return f"https://objects.test/{key}?expires={expires}"
+
+
+class FakeQueues:
+    """`Queues` in memory; each queue `q` has its DLQ `q-dlq`."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, list[QueueMessage]] = {}
+        self.delays: list[tuple[str, str, int]] = []
+
+    def messages(self, queue: str) -> list[QueueMessage]:
+        return list(self.queues.get(queue, []))
+
+    def send(self, queue: str, body: str, attributes: dict[str, str] | None = None) -> None:
+        self.queues.setdefault(queue, []).append(QueueMessage(
+            message_id=str(uuid.uuid4()), body=body, receipt_handle=uuid.uuid4().hex,
+            attributes={"SentTimestamp": "1700000000000", "ApproximateReceiveCount": "1"},
+            message_attributes=dict(attributes or {})))
+
+    def dlq_of(self, source_queue: str) -> str:
+        return f"{source_queue}-dlq"
+
+    def dead_letter(self, source_queue: str, body: str, attributes: dict[str, str] | None = None) -> None:
+        self.send(self.dlq_of(source_queue), body, attributes)
+
+    def receive_all(self, queue: str, visibility: int, limit: int) -> tuple[list[QueueMessage], bool]:
+        found = self.messages(queue)[:limit]
+        return found, len(found) >= limit
+
+    def make_visible(self, queue: str, messages: list[QueueMessage]) -> None:
+        """Nothing is hidden in memory."""
+
+    def delete(self, queue: str, message: QueueMessage) -> None:
+        self.queues[queue] = [m for m in self.queues.get(queue, []) if m.receipt_handle != message.receipt_handle]
+
+    def delay(self, queue: str, receipt_handle: str, seconds: int) -> None:
+        self.delays.append((queue, receipt_handle, seconds))
+
+
+@dataclass
+class FakeAgencies:
+    """`AgencyDirectory` in memory."""
+
+    agencies: dict[str, Agency] = field(default_factory=dict)
+
+    def add(self, *agencies: Agency) -> FakeAgencies:
+        self.agencies.update((a.organ_id, a) for a in agencies)
+        return self
+
+    def get(self, organ_id: str) -> Agency | None:
+        return self.agencies.get(organ_id)
+
+    def get_many(self, organ_ids: list[str]) -> dict[str, Agency]:
+        return {i: self.agencies[i] for i in organ_ids if i in self.agencies}

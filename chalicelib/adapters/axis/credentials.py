@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.axis.client import AxisClient
 from chalicelib.core.settings import get_settings
 
 __all__ = ["axis_client_for", "axis_credentials", "clear_cache"]
@@ -37,8 +38,6 @@ def clear_cache() -> None:
 
 def axis_client_for(organ_id: str) -> Any:
     """An axis client speaking as `organ_id` (the `from` rule: system id = the sender's identifier code)."""
-    from chalicelib.adapters.axis.client import AxisClient
-
     creds = axis_credentials()
     secret = creds.get("systems", {}).get(organ_id)
     if not secret:

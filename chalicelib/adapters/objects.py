@@ -1,0 +1,106 @@
+"""S3 objects behind the `ObjectStore` port (chalicelib.domain.ports): the documents bucket's uploads, signed PDFs
+and seals, and the presigned links the API hands out.
+
+Why an adapter: the use cases (register, sign the upload, dispatch) name keys and files, not boto3 calls; this is
+the one place that knows S3's error codes. The client comes from `aws.client("s3")` at each call (cheap: cached),
+so a test that swaps the client or the endpoint is seen at once. `get_objects()` builds one adapter per bucket per
+container; `use_objects()` points the use cases at another (tests/fakes).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from chalicelib.adapters import aws
+from chalicelib.core.settings import get_settings
+from chalicelib.domain.ports import NotModified, ObjectHead, ObjectStore, ObjectUnavailable
+
+__all__ = ["S3Objects", "get_objects", "use_objects"]
+
+#: Error codes of a missing object (HEAD answers a bare 404; GET names it).
+_MISSING = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+_UNREADABLE = frozenset({"404", "NoSuchKey", "AccessDenied", "403"})
+
+
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
+
+
+class S3Objects:
+    """One bucket's objects."""
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    @property
+    def _s3(self) -> Any:
+        return aws.client("s3")
+
+    def head(self, key: str, version_id: str | None = None) -> ObjectHead | None:
+        """The object's size, or None when it (or that version) is not there."""
+        s3 = self._s3
+        extra = {"VersionId": version_id} if version_id else {}
+        try:
+            head = s3.head_object(Bucket=self.bucket, Key=key, **extra)
+        except s3.exceptions.ClientError as exc:
+            if _code(exc) in _MISSING:
+                return None
+            raise
+        return ObjectHead(size=int(head["ContentLength"]))
+
+    def download(self, key: str, path: str, version_id: str | None = None) -> None:
+        """The object to a local file (streamed: signed PDFs reach 150 MB)."""
+        self._s3.download_file(self.bucket, key, path, ExtraArgs={"VersionId": version_id} if version_id else None)
+
+    def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str]) -> None:
+        self._s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": metadata})
+
+    def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
+        """(up to `limit` bytes, ETag) of a small object; NotModified when `etag` is still current (a conditional
+        GET, If-None-Match); ObjectUnavailable when it is missing or refused."""
+        s3 = self._s3
+        conditional = {"IfNoneMatch": etag} if etag else {}
+        try:
+            resp = s3.get_object(Bucket=self.bucket, Key=key, **conditional)
+        except s3.exceptions.ClientError as exc:
+            code = _code(exc)
+            if code in ("304", "NotModified"):
+                raise NotModified(key) from exc
+            if code in _UNREADABLE:
+                raise ObjectUnavailable(key, code) from exc
+            raise
+        return resp["Body"].read(limit), resp.get("ETag", "")
+
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
+        """`{"url", "fields"}` of a browser upload limited to one content type and a size range."""
+        post = self._s3.generate_presigned_post(
+            Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]], ExpiresIn=expires)
+        return {"url": post["url"], "fields": post["fields"]}
+
+    def presigned_get(self, key: str, *, content_type: str, expires: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", ExpiresIn=expires,
+            Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type})
+
+
+_override: ObjectStore | None = None
+
+
+@cache
+def _for_bucket(bucket: str) -> S3Objects:
+    return S3Objects(bucket)
+
+
+def get_objects(bucket: str | None = None) -> ObjectStore:
+    """The object store of `bucket` (default: the documents bucket), built once per container."""
+    if _override is not None:
+        return _override
+    return _for_bucket(bucket or get_settings().documents_bucket)
+
+
+def use_objects(store: ObjectStore | None) -> None:
+    """Point every use case at `store` (an in-memory fake), or back at S3 with None."""
+    global _override
+    _override = store

@@ -1,0 +1,117 @@
+"""One suite, two stores: the in-memory twin the unit tests use (tests/fakes.InMemoryDocumentStore) and the DynamoDB
+adapter (chalicelib.adapters.document_store.DocumentStore) on moto, provisioned by the handler fixtures
+(tests/integration/conftest.py `handler_env`, the embedded stack's own table schema). A use case tested against
+the fake can then trust it to behave as DynamoDB does: conditions, leases, deliveries."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.document_store import DocumentStore
+from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.domain.leases import DISPATCH, UPLOAD, Lease
+from tests.fakes import InMemoryDocumentStore
+
+H62, G22 = "000.00.00.H62", "000.00.00.G22"
+
+
+@pytest.fixture(params=["in_memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Any:
+    if request.param == "in_memory":
+        return InMemoryDocumentStore()
+    request.getfixturevalue("handler_env")  # moto with the provisioned tables, the Lambda environment set
+    return DocumentStore()
+
+
+def _record(store: Any, state: str = "AWAITING_UPLOAD") -> str:
+    document_id = str(uuid.uuid4())
+    at = "2026-11-25T03:00:00.000000Z"
+    store.create({"document_id": document_id, "organ_id": H62, "state": "AWAITING_UPLOAD", "created_at": at,
+                  "updated_at": at, "metadata": {"recipients": [G22]}})
+    if state == "SIGNED":
+        store.transition(document_id, "UPLOADED")
+        store.transition(document_id, "SIGNED")
+    return document_id
+
+
+class TestDocumentStoreContract:
+    def test_a_record_is_created_once_with_its_first_event(self, store: Any) -> None:
+        document_id = _record(store)
+        record, events, deliveries = store.get_full(document_id)
+        assert record["state"] == "AWAITING_UPLOAD" and [e["state"] for e in events] == ["AWAITING_UPLOAD"]
+        assert deliveries == []
+        with pytest.raises(ConditionFailed):
+            store.create({k: record[k] for k in ("document_id", "organ_id", "state", "created_at", "updated_at",
+                                                  "metadata")})
+
+    def test_a_transition_follows_the_state_table_and_records_its_reason(self, store: Any) -> None:
+        document_id = _record(store)
+        with pytest.raises(ConditionFailed):
+            store.transition(document_id, "DISPATCHED")  # AWAITING_UPLOAD → DISPATCHED is not legal
+        store.transition(document_id, "REJECTED", fields={"reason": "not_pdf"})
+        record, events, _ = store.get_full(document_id)
+        assert record["state"] == "REJECTED" and record["reason"] == "not_pdf"
+        assert events[-1]["state"] == "REJECTED" and events[-1]["detail"] == {"reason": "not_pdf"}
+
+    def test_one_worker_at_a_time_holds_a_lease_and_only_it_finishes(self, store: Any) -> None:
+        document_id = _record(store)
+        first = Lease.new(UPLOAD, 90)
+        store.transition(document_id, "UPLOADED", from_states=frozenset({"AWAITING_UPLOAD", "UPLOADED"}),
+                         claim=first)
+        assert store.get(document_id)["lease_owner"] == first.token
+        with pytest.raises(ConditionFailed):
+            store.transition(document_id, "UPLOADED", from_states=frozenset({"UPLOADED"}),
+                             claim=Lease.new(UPLOAD, 90))
+        with pytest.raises(ConditionFailed):
+            store.transition(document_id, "SIGNED", lease=Lease.new(UPLOAD, 90))  # not the holder
+        store.transition(document_id, "SIGNED", lease=first)
+        record = store.get(document_id)
+        assert record["state"] == "SIGNED" and "lease_owner" not in record and "lease_until" not in record
+
+    def test_a_lease_that_ran_out_or_was_released_is_taken_over(self, store: Any) -> None:
+        document_id = _record(store, "SIGNED")
+        expired = Lease.new(DISPATCH, 90, now=int(time.time()) - 200)
+        store.claim(document_id, expired, in_state="SIGNED", fields={"dispatch_started_at": "T"})
+        taker = Lease.new(DISPATCH, 90)
+        store.claim(document_id, taker, in_state="SIGNED")
+        with pytest.raises(ConditionFailed):
+            store.claim(document_id, Lease.new(DISPATCH, 90), in_state="SIGNED")
+        store.release(document_id, expired)  # not ours any more: nothing happens
+        assert store.get(document_id)["dispatch_lease_until"] == taker.until
+        store.release(document_id, taker)
+        again = Lease.new(DISPATCH, 90)
+        store.claim(document_id, again, in_state="SIGNED")
+        record = store.get(document_id)
+        assert record["dispatch_lease"] == again.token and record["dispatch_started_at"] == "T"
+        with pytest.raises(ConditionFailed):
+            store.claim(document_id, Lease.new(DISPATCH, 90, now=int(time.time()) + 1000), in_state="DISPATCHED")
+
+    def test_a_delivery_goes_from_intent_to_sent_once(self, store: Any) -> None:
+        document_id = _record(store, "SIGNED")
+        intent = store.put_delivery_intent(document_id, G22)
+        assert intent["status"] == "PENDING" and store.put_delivery_intent(document_id, G22)["status"] == "PENDING"
+        row = store.note_send_attempt(document_id, G22, "aa")
+        assert row["package_hashes"] == {"aa"} and row["send_attempts"] == 1
+        store.note_send_attempt(document_id, G22, "bb")
+        store.forget_send_attempt(document_id, G22, "aa")
+        store.mark_delivery_sent(document_id, G22, "doc-1", paper=False, package_sha256="bb")
+        with pytest.raises(ConditionFailed):
+            store.mark_delivery_sent(document_id, G22, "doc-2", paper=False)
+        (delivery,) = store.get_full(document_id)[2]
+        assert delivery["status"] == "SENT" and delivery["axis_doc_id"] == "doc-1"
+        assert delivery["package_hashes"] == {"bb"} and delivery["send_attempts"] == 2
+        assert [h["status"] for h in delivery["history"]] == ["SENT"]
+        assert store.put_delivery_intent(document_id, G22)["status"] == "SENT", "a retry finds it sent"
+
+    def test_unconfirmed_sends_are_forgotten_only_on_pending_rows(self, store: Any) -> None:
+        document_id = _record(store, "SIGNED")
+        store.put_delivery_intent(document_id, G22)
+        store.note_send_attempt(document_id, G22, "aa")
+        store.put_delivery_intent(document_id, H62)
+        assert store.forget_unconfirmed_sends(document_id) == [G22]
+        rows = {d["organ_id"]: d for d in store.get_full(document_id)[2]}
+        assert "package_hashes" not in rows[G22] and rows[G22]["status"] == "PENDING"

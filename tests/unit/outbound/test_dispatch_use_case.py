@@ -1,0 +1,101 @@
+"""Dispatch (chalicelib.outbound.dispatch_queue → dispatch.process_dispatch) through the fakes of its ports and a
+fake axis client: one package per recipient, the lease taken and given up, permanent refusals dead-lettered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.axis.client import SendResult
+from chalicelib.adapters.axis.errors import AxisBusinessError
+from chalicelib.domain.caller import Caller
+from chalicelib.outbound import dispatch, dispatch_queue
+from chalicelib.outbound.documents import create_document
+from tests.unit.outbound.conftest import G22, H62, K62, Ports, sample_metadata
+
+
+@dataclass
+class _Timeout:
+    read_timeout: float = 1.0
+    connect_timeout: float = 1.0
+
+
+@dataclass
+class FakeAxis:
+    """sendEdoc and getSentEdocList as the dispatch use case calls them."""
+
+    refuse: str = ""
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    timeout: _Timeout = field(default_factory=_Timeout)
+
+    def send_edoc(self, path: str, to: list[str], package_sha256: str = "") -> SendResult:
+        if self.refuse:
+            raise AxisBusinessError(self.refuse, "refused")
+        self.sent.append({"to": to, "sha256": package_sha256})
+        return SendResult(doc_id=f"doc-{len(self.sent)}", status="OK", error_code="0", error_desc="")
+
+    def list_sent_edocs(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return []
+
+
+@pytest.fixture
+def axis(monkeypatch: pytest.MonkeyPatch) -> FakeAxis:
+    fake = FakeAxis()
+    monkeypatch.setattr(dispatch, "axis_client_for", lambda organ_id: fake)
+    monkeypatch.setattr(dispatch, "axis_credentials", lambda: {"timeout": 1})
+    monkeypatch.setattr(dispatch, "remember_sent_document", lambda *args: None)
+    return fake
+
+
+def _signed(ports: Ports, recipients: list[str]) -> str:
+    document_id = create_document(Caller("clerk-h62", H62, False), sample_metadata(recipients))["document_id"]
+    key = f"signed/{H62}/{document_id}.pdf"
+    ports.store.records[document_id].update({"state": "SIGNED", "signed_key": key, "page_count": 1})
+    ports.objects.objects[key] = b"%PDF-1.7 signed"
+    return document_id
+
+
+def test_a_signed_document_goes_to_every_recipient_once_and_is_dispatched(ports: Ports, axis: FakeAxis) -> None:
+    document_id = _signed(ports, [G22, K62])
+
+    dispatch_queue.handle_message(json.dumps({"document_id": document_id}))
+
+    record, events, deliveries = ports.store.get_full(document_id)
+    assert record["state"] == "DISPATCHED" and record["recipients_sent"] == 2
+    assert "dispatch_lease" not in record and "dispatch_lease_until" not in record, "the lease is given up"
+    assert record["dispatch_started_at"], "the trace time is fixed on the record"
+    assert [e["state"] for e in events][-1] == "DISPATCHED"
+    assert [(d["organ_id"], d["status"], d["paper"]) for d in deliveries] == [(G22, "SENT", False),
+                                                                             (K62, "SENT", True)]
+    assert [s["to"] for s in axis.sent] == [[G22], [K62]]
+    assert axis.sent[0]["sha256"] != axis.sent[1]["sha256"], "Paper 0 and Paper 1 are two packages"
+
+    dispatch_queue.handle_message(json.dumps({"document_id": document_id}), 2)  # a duplicate message
+    assert len(axis.sent) == 2, "nothing is sent twice"
+
+
+def test_a_record_leased_by_another_worker_is_retried_later(ports: Ports, axis: FakeAxis) -> None:
+    document_id = _signed(ports, [G22])
+    ports.store.records[document_id].update({"dispatch_lease": "other", "dispatch_lease_until": 2**40})
+
+    with pytest.raises(dispatch.RetryLater):
+        dispatch.process_dispatch(document_id)
+    assert axis.sent == [] and ports.store.get(document_id)["state"] == "SIGNED"
+
+
+def test_a_package_the_axis_refuses_is_dead_lettered_and_the_record_failed(ports: Ports, axis: FakeAxis) -> None:
+    document_id = _signed(ports, [G22])
+    axis.refuse = "E42"
+
+    dispatch.process_dispatch(document_id, receive_count=2)
+
+    record = ports.store.get(document_id)
+    assert record["state"] == "FAILED" and record["reason"] == "axis_rejected"
+    assert record["axis_error_code"] == "E42" and record["dispatch_attempts"] == 2
+    assert "dispatch_lease" not in record
+    (letter,) = ports.queues.messages(ports.queues.dlq_of(dispatch.get_settings().dispatch_queue))
+    assert json.loads(letter.body) == {"document_id": document_id}
+    assert letter.message_attributes == {"reason": "axis_rejected", "axis_error_code": "E42"}
