@@ -20,6 +20,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DemoAgency:
+    """An agency of the demo: `served` ones are this gateway's (keys, users, polled on the axis), the others are
+    EXTERNAL; `paper` marks one that still receives on paper; `short` names its clerk (`clerk-<short>`)."""
+
     organ_id: str
     name: str
     served: bool
@@ -59,6 +62,8 @@ UNREGISTERED_SYSTEMS: tuple[str, ...] = ("000.00.98.H62",)
 
 @dataclass(frozen=True)
 class DemoUser:
+    """A Cognito user of the demo: a clerk of one served agency, or the administrator (`admins` group)."""
+
     username: str
     password: str
     organ_id: str
