@@ -1,4 +1,16 @@
-"""The embedded local stack (moto as AWS, the axis simulator, demo agencies and users).
+"""The embedded local stack: moto as AWS, the axis simulator, a local PKI, demo agencies and users.
 
-Development, demo and test only: production code never imports this package.
+Development, demo and test only: production code never imports this package (import-linter forbids it), and it
+lives outside `chalicelib/` so that `chalice package` never ships it or its demo password.
+
+Where things are, by concern:
+- `stack` (the stack orchestrated: `Stack`, `start_stack`, `StackHandle`), `cli` (`python -m devstack run`),
+  `config` (ports, region, state directory), `net` (start-up waits);
+- `chalice_app` (the app loaded and served as Lambda and API Gateway would), `pump` (Lambda's SQS pollers and
+  EventBridge schedules), `lambda_events` (the event and context look-alikes), `schedules` (rate/cron);
+- `provision` (the AWS resources on moto, kept in step with infra/), `moto_fixes`;
+- `axis_simulator` with `axis_sim` (state, faults, HTTP), `pki` and `pki_server` (demo CA, OCSP, CRL, TSA),
+  `softhsm` (PKCS#11 tokens);
+- `demo_data` and `demo_samples.json` (the demo seed), `demo` (`make demo`), `client` (an outside client);
+- test and picture helpers: `pdftools`, `sample_pdf`, `seal`, `stamp_example`.
 """

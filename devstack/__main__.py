@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devstack.stack import add_run_arguments, run
+from devstack.cli import add_run_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:

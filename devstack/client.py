@@ -12,6 +12,8 @@ from typing import Any
 
 import requests
 
+__all__ = ["ApiError", "GatewayClient"]
+
 
 class ApiError(Exception):
     def __init__(self, status: int, body: Any) -> None:

@@ -19,6 +19,8 @@ import requests
 from devstack.client import ApiError, GatewayClient
 from devstack.demo_data import SAMPLES
 
+__all__ = ["main", "print_table", "run_samples"]
+
 STACK_JSON = Path(".local/stack.json")
 
 

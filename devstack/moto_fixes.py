@@ -23,6 +23,8 @@ import copy
 import threading
 from typing import Any
 
+__all__ = ["apply"]
+
 _lock = threading.RLock()
 _applied = False
 

@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+__all__ = ["make_nss_db", "pdfsig_report", "pdftotext", "pdftotext_area", "pyhanko_report", "qpdf_check", "render_png"]
+
 _SIG_HEADER = re.compile(r"^Signature #(\d+):\s*$")
 _FIELD = re.compile(r"^\s+- (.+?)(?::\s(.*))?$")
 _RANGE = re.compile(r"\[(\d+) - (\d+)\]")

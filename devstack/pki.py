@@ -30,6 +30,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from chalicelib.keys.certificates import fit_common_name
 
+__all__ = ["DemoCA", "Revocation"]
+
 ROOT_COMMON_NAME = "edoc-gateway Demo Root CA"
 ROOT_KEY_FILE = "demo-root-ca.key.pem"
 ROOT_CERT_FILE = "demo-root-ca.cert.pem"

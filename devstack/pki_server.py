@@ -27,6 +27,8 @@ from typing import Any
 
 from devstack.pki import DemoCA
 
+__all__ = ["LocalPki"]
+
 log = logging.getLogger("edoc.local.pki")
 
 _MAX_BODY = 64 * 1024

@@ -12,6 +12,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+__all__ = ["make_pdf_of_size", "render_text_pdf"]
+
 #: Debian fonts-dejavu-core. A TrueType font with Vietnamese glyphs; reportlab scales its widths correctly.
 DEJAVU_SERIF = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 DEJAVU_SERIF_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf")

@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+__all__ = ["SEAL_RGB", "make_demo_seal"]
+
 #: Seal red (mực dấu đỏ). Not pure red: closer to real stamp ink, still far from any black/blue of the page.
 SEAL_RGB = (205, 20, 30)
 SIZE_PX = 480

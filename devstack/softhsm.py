@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+__all__ = ["SoftHsmToken", "available", "ensure_token", "find_module", "generate_keypair"]
+
 #: Where Debian's `softhsm2` package (and common builds) put the module.
 MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",

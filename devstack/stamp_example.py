@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+__all__ = ["make_example"]
+
 ORGAN_ID = "000.00.00.H62"
 ORG_NAME = "UBND tỉnh Vĩnh Phúc"
 #: The person's signature image on the page (points, lower-left origin): where the signer's block leaves room.

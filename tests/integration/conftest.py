@@ -95,7 +95,7 @@ class LambdaQueue:
     # -- events ---------------------------------------------------------------------------------------------
     def record(self, message: dict[str, Any]) -> dict[str, Any]:
         """The Lambda SQS event record for a received message."""
-        from devstack.stack import sqs_event_record
+        from devstack.lambda_events import sqs_event_record
 
         return sqs_event_record(message, self.arn, REGION)
 
@@ -136,7 +136,7 @@ class LambdaQueue:
 
     def invoke(self, records: list[dict[str, Any]]) -> Invocation:
         """Call `app.<handler>(event, context)` with these records, as one Lambda invocation."""
-        from devstack.stack import LambdaContext, failed_message_ids
+        from devstack.lambda_events import LambdaContext, failed_message_ids
 
         ids = [r["messageId"] for r in records]
         assert len(set(ids)) == len(ids), "Lambda never puts one messageId twice in a batch"

@@ -21,6 +21,7 @@ from devstack.provision import (
     Provisioned,
     provision,
     provisioned_resources_summary,
+    table_keys_summary,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,16 +123,8 @@ def infra_summary(template: dict[str, Any]) -> dict[str, Any]:
     tables = {}
     for table in of_type("AWS::DynamoDB::Table").values():
         props = table["Properties"]
-        types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
         tables[props["TableName"]] = {
-            "keys": {k["AttributeName"]: [k["KeyType"], types[k["AttributeName"]]] for k in props["KeySchema"]},
-            "gsis": {
-                g["IndexName"]: {
-                    "keys": {k["AttributeName"]: [k["KeyType"], types[k["AttributeName"]]] for k in g["KeySchema"]},
-                    "projection": g["Projection"]["ProjectionType"],
-                }
-                for g in props.get("GlobalSecondaryIndexes", [])
-            },
+            **table_keys_summary(props),  # the template spells keys as DescribeTable does
             "billing_mode": props.get("BillingMode", "PROVISIONED"),
             "pitr": bool(props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")),
         }
@@ -209,6 +202,12 @@ def test_bucket_settings_match(infra: dict[str, Any], local: dict[str, Any]) -> 
 
 def test_tables_match(infra: dict[str, Any], local: dict[str, Any]) -> None:
     assert set(infra["tables"]) == {settings.DOCUMENTS_TABLE, settings.AGENCIES_TABLE}
+    # Both sides are read by table_keys_summary: pin what it must read from the template, so a broken reader
+    # cannot make the comparison pass by saying nothing on either side.
+    documents = infra["tables"][settings.DOCUMENTS_TABLE]
+    assert documents["keys"] == {"pk": ["HASH", "S"], "sk": ["RANGE", "S"]}
+    assert documents["gsis"] == {"by_organ": {"keys": {"gsi1pk": ["HASH", "S"], "gsi1sk": ["RANGE", "S"]},
+                                              "projection": "ALL"}}
     assert local["tables"] == infra["tables"]
 
 

@@ -1,0 +1,83 @@
+"""The gateway's Chalice app, loaded and served the way Lambda and API Gateway would, inside the stack's process.
+
+Why in-process (chalice.local's LocalDevServer) and not a `chalice local` subprocess: (1) the pump must call the
+very same `app` object's event handlers, which it discovers from `app.event_sources`, (2) environment variables
+are set once, before `app` is imported, exactly as Lambda sets them before loading the module, (3) port 0 works
+(the bound port is read back), and (4) one process means one lifecycle: Ctrl-C or SIGTERM stops everything.
+Settings come from `.chalice/config.json`'s `local` stage, so the stack runs what `chalice package` would deploy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import threading
+from typing import Any
+
+from devstack.config import REPO_ROOT, STAGE
+
+__all__ = ["ApiServer", "document_state", "function_settings", "load_app", "read_config"]
+
+#: Credentials that must not reach the app: from here on only moto, with fake credentials, is AWS.
+_REAL_CREDENTIAL_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def read_config() -> dict[str, Any]:
+    """`.chalice/config.json` as it is on disk."""
+    return json.loads((REPO_ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+
+
+def _chalice_config(disk_config: dict[str, Any], function_name: str, **user_params: Any) -> Any:
+    from chalice.config import Config  # lazy: chalice is only needed once the stack starts the app
+
+    return Config(chalice_stage=STAGE, function_name=function_name, user_provided_params=user_params,
+                  config_from_disk=disk_config,
+                  default_params={"project_dir": str(REPO_ROOT), "api_gateway_stage": "api", "autogen_policy": False})
+
+
+def load_app(disk_config: dict[str, Any], environment: dict[str, str]) -> Any:
+    """Set the Lambda environment (config.json's stage variables, then `environment`), then import `app`."""
+    stage_env = _chalice_config(disk_config, "api_handler").environment_variables
+    for name in _REAL_CREDENTIAL_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update({**stage_env, **environment})
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    # lazy: chalicelib is imported only after the environment above is set, as Lambda loads the module
+    from chalicelib.adapters import aws
+
+    aws.reset()  # settings and clients created before the environment was set must not survive
+    return importlib.import_module("app").app
+
+
+def function_settings(disk_config: dict[str, Any], function_name: str) -> tuple[int, int]:
+    """(memory MB, timeout s) from .chalice/config.json, with Chalice's defaults (128 MB, 60 s)."""
+    config = _chalice_config(disk_config, function_name)
+    return int(config.lambda_memory_size or 128), int(config.lambda_timeout or 60)
+
+
+def document_state(document_id: str) -> str | None:
+    """A document's state, read with the app's own store (the stack's environment points it at moto)."""
+    # lazy: chalicelib is imported only after load_app has set the environment
+    from chalicelib.adapters.document_store import DocumentStore
+
+    return (DocumentStore().get(document_id) or {}).get("state")
+
+
+class ApiServer:
+    """The app's HTTP routes on chalice.local's server, on a background thread (`url` has the bound port)."""
+
+    def __init__(self, app: Any, disk_config: dict[str, Any], host: str, port: int) -> None:
+        from chalice.local import create_local_server  # lazy: chalice is only needed once the stack starts the app
+
+        config = _chalice_config(disk_config, "api_handler", chalice_app=app)
+        self._server = create_local_server(app, config, host, port)
+        self.url = f"http://{host}:{self._server.server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.server.serve_forever, name="api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.server.shutdown()
+        self._server.server.server_close()

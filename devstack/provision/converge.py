@@ -1,0 +1,120 @@
+"""`provision()`: every resource of the embedded stack, in dependency order, and the environment the app gets.
+
+Why one entry point: the stack, the integration tests and the consistency test with infra/ must all get the same
+resources and the same app environment; each step is idempotent, so running it against a running moto converges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.core import settings
+from devstack import demo_data
+from devstack.provision.agencies import provision_agencies
+from devstack.provision.clients import FAKE_CREDENTIALS, Clients
+from devstack.provision.cognito import provision_cognito, token_issuer
+from devstack.provision.credentials import load_or_create_axis_systems, provision_axis_secret
+from devstack.provision.names import BUCKET_NAME, STAGE
+from devstack.provision.pkcs11 import provision_pkcs11_agencies
+from devstack.provision.storage import provision_bucket, provision_queues, provision_tables
+
+__all__ = ["Provisioned", "provision"]
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What provisioning made, and everything a client or the app needs to find it."""
+
+    endpoint_url: str
+    region: str
+    bucket: str
+    documents_table: str
+    agencies_table: str
+    queue_urls: dict[str, str]
+    user_pool_id: str
+    client_id: str
+    jwks_url: str
+    token_issuer: str
+    axis_url: str
+    #: organ_id → signing key id (KMS key ARN, or PKCS#11 URI for agencies on SoftHSM), for every served agency.
+    signing_keys: dict[str, str]
+    #: system_id (= organ_id) → secret on the axis, for the agencies this gateway serves (in Secrets Manager).
+    axis_systems_served: dict[str, str]
+    #: The same for EXTERNAL agencies: handed to outside clients, never to the gateway.
+    axis_systems_external: dict[str, str]
+    users: list[dict[str, Any]]
+    ca_root_pem: str
+    #: Environment variables for the app (settings.py names), moto endpoint and fake credentials included.
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id: str, jwks_url: str, issuer: str,
+                     root_pem: str, hsm_env: dict[str, str], pki: dict[str, str] | None) -> dict[str, str]:
+    """The app's environment variables (settings.py names) for this account, as the deployed stage sets them."""
+    return {
+        "STAGE": STAGE,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        **FAKE_CREDENTIALS,
+        "DOCUMENTS_BUCKET": BUCKET_NAME,
+        "DOCUMENTS_TABLE": settings.DOCUMENTS_TABLE,
+        "AGENCIES_TABLE": settings.AGENCIES_TABLE,
+        "DISPATCH_QUEUE": settings.DISPATCH_QUEUE,
+        "UPLOAD_QUEUE": settings.UPLOAD_QUEUE,
+        "AXIS_SECRET_NAME": settings.AXIS_SECRET_NAME,
+        "COGNITO_USER_POOL_ID": pool_id,
+        "COGNITO_CLIENT_ID": client_id,
+        "JWKS_URL": jwks_url,
+        "TOKEN_ISSUER": issuer,
+        "MAX_UPLOAD_BYTES": str(settings.MAX_UPLOAD_BYTES),
+        # Uploaded certificate chains must lead to the demo root (the admin key API checks them against it).
+        "TRUST_ROOTS": root_pem,
+        "PKCS11_MODULES": "",
+        **hsm_env,
+        # PAdES level: B-LT with the local PKI's TSA, OCSP and CRL; a short revocation cache so a certificate
+        # revoked while the stack runs is refused within seconds.
+        "TSA_URL": (pki or {}).get("tsa_url", ""),
+        "PADES_LEVEL": "B-LT" if pki else "B-B",
+        "REVOCATION_CACHE_SECONDS": "2" if pki else "300",
+        # Production's dispatch backoff (tests that inject faults shorten it through the stack's app_env).
+        "DISPATCH_BACKOFF_BASE_SECONDS": "20",
+        "DISPATCH_BACKOFF_CAP_SECONDS": "600",
+    }
+
+
+def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
+              pkcs11_agencies: Iterable[str] = (), pki: dict[str, str] | None = None) -> Provisioned:
+    """Create (or converge) every resource of the embedded stack on the moto server at `endpoint_url`.
+
+    `pkcs11_agencies`: served demo agencies that sign through PKCS#11 on a SoftHSM2 token instead of KMS.
+    `pki`: the local PKI's URLs (`LocalPki.urls`): certificates name its OCSP responder and CRL, and the app signs
+    at PAdES B-LT with its timestamp authority. Without it, B-B.
+    """
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    c = Clients(endpoint_url, region)
+    queue_urls = provision_queues(c)
+    provision_bucket(c, region, queue_urls[settings.UPLOAD_QUEUE])
+    provision_tables(c)
+    signing_keys, root_pem = provision_agencies(c, state_dir, pki)
+    hsm_keys, hsm_env = provision_pkcs11_agencies(c, state_dir, pkcs11_agencies)
+    signing_keys.update(hsm_keys)
+    systems = load_or_create_axis_systems(state_dir)
+    provision_axis_secret(c, axis_url, systems["served"])
+    pool_id, client_id = provision_cognito(c)
+    issuer = token_issuer(c, client_id)
+    jwks_url = f"{endpoint_url.rstrip('/')}/{pool_id}/.well-known/jwks.json"
+    env = _app_environment(endpoint_url, region, pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,
+                           issuer=issuer, root_pem=root_pem, hsm_env=hsm_env, pki=pki)
+    return Provisioned(
+        endpoint_url=endpoint_url, region=region, bucket=BUCKET_NAME,
+        documents_table=settings.DOCUMENTS_TABLE, agencies_table=settings.AGENCIES_TABLE,
+        queue_urls=queue_urls, user_pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,
+        token_issuer=issuer, axis_url=axis_url, signing_keys=signing_keys,
+        axis_systems_served=dict(systems["served"]), axis_systems_external=dict(systems["external"]),
+        users=[asdict(u) for u in demo_data.USERS], ca_root_pem=root_pem, env=env,
+    )

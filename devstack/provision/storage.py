@@ -1,0 +1,141 @@
+"""Queues, the documents bucket and the tables: what infra/resources.yaml declares, made on moto with boto3.
+
+Why boto3 and not moto's CloudFormation: moto's CloudFormation ignores bucket notifications (NOTES.md), and the
+signing flow starts from S3 → SQS. Settings are converged on every run, so a changed value reaches a running moto.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.core import settings
+from devstack.provision.clients import Clients, find_alias_target, ignore_codes, queue_arn
+from devstack.provision.names import (
+    BUCKET_KEY_ALIAS,
+    BUCKET_NAME,
+    DLQ_RETENTION_SECONDS,
+    DOCUMENTS_GSI,
+    MAX_RECEIVE_COUNT,
+    QUEUE_RETENTION_SECONDS,
+    QUEUE_VISIBILITY_TIMEOUT,
+    QUEUES,
+    UPLOAD_NOTIFICATION_EVENTS,
+    UPLOAD_NOTIFICATION_PREFIX,
+)
+
+__all__ = ["TABLE_SPECS", "provision_bucket", "provision_queues", "provision_tables"]
+
+#: The tables' keys and indexes, as CreateTable takes them (infra/resources.yaml spells the same).
+TABLE_SPECS: dict[str, dict[str, Any]] = {
+    settings.DOCUMENTS_TABLE: {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": DOCUMENTS_GSI,
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+    },
+    settings.AGENCIES_TABLE: {
+        "KeySchema": [{"AttributeName": "organ_id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "organ_id", "AttributeType": "S"}],
+    },
+}
+
+
+def provision_queues(c: Clients) -> dict[str, str]:
+    """Source queues with their DLQs (redrive after MAX_RECEIVE_COUNT receives), SQS-managed SSE."""
+    urls: dict[str, str] = {}
+    for source, dlq in QUEUES.items():
+        dlq_attrs = {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), "SqsManagedSseEnabled": "true"}
+        urls[dlq] = c.sqs.create_queue(QueueName=dlq)["QueueUrl"]
+        c.sqs.set_queue_attributes(QueueUrl=urls[dlq], Attributes=dlq_attrs)
+        redrive = {"deadLetterTargetArn": queue_arn(c, urls[dlq]), "maxReceiveCount": MAX_RECEIVE_COUNT}
+        attrs = {
+            "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps(redrive),
+        }
+        # create_queue with attributes fails on a re-run if they differ: create bare, then converge.
+        urls[source] = c.sqs.create_queue(QueueName=source)["QueueUrl"]
+        c.sqs.set_queue_attributes(QueueUrl=urls[source], Attributes=attrs)
+    return urls
+
+
+def _upload_queue_policy(queue_arn: str, bucket: str, account: str) -> dict[str, Any]:
+    """Lets S3 (this bucket, this account) send to the upload queue; the same statement as in infra."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AllowDocumentsBucketNotifications",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        }],
+    }
+
+
+def _bucket_key_arn(c: Clients) -> str:
+    """The documents bucket's symmetric KMS key (as infra's DocumentsKey), found again by its alias."""
+    key_id = find_alias_target(c, BUCKET_KEY_ALIAS)
+    if key_id is None:
+        key_id = c.kms.create_key(
+            Description="edoc-gateway documents bucket (SSE-KMS)", KeySpec="SYMMETRIC_DEFAULT",
+            KeyUsage="ENCRYPT_DECRYPT", Tags=[{"TagKey": "edoc-gateway:purpose", "TagValue": "documents-bucket"}],
+        )["KeyMetadata"]["KeyId"]
+        c.kms.create_alias(AliasName=BUCKET_KEY_ALIAS, TargetKeyId=key_id)
+    return c.kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+
+
+def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
+    """Private, versioned, SSE-KMS (bucket key) bucket; ObjectCreated on incoming/ → the upload queue."""
+    try:
+        create: dict[str, Any] = {"Bucket": BUCKET_NAME}
+        if region != "us-east-1":
+            create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        c.s3.create_bucket(**create)
+    except Exception as exc:
+        if not ignore_codes(exc, ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")):
+            raise
+    c.s3.put_public_access_block(Bucket=BUCKET_NAME, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+    })
+    c.s3.put_bucket_versioning(Bucket=BUCKET_NAME, VersioningConfiguration={"Status": "Enabled"})
+    key_arn = _bucket_key_arn(c)
+    c.s3.put_bucket_encryption(Bucket=BUCKET_NAME, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+        "BucketKeyEnabled": True,
+    }]})
+    upload_arn = queue_arn(c, upload_queue_url)
+    account = upload_arn.split(":")[4]
+    c.sqs.set_queue_attributes(QueueUrl=upload_queue_url, Attributes={
+        "Policy": json.dumps(_upload_queue_policy(upload_arn, BUCKET_NAME, account)),
+    })
+    c.s3.put_bucket_notification_configuration(Bucket=BUCKET_NAME, NotificationConfiguration={
+        "QueueConfigurations": [{
+            "Id": "incoming-to-upload-events",
+            "QueueArn": upload_arn,
+            "Events": list(UPLOAD_NOTIFICATION_EVENTS),
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_NOTIFICATION_PREFIX}]}},
+        }],
+    })
+
+
+def provision_tables(c: Clients) -> None:
+    """`edoc-documents` (pk/sk + GSI by_organ) and `edoc-agencies` (organ_id), on demand, PITR, SSE."""
+    existing = set(c.dynamodb.list_tables().get("TableNames", []))
+    for name, spec in TABLE_SPECS.items():
+        if name not in existing:
+            c.dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                                    SSESpecification={"Enabled": True}, **spec)
+            c.dynamodb.get_waiter("table_exists").wait(TableName=name)
+        c.dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
