@@ -2,7 +2,7 @@
 
 Development, demo and test only (production never imports `devstack`). It is a separate server from the
 client on purpose: the client is tested against a server, not against itself. What it checks, as the axis does
-(axis-api.md):
+(docs/axis-protocol.md#the-simulator):
 
 - every protocol call is authenticated from its `XroadVnpt-*` headers (`standards.axis_protocol.verify_headers`
   against the per-system secrets); a mismatch answers HTTP 401 with a JSON FAIL;

@@ -1,6 +1,6 @@
 """Demo agencies, users and sample documents for the embedded stack, `make demo` and the tests.
 
-Codes and names from ../shared/domain/identifiers.md. The gateway in the demo serves the Vĩnh Phúc agencies
+Codes and names from docs/identifiers.md#demo-agencies. The gateway in the demo serves the Vĩnh Phúc agencies
 and UBND tỉnh Bắc Giang (as a provincial gateway hosted for two provinces would); Văn phòng Chính phủ,
 HĐND tỉnh Vĩnh Phúc and UBND tỉnh Quảng Ninh are EXTERNAL: on the axis with their own systems, registered
 as recipients, never polled for by the gateway. An outside client plays them with their axis credentials.
@@ -77,7 +77,8 @@ USERS: tuple[DemoUser, ...] = tuple(
 ) + (DemoUser("admin", DEMO_PASSWORD, "000.00.01.H62", admin=True),)
 
 
-#: A copy of ../shared/fixtures/documents kept in the repo, so a clean clone runs the demo and tests alone.
+#: The project's fixture documents (tests/fixtures/documents), kept in the repo, so a clean clone runs the demo and
+#: tests alone.
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "documents"
 
 

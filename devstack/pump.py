@@ -64,7 +64,8 @@ def _document_ids(body: str) -> list[str]:
     # lazy: chalicelib is imported only once the stack has set the Lambda environment (Stack._load_app)
     from chalicelib.outbound.dead_letters import document_ids
 
-    if '"s3:TestEvent"' in body:  # S3's first notification to a queue (NOTES.md)
+    # S3's first notification to a queue (docs/traps.md#moto-s3-sqs-test-event-and-url-encoded-keys)
+    if '"s3:TestEvent"' in body:
         return ["s3:TestEvent"]
     return document_ids("dispatch", body) or document_ids("upload", body)
 

@@ -44,7 +44,7 @@ __all__ = ["API_AXIS_TIMEOUT_SECONDS", "InboxPorts", "api_axis_client", "default
 #: delays the package, which stays in the outbox for the next poll.
 API_AXIS_TIMEOUT_SECONDS = 8.0
 
-#: Fields of an inbox item on the wire, in lists and in the detail (DESIGN.md: never rename these).
+#: Fields of an inbox item on the wire, in lists and in the detail (docs/contract.md#inbox-items: never rename these).
 _LIST_FIELDS = ("inbox_id", "from_organ_id", "from_name", "number", "notation", "subject", "type_name", "issued_on",
                 "received_at", "status", "status_code", "revoked", "verification_summary", "priority")
 _DETAIL_FIELDS = ("edxml_document_id", "place", "signer", "due_date", "steering_type", "paper", "to_places",

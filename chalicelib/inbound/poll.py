@@ -1,8 +1,8 @@
 """`poll_axis`: take what the axis holds for the agencies this gateway serves, every minute.
 
 The axis has no webhook: each served agency's system lists its unacknowledged envelopes (`getReceivedEdocList`,
-status then edoc), fetches each (`getEdoc`), and acknowledges transport with `updateStatus` (axis-api.md). Per
-envelope, in this order:
+status then edoc), fetches each (`getEdoc`), and acknowledges transport with `updateStatus`
+(docs/axis-protocol.md#receiving). Per envelope, in this order:
 
 1. store the raw package durably FIRST (S3 `inbound/<organ_id>/<axis docId>.edxml`): from here on nothing the
    sender sent can be lost, whatever fails next; if storing fails the envelope is left on the axis for the next poll;

@@ -13,10 +13,10 @@ to that recipient (getSentEdocList without docId, `AxisClient.list_sent_edocs`) 
 hash, records that DocId as `SENT` (`reconciled`) instead of sending again. Packages are rebuilt byte for byte
 (the edXML trace time is the record's `dispatch_started_at`), so every attempt usually has the same hash.
 
-What is and is not verified of the real axis (axis-api.md): getSentEdocList is documented with `docId` only,
-answering per recipient `toCode`, `sendStatus`, `receiveStatus` and times. Listing without `docId`, with a
-`hashFile` per item, is an EXTENSION the local simulator implements and the real axis has not been shown to.
-So: an axis that refuses the list (a business error), or lists sends without hashes, cannot tell whether the
+What is and is not verified of the real axis (docs/axis-protocol.md#getsentedoclist-without-docid): getSentEdocList is
+documented with `docId` only, answering per recipient `toCode`, `sendStatus`, `receiveStatus` and times. Listing without
+`docId`, with a `hashFile` per item, is an EXTENSION the local simulator implements and the real axis has not been shown
+to. So: an axis that refuses the list (a business error), or lists sends without hashes, cannot tell whether the
 package arrived; the gateway then sends nothing more, records `FAILED` with reason `axis_send_unconfirmed` and
 dead-letters the message, and an administrator who has checked with the axis operator retries with
 `resend_unconfirmed` (chalicelib.outbound.dead_letters). An axis that answers an empty list without supporting the

@@ -16,7 +16,7 @@ __all__ = ["present", "present_amendment"]
 
 def present(record: dict[str, Any], events: list[dict] | None = None,
             deliveries: list[dict] | None = None) -> dict[str, Any]:
-    """The wire shape of a record (DESIGN.md); internal fields (lease, keys) stay inside."""
+    """The wire shape of a record (docs/contract.md#document-detail); internal fields (lease, keys) stay inside."""
     out: dict[str, Any] = {
         "document_id": record["document_id"], "organ_id": record["organ_id"], "state": record["state"],
         "metadata": record["metadata"], "created_at": record["created_at"], "updated_at": record["updated_at"],

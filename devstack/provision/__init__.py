@@ -1,10 +1,10 @@
 """Provisioning of the embedded stack's AWS resources on moto, with boto3, one module per kind of resource.
 
 Why boto3 and not moto's CloudFormation: moto's CloudFormation makes symmetric KMS keys only and ignores bucket
-notifications (NOTES.md). So this package creates the same resources as `infra/resources.yaml`, with the same
-names and settings (`names`), and `provisioned_resources_summary()` (`summary`) reads them back in a normalised
-shape that tests/integration/test_provision_matches_infra.py compares with the template: if either side drifts,
-it fails.
+notifications (docs/traps.md#moto-cloudformation-limits). So this package creates the same resources as
+`infra/resources.yaml`, with the same names and settings (`names`), and `provisioned_resources_summary()` (`summary`)
+reads them back in a normalised shape that tests/integration/test_provision_matches_infra.py compares with the template:
+if either side drifts, it fails.
 
 Every step is idempotent (look up first, create when missing, then converge settings), so provisioning a running
 moto twice gives the same resources. Demo credentials (axis system secrets) persist in `state_dir`, so an outside

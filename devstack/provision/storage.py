@@ -1,7 +1,8 @@
 """Queues, the documents bucket and the tables: what infra/resources.yaml declares, made on moto with boto3.
 
-Why boto3 and not moto's CloudFormation: moto's CloudFormation ignores bucket notifications (NOTES.md), and the
-signing flow starts from S3 → SQS. Settings are converged on every run, so a changed value reaches a running moto.
+Why boto3 and not moto's CloudFormation: moto's CloudFormation ignores bucket notifications
+(docs/traps.md#moto-cloudformation-limits), and the signing flow starts from S3 → SQS. Settings are converged on every
+run, so a changed value reaches a running moto.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Revocation (thu hồi), update of the recipients (cập nhật nơi nhận) and replacement (thay thế) of a document this
-gateway already sent: the sender's side (edXML `BussinessDocType` 1, 2 and 3; domain/edxml.md).
+gateway already sent: the sender's side (edXML `BussinessDocType` 1, 2 and 3; docs/edxml.md#business-types).
 
 - `POST /v1/documents/{id}/revoke` {"reason"}: the record goes `DISPATCHED → REVOKED` at once (the sender's decision
   is final, NĐ 30/2020: the recipients must destroy a revoked document and tell the sender), and a revocation package
