@@ -2,9 +2,10 @@
 Lambda reads a `batchItemFailures` answer.
 
 Why they are built by hand rather than with `chalice.test`'s generators: `generate_sqs_event` gives every record
-the same `messageId` (NOTES.md), and the pump must turn a real ReceiveMessage answer into the exact event Lambda's
-poller builds, receipt handles and attributes included, so partial-batch failures and redrive behave as on AWS.
-The integration tests use the same builders, so they and the stack cannot drift apart.
+the same `messageId` (docs/traps.md#chalice-sqs-test-events-share-a-messageid), and the pump must turn a real
+ReceiveMessage answer into the exact event Lambda's poller builds, receipt handles and attributes included, so
+partial-batch failures and redrive behave as on AWS. The integration tests use the same builders, so they and the stack
+cannot drift apart.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The rules of amendments (thu hồi, cập nhật nơi nhận, thay thế) of a document this gateway sent, pure: what a
 request may change, who gets which package, the items and messages that carry the intent (edXML `BussinessDocType`
-1, 2 and 3; domain/edxml.md). The use cases and their storage are in chalicelib.outbound.amendments.
+1, 2 and 3; docs/edxml.md#business-types). The use cases and their storage are in chalicelib.outbound.amendments.
 
 ReceiverList's `ReceiverType` code table is not public (like DocumentType's): this gateway writes every recipient
 concerned, 0 kept, 1 added, 2 removed, so a reader can rebuild both the change and the new list; kept in one place

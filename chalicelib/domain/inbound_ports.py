@@ -4,7 +4,8 @@ Why: use cases call these, never boto3 (issue "One house"); the adapters that im
 (`chalicelib.adapters.inbound_store.InboundStore`, `chalicelib.adapters.inbound_files.InboundFiles`,
 `chalicelib.adapters.agency_registry.AgencyRegistry`, the axis client) are built once per container by small cached
 factories, and the unit tests hand the use cases in-memory twins (tests/fakes/inbound.py) instead. Records stay the
-dicts the table holds (their fields are the wire shape, DESIGN.md); only the operations are typed here.
+dicts the table holds (their fields are the wire shape, docs/contract.md#wire-shapes); only the operations are typed
+here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class SentEnvelope(Protocol):
 
 
 class AxisSender(Protocol):
-    """The one axis call the outbox needs (`sendEdoc`, axis-api.md)."""
+    """The one axis call the outbox needs (`sendEdoc`, docs/axis-protocol.md)."""
 
     def send_edoc(self, path: str, *, to: list[str], messagetype: str) -> SentEnvelope: ...
 

@@ -1,4 +1,5 @@
-"""The inbox item a parsed document package becomes (the record `GET /v1/inbox/{id}` reads, DESIGN.md).
+"""The inbox item a parsed document package becomes (the record `GET /v1/inbox/{id}` reads,
+docs/contract.md#inbox-items).
 
 Pure: built only from the package, the envelope facts and the attachments already stored and verified, so a retried
 filing builds the same item. Free text is cut (`domain.inbound_rules.cut`) so the item stays far below DynamoDB's

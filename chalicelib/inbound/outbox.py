@@ -3,8 +3,9 @@ Art. 21(2): the same day), the clerk's 02–06 (chalicelib.inbound.inbox) and th
 revocation or an update (chalicelib.inbound.amendments).
 
 Each waits in the outbox (`OUTBOX#<organ_id>`, chalicelib.adapters.inbound_store), written in the same transaction
-as the change it reports, and is sent with `sendEdoc messagetype=status` (axis-api.md) by whoever gets there first:
-at once, or by every `poll_axis` until the axis takes it. A lease keeps two senders from sending it twice at once.
+as the change it reports, and is sent with `sendEdoc messagetype=status` (docs/axis-protocol.md) by whoever gets there
+first: at once, or by every `poll_axis` until the axis takes it. A lease keeps two senders from sending it twice at
+once.
 
 Why a module of its own: the poll, the inbox and the amendments all send these packages; here, below all three,
 the imports run one way.

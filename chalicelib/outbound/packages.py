@@ -1,4 +1,4 @@
-"""The edXML packages the gateway sends (QCVN 102:2016, domain/edxml.md): the document itself (`BussinessDocType` 0,
+"""The edXML packages the gateway sends (QCVN 102:2016, docs/edxml.md): the document itself (`BussinessDocType` 0,
 or 3 when it replaces an earlier one) and the amendment packages (1 revocation, 2 update of the recipients).
 
 Why one module: dispatch and the amendments' sending both build document packages, and an amendment package reuses

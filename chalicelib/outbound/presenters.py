@@ -1,5 +1,6 @@
-"""The wire shapes of outgoing documents and their amendments (DESIGN.md "API"): what `GET /v1/documents/{id}`,
-the listing and the amendment answers show. Internal fields (leases, S3 keys, package hashes) stay inside.
+"""The wire shapes of outgoing documents and their amendments (docs/contract.md#wire-shapes): what
+`GET /v1/documents/{id}`, the listing and the amendment answers show. Internal fields (leases, S3 keys, package hashes)
+stay inside.
 
 Why a module of its own: the documents' and the amendments' use cases both answer with a record, and neither
 should import the other to do so.

@@ -1,7 +1,7 @@
 """Base64 text that arrives in pieces, decoded straight into a file: the one sink both big base64 payloads use.
 
 Two places carry a whole document as one base64 string: the edXML `ContentTransferEncoded` element (QCVN 102:2016,
-`docs/edxml.md` § Formats) and the `data` member of the axis's getEdoc answer (`docs/axis-protocol.md`). A 100 MB
+`docs/edxml.md#formats`) and the `data` member of the axis's getEdoc answer (`docs/axis-protocol.md`). A 100 MB
 document makes either string larger than the document itself, so neither is ever held whole: the text is fed here
 piece by piece as the parser hands it over, and only 4-character groups are decoded.
 

@@ -1,8 +1,8 @@
 """What the simulated axis holds (systems, directory, envelopes, sends, faults) and the answers it computes.
 
-Why apart from the HTTP handler: these are the axis's rules (axis-api.md) — who may list, fetch and acknowledge
-which envelope, how a send to several recipients becomes one envelope each, how lists page — and they read more
-clearly, and are checked more easily, without the bytes on the wire around them. Every method is thread-safe:
+Why apart from the HTTP handler: these are the axis's rules (docs/axis-protocol.md) — who may list, fetch and
+acknowledge which envelope, how a send to several recipients becomes one envelope each, how lists page — and they read
+more clearly, and are checked more easily, without the bytes on the wire around them. Every method is thread-safe:
 the HTTP server answers each request on its own thread.
 """
 

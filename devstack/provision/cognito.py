@@ -1,7 +1,7 @@
 """The Cognito user pool, its web client, the `admins` group and the demo users, on moto.
 
-Why the token issuer is read from a real login: moto writes its own host into `iss` (NOTES.md), so guessing it
-would give the app a TOKEN_ISSUER that rejects every token.
+Why the token issuer is read from a real login: moto writes its own host into `iss`
+(docs/traps.md#moto-cognito-issuer-and-jwks), so guessing it would give the app a TOKEN_ISSUER that rejects every token.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Served agencies moved from KMS to PKCS#11: keys on a SoftHSM2 token, as an agency with an HSM would sign.
 
 Why the stack offers it: the PKCS#11 backend (`chalicelib.keys.pkcs11`) must run end to end like the KMS one
-(NOTES.md: an HSM-resident key means PKCS#11, not KMS). The agency's KMS key is left in place, unused, so the KMS
-side stays what infra/ describes.
+(docs/traps.md#hsm-keys-need-pkcs11: an HSM-resident key means PKCS#11, not KMS). The agency's KMS key is left in place,
+unused, so the KMS side stays what infra/ describes.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The provisioned account read back in the normalised shape tests/integration/test_provision_matches_infra.py
 compares with infra/resources.yaml.
 
-Why: moto's CloudFormation cannot run the template (NOTES.md), so the stack is provisioned with boto3 and this
-read-back is what keeps the two in step: if either side drifts, the test fails. Names, not ARNs: ARNs differ
-between accounts, names and settings must not.
+Why: moto's CloudFormation cannot run the template (docs/traps.md#moto-cloudformation-limits), so the stack is
+provisioned with boto3 and this read-back is what keeps the two in step: if either side drifts, the test fails. Names,
+not ARNs: ARNs differ between accounts, names and settings must not.
 """
 
 from __future__ import annotations

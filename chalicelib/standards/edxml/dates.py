@@ -1,4 +1,4 @@
-"""edXML date and time forms (QCVN 102:2016, `docs/edxml.md` § Formats): dates `yyyy/MM/dd`, timestamps
+"""edXML date and time forms (QCVN 102:2016, `docs/edxml.md#formats`): dates `yyyy/MM/dd`, timestamps
 `yyyy/MM/dd HH:mm:ss` in Vietnam local time (UTC+7) without a zone.
 
 Writing is strict (one form, an aware datetime); reading is lenient, as the other side's software is: `-`

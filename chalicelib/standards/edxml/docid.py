@@ -1,4 +1,4 @@
-"""The edXML `DocumentId` (QCVN 102:2016, `docs/edxml.md` § Namespace and shape, `MessageHeader/DocumentId`):
+"""The edXML `DocumentId` (QCVN 102:2016, `docs/edxml.md#namespace`, `MessageHeader/DocumentId`):
 "<issuer OrganId>,<yyyy/MM/dd>,<số>/<ký hiệu>", the one name a document has across agencies.
 
 The only place that builds or takes apart that form: revocations, updates, replacements and status packages point

@@ -1,5 +1,5 @@
 """The XML both edXML writers share: escaping, a small indenting writer, and the elements document and status
-packages have in common (QCVN 102:2016, `docs/edxml.md` § Namespace and shape).
+packages have in common (QCVN 102:2016, `docs/edxml.md#namespace`).
 
 The other side's parsers are name-based and order-sensitive, so element order is the contract and every writer
 spells it out; what is here is only what the two kinds of package write identically: the root with its default

@@ -1,5 +1,5 @@
 """The edXML vocabulary (QCVN 102:2016/BTTTT, amended 2022): namespace, code values, and the records a package
-carries, as dataclasses named after the elements they fill (`docs/edxml.md` § Namespace and shape).
+carries, as dataclasses named after the elements they fill (`docs/edxml.md#namespace`).
 
 Writers take `Organ`, `DocumentHeader`, `Business`, `AttachmentSource`...; the reader returns a `ParsedPackage`.
 Element names quoted in the docstrings are the standard's, misspellings included (`Bussiness`, `OrganAdd`...).
@@ -26,7 +26,7 @@ NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 #: The prefix `edXMLEnvelope` declares for `NS`; header and body elements carry it.
 PREFIX = "edXML"
 
-#: Status codes of status packages (`StatusCode`), QCVN 102:2016 as amended (`docs/edxml.md` § Status packages);
+#: Status codes of status packages (`StatusCode`), QCVN 102:2016 as amended (`docs/edxml.md#status-packages`);
 #: other codes are stored as they come.
 STATUS_CODES: dict[str, str] = {
     "01": "Đã đến",
@@ -40,7 +40,7 @@ STATUS_CODES: dict[str, str] = {
     "16": "Từ chối cập nhật/lấy lại",
 }
 
-#: `BussinessDocType` values (`docs/edxml.md` § Business types): 0 new, 1 revocation (thu hồi), 2 update (cập nhật),
+#: `BussinessDocType` values (`docs/edxml.md#business-types`): 0 new, 1 revocation (thu hồi), 2 update (cập nhật),
 #: 3 replacement (thay thế).
 DOC_TYPE_NEW, DOC_TYPE_REVOKE, DOC_TYPE_UPDATE, DOC_TYPE_REPLACE = 0, 1, 2, 3
 

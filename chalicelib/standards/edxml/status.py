@@ -1,4 +1,4 @@
-"""Status packages (QCVN 102:2016 edXML, `docs/edxml.md` § Status packages): how a recipient tells the sender what
+"""Status packages (QCVN 102:2016 edXML, `docs/edxml.md#status-packages`): how a recipient tells the sender what
 became of a document (01 đã đến … 06 hoàn thành, 13/15/16 around take-backs and updates; `STATUS_CODES`).
 
 Same root and envelope as a document package, no body, no attachments.

@@ -1,4 +1,4 @@
-"""`ContentTransferEncoded`, both ways (QCVN 102:2016, `docs/edxml.md` § Formats): base64 of a ZIP archive that
+"""`ContentTransferEncoded`, both ways (QCVN 102:2016, `docs/edxml.md#formats`): base64 of a ZIP archive that
 holds one entry, the file itself, as the reference library writes it.
 
 Memory stays flat in the attachment size: on sending, the file is zipped into a temporary file whose base64 is

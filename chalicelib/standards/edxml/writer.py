@@ -1,11 +1,11 @@
-"""Document packages (QCVN 102:2016 edXML, `docs/edxml.md` § Namespace and shape, § Business types), written
+"""Document packages (QCVN 102:2016 edXML, `docs/edxml.md#namespace`, § Business types), written
 streaming: memory does not grow with the attached files.
 
 One package carries one document: new (`BussinessDocType` 0), or a revocation (1), update (2) or replacement (3)
 of one sent before. Element order is the standard's, because the parsers on the other side are name-based and
 order-sensitive. The optional enveloped `Signature` element (last child of `edXMLHeader`) is never emitted: the
 reference library has no code that creates or checks it, and legal validity comes from the signatures inside the
-PDF (NĐ 30/2020 Art. 5; `docs/edxml.md` § The `Signature` element).
+PDF (NĐ 30/2020 Art. 5; `docs/edxml.md#header-signature`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _check_new_document(recipients: list[Organ], header: DocumentHeader, busines
                         attachments: list[AttachmentSource]) -> None:
     """Refuse, before writing a byte, what the standard does not allow: no `To`, `Priority` outside 0–4,
     `SteeringType` outside 0–2, `Paper` not 0/1, an unknown `BussinessDocType`, no `DocumentId`, a new document
-    without a file (`docs/edxml.md` § Formats, § Business types)."""
+    without a file (`docs/edxml.md#formats`, § Business types)."""
     require(bool(recipients), "To")
     require(0 <= header.priority <= 4, "Priority")
     require(0 <= header.steering_type <= 2, "SteeringType")
