@@ -8,7 +8,6 @@ answers 404 (not 403), so ids cannot be probed.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,16 +21,13 @@ from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SE
 from chalicelib.domain import states
 from chalicelib.domain.attachments import find_part
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.links import expires_at
 from chalicelib.domain.metadata import DocumentMetadata
 from chalicelib.domain.object_keys import incoming_attachment_key, incoming_key
 from chalicelib.outbound.amendments import list_for_document, prepare_replacement
 from chalicelib.outbound.presenters import present
 
 __all__ = ["create_document", "get_document", "get_record", "list_documents", "signed_download"]
-
-
-def _expires(seconds: int) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
 def _validate(body: Any) -> DocumentMetadata:
@@ -98,7 +94,7 @@ def _presigned_upload(key: str) -> dict[str, Any]:
     settings = get_settings()
     post = get_objects().presigned_post(key, content_type="application/pdf", max_bytes=settings.max_upload_bytes,
                                         expires=UPLOAD_URL_TTL_SECONDS)
-    return {"url": post["url"], "fields": post["fields"], "expires_at": _expires(UPLOAD_URL_TTL_SECONDS),
+    return {"url": post["url"], "fields": post["fields"], "expires_at": expires_at(UPLOAD_URL_TTL_SECONDS),
             "max_bytes": settings.max_upload_bytes}
 
 
@@ -149,4 +145,4 @@ def signed_download(caller: Caller, document_id: str, part: str | None = None) -
     if not key:
         raise NotFound("Văn bản chưa được ký số.", code="not_signed_yet", details={"state": record["state"]})
     url = get_objects().presigned_get(key, content_type="application/pdf", expires=DOWNLOAD_URL_TTL_SECONDS)
-    return {"url": url, "expires_at": _expires(DOWNLOAD_URL_TTL_SECONDS)}
+    return {"url": url, "expires_at": expires_at(DOWNLOAD_URL_TTL_SECONDS)}
