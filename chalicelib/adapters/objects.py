@@ -53,8 +53,12 @@ class S3Objects:
         """The object to a local file (streamed: signed PDFs reach 150 MB)."""
         self._s3.download_file(self.bucket, key, path, ExtraArgs={"VersionId": version_id} if version_id else None)
 
-    def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str]) -> None:
-        self._s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": metadata})
+    def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        """The local file to `key` (streamed, multipart when large)."""
+        extra: dict[str, Any] = {"ContentType": content_type}
+        if metadata is not None:
+            extra["Metadata"] = metadata
+        self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra)
 
     def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
         """(up to `limit` bytes, ETag) of a small object; NotModified when `etag` is still current (a conditional
@@ -79,10 +83,12 @@ class S3Objects:
             Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]], ExpiresIn=expires)
         return {"url": post["url"], "fields": post["fields"]}
 
-    def presigned_get(self, key: str, *, content_type: str, expires: int) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object", ExpiresIn=expires,
-            Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type})
+    def presigned_get(self, key: str, *, content_type: str, expires: int, disposition: str | None = None) -> str:
+        """A short-lived GET of `key`, answered with this Content-Type (and Content-Disposition, if given)."""
+        params = {"Bucket": self.bucket, "Key": key, "ResponseContentType": content_type}
+        if disposition is not None:
+            params["ResponseContentDisposition"] = disposition
+        return self._s3.generate_presigned_url("get_object", ExpiresIn=expires, Params=params)
 
 
 _override: ObjectStore | None = None

@@ -1,7 +1,7 @@
 """The ports the inbound use cases (the inbox, the status outbox, poll_axis) talk to, as Protocols.
 
 Why: use cases call these, never boto3 (issue "One house"); the adapters that implement them
-(`chalicelib.adapters.inbound_store.InboundStore`, `chalicelib.adapters.inbound_files.InboundFiles`,
+(`chalicelib.adapters.inbound_store.InboundStore`, `chalicelib.adapters.objects.S3Objects`,
 `chalicelib.adapters.agency_registry.AgencyRegistry`, the axis client) are built once per container by small cached
 factories, and the unit tests hand the use cases in-memory twins (tests/fakes/inbound.py) instead. Records stay the
 dicts the table holds (their fields are the wire shape, docs/contract.md#wire-shapes); only the operations are typed
@@ -73,7 +73,7 @@ class AgencyDirectory(Protocol):
 class DownloadLinks(Protocol):
     """Short-lived download links to stored attachments."""
 
-    def download_url(self, key: str, *, disposition: str, content_type: str, expires_in: int) -> str: ...
+    def presigned_get(self, key: str, *, content_type: str, expires: int, disposition: str | None = None) -> str: ...
 
 
 class EnvelopeRun(Protocol):

@@ -25,8 +25,8 @@ from chalicelib.adapters.axis.client import AxisClient
 from chalicelib.adapters.axis.credentials import axis_credentials
 from chalicelib.adapters.axis.errors import AxisError
 from chalicelib.adapters.dynamo import ConditionFailed
-from chalicelib.adapters.inbound_files import inbound_files
 from chalicelib.adapters.inbound_store import inbound_store
+from chalicelib.adapters.objects import get_objects
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.log import logger
@@ -78,7 +78,7 @@ def api_axis_client(organ_id: str) -> AxisSender:
 
 def default_ports() -> InboxPorts:
     """The adapters of this container (each built once by its factory)."""
-    return InboxPorts(store=inbound_store(), agencies=AgencyRegistry(), links=inbound_files(), axis=api_axis_client)
+    return InboxPorts(store=inbound_store(), agencies=AgencyRegistry(), links=get_objects(), axis=api_axis_client)
 
 
 def _not_found() -> NotFound:
@@ -130,8 +130,8 @@ def present(item: dict[str, Any], *, detail: bool = False, links: DownloadLinks 
     attachments = []
     for att in item.get("attachments", []):
         disposition = f"attachment; filename*=UTF-8''{quote(att['name'] or 'attachment', safe='')}"
-        url = links.download_url(att["key"], disposition=disposition, expires_in=DOWNLOAD_URL_TTL_SECONDS,
-                                 content_type="application/pdf" if att.get("is_pdf") else "application/octet-stream")
+        url = links.presigned_get(att["key"], disposition=disposition, expires=DOWNLOAD_URL_TTL_SECONDS,
+                                  content_type="application/pdf" if att.get("is_pdf") else "application/octet-stream")
         attachments.append({"name": att["name"], "content_type": att.get("content_type"), "size": att.get("size"),
                             "sha256": att.get("sha256"), "verification": att.get("verification"),
                             "download": {"url": url, "expires_at": expires}})

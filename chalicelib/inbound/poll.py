@@ -45,8 +45,8 @@ from typing import Any
 from chalicelib.adapters.agency_registry import AgencyRegistry
 from chalicelib.adapters.axis.credentials import axis_client_for, axis_credentials
 from chalicelib.adapters.axis.errors import AxisError
-from chalicelib.adapters.inbound_files import inbound_files
 from chalicelib.adapters.inbound_store import inbound_store
+from chalicelib.adapters.objects import get_objects
 from chalicelib.adapters.trust_store import trust_roots
 from chalicelib.core.clock import now_iso
 from chalicelib.core.log import logger
@@ -141,7 +141,7 @@ class _Poll:
         self.out_of_time = out_of_time
         self.client = axis_client_for(organ_id)
         self.store = inbound_store()
-        self.files = inbound_files()
+        self.files = get_objects()
 
     def run(self) -> None:
         send_pending_statuses(self.client, self.organ_id, self.store, self.counts)
@@ -184,7 +184,7 @@ class _Poll:
             raw = os.path.join(tmp, "package.edxml")
             self.client.get_edoc(doc_id, dest=raw)
             key = f"inbound/{self.organ_id}/{doc_id}.edxml"
-            self.files.put_file(raw, key, "application/xml")
+            self.files.upload(raw, key, content_type="application/xml")
             base = {"axis_doc_id": doc_id, "organ_id": self.organ_id, "from": cut(entry.get("from"), 64),
                     "listed_as": cut(entry.get("messageType"), 16), "received_at": now_iso(), "raw_key": key,
                     "sha256": sha256_file(raw), "size": os.path.getsize(raw),
@@ -314,7 +314,7 @@ class _Poll:
             if report is not None:
                 report["signatures"] = report["signatures"][:MAX_REPORTED_SIGNATURES]
             key = f"inbound/{self.organ_id}/{inbox_id}/{safe_name(att.name, index)}"
-            self.files.put_file(att.path, key, "application/pdf" if is_pdf else "application/octet-stream")
+            self.files.upload(att.path, key, content_type="application/pdf" if is_pdf else "application/octet-stream")
             attachments.append({"name": cut(att.name, 255), "content_type": cut(att.content_type, 100),
                                 "size": att.size, "sha256": sha256_file(att.path), "key": key, "is_pdf": is_pdf,
                                 "verification": report})

@@ -162,9 +162,9 @@ class FakeObjects:
             raise ObjectUnavailable(key, "404")
         Path(path).write_bytes(self.objects[key])
 
-    def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str]) -> None:
+    def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
         self.objects[key] = Path(path).read_bytes()
-        self.uploads.append((key, content_type, dict(metadata)))
+        self.uploads.append((key, content_type, dict(metadata or {})))
 
     def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
         if key not in self.objects:
@@ -177,7 +177,7 @@ class FakeObjects:
     def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
         return {"url": "https://objects.test/upload", "fields": {"key": key, "Content-Type": content_type}}
 
-    def presigned_get(self, key: str, *, content_type: str, expires: int) -> str:
+    def presigned_get(self, key: str, *, content_type: str, expires: int, disposition: str | None = None) -> str:
         return f"https://objects.test/{key}?expires={expires}"
 
 

@@ -130,10 +130,10 @@ class FakeLinks:
     def __init__(self) -> None:
         self.asked: list[dict[str, Any]] = []
 
-    def download_url(self, key: str, *, disposition: str, content_type: str, expires_in: int) -> str:
+    def presigned_get(self, key: str, *, content_type: str, expires: int, disposition: str | None = None) -> str:
         self.asked.append({"key": key, "disposition": disposition, "content_type": content_type,
-                           "expires_in": expires_in})
-        return f"https://files.example/{key}?expires_in={expires_in}"
+                           "expires_in": expires})
+        return f"https://files.example/{key}?expires_in={expires}"
 
 
 @dataclass(frozen=True)
