@@ -24,6 +24,7 @@ from asn1crypto import pem, x509
 from devstack.demo_data import SAMPLES
 from devstack.pdftools import make_nss_db, pdfsig_report, pdftotext_area, pyhanko_report, qpdf_check
 from devstack.pki import DemoCA
+from tests.support.pki import person_sign
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader
@@ -47,10 +48,8 @@ def _root(stack: dict) -> x509.Certificate:
 @pytest.fixture(scope="module")
 def person_signed(tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path) -> Path:
     """The upload as it usually arrives: already signed by the competent person, with their own certificate."""
-    from tests.unit.test_pades import _person_sign
-
     out = tmp_path_factory.mktemp("person") / "person-signed.pdf"
-    _person_sign(sample_pdf, out, DemoCA.load_or_create(tmp_path_factory.mktemp("person-ca")))
+    person_sign(sample_pdf, out, DemoCA.load_or_create(tmp_path_factory.mktemp("person-ca")))
     return out
 
 
