@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import x509
@@ -57,6 +58,14 @@ def identity(ca: DemoCA, pki: LocalPki) -> SigningIdentity:
     return _identity(ca, pki, H03)
 
 
+def _sign_at(level: str, document: Path, out: Path, identity: SigningIdentity, pki: LocalPki,
+             root: x509.Certificate) -> tuple[Path, Any, dict[str, Any]]:
+    """Sign `document` into `out` at PAdES `level` with the local TSA: (out, the result, pyHanko's one report)."""
+    result = sign_pdf_file(document, out, identity, profile=PadesProfile(level=level, tsa_url=pki.tsa_url))
+    [report] = pyhanko_report(out, [root])
+    return out, result, report
+
+
 @pytest.fixture(autouse=True)
 def _fresh_revocation_cache():
     ltv.default_checker().forget()
@@ -66,10 +75,8 @@ def _fresh_revocation_cache():
 
 def test_b_t_carries_a_trusted_signature_timestamp(tmp_path: Path, document: Path, identity: SigningIdentity,
                                                    pki: LocalPki, root: x509.Certificate, nssdir: str) -> None:
-    out = tmp_path / "bt.pdf"
-    result = sign_pdf_file(document, out, identity, profile=PadesProfile(level="B-T", tsa_url=pki.tsa_url))
+    out, result, report = _sign_at("B-T", document, tmp_path / "bt.pdf", identity, pki, root)
     assert result.level == "B-T"
-    [report] = pyhanko_report(out, [root])
     assert report["level"] == "B-T", report
     assert report["timestamped"] and report["dss"] is None
     [sig] = pdfsig_report(out, nssdir=nssdir)
@@ -79,10 +86,8 @@ def test_b_t_carries_a_trusted_signature_timestamp(tmp_path: Path, document: Pat
 
 def test_b_lt_embeds_certificates_and_revocation_answers(tmp_path: Path, document: Path, identity: SigningIdentity,
                                                          pki: LocalPki, root: x509.Certificate, nssdir: str) -> None:
-    out = tmp_path / "blt.pdf"
-    result = sign_pdf_file(document, out, identity, profile=PadesProfile(level="B-LT", tsa_url=pki.tsa_url))
+    out, result, report = _sign_at("B-LT", document, tmp_path / "blt.pdf", identity, pki, root)
     assert result.level == "B-LT"
-    [report] = pyhanko_report(out, [root])
     assert report["level"] == "B-LT", report
     # root, agency certificate, TSA certificate; an OCSP answer for each of the two leaves
     assert report["dss"] == {"certs": 3, "ocsps": 2, "crls": 0}
