@@ -10,21 +10,9 @@ from typing import Any
 import pytest
 
 from devstack import demo_data
-from tests.support.handlers import (
-    RECIPIENTS,
-    HandlerEnv,
-    assert_not_retried,
-    axis_packages,
-    full,
-    incoming,
-    object_bytes,
-    raw_item,
-    sha256,
-    signed,
-    states_of,
-    versions,
-)
+from tests.support.handlers import RECIPIENTS, HandlerEnv, assert_not_retried, axis_packages
 from tests.support.organs import H62
+from tests.support.records import full, incoming, object_bytes, raw_item, sha256, signed, states_of, versions
 
 
 @pytest.fixture(scope="module")

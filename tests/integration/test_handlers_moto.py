@@ -24,22 +24,9 @@ from urllib.parse import unquote_plus
 import pytest
 
 from devstack import demo_data
-from tests.support.handlers import (
-    RECIPIENTS,
-    HandlerEnv,
-    assert_not_retried,
-    assert_reported_failed,
-    axis_packages,
-    full,
-    incoming,
-    object_bytes,
-    raw_item,
-    sha256,
-    signed,
-    states_of,
-    versions,
-)
+from tests.support.handlers import RECIPIENTS, HandlerEnv, assert_not_retried, assert_reported_failed, axis_packages
 from tests.support.organs import G22, H03, H62, K62
+from tests.support.records import full, incoming, object_bytes, raw_item, sha256, signed, states_of, versions
 
 NO_KEY = "000.00.14.H62"  # a served agency registered without a signing key (set up by a test)
 

@@ -1,11 +1,10 @@
-"""The Lambda side of the handler tests (tests/integration): the SQS poller played in this process, and what the
-handlers wrote, read back.
+"""The Lambda side of the handler tests (tests/integration): the SQS poller played in this process.
 
 `LambdaQueue` plays Lambda's SQS poller for one queue: it receives real messages from moto, builds the Lambda SQS
 event with `devstack.stack.sqs_event_record` (the pump's own builder), invokes the handler and applies
 ReportBatchItemFailures the way Lambda does (an invocation error fails the whole batch). `HandlerEnv` is what the
-`handler_env` fixture (tests/integration/conftest.py) hands over; the functions below read S3, DynamoDB and the
-axis simulator the way the handler tests check them.
+`handler_env` fixture (tests/integration/conftest.py) hands over; the checks below say what Lambda and SQS make of
+an invocation. What the handlers wrote to S3 and DynamoDB is read back by tests/support/records.py.
 
 The gateway's modules are imported inside the functions, as the tests do: only after `handler_env` has set the
 Lambda environment and imported `app`.
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +23,7 @@ from tests.support.moto_tables import REGION
 from tests.support.organs import G22, H03, K62
 
 __all__ = ["RECIPIENTS", "HandlerEnv", "Invocation", "LambdaQueue", "assert_not_retried", "assert_reported_failed",
-           "axis_packages", "describe", "forget_caches", "full", "incoming", "object_bytes", "raw_item", "sha256",
-           "signed", "states_of", "versions"]
+           "axis_packages", "describe", "forget_caches"]
 
 #: Whom the handler tests' documents go to: two external agencies (K62 with paper in parallel) and one served.
 RECIPIENTS = [G22, K62, H03]
@@ -205,53 +202,6 @@ def forget_caches() -> None:
     credentials.clear_cache()
     sign_upload._identity.cache_clear()
     pades.clear_caches()
-
-
-
-# -- what the handlers wrote, read back ---------------------------------------------------------------------------
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def incoming(organ_id: str, document_id: str) -> str:
-    return f"incoming/{organ_id}/{document_id}.pdf"
-
-
-def signed(organ_id: str, document_id: str) -> str:
-    return f"signed/{organ_id}/{document_id}.pdf"
-
-
-def raw_item(document_id: str) -> dict[str, Any] | None:
-    """The record exactly as stored (lease fields included)."""
-    from chalicelib.adapters import aws
-    from chalicelib.core import settings
-
-    return aws.table(settings.DOCUMENTS_TABLE).get_item(
-        Key={"pk": f"DOC#{document_id}", "sk": "META"}, ConsistentRead=True).get("Item")
-
-
-def full(document_id: str) -> tuple[dict[str, Any], list[dict], dict[str, dict]]:
-    """(record, timeline events oldest first, deliveries by recipient)."""
-    from chalicelib.adapters.document_store import DocumentStore
-
-    record, events, deliveries = DocumentStore().get_full(document_id)
-    assert record is not None
-    return record, events, {d["organ_id"]: d for d in deliveries}
-
-
-def states_of(events: list[dict]) -> list[str]:
-    return [e["state"] for e in events]
-
-
-def versions(env: HandlerEnv, key: str) -> list[dict[str, Any]]:
-    resp = env.s3.list_object_versions(Bucket=env.bucket, Prefix=key)
-    return [v for v in resp.get("Versions", []) if v["Key"] == key]
-
-
-def object_bytes(env: HandlerEnv, key: str) -> bytes:
-    return env.s3.get_object(Bucket=env.bucket, Key=key)["Body"].read()
 
 
 def axis_packages(env: HandlerEnv, **filters: str) -> list[dict[str, Any]]:
