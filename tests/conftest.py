@@ -1,4 +1,5 @@
-"""One embedded stack per test session, driven only from outside (HTTP, Cognito, S3, the axis)."""
+"""Fixtures shared by the whole suite: one embedded stack per test session, driven only from outside (HTTP,
+Cognito, S3, the axis), and a demo CA per test module. What fixtures build comes from tests/support/."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from devstack.client import GatewayClient
+from devstack.pki import DemoCA
+from tests.support.pki import fresh_ca
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -33,6 +36,12 @@ def stack(stack_handle):
 @pytest.fixture(scope="session")
 def client(stack) -> GatewayClient:
     return GatewayClient(stack)
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> DemoCA:
+    """A demo CA of the test module's own (its own directory: what one module revokes, no other sees)."""
+    return fresh_ca(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="session")

@@ -45,8 +45,8 @@ def write() -> None:
     page = REPO / "docs" / "architecture.md"
     text = page.read_text(encoding="utf-8")
     old = current()
-    page.write_text(text.replace(old, render()) if old else text.rstrip("\n") + "\n\n## Module map\n\n" + render() + "\n",
-                    encoding="utf-8")
+    new = text.replace(old, render()) if old else text.rstrip("\n") + "\n\n## Module map\n\n" + render() + "\n"
+    page.write_text(new, encoding="utf-8")
 
 
 if __name__ == "__main__":

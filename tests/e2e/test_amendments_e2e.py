@@ -18,15 +18,13 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import replace as dataclass_replace
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.standards.edxml import (
-    VN_TZ,
-    AttachmentSource,
     Business,
     DocumentHeader,
     DocumentInfoUpdate,
@@ -34,22 +32,20 @@ from chalicelib.standards.edxml import (
     Receiver,
     ReplacementInfo,
     ResponseFor,
-    SignerInfo,
-    build_status_package,
-    document_id,
     parse_package,
-    write_new_document_package,
 )
 from devstack.client import ApiError
 from devstack.demo_data import SAMPLES
 from tests.e2e.helpers import eventually
+from tests.support.axis import send_as as _send
+from tests.support.documents import fresh_metadata
+from tests.support.organs import G22, H03, H49, H62, K62
+from tests.support.packages import about as _about
+from tests.support.packages import status_package as _status
+from tests.support.packages import vpcp_header, vpcp_package
 
 SAMPLE = SAMPLES[0]
-H62 = SAMPLE.uploader  # UBND tỉnh Vĩnh Phúc, served
-H03 = "000.00.00.H03"  # UBND tỉnh Bắc Giang, served
-G22 = "000.00.00.G22"  # Văn phòng Chính phủ, external
-K62 = "000.00.00.K62"  # HĐND tỉnh Vĩnh Phúc, external, paper in parallel
-H49 = "000.00.00.H49"  # UBND tỉnh Quảng Ninh, external
+assert SAMPLE.uploader == H62  # UBND tỉnh Vĩnh Phúc, served
 VPCP = Organ(G22, "Văn phòng Chính phủ", address="Hà Nội")
 HDND = Organ(K62, "HĐND tỉnh Vĩnh Phúc")
 QUANG_NINH = Organ(H49, "UBND tỉnh Quảng Ninh")
@@ -58,17 +54,6 @@ QUANG_NINH = Organ(H49, "UBND tỉnh Quảng Ninh")
 # -- helpers ---------------------------------------------------------------------------------------------------------
 
 
-
-
-def _send(axis, data: bytes, to: list[str], tmp_path: Path, messagetype: str = "edoc") -> str:
-    path = tmp_path / f"{uuid.uuid4().hex}.edxml"
-    path.write_bytes(data)
-    return axis.send_edoc(path, to=to, messagetype=messagetype).doc_id
-
-
-def _status(reporter: Organ, ref: ResponseFor, code: str, description: str = "") -> bytes:
-    return build_status_package(reporter=reporter, response_for=ref, status_code=code, description=description,
-                                timestamp=datetime.now(VN_TZ))
 
 
 def _packages(axis, edxml_document_id: str, doc_type: int | None = None) -> list[tuple[dict, Any]]:
@@ -94,10 +79,7 @@ def _statuses(axis, edxml_document_id: str) -> Counter[tuple[str, str]]:
 
 
 def _metadata(suffix: str, recipients: list[str]) -> dict[str, Any]:
-    metadata = json.loads(json.dumps(SAMPLE.metadata))
-    metadata["notation"] = f"{metadata['notation']}-{suffix}"
-    metadata["recipients"] = recipients
-    return metadata
+    return fresh_metadata(suffix, recipients)
 
 
 def _dispatch(client, token: str, metadata: dict[str, Any], pdf: Path) -> dict[str, Any]:
@@ -121,27 +103,13 @@ def _deliveries(client, token: str, doc_id: str) -> dict[str, dict]:
 
 
 def _g22_header(notation: str) -> DocumentHeader:
-    issued = datetime.now(VN_TZ).date()
-    return DocumentHeader(
-        document_id=document_id(G22, issued, "45", notation), code_number="45", code_notation=notation,
-        place="Hà Nội", promulgation_date=issued, type_name="Công văn", subject=f"V/v thử nghiệm {notation}",
-        signer=SignerInfo("KT. BỘ TRƯỞNG, CHỦ NHIỆM", "PHÓ CHỦ NHIỆM", "Nguyễn Văn A"), to_places=["Như trên"])
+    return vpcp_header("45", notation, f"V/v thử nghiệm {notation}")
 
 
 def _g22_package(header: DocumentHeader, to: list[Organ], business: Business, pdf: Path | None,
                  folder: Path) -> bytes:
     """A package as Văn phòng Chính phủ's own system writes it (the same edXML writer: the format is the contract)."""
-    path = folder / f"{uuid.uuid4().hex}.edxml"
-    attachments = [AttachmentSource("45-VPCP.pdf", "application/pdf", pdf)] if pdf else []
-    with open(path, "wb") as out:
-        write_new_document_package(out, sender=VPCP, recipients=to, header=header, business=business,
-                                   attachments=attachments, trace_timestamp=datetime.now(VN_TZ))
-    return path.read_bytes()
-
-
-def _about(header: DocumentHeader) -> ResponseFor:
-    return ResponseFor(G22, f"{header.code_number}/{header.code_notation}", header.document_id,
-                       header.promulgation_date)
+    return vpcp_package(folder / f"{uuid.uuid4().hex}.edxml", VPCP, to, header, business, pdf)
 
 
 def _inbox_item(client, token: str, notation: str) -> dict[str, Any]:

@@ -16,9 +16,13 @@ import pytest
 
 from devstack.pdftools import pdfsig_report, pdftotext, qpdf_check
 from devstack.sample_pdf import render_text_pdf
-from tests.e2e.test_pipeline_e2e import SENDER, _fresh_metadata, _packages_for
+from tests.support.axis import packages_for as _packages_for
+from tests.support.documents import SAMPLE
+from tests.support.documents import fresh_metadata as _fresh_metadata
+from tests.support.organs import G22
 
-VPCP = "000.00.00.G22"
+SENDER = SAMPLE.uploader
+VPCP = G22
 NAMES = ["Phụ lục I", "Phụ lục II"]
 
 

@@ -13,10 +13,9 @@ acknowledged as the protocol says and listed for the administrator.
 from __future__ import annotations
 
 import io
-import json
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +23,24 @@ import pytest
 import requests
 
 from chalicelib.standards.edxml import (
-    VN_TZ,
-    AttachmentSource,
     Business,
-    DocumentHeader,
     Organ,
     ResponseFor,
-    SignerInfo,
-    build_status_package,
-    document_id,
     parse_package,
-    write_new_document_package,
 )
 from devstack.client import ApiError
 from devstack.demo_data import SAMPLES, UNREGISTERED_SYSTEMS
 from tests.e2e.helpers import eventually
+from tests.support.axis import send_as as _send
+from tests.support.axis import sim as _sim
+from tests.support.documents import fresh_metadata
+from tests.support.organs import G22, H03, H62, K62
+from tests.support.packages import status_package as _status
+from tests.support.packages import vpcp_header, vpcp_package
+from tests.support.pki import fresh_ca, local_identity
 
 SAMPLE = SAMPLES[0]
-H62 = SAMPLE.uploader  # UBND tỉnh Vĩnh Phúc, served by the gateway
-H03 = "000.00.00.H03"  # UBND tỉnh Bắc Giang, served too: "another agency"
-G22 = "000.00.00.G22"  # Văn phòng Chính phủ, external
-K62 = "000.00.00.K62"  # HĐND tỉnh Vĩnh Phúc, external
+assert SAMPLE.uploader == H62  # UBND tỉnh Vĩnh Phúc, served by the gateway; H03 is "another agency", served too
 UNREGISTERED = UNREGISTERED_SYSTEMS[0]
 VPCP = Organ(G22, "Văn phòng Chính phủ", email="vpcp@chinhphu.vn", address="Hà Nội")
 UBND_VP = Organ(H62, "UBND tỉnh Vĩnh Phúc")
@@ -55,25 +51,8 @@ UBND_VP = Organ(H62, "UBND tỉnh Vĩnh Phúc")
 
 
 
-def _sim(stack, path: str, method: str = "GET", body: Any = None) -> Any:
-    resp = requests.request(method, stack["axis"]["url"] + path, json=body, timeout=10)
-    resp.raise_for_status()
-    return resp.json()
-
-
 def _envelopes(stack, **query: str) -> list[dict[str, Any]]:
     return _sim(stack, "/_sim/packages?" + "&".join(f"{k}={v}" for k, v in query.items()))["items"]
-
-
-def _send(axis, data: bytes, to: list[str], tmp_path: Path, messagetype: str = "edoc") -> str:
-    path = tmp_path / f"{uuid.uuid4().hex}.edxml"
-    path.write_bytes(data)
-    return axis.send_edoc(path, to=to, messagetype=messagetype).doc_id
-
-
-def _status(reporter: Organ, ref: ResponseFor, code: str, description: str = "") -> bytes:
-    return build_status_package(reporter=reporter, response_for=ref, status_code=code, description=description,
-                                timestamp=datetime.now(VN_TZ))
 
 
 def _statuses_received(axis, edxml_document_id: str) -> list[str]:
@@ -88,9 +67,7 @@ def _statuses_received(axis, edxml_document_id: str) -> list[str]:
 
 def _dispatched_document(client, sample_pdf, recipients: list[str], suffix: str) -> tuple[str, str, str]:
     token = client.login(client.user_for(H62))
-    metadata = json.loads(json.dumps(SAMPLE.metadata))
-    metadata["notation"] = f"{metadata['notation']}-{suffix}"
-    metadata["recipients"] = recipients
+    metadata = fresh_metadata(suffix, recipients)
     created = client.create_document(token, metadata)
     client.upload(created["upload"], sample_pdf)
     doc = client.wait_for(token, created["document_id"], {"DISPATCHED", "REJECTED", "FAILED"}, timeout=90)
@@ -169,37 +146,19 @@ def test_recipients_statuses_show_as_each_deliverys_timeline(client, stack, stac
 @pytest.fixture(scope="module")
 def vpcp_signed_pdf(tmp_path_factory, sample_pdf) -> Path:
     """A PDF signed by "Văn phòng Chính phủ" with pyHanko and a test CA of our own (not trusted by the gateway)."""
-    from asn1crypto import x509
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from chalicelib.keys.backends import LocalKeySigner
-    from chalicelib.signing.pades import SigningIdentity, sign_pdf_file
-    from devstack.pki import DemoCA
+    from chalicelib.signing.pades import sign_pdf_file
 
     folder = tmp_path_factory.mktemp("vpcp")
-    ca = DemoCA.load_or_create(folder / "ca")
-    raw = LocalKeySigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    cert = ca.issue_org_certificate(raw.public_key_der(), G22, VPCP.name)
-    identity = SigningIdentity(G22, VPCP.name, x509.Certificate.load(cert), [x509.Certificate.load(ca.root_cert_der)],
-                               raw)
+    identity = local_identity(fresh_ca(folder / "ca"), G22, VPCP.name)
     out = folder / "vpcp-signed.pdf"
     sign_pdf_file(sample_pdf, out, identity)
     return out
 
 
 def _vpcp_package(pdf: Path, to: list[Organ], notation: str, folder: Path) -> tuple[bytes, str]:
-    issued = datetime.now(VN_TZ).date()
-    header = DocumentHeader(
-        document_id=document_id(G22, issued, "123", notation), code_number="123", code_notation=notation,
-        place="Hà Nội", promulgation_date=issued, type_name="Công văn",
-        subject="V/v đôn đốc triển khai văn bản điện tử liên thông", content="Đôn đốc triển khai.",
-        signer=SignerInfo("KT. BỘ TRƯỞNG, CHỦ NHIỆM", "PHÓ CHỦ NHIỆM", "Nguyễn Văn A"), to_places=["Như trên"])
-    path = folder / f"{notation}.edxml"
-    with open(path, "wb") as out:
-        write_new_document_package(out, sender=VPCP, recipients=to, header=header, business=Business(),
-                                   attachments=[AttachmentSource("123-VPCP.pdf", "application/pdf", pdf)],
-                                   trace_timestamp=datetime.now(VN_TZ))
-    return path.read_bytes(), header.document_id
+    header = vpcp_header("123", notation, "V/v đôn đốc triển khai văn bản điện tử liên thông",
+                         content="Đôn đốc triển khai.")
+    return vpcp_package(folder / f"{notation}.edxml", VPCP, to, header, Business(), pdf), header.document_id
 
 
 def test_inbound_document_is_filed_once_verified_acknowledged_and_answered(client, stack, stack_handle, tmp_path,

@@ -26,17 +26,16 @@ import json
 import random
 import threading
 import time
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 
 from devstack.client import ApiError, GatewayClient
 from devstack.demo_data import SAMPLES
+from tests.support.axis import sim as _sim
 
 DOCUMENTS = 200
 SENDERS = ["000.00.00.H62", "000.00.01.H62", "000.00.12.H62", "000.00.00.H03"]
@@ -45,14 +44,6 @@ REFUSED_SENDER = "000.00.13.H62"  # the agency whose package the axis refuses in
 RECIPIENTS = ["000.00.00.G22", "000.00.00.K62", "000.00.00.H49"]
 AXIS_TIMEOUT = 1  # seconds, the axis secret's optional "timeout"
 SETTLE_SECONDS = 240  # a deadline for a loaded machine; on an idle 2-core one the pipeline takes about 75 s
-
-
-def _sim(stack: dict, path: str, method: str = "GET", body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(stack["axis"]["url"] + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (the local simulator)
-        return json.loads(resp.read())
 
 
 @pytest.fixture(scope="module")

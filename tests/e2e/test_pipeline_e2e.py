@@ -9,38 +9,21 @@ the signed PDF byte for byte.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 
-from chalicelib.standards.edxml import parse_package
 from devstack.demo_data import SAMPLES
 from devstack.pdftools import pdfsig_report, qpdf_check
+from tests.support.axis import packages_for as _packages_for
+from tests.support.documents import fresh_metadata as _fresh_metadata
+from tests.support.organs import G22
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader
-VPCP = "000.00.00.G22"
-
-
-def _fresh_metadata(notation_suffix: str) -> dict:
-    md = json.loads(json.dumps(SAMPLE.metadata))
-    md["notation"] = f"{md['notation']}-{notation_suffix}"
-    return md
-
-
-def _packages_for(client, system_id: str, document_id_header: str) -> list:
-    """Every package on the axis for `system_id` whose edXML DocumentId is `document_id_header`."""
-    axis = client.axis_system(system_id)
-    found = []
-    for entry in axis.get_received_edoc_list("edoc"):
-        data = axis.get_edoc(entry["docId"])
-        package = parse_package(io.BytesIO(data))
-        if package.document_id == document_id_header:
-            found.append((entry, package, data))
-    return found
+VPCP = G22
 
 
 def test_upload_is_signed_and_dispatched_to_each_recipient_exactly_once(client, sample_pdf, tmp_path):

@@ -23,11 +23,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from chalicelib.standards.edxml import parse_package
 from devstack.client import GatewayClient
 from devstack.demo_data import AGENCIES, SAMPLES
 from devstack.pdftools import pdfsig_report, qpdf_check
 from devstack.pki import DemoCA
+from tests.support.axis import packages_for
+from tests.support.documents import fresh_metadata
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader
@@ -57,19 +58,11 @@ def backend(request, client: GatewayClient, hsm_client: GatewayClient) -> tuple[
 
 
 def _packages_for(client: GatewayClient, system_id: str, header_id: str) -> list:
-    axis = client.axis_system(system_id)
-    found = []
-    for entry in axis.get_received_edoc_list("edoc"):
-        data = axis.get_edoc(entry["docId"])
-        package = parse_package(io.BytesIO(data))
-        if package.document_id == header_id:
-            found.append((entry, package))
-    return found
+    return [(entry, package) for entry, package, _ in packages_for(client, system_id, header_id)]
 
 
 def _send(client: GatewayClient, token: str, pdf: Path, suffix: str) -> tuple[dict, dict, bytes]:
-    metadata = json.loads(json.dumps(SAMPLE.metadata))
-    metadata["notation"] = f"{metadata['notation']}-{suffix}"
+    metadata = fresh_metadata(suffix)
     created = client.create_document(token, metadata)
     client.upload(created["upload"], pdf)
     doc = client.wait_for(token, created["document_id"], {"DISPATCHED", "REJECTED", "FAILED"}, timeout=90)

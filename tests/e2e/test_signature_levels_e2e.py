@@ -12,7 +12,6 @@ and the original untouched in S3; once the hold is lifted, the agency signs agai
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +23,8 @@ from asn1crypto import pem, x509
 from devstack.demo_data import SAMPLES
 from devstack.pdftools import make_nss_db, pdfsig_report, pdftotext_area, pyhanko_report, qpdf_check
 from devstack.pki import DemoCA
+from tests.support.documents import fresh_metadata
+from tests.support.pki import person_sign
 
 SAMPLE = SAMPLES[0]
 SENDER = SAMPLE.uploader
@@ -33,10 +34,7 @@ STAMP = {"page": -1, "x": 40, "y": 290, "width": 300, "height": 100}
 
 
 def _metadata(suffix: str, **extra: object) -> dict:
-    md = json.loads(json.dumps(SAMPLE.metadata))
-    md["notation"] = f"{md['notation']}-{suffix}"
-    md.update(extra)
-    return md
+    return fresh_metadata(suffix, **extra)
 
 
 def _root(stack: dict) -> x509.Certificate:
@@ -47,10 +45,8 @@ def _root(stack: dict) -> x509.Certificate:
 @pytest.fixture(scope="module")
 def person_signed(tmp_path_factory: pytest.TempPathFactory, sample_pdf: Path) -> Path:
     """The upload as it usually arrives: already signed by the competent person, with their own certificate."""
-    from tests.unit.test_pades import _person_sign
-
     out = tmp_path_factory.mktemp("person") / "person-signed.pdf"
-    _person_sign(sample_pdf, out, DemoCA.load_or_create(tmp_path_factory.mktemp("person-ca")))
+    person_sign(sample_pdf, out, DemoCA.load_or_create(tmp_path_factory.mktemp("person-ca")))
     return out
 
 

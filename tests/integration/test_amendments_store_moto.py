@@ -10,36 +10,19 @@ from typing import Any
 
 import pytest
 
-REGION = "ap-southeast-1"
+from tests.support.moto_tables import REGION, mocked_aws
+from tests.support.organs import G22, H62, K62
+
 TABLE = "edoc-documents-test-amendments"
 QUEUE = "edoc-dispatch-test-amendments"
 DOC = "22222222-2222-2222-2222-222222222222"
-H62, G22, K62 = "000.00.00.H62", "000.00.00.G22", "000.00.00.K62"
 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     import boto3
-    from moto import mock_aws
 
-    from chalicelib.adapters import aws
-
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("DOCUMENTS_TABLE", TABLE)
-    monkeypatch.setenv("DISPATCH_QUEUE", QUEUE)
-    aws.reset()
-    with mock_aws():
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-            GlobalSecondaryIndexes=[{"IndexName": "by_organ", "Projection": {"ProjectionType": "ALL"},
-                                     "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                                                   {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}])
+    with mocked_aws(monkeypatch, documents_table=TABLE, DISPATCH_QUEUE=QUEUE):
         url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=QUEUE)["QueueUrl"]
         from chalicelib.outbound.amendments import AmendmentStore
 
@@ -51,7 +34,6 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             store._table.put_item(Item={"pk": f"DOC#{DOC}", "sk": f"DELIVERY#{organ}", "organ_id": organ,
                                         "status": "SENT", "updated_at": "T0"})
         yield {"store": store, "queue_url": url, "sqs": boto3.client("sqs", region_name=REGION)}
-    aws.reset()
 
 
 def _messages(env: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,21 +10,9 @@ from typing import Any
 import pytest
 
 from devstack import demo_data
-from tests.integration.conftest import HandlerEnv
-from tests.integration.test_handlers_moto import (
-    H62,
-    RECIPIENTS,
-    assert_not_retried,
-    axis_packages,
-    full,
-    incoming,
-    object_bytes,
-    raw_item,
-    sha256,
-    signed,
-    states_of,
-    versions,
-)
+from tests.support.handlers import RECIPIENTS, HandlerEnv, assert_not_retried, axis_packages
+from tests.support.organs import H62
+from tests.support.records import full, incoming, object_bytes, raw_item, sha256, signed, states_of, versions
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +22,7 @@ def env(handler_env: HandlerEnv) -> HandlerEnv:
 
 @pytest.fixture(autouse=True)
 def clean(env: HandlerEnv) -> Iterator[None]:
-    for queue in (env.upload, env.dispatch, env.upload_dlq, env.dispatch_dlq):
-        queue.drain()
-    env.simulator.reset()
+    env.reset()
     yield
     env.simulator.reset()
 

@@ -17,25 +17,20 @@ from chalicelib.adapters.axis.errors import AxisAuthError, AxisBusinessError, Ax
 from chalicelib.core.clock import VN_TZ
 from chalicelib.standards.axis_protocol import sign_headers
 from chalicelib.standards.edxml import (
-    AttachmentSource,
-    Business,
-    DocumentHeader,
     Organ,
     ResponseFor,
-    SignerInfo,
     build_status_package,
-    document_id,
     parse_package,
-    write_new_document_package,
 )
 from devstack.axis_simulator import AxisSimulator
+from tests.support.organs import G22, H03, H62, NAMES
+from tests.support.packages import vinh_phuc_7413_package
 
-H62, G22, H03 = "000.00.00.H62", "000.00.00.G22", "000.00.00.H03"  # UBND Vĩnh Phúc, VPCP, UBND Bắc Giang
 SYSTEMS = {H62: "secret-ubnd-vinh-phuc", G22: "secret-van-phong-chinh-phu", H03: "secret-ubnd-bac-giang"}
-DIRECTORY = [{"organ_id": H62, "name": "UBND tỉnh Vĩnh Phúc", "email": "ubnd@vinhphuc.gov.vn"},
+DIRECTORY = [{"organ_id": H62, "name": NAMES[H62], "email": "ubnd@vinhphuc.gov.vn"},
              {"organ_id": "000.00.12.H62", "name": "Sở Thông tin và Truyền thông Vĩnh Phúc"},
-             {"organ_id": G22, "name": "Văn phòng Chính phủ", "email": "vpcp@chinhphu.vn"},
-             {"organ_id": H03, "name": "UBND tỉnh Bắc Giang"}]
+             {"organ_id": G22, "name": NAMES[G22], "email": "vpcp@chinhphu.vn"},
+             {"organ_id": H03, "name": NAMES[H03]}]
 HTTP = urllib3.PoolManager(retries=False)
 
 
@@ -71,20 +66,7 @@ def client(sim: AxisSimulator, system_id: str, **kwargs: object) -> AxisClient:
 @pytest.fixture()
 def package(tmp_path: Path) -> Path:
     """A real document package of UBND tỉnh Vĩnh Phúc for VPCP and UBND tỉnh Bắc Giang."""
-    pdf = tmp_path / "7413.pdf"
-    pdf.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 4000 + b"%%EOF\n")
-    path = tmp_path / "7413.edxml"
-    header = DocumentHeader(
-        document_id=document_id(H62, date(2019, 9, 20), "7413", "UBND-VX3"), code_number="7413",
-        code_notation="UBND-VX3", place="Vĩnh Phúc", promulgation_date=date(2019, 9, 20), type_name="Công văn",
-        subject="V/v triển khai các nhiệm vụ phát triển Chính quyền điện tử",
-        signer=SignerInfo("TL. CHỦ TỊCH, KT. CHÁNH VĂN PHÒNG", "PHÓ CHÁNH VĂN PHÒNG", "Trần Thị Minh Lợi"))
-    with open(path, "wb") as out:
-        write_new_document_package(out, sender=Organ(H62, "UBND tỉnh Vĩnh Phúc"),
-                                   recipients=[Organ(G22, "Văn phòng Chính phủ"), Organ(H03, "UBND tỉnh Bắc Giang")],
-                                   header=header, business=Business(), trace_timestamp=datetime.now(VN_TZ),
-                                   attachments=[AttachmentSource("7413.pdf", "application/pdf", pdf)])
-    return path
+    return vinh_phuc_7413_package(tmp_path)
 
 
 # -- the happy path -----------------------------------------------------------------------------------------------

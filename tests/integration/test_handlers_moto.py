@@ -12,7 +12,6 @@ duplicate, something to ignore) is not, so SQS deletes it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -25,14 +24,11 @@ from urllib.parse import unquote_plus
 import pytest
 
 from devstack import demo_data
-from tests.integration.conftest import HandlerEnv, Invocation
+from tests.support.handlers import RECIPIENTS, HandlerEnv, assert_not_retried, assert_reported_failed, axis_packages
+from tests.support.organs import G22, H03, H62, K62
+from tests.support.records import full, incoming, object_bytes, raw_item, sha256, signed, states_of, versions
 
-H62 = "000.00.00.H62"  # UBND tỉnh Vĩnh Phúc (served)
-H03 = "000.00.00.H03"  # UBND tỉnh Bắc Giang (served)
-G22 = "000.00.00.G22"  # Văn phòng Chính phủ (external)
-K62 = "000.00.00.K62"  # HĐND tỉnh Vĩnh Phúc (external, paper in parallel)
 NO_KEY = "000.00.14.H62"  # a served agency registered without a signing key (set up by a test)
-RECIPIENTS = [G22, K62, H03]
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------------
@@ -52,9 +48,7 @@ def initial_upload_messages(env: HandlerEnv) -> list[dict[str, Any]]:
 @pytest.fixture(autouse=True)
 def clean(env: HandlerEnv, initial_upload_messages: list[dict[str, Any]]) -> Iterator[None]:
     """Empty queues, no faults, no packages on the axis: each test sees only its own traffic."""
-    for queue in (env.upload, env.dispatch, env.upload_dlq, env.dispatch_dlq):
-        queue.drain()
-    env.simulator.reset()
+    env.reset()
     yield
     env.simulator.reset()
 
@@ -69,10 +63,6 @@ def pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def create_record(organ_id: str = H62, recipients: list[str] | None = None) -> str:
@@ -94,36 +84,6 @@ def put_upload(env: HandlerEnv, key: str, data: bytes) -> list[dict[str, Any]]:
     return messages
 
 
-def incoming(organ_id: str, document_id: str) -> str:
-    return f"incoming/{organ_id}/{document_id}.pdf"
-
-
-def signed(organ_id: str, document_id: str) -> str:
-    return f"signed/{organ_id}/{document_id}.pdf"
-
-
-def raw_item(document_id: str) -> dict[str, Any] | None:
-    """The record exactly as stored (lease fields included)."""
-    from chalicelib.adapters import aws
-    from chalicelib.core import settings
-
-    return aws.table(settings.DOCUMENTS_TABLE).get_item(
-        Key={"pk": f"DOC#{document_id}", "sk": "META"}, ConsistentRead=True).get("Item")
-
-
-def full(document_id: str) -> tuple[dict[str, Any], list[dict], dict[str, dict]]:
-    """(record, timeline events oldest first, deliveries by recipient)."""
-    from chalicelib.adapters.document_store import DocumentStore
-
-    record, events, deliveries = DocumentStore().get_full(document_id)
-    assert record is not None
-    return record, events, {d["organ_id"]: d for d in deliveries}
-
-
-def states_of(events: list[dict]) -> list[str]:
-    return [e["state"] for e in events]
-
-
 def set_fields(document_id: str, **fields: Any) -> None:
     """Write record fields directly in DynamoDB (another worker's lease, a state), bypassing the app."""
     from chalicelib.adapters import aws
@@ -137,40 +97,8 @@ def set_fields(document_id: str, **fields: Any) -> None:
         ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
 
-def versions(env: HandlerEnv, key: str) -> list[dict[str, Any]]:
-    resp = env.s3.list_object_versions(Bucket=env.bucket, Prefix=key)
-    return [v for v in resp.get("Versions", []) if v["Key"] == key]
-
-
-def object_bytes(env: HandlerEnv, key: str) -> bytes:
-    return env.s3.get_object(Bucket=env.bucket, Key=key)["Body"].read()
-
-
 def dispatch_ids(messages: list[dict[str, Any]]) -> list[str]:
     return [json.loads(m["Body"])["document_id"] for m in messages]
-
-
-def axis_packages(env: HandlerEnv, **filters: str) -> list[dict[str, Any]]:
-    return env.simulator.packages(**filters)["items"]
-
-
-def describe(error: BaseException | None) -> str:
-    """An invocation error with the per-record errors powertools wraps in BatchProcessingError."""
-    children = getattr(error, "child_exceptions", None) or []
-    return f"{error!r}" + "".join(f"\n  record error: {c[1]!r}" for c in children)
-
-
-def assert_not_retried(inv: Invocation) -> None:
-    assert inv.error is None, f"handler raised {describe(inv.error)}"
-    assert inv.result == {"batchItemFailures": []}
-    assert inv.retried == set()
-
-
-def assert_reported_failed(inv: Invocation, message_ids: set[str]) -> None:
-    """The handler returned these ids in batchItemFailures (not an invocation error, not more, not fewer)."""
-    assert inv.retried == message_ids  # what SQS will deliver again
-    assert inv.error is None, f"handler raised {describe(inv.error)} instead of reporting batchItemFailures"
-    assert inv.reported == message_ids
 
 
 @dataclass

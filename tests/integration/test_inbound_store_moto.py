@@ -9,41 +9,22 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import axis_statuses
+from tests.support.moto_tables import mocked_aws
+from tests.support.organs import G22
 
-REGION = "ap-southeast-1"
 TABLE = "edoc-documents-test-inbound"
 DOC = "11111111-1111-1111-1111-111111111111"
-G22 = "000.00.00.G22"
 
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
-
-    from chalicelib.adapters import aws
     from chalicelib.adapters.inbound_store import InboundStore
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("DOCUMENTS_TABLE", TABLE)
-    aws.reset()
-    with mock_aws():
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-            GlobalSecondaryIndexes=[{"IndexName": "by_organ", "Projection": {"ProjectionType": "ALL"},
-                                     "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                                                   {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}])
+    with mocked_aws(monkeypatch, documents_table=TABLE):
         s = InboundStore()
         s._table.put_item(Item={"pk": f"DOC#{DOC}", "sk": f"DELIVERY#{G22}", "organ_id": G22, "status": "SENT",
                                 "updated_at": "T0", "history": [{"status": "SENT", "at": "T0"}]})
         yield s
-    aws.reset()
 
 
 def _apply(store, code: str, envelope: str, sha: str) -> bool:

@@ -7,43 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asn1crypto import x509
 
 from chalicelib.core.errors import SigningUnavailable
 from chalicelib.keys.backends import KmsRawSigner
 from chalicelib.signing.pades import SigningIdentity, sign_pdf_file
 from devstack.pdftools import pdfsig_report, pdftotext, qpdf_check
 from devstack.pki import DemoCA
-from devstack.sample_pdf import render_text_pdf
+from tests.support import pki
+from tests.support.documents import bacgiang_congvan_pdf
+from tests.support.moto_tables import REGION, mocked_aws
+from tests.support.organs import H62, NAMES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
-REGION = "ap-southeast-1"
-ORGAN_ID = "000.00.00.H62"
-ORG_NAME = "UBND tỉnh Vĩnh Phúc"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> DemoCA:
-    return DemoCA.load_or_create(tmp_path_factory.mktemp("ca"))
+ORGAN_ID = H62
+ORG_NAME = NAMES[H62]
 
 
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    text = (FIXTURES / "bacgiang-UBND-KT-congvan-ky-so.txt").read_text(encoding="utf-8")
-    return render_text_pdf("ỦY BAN NHÂN DÂN TỈNH BẮC GIANG", text, tmp_path_factory.mktemp("doc") / "cv.pdf")
+    return bacgiang_congvan_pdf(tmp_path_factory.mktemp("doc"))
 
 
 @pytest.fixture
 def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import boto3
-    from moto import mock_aws
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with mocked_aws(monkeypatch):
         yield boto3.client("kms", region_name=REGION)
 
 
@@ -58,9 +46,8 @@ def _identity(kms: Any, ca: DemoCA, key_spec: str, algorithm: str, *, pass_key_s
     key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec=key_spec,
                             Description=f"edoc-gateway signing key {organ_id}")["KeyMetadata"]["KeyId"]
     public_key = kms.get_public_key(KeyId=key_id)["PublicKey"]
-    cert = x509.Certificate.load(ca.issue_org_certificate(public_key, organ_id, org_name))
     raw = KmsRawSigner(kms, key_id, algorithm, key_spec=key_spec if pass_key_spec else None)
-    return SigningIdentity(organ_id, org_name, cert, [x509.Certificate.load(ca.root_cert_der)], raw)
+    return pki.identity(ca, raw, organ_id, org_name, public_key_der=public_key)
 
 
 def test_rsa_2048_kms_key(kms: Any, ca: DemoCA, document: Path, tmp_path: Path) -> None:

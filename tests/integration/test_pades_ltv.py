@@ -9,27 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.core.errors import CertificateUnusable
-from chalicelib.keys.backends import LocalKeySigner
 from chalicelib.signing import ltv
 from chalicelib.signing.pades import PadesProfile, SigningIdentity, StampBox, sign_pdf_file
 from devstack.pdftools import make_nss_db, pdfsig_report, pyhanko_report, qpdf_check
 from devstack.pki import DemoCA
 from devstack.pki_server import LocalPki
-from devstack.sample_pdf import render_text_pdf
+from tests.support.documents import bacgiang_congvan_pdf
+from tests.support.organs import H03, NAMES
+from tests.support.pki import local_identity, person_sign
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
-ORG_NAME = "UBND tỉnh Bắc Giang"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> DemoCA:
-    return DemoCA.load_or_create(tmp_path_factory.mktemp("pki"))
+ORG_NAME = NAMES[H03]
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +45,25 @@ def nssdir(tmp_path_factory: pytest.TempPathFactory, ca: DemoCA) -> str:
 
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    text = (FIXTURES / "bacgiang-UBND-KT-congvan-ky-so.txt").read_text(encoding="utf-8")
-    return render_text_pdf("ỦY BAN NHÂN DÂN TỈNH BẮC GIANG", text, tmp_path_factory.mktemp("doc") / "cv.pdf")
+    return bacgiang_congvan_pdf(tmp_path_factory.mktemp("doc"))
 
 
 def _identity(ca: DemoCA, pki: LocalPki, organ_id: str, *, pointers: bool = True) -> SigningIdentity:
-    raw = LocalKeySigner(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    der = ca.issue_org_certificate(raw.public_key_der(), organ_id, ORG_NAME,
-                                   ocsp_url=pki.ocsp_url if pointers else None,
-                                   crl_url=pki.crl_url if pointers else None)
-    return SigningIdentity(organ_id, ORG_NAME, x509.Certificate.load(der), [x509.Certificate.load(ca.root_cert_der)],
-                           raw)
+    return local_identity(ca, organ_id, ORG_NAME, ocsp_url=pki.ocsp_url if pointers else None,
+                          crl_url=pki.crl_url if pointers else None)
 
 
 @pytest.fixture(scope="module")
 def identity(ca: DemoCA, pki: LocalPki) -> SigningIdentity:
-    return _identity(ca, pki, "000.00.00.H03")
+    return _identity(ca, pki, H03)
+
+
+def _sign_at(level: str, document: Path, out: Path, identity: SigningIdentity, pki: LocalPki,
+             root: x509.Certificate) -> tuple[Path, Any, dict[str, Any]]:
+    """Sign `document` into `out` at PAdES `level` with the local TSA: (out, the result, pyHanko's one report)."""
+    result = sign_pdf_file(document, out, identity, profile=PadesProfile(level=level, tsa_url=pki.tsa_url))
+    [report] = pyhanko_report(out, [root])
+    return out, result, report
 
 
 @pytest.fixture(autouse=True)
@@ -77,10 +75,8 @@ def _fresh_revocation_cache():
 
 def test_b_t_carries_a_trusted_signature_timestamp(tmp_path: Path, document: Path, identity: SigningIdentity,
                                                    pki: LocalPki, root: x509.Certificate, nssdir: str) -> None:
-    out = tmp_path / "bt.pdf"
-    result = sign_pdf_file(document, out, identity, profile=PadesProfile(level="B-T", tsa_url=pki.tsa_url))
+    out, result, report = _sign_at("B-T", document, tmp_path / "bt.pdf", identity, pki, root)
     assert result.level == "B-T"
-    [report] = pyhanko_report(out, [root])
     assert report["level"] == "B-T", report
     assert report["timestamped"] and report["dss"] is None
     [sig] = pdfsig_report(out, nssdir=nssdir)
@@ -90,10 +86,8 @@ def test_b_t_carries_a_trusted_signature_timestamp(tmp_path: Path, document: Pat
 
 def test_b_lt_embeds_certificates_and_revocation_answers(tmp_path: Path, document: Path, identity: SigningIdentity,
                                                          pki: LocalPki, root: x509.Certificate, nssdir: str) -> None:
-    out = tmp_path / "blt.pdf"
-    result = sign_pdf_file(document, out, identity, profile=PadesProfile(level="B-LT", tsa_url=pki.tsa_url))
+    out, result, report = _sign_at("B-LT", document, tmp_path / "blt.pdf", identity, pki, root)
     assert result.level == "B-LT"
-    [report] = pyhanko_report(out, [root])
     assert report["level"] == "B-LT", report
     # root, agency certificate, TSA certificate; an OCSP answer for each of the two leaves
     assert report["dss"] == {"certs": 3, "ocsps": 2, "crls": 0}
@@ -116,10 +110,8 @@ def test_b_t_alone_is_not_reported_as_b_lt(tmp_path: Path, document: Path, ident
 def test_person_signature_and_b_lt_organisation_signature_both_valid(
         tmp_path: Path, document: Path, identity: SigningIdentity, pki: LocalPki, ca: DemoCA,
         root: x509.Certificate, nssdir: str) -> None:
-    from tests.unit.test_pades import _person_sign
-
     person = tmp_path / "person.pdf"
-    _person_sign(document, person, ca)
+    person_sign(document, person, ca)
     out = tmp_path / "both.pdf"
     sign_pdf_file(person, out, identity, profile=PadesProfile(level="B-LT", tsa_url=pki.tsa_url),
                   box=StampBox(page=-1, x=60, y=300, width=280, height=90))

@@ -23,7 +23,7 @@ import pytest
 from devstack import demo_data
 from devstack.pdftools import pdfsig_report, qpdf_check
 from devstack.pki import DemoCA
-from tests.integration.conftest import HandlerEnv
+from tests.support.handlers import HandlerEnv
 
 HSM_AGENCY = "000.00.12.H62"  # Sở Thông tin và Truyền thông Vĩnh Phúc: on the token in this module
 EXPIRED_AGENCY = "000.00.13.H62"  # Sở Nội vụ Vĩnh Phúc: given an expired certificate in this module

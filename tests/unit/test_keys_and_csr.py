@@ -23,20 +23,17 @@ from chalicelib.keys.backends import LocalKeySigner
 from chalicelib.keys.csr import build_csr, csr_pem
 from chalicelib.keys.pkcs11 import Pkcs11Uri, choose_module, pin_secret_id, uri_from_request
 from devstack.pki import DemoCA
+from tests.support.organs import H03, NAMES
+from tests.support.pki import fresh_ca
 
-ORGAN = "000.00.00.H03"
-NAME = "UBND tỉnh Bắc Giang"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> DemoCA:
-    return DemoCA.load_or_create(tmp_path_factory.mktemp("ca"))
+ORGAN = H03
+NAME = NAMES[H03]
 
 
 @pytest.fixture(scope="module")
 def rogue_ca(tmp_path_factory: pytest.TempPathFactory) -> DemoCA:
-    """Another root with the same name as the demo root: only the key decides trust."""
-    return DemoCA.load_or_create(tmp_path_factory.mktemp("rogue"))
+    """Another root with the same name as the demo root (`ca`, tests/conftest.py): only the key decides trust."""
+    return fresh_ca(tmp_path_factory.mktemp("rogue"))
 
 
 @pytest.fixture(scope="module")

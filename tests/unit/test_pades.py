@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from chalicelib.core.errors import SigningUnavailable, UploadRejected
@@ -19,6 +18,7 @@ from chalicelib.signing.pades import SigningIdentity, StampBox, identity_from_pe
 from devstack.pdftools import pdfsig_report, pdftotext, pdftotext_area, qpdf_check
 from devstack.pki import DemoCA
 from devstack.sample_pdf import make_pdf_of_size, render_text_pdf
+from tests.support.pki import person_sign
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
 ORGAN_ID = "000.00.12.H62"
@@ -214,36 +214,10 @@ def test_stamp_box_on_missing_page_is_refused(tmp_path: Path, document: Path, id
     assert info.value.code == "stamp_outside_page"
 
 
-def _person_sign(src: Path, dst: Path, ca: DemoCA, *, certify_no_changes: bool = False) -> None:
-    """Sign like the competent person's tool would: plain pyHanko, adbe.pkcs7.detached, its own key."""
-    from asn1crypto import keys
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko.stamp import TextStampStyle
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    der = ca.issue_org_certificate(LocalKeySigner(key).public_key_der(), "person", "Tran Thi Minh Loi")
-    signer = signers.SimpleSigner(
-        signing_cert=x509.Certificate.load(der),
-        signing_key=keys.PrivateKeyInfo.load(key.private_bytes(serialization.Encoding.DER,
-                                                               serialization.PrivateFormat.PKCS8,
-                                                               serialization.NoEncryption())),
-        cert_registry=SimpleCertificateStore.from_certs([x509.Certificate.load(ca.root_cert_der)]),
-    )
-    meta = signers.PdfSignatureMetadata(field_name="NguoiKy", certify=certify_no_changes,
-                                        docmdp_permissions=fields.MDPPerm.NO_CHANGES)
-    with open(src, "rb") as fh:
-        pdf_signer = signers.PdfSigner(meta, signer, stamp_style=TextStampStyle(stamp_text="Signed %(ts)s"),
-                                       new_field_spec=fields.SigFieldSpec("NguoiKy", on_page=-1,
-                                                                          box=(72, 300, 272, 360)))
-        dst.write_bytes(pdf_signer.sign_pdf(IncrementalPdfFileWriter(fh)).getvalue())
-
-
 def test_existing_signature_stays_valid(tmp_path: Path, document: Path, ca: DemoCA,
                                         identity: SigningIdentity) -> None:
     person = tmp_path / "person.pdf"
-    _person_sign(document, person, ca)
+    person_sign(document, person, ca)
     assert pdfsig_report(person)[0]["valid"]
 
     out = tmp_path / "both.pdf"
@@ -269,7 +243,7 @@ def test_signing_twice_gives_two_valid_signatures_with_distinct_fields(tmp_path:
 def test_certified_no_changes_document_is_rejected(tmp_path: Path, document: Path, ca: DemoCA,
                                                    identity: SigningIdentity) -> None:
     locked = tmp_path / "locked.pdf"
-    _person_sign(document, locked, ca, certify_no_changes=True)
+    person_sign(document, locked, ca, certify_no_changes=True)
     with pytest.raises(UploadRejected) as info:
         sign_pdf_file(locked, tmp_path / "out.pdf", identity)
     assert info.value.code == "locked_pdf"
