@@ -12,7 +12,8 @@ from asn1crypto import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.keys.backends import LocalKeySigner, RawSigner
+from chalicelib.keys.backends import LocalKeySigner
+from chalicelib.keys.raw_signer import RawSigner
 from chalicelib.signing.pades import SigningIdentity
 from devstack.pki import DemoCA
 
