@@ -36,13 +36,12 @@ from chalicelib.domain.inbound_rules import REPROCESS_OUTCOMES, canonical_docume
 from chalicelib.inbound.outbox import outbox_item, send_status
 
 __all__ = ["MAX_REASON_CHARS", "RECEIVER_ADDED", "RECEIVER_REMOVED", "REPROCESS_OUTCOMES", "REVOKE", "UPDATE",
-           "WAIT_SECONDS", "AmendmentInboxStore", "answer_entry", "answer_outbox", "apply", "find_item",
+           "WAIT_SECONDS", "answer_entry", "answer_outbox", "apply", "find_item",
            "link_replacement", "receiver_change", "reopen_envelope", "revoke_from_status", "target_document_id",
            "waited_long_enough"]
 
 #: The repository amendments change inbox items through; its amendment writes (`apply_amendment`, `link_replaced`,
 #: `drop_unfinished_envelope`) live with the other inbound keys in chalicelib.adapters.inbound_store.
-AmendmentInboxStore = InboundStore
 #: How long a revocation or update waits on the axis for the document it is about.
 WAIT_SECONDS = 3600
 #: Inbox items a later package may be about: the document (0), a replacement (3), an update that brought it (2).

@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
-from chalicelib.adapters import aws  # noqa: F401  (the S3 client the adapters use; tests swap `sign_upload.aws.client`)
 from chalicelib.adapters.agency_registry import Agency, get_agency_registry
 from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed

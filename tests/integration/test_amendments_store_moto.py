@@ -136,9 +136,10 @@ def test_a_lost_message_is_queued_again_once_the_amendment_is_stale(env):
 
 def test_an_inbox_item_takes_each_amendment_package_once(env):
     from chalicelib.adapters.dynamo import ConditionFailed
-    from chalicelib.inbound.amendments import AmendmentInboxStore, answer_entry
+    from chalicelib.adapters.inbound_store import InboundStore
+    from chalicelib.inbound.amendments import answer_entry
 
-    store = AmendmentInboxStore()
+    store = InboundStore()
     store._table.put_item(Item={"pk": "INBOX#i1", "sk": "META", "inbox_id": "i1", "organ_id": H62,
                                 "status_history": [], "revoked": False})
 

@@ -137,8 +137,8 @@ RECORD = {
 def _package(tmp_path: Path, amendment: dict, paper: bool):
     path = str(tmp_path / "p.edxml")
     to = [Agency(c, c) for c in amendment["targets"]]
-    a._write_amendment_package(path, RECORD, amendment, Agency(H62, "UBND tỉnh Vĩnh Phúc"), to, paper,
-                               a._trace_time(amendment))
+    a.write_amendment_package(path, RECORD, amendment, Agency(H62, "UBND tỉnh Vĩnh Phúc"), to, paper,
+                              a.amendment_trace_time(amendment))
     return Path(path).read_bytes(), parse_package(path)
 
 

@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from chalicelib.adapters import aws
 from chalicelib.adapters.agency_registry import Agency
 from chalicelib.core.errors import SigningUnavailable
 from chalicelib.domain.metadata import DocumentMetadata, StampPlacement
@@ -89,7 +90,7 @@ class _FakeS3:
 @pytest.fixture
 def fake_s3(monkeypatch: pytest.MonkeyPatch) -> _FakeS3:
     s3 = _FakeS3({"seals/000.00.12.H62.png": (make_demo_seal("Sở TT&TT"), '"v1"')})
-    monkeypatch.setattr(sign_upload.aws, "client", lambda service: s3)
+    monkeypatch.setattr(aws, "client", lambda service: s3)
     monkeypatch.setattr(sign_upload, "_seals", {})
     return s3
 
@@ -124,7 +125,7 @@ def test_no_seal_registered_means_text_only(fake_s3: _FakeS3) -> None:
 def test_registered_but_unusable_seal_stops_signing_for_an_admin(monkeypatch: pytest.MonkeyPatch,
                                                                  objects: dict) -> None:
     s3 = _FakeS3(objects)
-    monkeypatch.setattr(sign_upload.aws, "client", lambda service: s3)
+    monkeypatch.setattr(aws, "client", lambda service: s3)
     monkeypatch.setattr(sign_upload, "_seals", {})
     with pytest.raises(SigningUnavailable) as info:
         sign_upload.agency_seal("bucket", _agency(seal_key="seals/000.00.12.H62.png"))

@@ -72,15 +72,12 @@ from chalicelib.outbound.amendments.requests import list_for_document, requeue_s
 from chalicelib.outbound.packages import amendment_trace_time, new_document_business, write_amendment_package
 from chalicelib.outbound.presenters import present_amendment
 
-#: The package builders under their earlier names (tests/unit/test_amendments.py builds packages through them).
-_write_amendment_package = write_amendment_package
-_trace_time = amendment_trace_time
-
 __all__ = [
     "DELIVERY_FIELD", "DOC_TYPES", "FAILED", "LEASE_SECONDS", "MAX_CHANGES", "MAX_REASON_CHARS", "MESSAGE_TYPE",
     "OPEN_KEY", "PENDING", "RECEIVER_ADDED", "RECEIVER_KEPT", "RECEIVER_REMOVED", "REVOKE", "SENT", "STALE_SECONDS",
-    "UPDATE", "AmendmentStore", "UpdatePlan", "amendment_item", "delivery_request", "is_amendment_message",
+    "UPDATE", "AmendmentStore", "UpdatePlan", "amendment_item", "amendment_trace_time", "delivery_request",
+    "is_amendment_message",
     "list_for_document", "message_body", "new_document_business", "plan_update", "prepare_replacement",
     "present_amendment", "replacement_claim_stale", "requeue_stale", "revocation_id", "revoke", "sends_partition",
-    "update_receivers", "update_recipients", "validate_reason",
+    "update_receivers", "update_recipients", "validate_reason", "write_amendment_package",
 ]
