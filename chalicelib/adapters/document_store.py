@@ -21,8 +21,11 @@ from chalicelib.adapters import aws
 from chalicelib.adapters.dynamo import (
     ConditionFailed,
     condition_failed_class,
+    conditional_update,
     decode_cursor,
     encode_cursor,
+    lease_free,
+    lease_owned,
     plain,
     transact,
 )
@@ -141,7 +144,7 @@ class DocumentStore:
             values[f":s{i}"] = source
             in_list.append(f":s{i}")
         condition = f"#state IN ({', '.join(in_list)})"
-        for extra, extra_values in (self._free(claim), self._owned(lease)):
+        for extra, extra_values in (lease_free(claim), lease_owned(lease)):
             if extra:
                 condition = f"({condition}) AND ({extra})"
                 values.update(extra_values)
@@ -178,7 +181,7 @@ class DocumentStore:
         if in_state is not None:
             condition = f"({condition}) AND #state = :in_state" if condition else "#state = :in_state"
             values = {**(values or {}), ":in_state": in_state}
-        free, free_values = self._free(lease)
+        free, free_values = lease_free(lease)
         both = f"({condition}) AND ({free})" if condition else free
         self._update(_doc_pk(document_id), item, {**(fields or {}), **lease.values()}, condition=both,
                      values={**(values or {}), **free_values}, names=names, keep=keep, add=add, remove=remove)
@@ -186,58 +189,22 @@ class DocumentStore:
 
     def release(self, document_id: str, lease: Lease, *, item: str = META) -> None:
         """A transient failure: let the redelivered message take the item at once (expiry 0), if still ours."""
-        owned, owned_values = self._owned(lease)
+        owned, owned_values = lease_owned(lease)
         with contextlib.suppress(ConditionFailed):
             self._update(_doc_pk(document_id), item, {lease.fields.until: 0}, condition=owned, values=owned_values)
 
     def finish(self, document_id: str, lease: Lease, *, item: str = META, fields: dict[str, Any] | None = None,
                names: dict[str, str] | None = None, remove: tuple[str, ...] = ()) -> None:
         """The run is done: write `fields` and give the lease up, only while it is still ours (ConditionFailed)."""
-        owned, owned_values = self._owned(lease)
+        owned, owned_values = lease_owned(lease)
         self._update(_doc_pk(document_id), item, dict(fields or {}), condition=owned, values=owned_values,
                      names=names, remove=(*remove, lease.fields.owner, lease.fields.until))
-
-    @staticmethod
-    def _free(lease: Lease | None) -> tuple[str, dict[str, Any]]:
-        if lease is None:
-            return "", {}
-        until = lease.fields.until
-        return f"attribute_not_exists({until}) OR {until} < :lease_now", {":lease_now": lease.now}
-
-    @staticmethod
-    def _owned(lease: Lease | None) -> tuple[str, dict[str, Any]]:
-        if lease is None:
-            return "", {}
-        return f"{lease.fields.owner} = :lease", {":lease": lease.token}
 
     def _update(self, pk: str, sk: str, fields: dict[str, Any], *, condition: str, values: dict[str, Any],
                 names: dict[str, str] | None = None, keep: dict[str, Any] | None = None,
                 add: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> None:
-        """The conditional update under every lease and field change: SET `fields` (and `keep` where absent),
-        ADD `add`, REMOVE `remove`; a lost condition is ConditionFailed."""
-        attr_names = {f"#f{i}": k for i, k in enumerate(fields)}
-        attr_names.update({f"#k{i}": k for i, k in enumerate(keep or {})})
-        attr_names.update({f"#a{i}": k for i, k in enumerate(add or {})})
-        attr_names.update(names or {})
-        if "#state" in condition:
-            attr_names["#state"] = "state"
-        vals = {f":f{i}": v for i, v in enumerate(fields.values())}
-        vals.update({f":k{i}": v for i, v in enumerate((keep or {}).values())})
-        vals.update({f":a{i}": v for i, v in enumerate((add or {}).values())})
-        vals.update(values)
-        sets = [f"#f{i} = :f{i}" for i in range(len(fields))]
-        sets += [f"#k{i} = if_not_exists(#k{i}, :k{i})" for i in range(len(keep or {}))]
-        expression = "SET " + ", ".join(sets)
-        if add:
-            expression += " ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add)))
-        if remove:
-            expression += " REMOVE " + ", ".join(remove)
-        try:
-            self._table.update_item(Key={"pk": pk, "sk": sk}, UpdateExpression=expression,
-                                    ConditionExpression=condition, ExpressionAttributeNames=attr_names,
-                                    ExpressionAttributeValues=vals)
-        except self._condition_failed as exc:
-            raise ConditionFailed(f"{pk}/{sk}") from exc
+        conditional_update(self._table, {"pk": pk, "sk": sk}, fields, condition=condition, values=values,
+                           names=names, keep=keep, add=add, remove=remove)
 
     # -- deliveries ------------------------------------------------------------------------------------------
     def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:

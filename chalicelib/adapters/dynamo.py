@@ -12,8 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.domain.leases import Lease
 
-__all__ = ["ConditionFailed", "condition_failed_class", "decode_cursor", "encode_cursor", "plain", "transact"]
+__all__ = ["ConditionFailed", "condition_failed_class", "conditional_update", "decode_cursor", "encode_cursor",
+           "lease_free", "lease_owned", "plain", "transact"]
 
 
 class ConditionFailed(Exception):
@@ -77,3 +79,53 @@ def transact(client: Any, table_name: str, operations: list[dict[str, Any]]) -> 
         client.transact_write_items(TransactItems=items)
     except client.exceptions.TransactionCanceledException as exc:
         raise ConditionFailed(str(exc)) from exc
+
+
+def conditional_update(table: Any, key: dict[str, Any], fields: dict[str, Any], *, condition: str,
+                       values: dict[str, Any], names: dict[str, str] | None = None,
+                       keep: dict[str, Any] | None = None, add: dict[str, Any] | None = None,
+                       remove: tuple[str, ...] = ()) -> None:
+    """The one conditional update under every lease, transition-free field change and counter of every table:
+    SET `fields` (and `keep` where absent), ADD `add`, REMOVE `remove`, all only if `condition` holds; a lost
+    condition is ConditionFailed. Names in `fields`, `keep` and `add` are escaped; `#state` in the condition is."""
+    attr_names = {f"#f{i}": k for i, k in enumerate(fields)}
+    attr_names.update({f"#k{i}": k for i, k in enumerate(keep or {})})
+    attr_names.update({f"#a{i}": k for i, k in enumerate(add or {})})
+    attr_names.update(names or {})
+    if "#state" in condition:
+        attr_names["#state"] = "state"
+    vals = {f":f{i}": v for i, v in enumerate(fields.values())}
+    vals.update({f":k{i}": v for i, v in enumerate((keep or {}).values())})
+    vals.update({f":a{i}": v for i, v in enumerate((add or {}).values())})
+    vals.update(values)
+    sets = [f"#f{i} = :f{i}" for i in range(len(fields))]
+    sets += [f"#k{i} = if_not_exists(#k{i}, :k{i})" for i in range(len(keep or {}))]
+    expression = "SET " + ", ".join(sets) if sets else ""
+    if add:
+        expression += " ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add)))
+    if remove:
+        expression += " REMOVE " + ", ".join(remove)
+    request: dict[str, Any] = {"Key": key, "UpdateExpression": expression.strip(), "ConditionExpression": condition}
+    if vals:
+        request["ExpressionAttributeValues"] = vals
+    if attr_names:
+        request["ExpressionAttributeNames"] = attr_names
+    try:
+        table.update_item(**request)
+    except condition_failed_class(table) as exc:
+        raise ConditionFailed(f"{key}") from exc
+
+
+def lease_free(lease: Lease | None) -> tuple[str, dict[str, Any]]:
+    """The condition (and its values) that nobody holds a lease of this kind: none, or one already expired."""
+    if lease is None:
+        return "", {}
+    until = lease.fields.until
+    return f"attribute_not_exists({until}) OR {until} < :lease_now", {":lease_now": lease.now}
+
+
+def lease_owned(lease: Lease | None) -> tuple[str, dict[str, Any]]:
+    """The condition (and its values) that the lease is still this worker's."""
+    if lease is None:
+        return "", {}
+    return f"{lease.fields.owner} = :lease", {":lease": lease.token}

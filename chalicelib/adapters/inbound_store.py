@@ -26,18 +26,25 @@ Inbound amendments (revocations, updates, replacements; `chalicelib.inbound.amen
 from __future__ import annotations
 
 import contextlib
-import time
-import uuid
 from functools import cache
 from typing import Any
 
 from chalicelib.adapters.document_store import META, DocumentStore
-from chalicelib.adapters.dynamo import ConditionFailed, decode_cursor, encode_cursor, plain
+from chalicelib.adapters.dynamo import (
+    ConditionFailed,
+    conditional_update,
+    decode_cursor,
+    encode_cursor,
+    lease_free,
+    lease_owned,
+    plain,
+)
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.axis_statuses import DeliveryUpdate
+from chalicelib.domain.leases import OUTBOX, Lease
 
 __all__ = ["ISSUES_KEY", "OUTBOX_LEASE_SECONDS", "InboundStore", "inbound_store", "outbox_key",
            "remember_sent_document"]
@@ -73,6 +80,11 @@ def inbound_store() -> InboundStore:
 def _store_for(table_name: str) -> InboundStore:
     return InboundStore(table_name)
 
+
+
+def _owned(token: str) -> tuple[str, dict[str, Any]]:
+    """The condition that the outbox item's lease is still the one taken with `token`."""
+    return lease_owned(Lease(fields=OUTBOX, token=token, now=0, until=0))
 
 class InboundStore(DocumentStore):
     """The inbound key spaces of the documents table (see the module docstring)."""
@@ -222,47 +234,40 @@ class InboundStore(DocumentStore):
 
     def lease_outbox(self, item: dict[str, Any]) -> str | None:
         """Take the item for one send attempt (concurrent polls and the API must not send it twice at once)."""
-        token = uuid.uuid4().hex
-        now = int(time.time())
+        lease = Lease.new(OUTBOX, OUTBOX_LEASE_SECONDS)
+        free, values = lease_free(lease)
         try:
-            self._table.update_item(
-                Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET lease = :t, lease_until = :until ADD attempts :one",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failed_at) AND "
-                                    "(attribute_not_exists(lease_until) OR lease_until < :now)",
-                ExpressionAttributeValues={":t": token, ":until": now + OUTBOX_LEASE_SECONDS, ":now": now,
-                                           ":one": 1})
-            return token
-        except self._condition_failed:
+            conditional_update(self._table, {"pk": item["pk"], "sk": item["sk"]}, lease.values(), add={"attempts": 1},
+                               condition=f"attribute_exists(pk) AND attribute_not_exists(failed_at) AND ({free})",
+                               values=values)
+            return lease.token
+        except ConditionFailed:
             return None
 
     def release_outbox(self, item: dict[str, Any], token: str, error: str) -> None:
         """A transient failure: free the item for the next poll."""
-        with contextlib.suppress(self._condition_failed):
-            self._table.update_item(
-                Key={"pk": item["pk"], "sk": item["sk"]}, UpdateExpression="SET last_error = :e REMOVE lease_until",
-                ConditionExpression="lease = :t", ExpressionAttributeValues={":e": error, ":t": token})
+        owned, values = _owned(token)
+        with contextlib.suppress(ConditionFailed):
+            conditional_update(self._table, {"pk": item["pk"], "sk": item["sk"]}, {"last_error": error},
+                               condition=owned, values=values, remove=(OUTBOX.until,))
 
     def fail_outbox(self, item: dict[str, Any], token: str, error_code: str) -> None:
         """The axis refused the package for good: stop retrying and list it for an administrator."""
         at = now_iso()
-        with contextlib.suppress(self._condition_failed):
-            self._table.update_item(
-                Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET failed_at = :at, last_error = :e, gsi1pk = :issues, gsi1sk = :sk, "
-                                 "outcome = :outcome REMOVE lease_until",
-                ConditionExpression="lease = :t",
-                ExpressionAttributeValues={":at": at, ":e": error_code, ":issues": ISSUES_KEY,
-                                           ":sk": f"{at}#{item['sk']}", ":outcome": "status_send_refused",
-                                           ":t": token})
+        owned, values = _owned(token)
+        with contextlib.suppress(ConditionFailed):
+            conditional_update(self._table, {"pk": item["pk"], "sk": item["sk"]},
+                               {"failed_at": at, "last_error": error_code, "gsi1pk": ISSUES_KEY,
+                                "gsi1sk": f"{at}#{item['sk']}", "outcome": "status_send_refused"},
+                               condition=owned, values=values, remove=(OUTBOX.until,))
 
     def complete_outbox(self, item: dict[str, Any], token: str, axis_doc_id: str) -> bool:
         """Sent: drop it from the outbox and note the axis DocId on the inbox item, in one transaction."""
         sent = {"axis_doc_id": axis_doc_id, "sent_at": now_iso()}
         try:
             self._transact([
-                {"Delete": {"Key": {"pk": item["pk"], "sk": item["sk"]}, "ConditionExpression": "lease = :t",
-                            "ExpressionAttributeValues": {":t": token}}},
+                {"Delete": {"Key": {"pk": item["pk"], "sk": item["sk"]}, "ConditionExpression": _owned(token)[0],
+                            "ExpressionAttributeValues": _owned(token)[1]}},
                 {"Update": {"Key": _inbox_key(item["inbox_id"]), "UpdateExpression": "SET sent_statuses.#c = :v",
                             "ConditionExpression": "attribute_exists(pk)",
                             "ExpressionAttributeNames": {"#c": item["code"]},

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AMENDMENT", "DISPATCH", "UPLOAD", "Lease", "LeaseFields", "lease_until"]
+__all__ = ["AMENDMENT", "DISPATCH", "OUTBOX", "UPLOAD", "Lease", "LeaseFields", "lease_until"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ UPLOAD = LeaseFields("lease_owner", "lease_until")
 DISPATCH = LeaseFields("dispatch_lease", "dispatch_lease_until")
 #: A sending run's lease on an amendment item.
 AMENDMENT = LeaseFields("lease", "lease_until")
+#: A sending attempt's lease on a status package waiting in the inbound outbox.
+OUTBOX = LeaseFields("lease", "lease_until")
 
 
 @dataclass(frozen=True)
