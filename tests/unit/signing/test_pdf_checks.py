@@ -14,7 +14,7 @@ from chalicelib.core.errors import UploadRejected
 from chalicelib.signing.pdf_checks import PdfFacts, check_upload
 from devstack.sample_pdf import make_pdf_of_size, render_text_pdf
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "documents"
 MB = 1024 * 1024
 
 

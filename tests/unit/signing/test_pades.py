@@ -20,7 +20,7 @@ from devstack.pki import DemoCA
 from devstack.sample_pdf import make_pdf_of_size, render_text_pdf
 from tests.support.pki import person_sign
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "documents"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "documents"
 ORGAN_ID = "000.00.12.H62"
 ORG_NAME = "Sở Thông tin và Truyền thông Vĩnh Phúc"
 VN = dt.timezone(dt.timedelta(hours=7))

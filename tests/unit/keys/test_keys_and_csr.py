@@ -254,7 +254,7 @@ def test_modules_stay_light_to_import() -> None:
             "chalicelib.keys.pkcs11; "
             "print(sorted(m for m in ('boto3', 'pyhanko', 'pkcs11', 'pyhanko_certvalidator') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+                         cwd=Path(__file__).resolve().parents[3]).stdout.strip()
     assert out == "[]"
 
 
@@ -269,7 +269,7 @@ def test_signing_surface_and_key_factory_stay_light_to_import() -> None:
             "print(sorted(m for m in ('boto3', 'botocore', 'pyhanko', 'pkcs11', 'pyhanko_certvalidator', "
             "'cryptography', 'fontTools') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+                         cwd=Path(__file__).resolve().parents[3]).stdout.strip()
     assert out == "[]"
 
 
