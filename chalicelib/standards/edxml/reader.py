@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import IO, Any, BinaryIO, TypeVar
 from xml.parsers import expat
 
-from chalicelib.standards.edxml import model
+import chalicelib.standards.edxml.model as model
 from chalicelib.standards.edxml.dates import parse_date, parse_timestamp
 from chalicelib.standards.edxml.errors import EdxmlReadError
 from chalicelib.standards.edxml.model import MAX_ATTACHMENT_BYTES, MAX_TEXT_CHARS, ParsedAttachment, ParsedPackage
