@@ -11,6 +11,8 @@ from typing import Any
 
 from chalicelib.core.settings import get_settings
 
+__all__ = ["client", "queue_url", "reset", "table"]
+
 
 @cache
 def client(service: str) -> Any:

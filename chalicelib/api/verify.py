@@ -14,12 +14,11 @@ import os
 import tempfile
 from typing import Any
 
-from chalicelib.adapters import aws
+from chalicelib.adapters.objects import get_objects
 from chalicelib.adapters.trust_store import trust_roots
 from chalicelib.api.auth import Caller
 from chalicelib.api.http import parse_json
 from chalicelib.core.errors import GatewayError, NotFound, ValidationFailed
-from chalicelib.core.settings import get_settings
 from chalicelib.inbound.inbox import get_own_item
 from chalicelib.outbound.documents import get_record
 from chalicelib.signing.verification import verify_pdf
@@ -60,7 +59,7 @@ def verify_body(caller: Caller, body: bytes | None, content_type: str) -> dict[s
     key = _key_of(caller, request)
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
         path = os.path.join(tmp, "document.pdf")
-        aws.client("s3").download_file(get_settings().documents_bucket, key, path)
+        get_objects().download(key, path)
         report = _verify_file(path)
     return report
 

@@ -5,4 +5,6 @@ Never log document contents, tokens or secrets: ids, states, sizes and reason co
 
 from aws_lambda_powertools import Logger
 
+__all__ = ["logger"]
+
 logger = Logger(service="edoc-gateway")

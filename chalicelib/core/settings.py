@@ -10,6 +10,10 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+__all__ = ["AGENCIES_TABLE", "AXIS_SECRET_NAME", "DISPATCH_DLQ", "DISPATCH_QUEUE", "DOCUMENTS_TABLE",
+    "DOWNLOAD_URL_TTL_SECONDS", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE",
+    "UPLOAD_URL_TTL_SECONDS", "get_settings"]
+
 #: Resource names shared by app.py decorators, infra/resources.yaml and the embedded stack's provisioning.
 UPLOAD_QUEUE = "edoc-upload-events"
 UPLOAD_DLQ = "edoc-upload-events-dlq"

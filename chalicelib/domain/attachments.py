@@ -16,6 +16,9 @@ from typing import Any
 
 from chalicelib.core.errors import NotFound
 
+__all__ = ["MAIN_PART", "MAX_ATTACHMENTS", "attachment_file_name", "find_part", "incoming_attachment_key",
+    "parse_incoming_key", "part_name", "signed_attachment_key", "stamp_label"]
+
 #: At most this many attachments per document: each is signed in the same invocation as the document.
 MAX_ATTACHMENTS = 20
 MAIN_PART = "main"

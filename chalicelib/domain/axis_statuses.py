@@ -19,6 +19,10 @@ from typing import Any
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.standards.edxml import STATUS_CODES
 
+__all__ = ["AMENDMENT_FIELDS", "ANSWER_NAMES", "CLERK_ALLOWED_FROM", "CLERK_CODES", "DeliveryUpdate",
+    "MAX_REASON_CHARS", "STATUS_NAMES", "advances", "already_applied", "amendment_answer", "clerk_status_allowed",
+    "delivery_update", "is_known", "normalize_code", "status_meaning", "status_name", "validate_clerk_report"]
+
 ARRIVED, REJECTED, ACCEPTED, ASSIGNED, PROCESSING, COMPLETED = "01", "02", "03", "04", "05", "06"
 RECALL_REQUESTED, UPDATE_AGREED, UPDATE_REFUSED = "13", "15", "16"
 

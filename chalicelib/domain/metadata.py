@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chalicelib.domain.document_codes import DOCUMENT_TYPES, URGENCY_PRIORITY
 from chalicelib.standards.identifiers import is_strict
 
+__all__ = ["AttachmentSpec", "DocumentMetadata", "Secrecy", "Signer", "StampPlacement", "Urgency"]
+
 
 def _fold(text: str) -> str:
     """ASCII-fold Vietnamese (Đ→D, strip marks) so `QD` finds `QĐ`; case is kept (`QyĐ` ≠ `QĐ`)."""

@@ -6,6 +6,9 @@ conditional write whose condition comes from here, so a stale or duplicate run c
 
 from __future__ import annotations
 
+__all__ = ["ALLOWED_FROM", "ALL_STATES", "AWAITING_UPLOAD", "DISPATCHED", "EXPIRED", "FAILED", "REJECTED", "REVOKED",
+    "SIGNED", "TERMINAL", "UPLOADED", "can_transition", "sources"]
+
 AWAITING_UPLOAD = "AWAITING_UPLOAD"
 UPLOADED = "UPLOADED"
 SIGNED = "SIGNED"

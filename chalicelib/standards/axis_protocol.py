@@ -28,6 +28,9 @@ from typing import Any
 
 from chalicelib.core.clock import VN_TZ
 
+__all__ = ["HASH_HEADER", "PREFIX", "SIGN_HEADER", "SIGN_HEADER_KEY", "SignatureError", "VERSION", "VERSION_HEADER",
+    "format_timestamp", "parse_timestamp", "sha256_file", "sign_headers", "verify_headers"]
+
 PREFIX = "XroadVnpt-"
 VERSION = "3.0.201608"
 SIGN_HEADER = "XroadVnpt-sign-header"

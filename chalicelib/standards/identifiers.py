@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ["STRICT_PATTERN", "is_strict", "level", "parent", "province_of"]
+
 #: `^(\d{3})\.(\d{2})\.(\d{2})\.([A-Z]\d{2})$`: groups are level 4, level 3, level 2, level 1 (QCVN 102:2016).
 #: ASCII-only (`\d` would otherwise accept any Unicode digit, e.g. full-width ones); use `fullmatch`, as the helpers
 #: below do: `$` alone would also accept a trailing newline.

@@ -30,6 +30,9 @@ from chalicelib.core.clock import VN_TZ
 from chalicelib.standards.axis_protocol import sha256_file, sign_headers
 from chalicelib.standards.base64_stream import Base64Sink
 
+__all__ = ["ACK_STATUSES", "AxisClient", "LIST_FILTERS", "MESSAGE_TYPES", "SERVICE_TYPE", "SendResult",
+    "extract_streaming", "logger"]
+
 logger = logging.getLogger(__name__)
 
 SERVICE_TYPE = "eDoc"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from chalicelib.core.errors import GatewayError
 
+__all__ = ["AxisAuthError", "AxisBusinessError", "AxisError", "AxisTransientError"]
+
 
 class AxisError(GatewayError):
     """Base class of everything the axis adapter raises."""
