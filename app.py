@@ -88,6 +88,7 @@ def _batch(event: Any, handle: Callable[[str, int], None],
            on_failure: Callable[[dict, int], None] | None = None) -> dict:
     """Process an SQS batch record by record; failed records are reported (ReportBatchItemFailures).
     `on_failure(raw record, receive count)` runs before a record is reported failed (e.g. to delay its retry)."""
+    # lazy: the batch utilities load only in the SQS handlers
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     def record_handler(record: Any) -> None:

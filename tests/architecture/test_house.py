@@ -172,3 +172,19 @@ if __name__ == "__main__":
 
     area = sys.argv[1] if len(sys.argv) > 1 else ""
     print("\n".join(line for line in report().splitlines() if area in line))
+
+
+def test_app_loads_each_handlers_use_case_inside_the_handler_and_nothing_else_lazily():
+    """app.py is the table of contents and the one composition root: each handler imports its own use-case module
+    when first called, so a Lambda function pays at cold start only for the use case it runs (its docstring says
+    so; importing every use case at the top would cost every function pydantic and more, ~400 ms). Apart from those,
+    only commented third-party imports sit inside its functions; no cycle can pass through it (nothing imports app)."""
+    app_py = REPO / "app.py"
+    lazy = [i for i in _imports("app", app_py) if i.lazy]
+    assert lazy, "app.py imports its use cases inside the handlers"
+    areas = ("chalicelib.outbound", "chalicelib.inbound", "chalicelib.admin", "chalicelib.api")
+    gateway = [i for i in lazy if i.target.startswith("chalicelib")]
+    assert [i for i in gateway if not i.target.startswith(areas)] == []
+    assert [i for i in lazy if i not in gateway and not i.commented] == []
+    assert "each Lambda loads only its own use case" in (ast.get_docstring(ast.parse(app_py.read_text())) or "")
+    assert not [i for i in IMPORTS if i.target == "app"]
