@@ -8,11 +8,11 @@ ms). Authentication and the mapping of errors to HTTP answers happen once, in `c
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Rate
 
+from chalicelib.api.events import sqs_batch
 from chalicelib.api.http import Routes
 from chalicelib.core import settings
 
@@ -84,34 +84,11 @@ def verify(caller: Any) -> dict:
 
 
 # -- events --------------------------------------------------------------------------------------------------
-def _batch(event: Any, handle: Callable[[str, int], None],
-           on_failure: Callable[[dict, int], None] | None = None) -> dict:
-    """Process an SQS batch record by record; failed records are reported (ReportBatchItemFailures).
-    `on_failure(raw record, receive count)` runs before a record is reported failed (e.g. to delay its retry)."""
-    # lazy: the batch utilities load only in the SQS handlers
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-    def record_handler(record: Any) -> None:
-        count = int(record.attributes.approximate_receive_count or 1)
-        try:
-            handle(record.body, count)
-        except Exception:
-            if on_failure is not None:
-                on_failure(record.raw_event, count)
-            raise
-
-    # raise_on_entire_batch_failure=False: a batch whose every record failed is reported in batchItemFailures
-    # like any other, not turned into an invocation error (Lambda Errors metric, concurrency backoff).
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
-                                    context=event.context)
-
-
 @app.on_sqs_message(queue=settings.UPLOAD_QUEUE, batch_size=1)
 def sign_document(event: Any) -> dict:
     from chalicelib.outbound.sign_upload import handle_upload_message
 
-    return _batch(event, handle_upload_message)
+    return sqs_batch(event, handle_upload_message)
 
 
 @app.on_sqs_message(queue=settings.DISPATCH_QUEUE, batch_size=10)
@@ -119,7 +96,7 @@ def dispatch_document(event: Any) -> dict:
     from chalicelib.outbound import dispatch_queue
 
     remaining_ms = event.context.get_remaining_time_in_millis if event.context is not None else None
-    return _batch(event, functools.partial(dispatch_queue.handle_message, remaining_ms=remaining_ms),
+    return sqs_batch(event, functools.partial(dispatch_queue.handle_message, remaining_ms=remaining_ms),
                   on_failure=dispatch_queue.delay_redelivery)
 
 
