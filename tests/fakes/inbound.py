@@ -2,7 +2,10 @@
 
 They keep the adapters' contracts that the use cases rely on: a clerk's report is written only if the item is
 still at the status it was decided on (else ConditionFailed), an outbox item is leased by one sender at a time and
-completing it notes the axis DocId on the item, a cursor belongs to one agency's list.
+completing it notes the axis DocId on the item, a cursor belongs to one agency's list. tests/integration/
+test_inbound_store_contract.py runs one suite against MemoryInboxStore and the DynamoDB adapter, so where they could
+differ this one does what the adapter does (a lease is an owner token plus an expiry; releasing or failing removes
+only the expiry, as `InboundStore` does).
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.domain.leases import OUTBOX, Lease
+
+#: As `chalicelib.adapters.inbound_store.OUTBOX_LEASE_SECONDS`.
+OUTBOX_LEASE_SECONDS = 90
 
 
 class MemoryInboxStore:
@@ -24,12 +32,30 @@ class MemoryInboxStore:
         self.items: dict[str, dict[str, Any]] = {}
         self.outbox: dict[tuple[str, str], dict[str, Any]] = {}
         self.issues: list[dict[str, Any]] = []
+        self.envelopes: dict[tuple[str, str], dict[str, Any]] = {}
         self.fail_next_clerk_status = False
 
     # -- setup helpers -----------------------------------------------------------------------------------------
     def add_item(self, item: dict[str, Any]) -> dict[str, Any]:
         self.items[item["inbox_id"]] = copy.deepcopy(item)
         return item
+
+    # -- what poll_axis files ----------------------------------------------------------------------------------
+    def file_inbox_item(self, item: dict[str, Any], outbox: dict[str, Any], envelope: dict[str, Any]) -> bool:
+        """As `InboundStore.file_inbox_item`: item + its 01 + the envelope record, all or nothing; False when any
+        of them exists already."""
+        outbox_key = (outbox["pk"], outbox["sk"])
+        envelope_key = (envelope["axis_doc_id"], envelope["organ_id"])
+        if item["inbox_id"] in self.items or outbox_key in self.outbox or envelope_key in self.envelopes:
+            return False
+        self.items[item["inbox_id"]] = copy.deepcopy(item)
+        self.outbox[outbox_key] = copy.deepcopy(outbox)
+        self.envelopes[envelope_key] = copy.deepcopy(envelope)
+        return True
+
+    def get_envelope(self, axis_doc_id: str, organ_id: str) -> dict[str, Any] | None:
+        envelope = self.envelopes.get((axis_doc_id, organ_id))
+        return copy.deepcopy(envelope) if envelope is not None else None
 
     # -- InboxRepository ---------------------------------------------------------------------------------------
     def get_inbox_item(self, inbox_id: str) -> dict[str, Any] | None:
@@ -62,34 +88,38 @@ class MemoryInboxStore:
                       key=lambda o: o.get("created_at", ""))
 
     def lease_outbox(self, item: dict[str, Any]) -> str | None:
+        """A fresh token when nobody holds the item (no expiry, or one past) and it was not given up on."""
         stored = self.outbox.get((item["pk"], item["sk"]))
-        if stored is None or stored.get("failed_at") or stored.get("lease"):
+        lease = Lease.new(OUTBOX, OUTBOX_LEASE_SECONDS)
+        if stored is None or stored.get("failed_at") or stored.get(OUTBOX.until, -1) >= lease.now:
             return None
-        stored["lease"] = f"lease-{len(self.outbox)}-{stored['sk']}"
+        stored.update(lease.values())
         stored["attempts"] = stored.get("attempts", 0) + 1
-        return stored["lease"]
+        return lease.token
 
     def release_outbox(self, item: dict[str, Any], token: str, error: str) -> None:
         stored = self.outbox.get((item["pk"], item["sk"]))
-        if stored is not None and stored.get("lease") == token:
-            stored.pop("lease")
+        if stored is not None and stored.get(OUTBOX.owner) == token:
+            stored.pop(OUTBOX.until, None)  # the adapter keeps the owner token, removes the expiry
             stored["last_error"] = error
 
     def fail_outbox(self, item: dict[str, Any], token: str, error_code: str) -> None:
         stored = self.outbox.get((item["pk"], item["sk"]))
-        if stored is not None and stored.get("lease") == token:
-            stored.pop("lease")
-            stored.update(failed_at="now", last_error=error_code, outcome="status_send_refused")
+        if stored is not None and stored.get(OUTBOX.owner) == token:
+            stored.pop(OUTBOX.until, None)
+            at = now_iso()
+            stored.update(failed_at=at, last_error=error_code, outcome="status_send_refused", gsi1pk="AXIS_ISSUE",
+                          gsi1sk=f"{at}#{stored['sk']}")
             self.issues.append(copy.deepcopy(stored))
 
     def complete_outbox(self, item: dict[str, Any], token: str, axis_doc_id: str) -> bool:
         key = (item["pk"], item["sk"])
         stored = self.outbox.get(key)
-        if stored is None or stored.get("lease") != token or item["inbox_id"] not in self.items:
+        if stored is None or stored.get(OUTBOX.owner) != token or item["inbox_id"] not in self.items:
             return False
         del self.outbox[key]
         self.items[item["inbox_id"]].setdefault("sent_statuses", {})[item["code"]] = {
-            "axis_doc_id": axis_doc_id, "sent_at": "sent-now"}
+            "axis_doc_id": axis_doc_id, "sent_at": now_iso()}
         return True
 
     # -- internals ---------------------------------------------------------------------------------------------
@@ -98,8 +128,12 @@ class MemoryInboxStore:
               ) -> tuple[list[dict[str, Any]], str | None]:
         start = 0
         if cursor:
-            decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            if decoded.get("partition") != partition:
+            try:
+                decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            except ValueError:  # as `decode_cursor`: the client's error, never a 500
+                decoded = None
+            if not isinstance(decoded, dict) or decoded.get("partition") != partition \
+                    or not isinstance(decoded.get("start"), int):
                 raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
             start = decoded["start"]
         page = rows[start:start + limit]

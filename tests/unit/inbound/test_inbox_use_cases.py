@@ -142,7 +142,7 @@ def test_when_the_axis_does_not_take_the_report_it_waits_in_the_outbox_for_poll_
     body = inbox.report_status(CLERK, item["inbox_id"], {"code": "05"}, ports=ports)
     assert body["status_code"] == "05" and body["status_history"][-1]["pending"] is True
     (waiting,) = store.pending_outbox(H62)
-    assert waiting["code"] == "05" and "lease" not in waiting, "released for the next poll"
+    assert waiting["code"] == "05" and "lease_until" not in waiting, "released for the next poll"
     assert parse_package(io.BytesIO(status_package_bytes(waiting))).status_code == "05"
 
 
