@@ -249,7 +249,7 @@ class InboundStore(DocumentStore):
         owned, values = _owned(token)
         with contextlib.suppress(ConditionFailed):
             conditional_update(self._table, {"pk": item["pk"], "sk": item["sk"]}, {"last_error": error},
-                               condition=owned, values=values, remove=(OUTBOX.until,))
+                               condition=owned, values=values, remove=(OUTBOX.owner, OUTBOX.until))
 
     def fail_outbox(self, item: dict[str, Any], token: str, error_code: str) -> None:
         """The axis refused the package for good: stop retrying and list it for an administrator."""
@@ -259,7 +259,7 @@ class InboundStore(DocumentStore):
             conditional_update(self._table, {"pk": item["pk"], "sk": item["sk"]},
                                {"failed_at": at, "last_error": error_code, "gsi1pk": ISSUES_KEY,
                                 "gsi1sk": f"{at}#{item['sk']}", "outcome": "status_send_refused"},
-                               condition=owned, values=values, remove=(OUTBOX.until,))
+                               condition=owned, values=values, remove=(OUTBOX.owner, OUTBOX.until))
 
     def complete_outbox(self, item: dict[str, Any], token: str, axis_doc_id: str) -> bool:
         """Sent: drop it from the outbox and note the axis DocId on the inbox item, in one transaction."""

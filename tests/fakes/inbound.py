@@ -100,12 +100,14 @@ class MemoryInboxStore:
     def release_outbox(self, item: dict[str, Any], token: str, error: str) -> None:
         stored = self.outbox.get((item["pk"], item["sk"]))
         if stored is not None and stored.get(OUTBOX.owner) == token:
-            stored.pop(OUTBOX.until, None)  # the adapter keeps the owner token, removes the expiry
+            stored.pop(OUTBOX.owner, None)  # giving the lease up removes both its fields (domain.leases)
+            stored.pop(OUTBOX.until, None)
             stored["last_error"] = error
 
     def fail_outbox(self, item: dict[str, Any], token: str, error_code: str) -> None:
         stored = self.outbox.get((item["pk"], item["sk"]))
         if stored is not None and stored.get(OUTBOX.owner) == token:
+            stored.pop(OUTBOX.owner, None)
             stored.pop(OUTBOX.until, None)
             at = now_iso()
             stored.update(failed_at=at, last_error=error_code, outcome="status_send_refused", gsi1pk="AXIS_ISSUE",

@@ -227,3 +227,20 @@ class TestInboundStoreContract:
 
         assert store.complete_outbox(outbox, current, "f" * 24)
         assert store.get_inbox_item(item["inbox_id"])["sent_statuses"]["01"]["axis_doc_id"] == "f" * 24
+
+    def test_a_token_given_up_is_no_longer_the_senders(self, store: Any) -> None:
+        """Releasing or failing gives the lease up for good (both fields go): the same token cannot then complete
+        the package (a refused one would vanish from the issue list) nor fail it."""
+        organ = _agency()
+        item, outbox = _file(store, organ)
+        token = store.lease_outbox(outbox)
+        store.release_outbox(outbox, token, "AxisTransientError")
+        assert not store.complete_outbox(outbox, token, "a" * 24)
+        store.fail_outbox(outbox, token, "AXIS_REFUSED")
+        assert _pending(store, organ) == [(item["inbox_id"], "01")]
+
+        failing = store.lease_outbox(outbox)
+        store.fail_outbox(outbox, failing, "AXIS_REFUSED")
+        assert not store.complete_outbox(outbox, failing, "b" * 24)
+        assert [i["inbox_id"] for i in store.list_issues(limit=100, cursor=None)[0]].count(item["inbox_id"]) == 1
+
