@@ -15,16 +15,14 @@ from chalicelib.adapters.document_store import DocumentStore
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.domain.leases import DISPATCH, UPLOAD, Lease
 from tests.fakes import InMemoryDocumentStore
+from tests.support.contract import SIDES, one_side
 
 H62, G22 = "000.00.00.H62", "000.00.00.G22"
 
 
-@pytest.fixture(params=["in_memory", "dynamodb"])
+@pytest.fixture(params=SIDES)
 def store(request: pytest.FixtureRequest) -> Any:
-    if request.param == "in_memory":
-        return InMemoryDocumentStore()
-    request.getfixturevalue("handler_env")  # moto with the provisioned tables, the Lambda environment set
-    return DocumentStore()
+    return one_side(request, InMemoryDocumentStore, DocumentStore)
 
 
 def _record(store: Any, state: str = "AWAITING_UPLOAD") -> str:

@@ -20,16 +20,14 @@ from chalicelib.core.errors import ValidationFailed
 from chalicelib.domain import axis_statuses
 from chalicelib.inbound.outbox import arrival_outbox_item, outbox_item
 from tests.fakes.inbound import FakeAgency, MemoryInboxStore
+from tests.support.contract import SIDES, one_side
 
 G22 = "000.00.00.G22"
 
 
-@pytest.fixture(params=["in_memory", "dynamodb"])
+@pytest.fixture(params=SIDES)
 def store(request: pytest.FixtureRequest) -> Any:
-    if request.param == "in_memory":
-        return MemoryInboxStore()
-    request.getfixturevalue("handler_env")  # moto with the provisioned tables, the Lambda environment set
-    return InboundStore()
+    return one_side(request, MemoryInboxStore, InboundStore)
 
 
 def _agency() -> str:
