@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import select
 import signal
 import time
@@ -99,8 +100,6 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], limits: ParseLimits, r
 
 
 def _limit_self(limits: ParseLimits) -> None:  # pragma: no cover - runs in the child
-    import resource  # lazy: POSIX only, and only the bounded child needs it
-
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     current = _address_space()

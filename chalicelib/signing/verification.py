@@ -171,6 +171,9 @@ def _verify(path: str, trust_roots: list[Any]) -> dict[str, Any]:
     from pyhanko.pdf_utils.misc import PdfError  # lazy: pyHanko ~150 ms at cold start (loaded before the fork)
     from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start (loaded before the fork)
 
+    # pyHanko logs a hostile file's own strings at length (a diff-analysis error quotes every field name): in this
+    # child only, its log stays quiet; the report says what matters.
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
     try:
         with open(path, "rb") as fh:
             reader = PdfFileReader(fh, strict=False)

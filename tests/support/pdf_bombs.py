@@ -129,27 +129,18 @@ def huge_report_pdf(signed: Path, out: Path, *, fields: int = 300, name_length: 
 
     with open(signed, "rb") as fh:
         writer = IncrementalPdfFileWriter(io.BytesIO(fh.read()))
-    root = writer.root
-    form = root["/AcroForm"]
-    existing = form["/Fields"][0]
-    sig_ref = existing["/V"] if "/V" in existing else existing.raw_get("/Kids")[0].get_object()["/V"]
-    sig_ref = existing.raw_get("/V")
+    form = writer.root["/AcroForm"]
+    fields_array = form["/Fields"]
+    sig_ref = fields_array[0].raw_get("/V")  # the real signature dictionary, shared by every new field
     parent = generic.DictionaryObject({generic.NameObject("/T"): generic.TextStringObject("Đ" * name_length)})
     parent_ref = writer.add_object(parent)
-    kids = generic.ArrayObject()
-    for index in range(fields):
-        kid = generic.DictionaryObject({
-            generic.NameObject("/FT"): generic.NameObject("/Sig"),
-            generic.NameObject("/T"): generic.TextStringObject(f"k{index}"),
-            generic.NameObject("/Parent"): parent_ref,
-            generic.NameObject("/V"): sig_ref,
-        })
-        kids.append(writer.add_object(kid))
-    parent[generic.NameObject("/Kids")] = kids
-    form_fields = form["/Fields"]
-    form_fields.append(parent_ref)
-    writer.update_container(form_fields if isinstance(form.raw_get("/Fields"), generic.IndirectObject) else form)
-    writer.update_root()
+    parent[generic.NameObject("/Kids")] = generic.ArrayObject(writer.add_object(generic.DictionaryObject({
+        generic.NameObject("/FT"): generic.NameObject("/Sig"), generic.NameObject("/T"): generic.TextStringObject(
+            f"k{index}"), generic.NameObject("/Parent"): parent_ref, generic.NameObject("/V"): sig_ref,
+    })) for index in range(fields))
+    fields_array.append(parent_ref)
+    writer.update_container(fields_array)
+    writer.update_container(form)
     with open(out, "wb") as fh:
         writer.write(fh)
     return out
