@@ -146,3 +146,23 @@ def test_a_small_pdf_whose_naive_report_is_huge_gets_a_report_that_fits(tmp_path
     assert all(len(s["field"]) <= verification.MAX_TEXT["field"] for s in report["signatures"])
     assert verification.summary(report) != "valid"
     assert cost.cpu_s < CPU_CAP_S * 2 and cost.peak_rss_mb < RSS_CAP_MB
+
+
+def test_the_signer_pre_scans_too_even_when_called_without_the_upload_check(tmp_path, ca):
+    from chalicelib.signing.pades import sign_pdf_file
+    from tests.support.pki import local_identity
+
+    bomb = _write(tmp_path, "bomb", pdf_bombs.xref_stream_bomb())
+    identity = local_identity(ca, "000.00.00.H62", "UBND tỉnh Vĩnh Phúc")
+    cost = measured(_sign_outcome, sign_pdf_file, bomb, tmp_path / "out.pdf", identity)
+    print(f"\nsign_pdf_file(xref bomb): {cost}")
+    assert cost.outcome == repr(("pdf_too_complex", "xref_too_large"))
+    assert not (tmp_path / "out.pdf").exists() and cost.cpu_s < CPU_CAP_S
+
+
+def _sign_outcome(sign, src: Path, dst: Path, identity) -> tuple[str, str | None]:
+    try:
+        sign(src, dst, identity)
+    except UploadRejected as exc:
+        return exc.code, exc.details.get("reason")
+    return "signed", None
