@@ -66,7 +66,10 @@ def run_bounded(fn: Callable[..., Any], *args: Any, limits: ParseLimits = DEFAUL
         answer, killed = _read_answer(read_fd, pid, limits)
     finally:
         os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:  # SIGCHLD ignored by the host process: the kernel reaped it, the answer still counts
+        status = 0
     if killed:
         raise PdfTooComplex("cpu_time", wall_seconds=limits.wall_seconds)
     if answer is None:

@@ -166,3 +166,54 @@ def _sign_outcome(sign, src: Path, dst: Path, identity) -> tuple[str, str | None
     except UploadRejected as exc:
         return exc.code, exc.details.get("reason")
     return "signed", None
+
+
+def _prescan(data: bytes, limits: ParseLimits | None = None):
+    import io
+
+    return prescan(io.BytesIO(data), len(data), limits or ParseLimits())
+
+
+def test_the_pre_scan_reads_the_real_size_not_one_hidden_in_a_string_or_a_comment():
+    three = pdf_bombs.raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"],
+                              trailer_extra=b"/Info (/Size 3 \\) (nested) ) %/Size 3\n", size=2_000_000)
+    with pytest.raises(PdfTooComplex) as info:
+        _prescan(three)
+    assert info.value.details["declared"] == 2_000_000
+
+
+def test_a_prev_chain_that_loops_is_read_once_and_a_long_one_is_refused():
+    base = pdf_bombs.raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
+    xref = int(base.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
+    looped = base.replace(b"/Root 1 0 R ", b"/Root 1 0 R /Prev %d " % xref)
+    assert _prescan(looped).revisions == 1
+    # Revisions appended one after another, each pointing at the one before: past the limit, refused.
+    chain, previous = looped, xref
+    for _ in range(3):
+        at = len(chain)
+        chain += (b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 3 /Root 1 0 R /Prev %d >>\n"
+                  b"startxref\n%d\n%%%%EOF\n" % (previous, at))
+        previous = at
+    assert _prescan(chain).revisions == 4
+    with pytest.raises(PdfTooComplex) as info:
+        _prescan(chain, ParseLimits(max_revisions=3))
+    assert info.value.reason == "too_many_revisions"
+
+
+@pytest.mark.parametrize(("widths", "ok"), [(b"[1 4 2]", True), (b"[1 9 2]", False), (b"[1 4]", False),
+                                            (b"[-1 4 2]", False)])
+def test_xref_stream_widths_are_checked(widths, ok):
+    data = pdf_bombs.xref_stream_bomb(10).replace(b"/W [0 0 0]", b"/W " + widths)
+    if ok:
+        assert _prescan(data).entries == 10
+    else:
+        with pytest.raises(PdfTooComplex) as info:
+            _prescan(data)
+        assert info.value.reason == "xref_width"
+
+
+def test_index_counts_are_summed():
+    data = pdf_bombs.xref_stream_bomb(10).replace(b"/W [0 0 0]", b"/W [1 4 2] /Index [0 5 200000 200000]")
+    with pytest.raises(PdfTooComplex) as info:
+        _prescan(data, ParseLimits(max_xref_entries=100_000, max_pages=10))
+    assert info.value.details["declared"] == 200_005
