@@ -27,6 +27,7 @@ from chalicelib.signing.pdf_limits import (
     DEFAULT_LIMITS,
     ParseLimits,
     PdfTooComplex,
+    check_object_streams,
     check_page_tree,
     prescan,
     signature_fields,
@@ -133,6 +134,7 @@ def _facts(fh: Any, limits: ParseLimits) -> dict[str, int]:
     reader = PdfFileReader(fh)  # strict, like the signing step; default DecodeLimits (untrusted input)
     if reader.encrypted:
         raise UploadRejected(MSG_ENCRYPTED, code="encrypted_pdf")
+    check_object_streams(reader, limits)
     check_page_tree(reader, limits)
     page_count = int(reader.root["/Pages"]["/Count"])
     if page_count < 1:

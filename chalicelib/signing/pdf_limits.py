@@ -12,6 +12,10 @@ left to pyHanko (whose parse runs bounded anyway, `chalicelib.signing.bounded`).
 `signature_fields` lists the signature fields with what their value is (empty, a signature dictionary, or something
 else, which pyHanko's validator would trip over with an AttributeError).
 
+`check_object_streams` reads, once the cross-reference data is loaded, each object stream's dictionary (not its
+data) and refuses one declaring more than `max_object_stream_entries` objects: pyHanko scans the header of the stream
+linearly for every object it takes from it.
+
 `check_page_tree` runs on pyHanko's reader (in the bounded child): it walks the page tree once with a set of the
 nodes seen, so a loop or a tree deeper than `max_page_tree_depth` is refused before anything follows it.
 
@@ -24,8 +28,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-__all__ = ["DEFAULT_LIMITS", "ParseLimits", "PdfTooComplex", "XrefFacts", "check_page_tree", "prescan",
-           "signature_fields"]
+__all__ = ["DEFAULT_LIMITS", "ParseLimits", "PdfTooComplex", "XrefFacts", "check_object_streams", "check_page_tree",
+           "prescan", "signature_fields"]
 
 MiB = 1024 * 1024
 
@@ -41,6 +45,9 @@ class ParseLimits:
     max_revisions: int = 500
     #: Bytes per field in an xref stream's `/W` (8 bytes address any file).
     max_xref_width: int = 8
+    #: Objects one object stream may declare (/N): pyHanko scans its header linearly for every object it reads
+    #: there (writers use 100 to a few hundred; a million fit in pyHanko's 4 MB object-stream cap).
+    max_object_stream_entries: int = 10_000
     #: Page-tree depth and total pages (the page tree is walked once, loops refused).
     max_page_tree_depth: int = 64
     max_pages: int = 100_000
@@ -59,8 +66,8 @@ DEFAULT_LIMITS = ParseLimits()
 
 class PdfTooComplex(Exception):
     """The PDF declares or needs more than `ParseLimits` allows. `reason` is stable: `xref_too_large`,
-    `xref_width`, `too_many_revisions`, `page_tree_loop`, `page_tree_too_deep`, `too_many_pages`, `nesting_too_deep`,
-    `cpu_time`, `memory`, `parser_crashed`, `answer_too_large`."""
+    `xref_width`, `too_many_revisions`, `object_stream_too_large`, `page_tree_loop`, `page_tree_too_deep`,
+    `too_many_pages`, `nesting_too_deep`, `cpu_time`, `memory`, `parser_crashed`, `answer_too_large`."""
 
     code = "pdf_too_complex"
 
@@ -306,3 +313,19 @@ def signature_fields(reader: Any) -> list[tuple[str, str]]:
             kind = "not_a_dictionary"
         found.append((str(name), kind))
     return found
+
+
+def check_object_streams(reader: Any, limits: ParseLimits = DEFAULT_LIMITS) -> None:
+    """Refuse an object stream whose dictionary declares more than `max_object_stream_entries` objects (/N)."""
+    from pyhanko.pdf_utils import generic  # lazy: pyHanko ~150 ms at cold start (imported by the caller already)
+
+    xrefs = reader.xrefs
+    streams: set[Any] = set()
+    for revision in range(xrefs.total_revisions):
+        streams |= set(xrefs.object_streams_used_in(revision))  # References to the streams
+    for ref in sorted(streams, key=lambda r: r.idnum):
+        stream = ref.get_object()
+        declared = stream.get("/N") if isinstance(stream, generic.DictionaryObject) else None
+        if isinstance(declared, int) and declared > limits.max_object_stream_entries:
+            raise PdfTooComplex("object_stream_too_large", object=f"{ref.idnum} {ref.generation} R",
+                                declared=int(declared), max_entries=limits.max_object_stream_entries)

@@ -40,7 +40,14 @@ from typing import Any
 
 from chalicelib.core.clock import VN_TZ
 from chalicelib.signing.bounded import ChildFailed, run_bounded
-from chalicelib.signing.pdf_limits import DEFAULT_LIMITS, ParseLimits, PdfTooComplex, prescan, signature_fields
+from chalicelib.signing.pdf_limits import (
+    DEFAULT_LIMITS,
+    ParseLimits,
+    PdfTooComplex,
+    check_object_streams,
+    prescan,
+    signature_fields,
+)
 
 __all__ = ["MAX_REPORT_BYTES", "MAX_SIGNATURES", "MAX_TEXT", "PADES_SUBFILTER", "SUMMARY_WORDS", "fit", "summary",
            "verify_pdf", "worst"]
@@ -72,7 +79,7 @@ def verify_pdf(path: str | os.PathLike[str], *, trust_roots: list[Any] | None = 
                 return {"signatures": [], "error": "not_a_pdf"}
             prescan(fh, size, limits)
         _load_validator()  # in this process, before the fork: the child must not pay pyHanko's import
-        report = run_bounded(_verify, os.fspath(path), list(trust_roots or []), limits=limits)
+        report = run_bounded(_verify, os.fspath(path), list(trust_roots or []), limits, limits=limits)
     except PdfTooComplex as exc:
         return {"signatures": [], "error": "pdf_too_complex", "detail": exc.reason}
     except ChildFailed as exc:  # a parser failure the child did not classify: the file's fault
@@ -166,7 +173,7 @@ def _load_validator() -> None:
     import pyhanko_certvalidator  # noqa: F401  # lazy: pyHanko ~150 ms at cold start
 
 
-def _verify(path: str, trust_roots: list[Any]) -> dict[str, Any]:
+def _verify(path: str, trust_roots: list[Any], limits: ParseLimits) -> dict[str, Any]:
     """The report, in the bounded child (JSON); `PdfTooComplex`, `MemoryError` and `RecursionError` go up."""
     from pyhanko.pdf_utils.misc import PdfError  # lazy: pyHanko ~150 ms at cold start (loaded before the fork)
     from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start (loaded before the fork)
@@ -179,6 +186,7 @@ def _verify(path: str, trust_roots: list[Any]) -> dict[str, Any]:
             reader = PdfFileReader(fh, strict=False)
             if reader.encrypted:
                 return {"signatures": [], "error": "encrypted_pdf"}
+            check_object_streams(reader, limits)
             bad_field = _non_dictionary_signature(reader)
             if bad_field is not None:
                 return {"signatures": [], "error": "malformed_pdf", "detail": "signature_value_not_dictionary",

@@ -112,6 +112,7 @@ BOMBS = {
     "xref_stream_2M_entries": (pdf_bombs.xref_stream_bomb, "pdf_too_complex", "xref_too_large"),
     "xref_table_2M_entries": (pdf_bombs.xref_table_bomb, "pdf_too_complex", "xref_too_large"),
     "million_objects": (pdf_bombs.many_objects_pdf, "pdf_too_complex", "xref_too_large"),
+    "object_stream_1M_header": (pdf_bombs.object_stream_bomb, "pdf_too_complex", "object_stream_too_large"),
     "deep_nesting": (pdf_bombs.deep_nesting, "pdf_too_complex", "nesting_too_deep"),
     "signature_value_a_number": (lambda: pdf_bombs.sig_value_not_dict(b"5"), "malformed_pdf",
                                  "signature_value_not_dictionary"),

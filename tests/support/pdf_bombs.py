@@ -5,6 +5,9 @@ should ever build, in a few hundred bytes, to prove that every parse of an untru
   took 12 s and hundreds of MB in `/v1/verify`).
 - `xref_table_bomb`: a classic xref table whose subsection header and trailer /Size declare 2 million entries.
 - `many_objects_pdf`: an xref stream with real (deflated) data for a million entries.
+- `object_stream_bomb`: an object stream whose header lists a million entries before the catalog's (4 MB, just
+  under pyHanko's object-stream limit), deflated to 4 KB: no declared xref size is out of bounds, but pyHanko scans
+  the whole header to find the catalog (4.6 s of CPU).
 - `page_tree_loop`, `deep_page_tree`: a /Pages node that is its own grandchild; a chain thousands of nodes deep.
 - `deep_nesting`: an array nested 100,000 deep in the catalog.
 - `sig_value_not_dict`: a signature field whose /V is a number, an array, a string or a stream.
@@ -20,7 +23,8 @@ import io
 import zlib
 from pathlib import Path
 
-__all__ = ["SIG_VALUES", "deep_nesting", "deep_page_tree", "huge_report_pdf", "many_objects_pdf", "page_tree_loop",
+__all__ = ["SIG_VALUES", "deep_nesting", "deep_page_tree", "huge_report_pdf", "many_objects_pdf", "object_stream_bomb",
+           "page_tree_loop",
            "raw_pdf", "sig_value_not_dict", "xref_stream_bomb", "xref_table_bomb"]
 
 _PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"
@@ -79,6 +83,33 @@ def many_objects_pdf(entries: int = 1_000_000) -> bytes:
     out.write(b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Filter /FlateDecode /Length %d >>\n"
               b"stream\n" % (len(objects) + 1, entries, len(data)))
     out.write(data + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def object_stream_bomb(pairs: int = 1_000_000) -> bytes:
+    """The catalog (object 1) in object stream 4, whose header lists `pairs` entries for object 2 before object 1's;
+    pages (2), page (3) and the xref stream (5) are plain objects. About 8 KB."""
+    header = b"2 0 " * pairs + b"1 0 "
+    data = zlib.compress(header + b"<< /Type /Catalog /Pages 2 0 R >>", 9)
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
+    offsets = {}
+    for number, body in ((2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"), (3, _PAGE)):
+        offsets[number] = out.tell()
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    offsets[4] = out.tell()
+    out.write(b"4 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+              % (pairs + 1, len(header), len(data)))
+    out.write(data + b"\nendstream\nendobj\n")
+    offsets[5] = out.tell()
+
+    def row(kind: int, field2: int, field3: int) -> bytes:
+        return bytes([kind]) + field2.to_bytes(4, "big") + field3.to_bytes(3, "big")
+
+    rows = [row(0, 0, 0xFFFF), row(2, 4, pairs)] + [row(1, offsets[n], 0) for n in (2, 3, 4, 5)]
+    xref_data = b"".join(rows)
+    out.write(b"5 0 obj\n<< /Type /XRef /Size 6 /W [1 4 3] /Root 1 0 R /Length %d >>\nstream\n" % len(xref_data))
+    out.write(xref_data + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % offsets[5])
     return out.getvalue()
 
 

@@ -29,6 +29,7 @@ BOMBS = {
     "xref_stream_2M_entries": (pdf_bombs.xref_stream_bomb, "xref_too_large"),
     "xref_table_2M_entries": (pdf_bombs.xref_table_bomb, "xref_too_large"),
     "million_objects": (pdf_bombs.many_objects_pdf, "xref_too_large"),
+    "object_stream_1M_header": (pdf_bombs.object_stream_bomb, "object_stream_too_large"),
     "page_tree_loop": (pdf_bombs.page_tree_loop, "page_tree_loop"),
     "deep_page_tree": (pdf_bombs.deep_page_tree, "page_tree_too_deep"),
     "deep_nesting": (pdf_bombs.deep_nesting, "nesting_too_deep"),
@@ -80,11 +81,29 @@ def test_each_bomb_gets_a_report_from_the_verifier_never_an_exception_in_bounded
     print(f"\nverify_pdf({name}, {path.stat().st_size} bytes): {cost}")
     report = eval(cost.outcome)  # noqa: S307 - our own repr of a dict of plain values
     assert isinstance(report, dict) and report["signatures"] == []
-    if name.startswith(("xref", "million", "deep_nesting")):
+    if name.startswith(("xref", "million", "object_stream", "deep_nesting")):
         # The verifier never walks the page tree (it has no use for pages), so those two are plain unsigned files.
         assert report["error"] == "pdf_too_complex" and report["detail"] == reason
     assert verification.summary(report) in ("unreadable", "unsigned")
     assert cost.cpu_s < CPU_CAP_S and cost.peak_rss_mb < RSS_CAP_MB
+
+
+def test_what_no_declared_size_catches_the_child_s_cpu_limit_does(tmp_path):
+    """The object-stream bomb with its /N bound lifted: 4.6 s of CPU in-process; the child is stopped at 1 s."""
+    path = _write(tmp_path, "objstm", pdf_bombs.object_stream_bomb())
+    lifted = ParseLimits(max_object_stream_entries=10_000_000, cpu_seconds=1)
+    cost = measured(_upload_outcome_with, path, lifted)
+    print(f"\ncheck_upload(object stream bomb, /N bound lifted, 1 s of CPU allowed): {cost}")
+    assert cost.outcome == repr(("pdf_too_complex", "cpu_time"))
+    assert cost.cpu_s < 3 and cost.wall_s < 10
+
+
+def _upload_outcome_with(path: Path, limits: ParseLimits) -> tuple[str, str | None]:
+    try:
+        check_upload(path, 10 * MB, limits=limits)
+    except UploadRejected as exc:
+        return exc.code, exc.details.get("reason")
+    return "accepted", None
 
 
 def test_the_pre_scan_reads_declared_sizes_without_building_anything(tmp_path):
