@@ -103,15 +103,21 @@ def _child(fn: Callable[..., Any], args: tuple[Any, ...], limits: ParseLimits, r
 
 
 def _limit_self(limits: ParseLimits) -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    """The child's own rlimits. One the platform refuses is skipped: the wall clock still bounds the child."""
+    _try_limit(resource.RLIMIT_CORE, 0, 0)
+    _try_limit(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
     current = _address_space()
     if current:
         cap = current + limits.memory_bytes
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             cap = min(cap, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        _try_limit(resource.RLIMIT_AS, cap, cap)
+
+
+def _try_limit(which: int, soft: int, hard: int) -> None:  # pragma: no cover - runs in the child
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(which, (soft, hard))
 
 
 def _address_space() -> int:
