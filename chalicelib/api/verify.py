@@ -35,9 +35,13 @@ class PayloadTooLarge(GatewayError):
 
 
 def _verify_file(path: str) -> dict[str, Any]:
+    """The report, or 400 with its code (`not_a_pdf`, `malformed_pdf`, `encrypted_pdf`, `pdf_too_complex` with
+    `details.reason`). The parse is bounded in CPU and memory and the report cut to fit (chalicelib.signing)."""
     report = verify_pdf(path, trust_roots=trust_roots())
     if report.get("error"):
-        raise ValidationFailed("Không đọc được tệp PDF để kiểm tra chữ ký.", code=report["error"])
+        message = None if report["error"] == "pdf_too_complex" else "Không đọc được tệp PDF để kiểm tra chữ ký."
+        details = {"reason" if k == "detail" else k: report[k] for k in ("detail", "field") if k in report}
+        raise ValidationFailed(message, code=report["error"], details=details)
     return report
 
 

@@ -73,6 +73,11 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("malformed_pdf", (400,), "Tệp PDF bị hỏng hoặc không đầy đủ.",
           "Truncated or unparseable PDF; `details.reason` is `truncated`, `no_pages` or the parser's error.", True),
         E("encrypted_pdf", (400,), "Tệp PDF đã bị mã hóa, không thể ký.", "The PDF is encrypted.", True),
+        E("pdf_too_complex", (400,), "Tệp PDF có cấu trúc quá phức tạp, không thể xử lý an toàn.",
+          "The PDF declares or needs more than the parse limits (chalicelib.signing.pdf_limits): `details.reason` is "
+          "`xref_too_large`, `xref_width`, `too_many_revisions`, `object_stream_too_large`, `page_tree_loop`, "
+          "`page_tree_too_deep`, `too_many_pages`, `nesting_too_deep`, `cpu_time`, `memory`, `parser_crashed` or "
+          "`answer_too_large`.", True),
         E("locked_pdf", NA, "Tệp PDF đã được chứng thực không cho phép thay đổi, không thể ký thêm.",
           "The PDF is certified with no changes allowed.", True),
         E("missing_upload", NA, "Không tìm thấy tệp đã tải lên.", "The uploaded object is gone from S3.", True),

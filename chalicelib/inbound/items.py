@@ -24,9 +24,8 @@ def build_inbox_item(inbox_id: str, organ_id: str, base: dict[str, Any], package
     400 KB; the raw package in S3 keeps everything."""
     received = base["received_at"]
     reports = [a["verification"] for a in attachments if a.get("verification") is not None]
-    summaries = {verification.summary(r) for r in reports}
-    overall = "no_pdf" if not reports else next(
-        (s for s in ("unreadable", "invalid", "unsigned") if s in summaries), "valid")
+    # The worst attachment's word (verification.SUMMARY_WORDS): never `valid` for an untrusted one.
+    overall = "no_pdf" if not reports else verification.worst({verification.summary(r) for r in reports})
     entry = {"status": axis_statuses.status_name(axis_statuses.ARRIVED), "code": axis_statuses.ARRIVED,
              "meaning": axis_statuses.status_meaning(axis_statuses.ARRIVED), "at": received, "by": "system"}
     return {

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.core.errors import UploadRejected
-from chalicelib.signing import font, ltv, stamp
+from chalicelib.signing import font, ltv, pdf_limits, stamp
 from chalicelib.signing.identity import SigningIdentity
 from chalicelib.signing.profile import LEVEL_B_B, LEVEL_B_LT, LEVEL_B_T, PadesProfile, SignResult
 from chalicelib.signing.seal import SealImage, seal_content_class
@@ -130,10 +130,10 @@ def sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[
     as the stamp's first line: a phụ lục is stamped with the document's số/ký hiệu instead (signature-appearance.md).
 
     Synchronous wrapper for the Lambda handlers; from inside a running event loop use `async_sign_pdf_file`.
-    Raises `UploadRejected` (`locked_pdf`, `stamp_page_missing`, `stamp_outside_page`) when the upload itself is the
-    problem, `SigningUnavailable` when the key cannot sign (`CertificateUnusable` with `certificate_revoked` at
-    B-LT), `ltv.RevocationUnavailable` or `OSError` when a TSA or revocation source cannot be reached (transient);
-    `dst_path` is removed on failure.
+    Raises `UploadRejected` (`locked_pdf`, `stamp_page_missing`, `stamp_outside_page`, `pdf_too_complex`) when the
+    upload itself is the problem, `SigningUnavailable` when the key cannot sign (`CertificateUnusable` with
+    `certificate_revoked` at B-LT), `ltv.RevocationUnavailable` or `OSError` when a TSA or revocation source cannot
+    be reached (transient); `dst_path` is removed on failure.
     """
     import asyncio  # lazy: asyncio ~30 ms, signing only
 
@@ -193,6 +193,13 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
         prefix, size = _copy_and_hash(src, out)
         original_sha256 = prefix.copy().hexdigest()
 
+        # The declared sizes first (issue 8): cheap, and the signer never builds what an upload declares past the
+        # bounds, even when called without `pdf_checks.check_upload` (which also bounds the full parse).
+        try:
+            pdf_limits.prescan(out, size)
+        except pdf_limits.PdfTooComplex as exc:
+            raise UploadRejected(code="pdf_too_complex", details=exc.details) from exc
+        out.seek(size)
         # Parse the copy, not the source: pyHanko then appends the incremental section to the very same file.
         reader = PdfFileReader(out)  # strict, pyHanko's default DecodeLimits: an upload is untrusted input
         writer = IncrementalPdfFileWriter.from_reader(reader)

@@ -15,65 +15,200 @@ issue) returns this same report: `{"signatures": [{"field", "signer_subject", "o
   timestamp, B-LT when the document carries validation data (`/DSS`), B-LTA when a document timestamp follows;
   null for other subfilters.
 
-A broken PDF gives `{"signatures": [], "error": "malformed_pdf"}`; one signature that cannot be evaluated gives an
-entry with `intact`/`valid` false and `error`. Never raises on bad input: the report is data about the file.
-pyHanko's decompression-bomb limits stay at their defaults (docs/traps.md#decode-limits). Heavy imports happen inside
-the functions.
+A broken PDF gives `{"signatures": [], "error": "malformed_pdf"}` (with `detail` when known, e.g.
+`signature_value_not_dictionary`), one past the parse limits `"error": "pdf_too_complex"` and the bound as `detail`
+(`pdf_limits.PdfTooComplex`); one
+signature that cannot be evaluated gives an entry with `intact`/`valid` false and `error`. Never raises on bad input:
+the report is data about the file.
+
+Bounded (issue 8): the declared cross-reference sizes are checked from the bytes first (`pdf_limits.prescan`), then
+the whole validation runs in a forked child with CPU and memory limits (`chalicelib.signing.bounded`). Reports are
+cut to fit (`fit`): at most `MAX_SIGNATURES` entries (the first ones and the last, which `summary` judges), every
+string capped (`MAX_TEXT`), and the whole under `MAX_REPORT_BYTES` of JSON, so an inbox item stays under DynamoDB's
+400 KB and an API answer under Lambda's 6 MB; a cut report says so with `"truncated": true` and
+`"signature_count"` (how many signatures the PDF has). pyHanko's decompression-bomb limits stay at their defaults
+(docs/traps.md#decode-limits). Heavy imports happen inside the functions.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.core.clock import VN_TZ
+from chalicelib.signing.bounded import ChildFailed, run_bounded
+from chalicelib.signing.pdf_limits import (
+    DEFAULT_LIMITS,
+    ParseLimits,
+    PdfTooComplex,
+    check_object_streams,
+    prescan,
+    signature_fields,
+)
 
-__all__ = ["MAX_SIGNATURES", "PADES_SUBFILTER", "summary", "verify_pdf"]
+__all__ = ["MAX_REPORT_BYTES", "MAX_SIGNATURES", "MAX_TEXT", "PADES_SUBFILTER", "SUMMARY_WORDS", "fit", "summary",
+           "verify_pdf", "worst"]
 
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
-#: A PDF with more signature fields than this is reported on its first ones only (each costs a CMS check).
-MAX_SIGNATURES = 50
+#: A PDF with more signatures than this is reported on its first ones and its last (each costs a CMS check).
+MAX_SIGNATURES = 20
+#: Characters kept of each string a signer or the file chose (longer ones end with "…").
+MAX_TEXT = {"field": 200, "signer_subject": 500, "organisation": 300, "organ_id": 64, "error": 100,
+            "modification_level": 64}
+#: The most bytes of a report as UTF-8 JSON (20 full entries are about 10 KB; hostile strings are cut first).
+MAX_REPORT_BYTES = 32 * 1024
+#: `summary`'s words, worst first (the order `worst` combines them in).
+SUMMARY_WORDS = ("unreadable", "invalid", "untrusted", "unsigned", "partial", "valid")
 
 
-def verify_pdf(path: str | os.PathLike[str], *, trust_roots: list[Any] | None = None) -> dict[str, Any]:
-    """The report on every signature of the PDF at `path` (see the module docstring); `trust_roots` are
-    asn1crypto certificates (none configured yet → `trusted` false)."""
-    from pyhanko.pdf_utils.misc import PdfError  # lazy: pyHanko ~150 ms at cold start
-    from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start
-
+def verify_pdf(path: str | os.PathLike[str], *, trust_roots: list[Any] | None = None,
+               limits: ParseLimits = DEFAULT_LIMITS, max_bytes: int = MAX_REPORT_BYTES) -> dict[str, Any]:
+    """The report on every signature of the PDF at `path` (see the module docstring), cut to `max_bytes`;
+    `trust_roots` are asn1crypto certificates (none configured → `trusted` false)."""
     if not trust_roots:
         # With no roots every path fails to build, and pyHanko logs that as a warning with a traceback per
         # signature: noise, since `trusted: false` already says it.
         logging.getLogger("pyhanko.sign.validation.generic_cms").setLevel(logging.ERROR)
     try:
+        size = os.stat(path).st_size
         with open(path, "rb") as fh:
             if fh.read(5) != b"%PDF-":
                 return {"signatures": [], "error": "not_a_pdf"}
-            fh.seek(0)
-            reader = PdfFileReader(fh, strict=False)
-            if reader.encrypted:
-                return {"signatures": [], "error": "encrypted_pdf"}
-            embedded = list(reader.embedded_signatures)[:MAX_SIGNATURES]
-            has_dss = "/DSS" in reader.root
-            dss = _read_dss(reader) if has_dss and trust_roots else None
-            return {"signatures": [_report(sig, i, embedded, has_dss, trust_roots or [], dss) for i, sig in
-                                   enumerate(embedded)]}
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, OSError, RecursionError):
+            prescan(fh, size, limits)
+        _load_validator()  # in this process, before the fork: the child must not pay pyHanko's import
+        report = run_bounded(_verify, os.fspath(path), list(trust_roots or []), limits, limits=limits)
+    except PdfTooComplex as exc:
+        return {"signatures": [], "error": "pdf_too_complex", "detail": exc.reason}
+    except ChildFailed as exc:  # a parser failure the child did not classify: the file's fault
+        return {"signatures": [], "error": "malformed_pdf", "detail": _cut(exc.kind, 100)[0]}
+    except OSError:
         return {"signatures": [], "error": "malformed_pdf"}
+    return fit(report, max_bytes)
 
 
 def summary(report: dict[str, Any]) -> str:
-    """One word for lists: `valid` (every signature intact, valid and covering the whole file), `unsigned`,
-    `invalid`, or `unreadable`. Trust is not part of it while no roots are configured (see `trusted`)."""
+    """One word for lists (pure), `valid` only when every signature is intact, valid and trusted and the last one
+    covers the whole document. The words, worst first (`SUMMARY_WORDS`):
+
+    - `unreadable`: the file could not be checked (`error` in the report: not a PDF, malformed, encrypted, too
+      complex), or a signature in it could not be evaluated (its entry has `error`);
+    - `invalid`: a signature is broken: the signed bytes changed (`intact` false) or the signature does not verify
+      with its certificate's key (`valid` false);
+    - `untrusted`: intact and valid, but a signer's certificate does not chain to a configured trust root (self-signed,
+      another CA), so nothing says who signed;
+    - `unsigned`: no signature at all;
+    - `partial`: intact, valid and trusted, but something is not covered: content was added after the last signature
+      (other than PAdES validation data or a document timestamp, `modification_level` `LTA_UPDATES`), or not every
+      signature was checked (the report was cut, `signature_count` above the entries);
+    - `valid`: all of the above hold.
+    """
     if report.get("error"):
         return "unreadable"
     sigs = report.get("signatures") or []
     if not sigs:
         return "unsigned"
-    return "valid" if all(s["intact"] and s["valid"] for s in sigs) and sigs[-1]["covers_whole_document"] \
-        else "invalid"
+    if any(s.get("error") for s in sigs):
+        return "unreadable"
+    if not all(s.get("intact") and s.get("valid") for s in sigs):
+        return "invalid"
+    if not all(s.get("trusted") for s in sigs):
+        return "untrusted"
+    last = sigs[-1]
+    covered = bool(last.get("covers_whole_document")) or last.get("modification_level") == "LTA_UPDATES"
+    if not covered or int(report.get("signature_count") or len(sigs)) > len(sigs):
+        return "partial"
+    return "valid"
+
+
+def worst(words: set[str] | list[str]) -> str:
+    """The worst of several `summary` words (one per attachment, say); unknown words count as `unreadable`."""
+    ranks = [SUMMARY_WORDS.index(w) if w in SUMMARY_WORDS else 0 for w in words]
+    return SUMMARY_WORDS[min(ranks)] if ranks else "unsigned"
+
+
+def fit(report: dict[str, Any], max_bytes: int = MAX_REPORT_BYTES) -> dict[str, Any]:
+    """`report` cut to fit (pure): at most `MAX_SIGNATURES` entries (the first ones and the last), strings capped by
+    `MAX_TEXT`, then entries dropped from the middle until the UTF-8 JSON is at most `max_bytes`. A cut report has
+    `"truncated": true` and `"signature_count"`."""
+    sigs = list(report.get("signatures") or [])
+    count = int(report.get("signature_count") or len(sigs))
+    truncated = bool(report.get("truncated"))
+    if len(sigs) > MAX_SIGNATURES:
+        sigs = sigs[:MAX_SIGNATURES - 1] + sigs[-1:]
+        truncated = True
+    entries = []
+    for sig in sigs:
+        entry = dict(sig)
+        for key, limit in MAX_TEXT.items():
+            if isinstance(entry.get(key), str):
+                entry[key], cut = _cut(entry[key], limit)
+                truncated = truncated or cut
+        entries.append(entry)
+    out = {k: v for k, v in report.items() if k not in ("signatures", "signature_count", "truncated")}
+    out["signatures"] = entries
+    while len(entries) > 1 and _size({**out, "truncated": True, "signature_count": count}) > max_bytes:
+        del entries[-2]  # keep the first and the last
+        truncated = True
+    if truncated:
+        out.update({"truncated": True, "signature_count": count})
+    return out
+
+
+def _size(report: dict[str, Any]) -> int:
+    return len(json.dumps(report, ensure_ascii=False).encode("utf-8"))
+
+
+def _cut(text: str, limit: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= limit else (text[:limit - 1] + "…", True)
+
+
+def _load_validator() -> None:
+    import pyhanko.pdf_utils.reader  # noqa: F401  # lazy: pyHanko ~150 ms at cold start
+    import pyhanko.sign.validation  # noqa: F401  # lazy: pyHanko ~150 ms at cold start
+    import pyhanko.sign.validation.dss  # noqa: F401  # lazy: pyHanko ~150 ms at cold start
+    import pyhanko.sign.validation.pdf_embedded  # noqa: F401  # lazy: pyHanko ~150 ms at cold start
+    import pyhanko_certvalidator  # noqa: F401  # lazy: pyHanko ~150 ms at cold start
+
+
+def _verify(path: str, trust_roots: list[Any], limits: ParseLimits) -> dict[str, Any]:
+    """The report, in the bounded child (JSON); `PdfTooComplex`, `MemoryError` and `RecursionError` go up."""
+    from pyhanko.pdf_utils.misc import PdfError  # lazy: pyHanko ~150 ms at cold start (loaded before the fork)
+    from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start (loaded before the fork)
+
+    # pyHanko logs a hostile file's own strings at length (a diff-analysis error quotes every field name): in this
+    # child only, its log stays quiet; the report says what matters.
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    try:
+        with open(path, "rb") as fh:
+            reader = PdfFileReader(fh, strict=False)
+            if reader.encrypted:
+                return {"signatures": [], "error": "encrypted_pdf"}
+            check_object_streams(reader, limits)
+            bad_field = _non_dictionary_signature(reader)
+            if bad_field is not None:
+                return {"signatures": [], "error": "malformed_pdf", "detail": "signature_value_not_dictionary",
+                        "field": _cut(bad_field, MAX_TEXT["field"])[0]}
+            embedded = list(reader.embedded_signatures)
+            chosen = list(enumerate(embedded))
+            if len(chosen) > MAX_SIGNATURES:
+                chosen = chosen[:MAX_SIGNATURES - 1] + chosen[-1:]
+            has_dss = "/DSS" in reader.root
+            dss = _read_dss(reader) if has_dss and trust_roots else None
+            report: dict[str, Any] = {"signatures": [_report(sig, i, embedded, has_dss, trust_roots, dss)
+                                                     for i, sig in chosen]}
+            if len(chosen) < len(embedded):
+                report.update({"truncated": True, "signature_count": len(embedded)})
+            return report
+    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, AssertionError, OSError):
+        return {"signatures": [], "error": "malformed_pdf"}
+
+
+def _non_dictionary_signature(reader: Any) -> str | None:
+    """The name of a signature field whose value is neither empty nor a signature dictionary, if any."""
+    return next((name for name, kind in signature_fields(reader) if kind == "not_a_dictionary"), None)
 
 
 def _read_dss(reader: Any) -> Any:
@@ -93,7 +228,8 @@ def _report(sig: Any, index: int, all_sigs: list[Any], has_dss: bool, trust_root
     from pyhanko_certvalidator import ValidationContext  # lazy: pyHanko ~150 ms at cold start
 
     entry: dict[str, Any] = {
-        "field": _text(getattr(sig, "field_name", "")), "signer_subject": None, "organisation": None,
+        "field": _cut(_text(getattr(sig, "field_name", "")), MAX_TEXT["field"])[0], "signer_subject": None,
+        "organisation": None,
         "signed_at": None, "timestamped": False, "intact": False, "valid": False, "trusted": False,
         "covers_whole_document": False, "pades_level": None, "revocation_checked": False,
     }
@@ -111,6 +247,8 @@ def _report(sig: Any, index: int, all_sigs: list[Any], has_dss: bool, trust_root
                 status = validate_pdf_signature(sig, signer_validation_context=context)
         else:
             status = validate_pdf_signature(sig, signer_validation_context=context)
+    except (MemoryError, RecursionError, PdfTooComplex):
+        raise  # the bounds: the whole report is refused, not one entry
     except Exception as exc:  # a malformed CMS blob or an unsupported mechanism: report it, never fail the caller
         entry["error"] = type(exc).__name__
         return entry
@@ -119,7 +257,7 @@ def _report(sig: Any, index: int, all_sigs: list[Any], has_dss: bool, trust_root
     timestamped = status.timestamp_validity is not None
     entry.update({
         "signer_subject": cert.subject.human_friendly if cert is not None else None,
-        "organisation": subject.get("organization_name") or subject.get("common_name"),
+        "organisation": _optional_text(subject.get("organization_name") or subject.get("common_name")),
         "signed_at": _iso(status.signer_reported_dt),
         "timestamped": timestamped,
         "intact": bool(status.intact),
@@ -131,7 +269,8 @@ def _report(sig: Any, index: int, all_sigs: list[Any], has_dss: bool, trust_root
         "modification_level": status.modification_level.name if status.modification_level else None,
     })
     if subject.get("serial_number"):
-        entry["organ_id"] = subject["serial_number"]  # the identifier code the demo CA and agency certs carry
+        # The identifier code the demo CA and agency certs carry.
+        entry["organ_id"] = _optional_text(subject["serial_number"])
     if timestamped:
         entry["timestamp_at"] = _iso(status.timestamp_validity.timestamp)
     return entry
@@ -158,3 +297,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def _text(value: object) -> str:
     return str(value or "")
+
+
+def _optional_text(value: object) -> str | None:
+    """A certificate attribute as text (asn1crypto gives a list for a repeated one), None when absent."""
+    if value is None:
+        return None
+    return "; ".join(map(str, value)) if isinstance(value, list) else str(value)

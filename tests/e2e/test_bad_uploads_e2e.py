@@ -1,5 +1,5 @@
 """Bad uploads through the real presigned POST end REJECTED with a stable reason, the original kept, and the
-message not retried forever (the upload queue drains, its DLQ stays empty)."""
+message not retried forever (the upload queue drains, its DLQ stays empty); PDF bombs too (issue 8)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from devstack.demo_data import SAMPLES
+from tests.support import pdf_bombs
 
 SENDER = SAMPLES[0].uploader
 
@@ -30,6 +31,10 @@ def _encrypted(sample_pdf, tmp_path):
     ("truncated", lambda pdf, tmp: pdf.read_bytes()[: pdf.stat().st_size // 2], "malformed_pdf"),
     ("encrypted", _encrypted, "encrypted_pdf"),
     ("oversized", lambda pdf, tmp: b"%PDF-1.7\n" + b"0" * (2 * 1024 * 1024 + 10), "file_too_large"),
+    # Issue 8: bombs end REJECTED with their reason instead of killing the signing Lambda with no record left.
+    ("xref-bomb", lambda pdf, tmp: pdf_bombs.xref_stream_bomb(), "pdf_too_complex"),
+    ("page-tree-loop", lambda pdf, tmp: pdf_bombs.page_tree_loop(), "pdf_too_complex"),
+    ("sig-not-dict", lambda pdf, tmp: pdf_bombs.sig_value_not_dict(b"[1 2 3]"), "malformed_pdf"),
 ])
 def test_bad_upload_is_rejected_with_its_reason_and_kept(client, stack, sample_pdf, tmp_path, name, make, reason):
     token = client.login(client.user_for(SENDER))

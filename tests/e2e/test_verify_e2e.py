@@ -1,13 +1,20 @@
 """`POST /v1/verify` on the embedded stack: the gateway's own B-LT signature is reported intact, valid, trusted
 (the local PKI's root is a configured trust root) and revocation-checked from the document's embedded evidence;
-the same report by `document_id`; tenants and bad input refused with stable codes."""
+the same report by `document_id`; tenants and bad input refused with stable codes; PDF bombs answered 400 with
+their code quickly and a report that would be huge cut to fit (issue 8)."""
 
 from __future__ import annotations
 
-import pytest
+import time
 
+import pytest
+import requests
+
+from chalicelib.signing.verification import MAX_REPORT_BYTES, MAX_SIGNATURES
 from devstack.client import ApiError
 from devstack.demo_data import SAMPLES
+from tests.support import pdf_bombs
+from tests.support.pki import person_sign
 
 SENDER = SAMPLES[0].uploader
 
@@ -97,3 +104,48 @@ def test_a_b_t_document_is_reported_as_b_t(client, stack, sample_pdf, tmp_path):
     assert sig["pades_level"] == "B-T" and sig["timestamped"] and sig["intact"] and sig["valid"]
     assert sig["covers_whole_document"]
     assert not sig["trusted"]  # another CA than the configured roots
+
+
+# -- issue 8: bombs are answered quickly with their code, reports fit ---------------------------------------------
+
+BOMBS = {
+    "xref_stream_2M_entries": (pdf_bombs.xref_stream_bomb, "pdf_too_complex", "xref_too_large"),
+    "xref_table_2M_entries": (pdf_bombs.xref_table_bomb, "pdf_too_complex", "xref_too_large"),
+    "million_objects": (pdf_bombs.many_objects_pdf, "pdf_too_complex", "xref_too_large"),
+    "object_stream_1M_header": (pdf_bombs.object_stream_bomb, "pdf_too_complex", "object_stream_too_large"),
+    "deep_nesting": (pdf_bombs.deep_nesting, "pdf_too_complex", "nesting_too_deep"),
+    "signature_value_a_number": (lambda: pdf_bombs.sig_value_not_dict(b"5"), "malformed_pdf",
+                                 "signature_value_not_dictionary"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_a_bomb_is_answered_400_with_its_code_quickly(client, name):
+    build, code, reason = BOMBS[name]
+    token = client.login(client.user_for(SENDER))
+    body = build()
+    started = time.monotonic()
+    with pytest.raises(ApiError) as info:
+        client.call("POST", "/v1/verify", token, data=body, headers={"Content-Type": "application/pdf"})
+    elapsed = time.monotonic() - started
+    print(f"\n/v1/verify {name} ({len(body)} bytes): HTTP {info.value.status} {info.value.code} in {elapsed:.2f} s")
+    assert info.value.status == 400 and info.value.code == code
+    assert info.value.body["error"]["details"]["reason"] == reason
+    assert elapsed < 15  # the naive parse of the 230-byte xref bomb alone took 7-12 s
+
+
+def test_a_report_that_would_be_huge_is_cut_and_says_so(client, ca, sample_pdf, tmp_path):
+    person = tmp_path / "person.pdf"
+    person_sign(sample_pdf, person, ca)
+    bomb = pdf_bombs.huge_report_pdf(person, tmp_path / "huge.pdf", fields=300, name_length=2_000)
+    token = client.login(client.user_for(SENDER))
+    started = time.monotonic()
+    response = requests.post(f"{client.info['api_url']}/v1/verify", data=bomb.read_bytes(), timeout=60,
+                             headers={"Content-Type": "application/pdf", "Authorization": f"Bearer {token}"})
+    elapsed = time.monotonic() - started
+    print(f"\n/v1/verify on a {bomb.stat().st_size}-byte PDF with 301 signatures: {len(response.content)} bytes "
+          f"in {elapsed:.2f} s")
+    assert response.status_code == 200
+    report = response.json()
+    assert report["truncated"] is True and report["signature_count"] == 301
+    assert len(report["signatures"]) <= MAX_SIGNATURES and len(response.content) <= 2 * MAX_REPORT_BYTES
