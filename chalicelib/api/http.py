@@ -33,7 +33,7 @@ MAX_JSON_BYTES = 1024 * 1024
 #: Deeper nesting is refused (400 `json_too_deep`); no request of the API nests more than 4 levels.
 MAX_JSON_DEPTH = 32
 #: A path or query parameter longer than this is refused (400 `invalid_text`); ids and cursors are far shorter.
-MAX_PARAM_CHARS = 2048
+MAX_PARAM_CHARS = 4096
 
 
 class BodyTooLarge(GatewayError):
@@ -53,7 +53,8 @@ def _bad_constant(name: str) -> Any:
 def _check_tree(value: Any) -> None:
     """Depth and characters of a parsed body, without recursion: every string and key may carry only what XML 1.0
     and UTF-8 can (chalicelib.standards.xml_text; tab and line breaks are left to each field's own rule), so
-    nothing a client sends can break a record or a package further on."""
+    nothing a client sends can break a record or a package further on. Paths are spelled as the request models
+    spell them (`attachments.0.name`)."""
     stack: list[tuple[Any, str, int]] = [(value, "", 1)]
     while stack:
         node, path, depth = stack.pop()
@@ -65,7 +66,7 @@ def _check_tree(value: Any) -> None:
                 _check_string(key, where)
                 stack.append((item, where, depth + 1))
         elif isinstance(node, list):
-            stack.extend((item, f"{path}[{n}]", depth + 1) for n, item in enumerate(node))
+            stack.extend((item, f"{path}.{n}" if path else str(n), depth + 1) for n, item in enumerate(node))
         elif isinstance(node, str):
             _check_string(node, path)
 

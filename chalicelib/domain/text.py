@@ -61,22 +61,25 @@ def body_text(body: Any, rules: Mapping[str, TextRule]) -> Any:
     cases whose own parser reads the body afterwards; fields absent or not strings are left to that parser (which
     refuses wrong types with its own codes). A body that is not an object is returned as it is, for the same reason.
     A name `a.b` reaches into a nested object."""
+    return _checked(body, rules, "")
+
+
+def _checked(body: Any, rules: Mapping[str, TextRule], prefix: str) -> Any:
     if not isinstance(body, dict):
         return body
     out = dict(body)
     for name, rule in rules.items():
         head, _, rest = name.partition(".")
         if rest:
-            if isinstance(out.get(head), dict):
-                inner = body_text(out[head], {rest: rule})
-                out[head] = inner
+            if head in out:
+                out[head] = _checked(out[head], {rest: rule}, f"{prefix}{head}.")
             continue
         value = out.get(head)
         if isinstance(value, str):
             try:
                 out[head] = rule.check(value)
             except TextRejected as exc:
-                raise text_error(name, exc) from None
+                raise text_error(prefix + name, exc) from None
     return out
 
 
@@ -87,13 +90,16 @@ def ClientText(max_len: int | None = None, *, min_len: int = 0, multiline: bool 
     """A pydantic string type under the client-text rule: `name: ClientText(100, min_len=1)`.
 
     The length bounds live here, not in `Field(max_length=...)`: pydantic would count before NFC, and a name
-    typed in NFD (every mark a code point of its own) would be refused for a length it does not have."""
-    from pydantic import AfterValidator  # lazy: pydantic only for request models, not every importer of this
+    typed in NFD (every mark a code point of its own) would be refused for a length it does not have. It runs
+    before pydantic's own string checks, so a `Field(pattern=...)` sees the checked NFC text."""
+    from pydantic import BeforeValidator  # lazy: pydantic only for request models, not every importer of this
     from pydantic_core import PydanticCustomError  # lazy: with pydantic
 
     rule = TextRule(max_len=max_len, min_len=min_len, multiline=multiline)
 
-    def validate(value: str) -> str:
+    def validate(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # pydantic's own str validation refuses it with its own message
         try:
             return rule.check(value)
         except TextRejected as exc:
@@ -101,7 +107,7 @@ def ClientText(max_len: int | None = None, *, min_len: int = 0, multiline: bool 
             raise PydanticCustomError(INVALID_TEXT, limit.get(exc.reason, "ký tự không hợp lệ ({reason})"),
                                       exc.details()) from None
 
-    return Annotated[str, AfterValidator(validate)]
+    return Annotated[str, BeforeValidator(validate)]
 
 
 def validation_failed(exc: Any) -> ValidationFailed:
