@@ -4,13 +4,17 @@ no lone surrogates, NFC, lengths after NFC; `invalid_text` with `details.field` 
 from __future__ import annotations
 
 import unicodedata
+from xml.etree import ElementTree
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.domain.metadata import DocumentMetadata
 from chalicelib.domain.text import ClientText, TextRule, body_text, client_text, validation_failed
+from chalicelib.standards.edxml.markup import escape_text
 from chalicelib.standards.xml_text import TextRejected, check_text, first_bad_char
 from devstack.demo_data import SAMPLES
 
@@ -147,3 +151,18 @@ def test_other_errors_stay_invalid_request():
     with pytest.raises(ValidationError) as info:
         DocumentMetadata.model_validate({**METADATA, "type": "XYZ"})
     assert validation_failed(info.value).code == "invalid_request"
+
+
+# -- property: what the API accepts, a package can carry ---------------------------------------------------------
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None), max_size=60), st.booleans())
+def test_accepted_text_is_nfc_and_survives_the_edxml_writer_and_an_xml_parser(text, multiline):
+    try:
+        checked = check_text(text, multiline=multiline)
+    except TextRejected:
+        return
+    assert unicodedata.is_normalized("NFC", checked)
+    checked.encode("utf-8")  # no lone surrogate: DynamoDB and every package are UTF-8
+    parsed = ElementTree.fromstring(f"<t>{escape_text(checked)}</t>".encode()).text or ""
+    assert parsed == checked
