@@ -38,16 +38,39 @@ class GatewayClient:
 
     # -- identity ------------------------------------------------------------------------------------------
     def login(self, username: str, password: str | None = None) -> str:
-        """An ID token from Cognito `USER_PASSWORD_AUTH` (the stack's demo users carry their passwords)."""
+        """An ID token from Cognito `USER_PASSWORD_AUTH` (the stack's demo users carry their passwords); an admin's
+        sign-in then answers the `SOFTWARE_TOKEN_MFA` challenge with a code from its TOTP secret, as its
+        authenticator app would (devstack/provision/cognito.py sets it up)."""
         import boto3
 
+        user = next((u for u in self.info["users"] if u["username"] == username), {})
         if password is None:
-            password = next(u["password"] for u in self.info["users"] if u["username"] == username)
+            password = user["password"]
         idp = boto3.client("cognito-idp", endpoint_url=self.info["aws_endpoint_url"], region_name=self.info["region"],
                            aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106 (moto accepts any credentials)
-        resp = idp.initiate_auth(ClientId=self.info["cognito"]["client_id"], AuthFlow="USER_PASSWORD_AUTH",
+        client_id = self.info["cognito"]["client_id"]
+        resp = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
                                  AuthParameters={"USERNAME": username, "PASSWORD": password})
+        if resp.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
+            resp = self._answer_totp(idp, client_id, username, resp["Session"], user.get("totp_secret"))
         return resp["AuthenticationResult"]["IdToken"]
+
+    @staticmethod
+    def _answer_totp(idp: Any, client_id: str, username: str, session: str, secret: str | None) -> dict[str, Any]:
+        from devstack.provision.cognito import totp_code
+
+        if not secret:
+            raise RuntimeError(f"{username} needs an MFA code and the stack has no TOTP secret for it")
+        for attempt in range(2):  # once more if the 30 s step turned between computing and checking the code
+            try:
+                return idp.respond_to_auth_challenge(
+                    ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=session,
+                    ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": totp_code(secret)})
+            except idp.exceptions.CodeMismatchException:
+                if attempt:
+                    raise
+                time.sleep(1)
+        raise AssertionError("unreachable")
 
     def user_for(self, organ_id: str, *, admin: bool = False) -> str:
         return next(u["username"] for u in self.info["users"] if u["organ_id"] == organ_id and u["admin"] == admin)

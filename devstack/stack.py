@@ -109,7 +109,8 @@ class Stack:
             "region": self.region,
             "cognito": {"user_pool_id": prov.user_pool_id, "client_id": prov.client_id},
             "users": [{"username": u["username"], "password": u["password"], "organ_id": u["organ_id"],
-                       "admin": u["admin"]} for u in prov.users],
+                       "admin": u["admin"], **({"totp_secret": u["totp_secret"]} if u.get("totp_secret") else {})}
+                      for u in prov.users],
             "pki": {**pki, "root_pem": prov.ca_root_pem},
             "axis": {"url": axis_url, "systems": [{"system_id": k, "secret": v}
                                                   for k, v in prov.axis_systems_external.items()]},

@@ -14,8 +14,8 @@ from typing import Any
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.domain.leases import Lease
 
-__all__ = ["ConditionFailed", "condition_failed_class", "conditional_update", "decode_cursor", "encode_cursor",
-           "lease_free", "lease_owned", "plain", "transact"]
+__all__ = ["CURSOR_KEYS", "MAX_CURSOR_CHARS", "ConditionFailed", "condition_failed_class", "conditional_update",
+           "decode_cursor", "encode_cursor", "lease_free", "lease_owned", "plain", "transact"]
 
 
 class ConditionFailed(Exception):
@@ -40,15 +40,32 @@ def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain(key), separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """The key behind a cursor; anything else is the client's error (`invalid_cursor`), never a 500."""
+#: The attributes of every list's LastEvaluatedKey: a `by_organ` GSI page of a pk/sk table.
+CURSOR_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+#: A cursor longer than this is not one of ours (ours are a few hundred characters).
+MAX_CURSOR_CHARS = 2048
+
+
+def decode_cursor(cursor: str, *, partition: str | None = None,
+                  keys: frozenset[str] = CURSOR_KEYS) -> dict[str, Any]:
+    """The key behind a cursor; anything else is the client's error (`invalid_cursor`), never a 500.
+
+    Not only base64 JSON: exactly the key attributes of the list's index (`keys`), every one a short string, and,
+    given `partition`, a `gsi1pk` naming the caller's own list, so a cursor can neither crash the query (DynamoDB
+    and moto refuse or trip over a missing or mistyped key attribute) nor start it in another agency's partition."""
     try:
+        if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("cursor too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(value, dict):
-            raise ValueError
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(value, dict) or set(value) != keys:
+            raise ValueError("not the index's key")
+        if not all(isinstance(v, str) and 0 < len(v) <= 1024 for v in value.values()):
+            raise ValueError("key attributes are not strings")
+        if partition is not None and value.get("gsi1pk") != partition:
+            raise ValueError("another list's cursor")
         return value
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor") from exc
 
 

@@ -42,6 +42,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
+from chalicelib.domain.text import TextRule, body_text
 from chalicelib.keys import certificates as keys
 from chalicelib.keys.csr import build_csr, csr_pem
 from chalicelib.keys.pkcs11 import Pkcs11RawSigner, uri_from_request
@@ -64,6 +65,20 @@ def _signer(record: dict[str, Any]) -> RawSigner:
 
 def _token_key(uri: Any) -> Pkcs11RawSigner:
     return open_pkcs11_signer(uri, modules=get_settings().pkcs11_modules)
+
+
+#: The text fields of the key requests, checked at the API (chalicelib.domain.text) before anything reads them.
+_REQUEST_TEXT: dict[str, TextRule] = {
+    "organ_id": TextRule(64), "backend": TextRule(16), "key_uri": TextRule(1024),
+    **{f"pkcs11.{name}": TextRule(256)
+       for name in ("token_label", "key_label", "key_id_hex", "module_path", "pin_secret")},
+    **{f"subject.{name}": TextRule(200) for name in keys.CSR_SUBJECT_FIELDS},
+    **{name: TextRule(256 * 1024, multiline=True, strip=False) for name in ("certificate_pem", "chain_pem")},
+}
+
+
+def _request(body: Any) -> Any:
+    return body_text(body, _REQUEST_TEXT)
 
 
 def require_admin(caller: Any) -> None:
@@ -131,6 +146,7 @@ def create_key(caller: Any, body: dict[str, Any], ports: KeyAdminPorts | None = 
     """`POST /v1/admin/keys`: a new KMS key for the agency, or an existing PKCS#11 token key registered."""
     ports = ports or default_ports()
     require_admin(caller)
+    body = _request(body)
     agency = _served_agency(ports, body.get("organ_id"))
     organ_id = agency["organ_id"]
     backend = body.get("backend") or "kms"
@@ -200,6 +216,7 @@ def make_csr(caller: Any, organ_id: str, key_ref: str, body: dict[str, Any],
     """`POST /v1/admin/keys/{organ_id}/{key_ref}/csr`: a PKCS#10 request signed through the key itself."""
     ports = ports or default_ports()
     require_admin(caller)
+    body = _request(body)
     record = _record(ports, organ_id, key_ref)
     if record["state"] == keys.RETIRED:
         raise Conflict("Khóa đã ngừng sử dụng.", code="key_retired")
@@ -227,6 +244,7 @@ def upload_certificate(caller: Any, organ_id: str, key_ref: str, body: dict[str,
     """
     ports = ports or default_ports()
     require_admin(caller)
+    body = _request(body)
     record = _record(ports, organ_id, key_ref)
     if record["state"] == keys.RETIRED:
         raise Conflict("Khóa đã ngừng sử dụng.", code="key_retired")
@@ -304,6 +322,7 @@ def rotate(caller: Any, body: dict[str, Any], ports: KeyAdminPorts | None = None
     """
     ports = ports or default_ports()
     require_admin(caller)
+    body = _request(body)
     agency = _served_agency(ports, body.get("organ_id"))
     backend = body.get("backend") or ((agency.get("signing_key") or {}).get("backend")) or "kms"
     if backend == "pkcs11" and not (body.get("pkcs11") or body.get("key_uri")):

@@ -21,16 +21,82 @@ from chalice import Chalice, Response
 from chalicelib.api.auth import caller_from_headers
 from chalicelib.core.errors import GatewayError, ValidationFailed
 from chalicelib.core.log import logger
+from chalicelib.domain.text import client_text
+from chalicelib.standards.xml_text import first_bad_char
 
-__all__ = ["Routes", "error_answer", "json_answer", "parse_json"]
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_PARAM_CHARS", "BodyTooLarge", "Routes", "error_answer",
+           "json_answer", "parse_json"]
+
+#: A JSON request body larger than this is refused before parsing (413 `body_too_large`): the largest legitimate
+#: one, a document's metadata with 500 recipients and 20 phụ lục, is a few tens of KB.
+MAX_JSON_BYTES = 1024 * 1024
+#: Deeper nesting is refused (400 `json_too_deep`); no request of the API nests more than 4 levels.
+MAX_JSON_DEPTH = 32
+#: A path or query parameter longer than this is refused (400 `invalid_text`); ids and cursors are far shorter.
+MAX_PARAM_CHARS = 4096
+
+
+class BodyTooLarge(GatewayError):
+    status = 413
+    code = "body_too_large"
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed("Nội dung JSON lồng nhau quá sâu.", code="json_too_deep",
+                            details={"max_depth": MAX_JSON_DEPTH})
+
+
+def _bad_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_tree(value: Any) -> None:
+    """Depth and characters of a parsed body, without recursion: every string and key may carry only what XML 1.0
+    and UTF-8 can (chalicelib.standards.xml_text; tab and line breaks are left to each field's own rule), so
+    nothing a client sends can break a record or a package further on. Paths are spelled as the request models
+    spell them (`attachments.0.name`)."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                where = f"{path}.{key}" if path else str(key)
+                _check_string(key, where)
+                stack.append((item, where, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}.{n}" if path else str(n), depth + 1) for n, item in enumerate(node))
+        elif isinstance(node, str):
+            _check_string(node, path)
+
+
+def _check_string(text: str, where: str) -> None:
+    problem = first_bad_char(text, multiline=True)
+    if problem is not None:
+        raise ValidationFailed("Văn bản gửi lên chứa ký tự không hợp lệ hoặc độ dài không đúng.",
+                               code="invalid_text", details={"field": _printable(where) or "body", **problem.details()})
+
+
+def _printable(where: str) -> str:
+    """A field path safe to echo in an answer (a key may itself be the bad text)."""
+    return "".join(c if first_bad_char(c) is None else "?" for c in where)[:200]
 
 
 def parse_json(raw: bytes | str | None) -> Any:
-    """A request body as JSON (`{}` when empty), or ValidationFailed `invalid_json`."""
+    """A request body as JSON (`{}` when empty), or ValidationFailed: `invalid_json` (not JSON, or NaN/Infinity),
+    `json_too_deep` (more than MAX_JSON_DEPTH levels; Python's parser itself gives up near 1000 with a
+    RecursionError, answered the same), `invalid_text` (a string no record or package can carry), or BodyTooLarge."""
+    if raw and len(raw) > MAX_JSON_BYTES:
+        raise BodyTooLarge("Nội dung yêu cầu quá lớn.", details={"max_bytes": MAX_JSON_BYTES})
     try:
-        return json.loads(raw or b"{}")
+        value = json.loads(raw or b"{}", parse_constant=_bad_constant)
+    except RecursionError:
+        raise _too_deep() from None
     except ValueError as exc:
         raise ValidationFailed("Nội dung yêu cầu không phải JSON hợp lệ.", code="invalid_json") from exc
+    _check_tree(value)
+    return value
 
 
 def json_answer(status: int, body: Any) -> Response:
@@ -59,8 +125,11 @@ class Routes:
             @functools.wraps(func)
             def handler(**params: str) -> Response:
                 try:
+                    caller = caller_from_headers(dict(self.app.current_request.headers)) if auth else None
+                    for name, value in params.items():  # path parameters: ids, codes (never multi-line text)
+                        params[name] = client_text(value, f"path.{name}", max_len=MAX_PARAM_CHARS)
                     if auth:
-                        params["caller"] = caller_from_headers(dict(self.app.current_request.headers))
+                        params["caller"] = caller
                     return json_answer(status, func(**params))
                 except GatewayError as exc:
                     return error_answer(exc)
@@ -73,10 +142,18 @@ class Routes:
 
         return decorate
 
-    def body(self) -> Any:
-        """The request's JSON body (`{}` when empty), or ValidationFailed `invalid_json`."""
-        return parse_json(self.app.current_request.raw_body)
+    def body(self, *, expect_object: bool = True) -> Any:
+        """The request's JSON body (`{}` when empty), checked by `parse_json`; one that is not an object where an
+        object is expected (every route's, by default) is ValidationFailed `json_not_object`."""
+        value = parse_json(self.app.current_request.raw_body)
+        if expect_object and not isinstance(value, dict):
+            raise ValidationFailed("Nội dung yêu cầu phải là một đối tượng JSON.", code="json_not_object",
+                                   details={"type": type(value).__name__})
+        return value
 
     def query(self, name: str) -> str | None:
-        """One query-string parameter, or None."""
-        return (self.app.current_request.query_params or {}).get(name)
+        """One query-string parameter, or None; its text checked (`invalid_text`, `details.field` `query.<name>`)."""
+        value = (self.app.current_request.query_params or {}).get(name)
+        if value is None:
+            return None
+        return client_text(value, f"query.{name}", max_len=MAX_PARAM_CHARS)

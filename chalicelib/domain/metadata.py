@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.document_codes import DOCUMENT_TYPES, URGENCY_PRIORITY
+from chalicelib.domain.text import ClientText
 from chalicelib.standards.identifiers import is_strict
 
 __all__ = ["AttachmentSpec", "DocumentMetadata", "Secrecy", "Signer", "StampPlacement", "Urgency"]
@@ -32,6 +33,15 @@ _NOTATION = re.compile(r"^[0-9A-Za-zĐđ][0-9A-Za-zĐđ.\-&]*$")
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
+#: Client text (chalicelib.domain.text: XML 1.0 characters, NFC, lengths counted after NFC) of each size used below.
+_Text20 = ClientText(20)
+_Notation = ClientText(60, min_len=1)
+_Text100 = ClientText(100, min_len=1)
+_Text200 = ClientText(200, min_len=1)
+_OptText200 = ClientText(200)
+_FileName = ClientText(120, min_len=5)
+_Subject = ClientText(2000, min_len=1, multiline=True)
+
 Urgency = Literal["normal", "urgent", "very_urgent", "flash"]
 Secrecy = Literal["none", "confidential", "secret", "top_secret"]
 
@@ -41,9 +51,9 @@ class Signer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    full_name: str = Field(min_length=1, max_length=100)
-    position: str = Field(default="", max_length=200)
-    competence: str = Field(default="", max_length=200)
+    full_name: _Text100
+    position: _OptText200 = ""
+    competence: _OptText200 = ""
 
 
 class StampPlacement(BaseModel):
@@ -89,9 +99,9 @@ class AttachmentSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200, description="tên phụ lục, e.g. Phụ lục I")
-    file_name: str | None = Field(default=None, min_length=5, max_length=120, pattern=r"^[^/\\\x00-\x1f]+\.pdf$",
-                                  description="tên tệp khi gửi đi (.pdf, không có dấu /)")
+    name: _Text200 = Field(description="tên phụ lục, e.g. Phụ lục I")
+    file_name: _FileName | None = Field(default=None, pattern=r"^[^/\\\x00-\x1f]+\.pdf$",
+                                                         description="tên tệp khi gửi đi (.pdf, không có dấu /)")
 
 
 class DocumentMetadata(BaseModel):
@@ -99,19 +109,19 @@ class DocumentMetadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    number: str = Field(default="", max_length=20, pattern=r"^[0-9]*$", description="số; may be empty until issued")
-    notation: str = Field(min_length=1, max_length=60, description="ký hiệu, e.g. UBND-VX3")
-    type: str = Field(description="Phụ lục III abbreviation (QĐ, CT, TB…) or CV for công văn")
-    subject: str = Field(min_length=1, max_length=2000, description="trích yếu")
+    number: _Text20 = Field(default="", pattern=r"^[0-9]*$", description="số; may be empty until issued")
+    notation: _Notation = Field(description="ký hiệu, e.g. UBND-VX3")
+    type: _Text20 = Field(description="Phụ lục III abbreviation (QĐ, CT, TB…) or CV for công văn")
+    subject: _Subject = Field(description="trích yếu")
     issued_on: date = Field(description="ngày ban hành")
-    place: str = Field(min_length=1, max_length=100, description="địa danh")
+    place: _Text100 = Field(description="địa danh")
     signer: Signer
     urgency: Urgency = "normal"
     secrecy: Secrecy = "none"
-    recipients: list[str] = Field(min_length=1, max_length=500, description="mã định danh of each recipient")
+    recipients: list[_Text20] = Field(min_length=1, max_length=500, description="mã định danh of each recipient")
     due_date: date | None = None
     steering_type: int = Field(default=0, ge=0, le=2, description="0 none, 1 steering, 2 report on steering")
-    reply_to: str | None = Field(default=None, max_length=200, description="edXML DocumentId answered")
+    reply_to: _OptText200 | None = Field(default=None, description="edXML DocumentId answered")
     replaces: str | None = Field(default=None, pattern=_UUID,
                                  description="văn bản thay thế: document_id của văn bản đã gửi mà văn bản này thay "
                                              "thế (BussinessDocType 3)")

@@ -35,6 +35,7 @@ from chalicelib.domain import axis_statuses
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.inbound_ports import AgencyDirectory, AxisSender, DownloadLinks, InboxRepository
 from chalicelib.domain.links import expires_at
+from chalicelib.domain.text import TextRule, body_text
 from chalicelib.inbound.outbox import outbox_item, send_status
 
 __all__ = ["API_AXIS_TIMEOUT_SECONDS", "InboxPorts", "api_axis_client", "default_ports", "get_item", "get_own_item",
@@ -160,7 +161,8 @@ def report_status(caller: Caller, inbox_id: str, body: Any, ports: InboxPorts | 
     ports = ports or default_ports()
     store = ports.store
     item = _own_item(store, caller, inbox_id, write=True)
-    code, reason = axis_statuses.validate_clerk_report(body)
+    # The clerk's reason goes into a status package (XML 1.0): checked and in NFC first (chalicelib.domain.text).
+    code, reason = axis_statuses.validate_clerk_report(body_text(body, {"reason": TextRule(multiline=True)}))
     if item.get("revoked"):
         raise Conflict("Văn bản đã bị thu hồi, không báo trạng thái được nữa.", code="inbox_item_revoked")
     if not axis_statuses.clerk_status_allowed(item["status_code"], code):

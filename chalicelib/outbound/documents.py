@@ -24,6 +24,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.links import expires_at
 from chalicelib.domain.metadata import DocumentMetadata
 from chalicelib.domain.object_keys import incoming_attachment_key, incoming_key
+from chalicelib.domain.text import validation_failed
 from chalicelib.outbound.amendments import list_for_document, prepare_replacement
 from chalicelib.outbound.presenters import present
 
@@ -39,9 +40,8 @@ def _validate(body: Any) -> DocumentMetadata:
         raise SecretDocument(details={"secrecy": secrecy})
     try:
         return DocumentMetadata.model_validate(body)
-    except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
-        raise ValidationFailed(details={"errors": errors}) from exc
+    except ValidationError as exc:  # bad client text is `invalid_text` with details.field (chalicelib.domain.text)
+        raise validation_failed(exc) from exc
 
 
 def create_document(caller: Caller, body: Any) -> dict[str, Any]:

@@ -2,12 +2,22 @@
 
 Why the token issuer is read from a real login: moto writes its own host into `iss`
 (docs/traps.md#moto-cognito-issuer-and-jwks), so guessing it would give the app a TOKEN_ISSUER that rejects every token.
+
+Admins need MFA (chalicelib.api.mfa): the pool has `MfaConfiguration: OPTIONAL` with software tokens, as in
+infra/resources.yaml, and every demo admin gets a TOTP authenticator set up the way a person would (sign in,
+`AssociateSoftwareToken`, `VerifySoftwareToken` with a code computed from the secret, then MFA enabled and
+preferred). moto checks those codes for real only with `MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true`, which it reads
+on every call: the embedded stack's moto runs in the provisioning process (devstack.stack), so it is set here.
+The secret (moto hands every account the same one) goes to `.local/stack.json` with the password, and
+`devstack.client.GatewayClient.login` answers the `SOFTWARE_TOKEN_MFA` challenge with a fresh code from it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import time
 
 from devstack import demo_data
 from devstack.provision.clients import Clients, ignore_codes
@@ -20,7 +30,10 @@ from devstack.provision.names import (
     USER_POOL_NAME,
 )
 
-__all__ = ["find_user_pool", "provision_cognito", "token_issuer"]
+__all__ = ["TOTP_FLAG", "admin_totp_secrets", "find_user_pool", "provision_cognito", "token_issuer", "totp_code"]
+
+#: moto's switch that makes it verify TOTP codes (otherwise it accepts any code).
+TOTP_FLAG = "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"
 
 
 def find_user_pool(c: Clients) -> str | None:
@@ -81,8 +94,56 @@ def provision_cognito(c: Clients) -> tuple[str, str]:
     except Exception as exc:
         if not ignore_codes(exc, ("GroupExistsException",)):
             raise
+    # Admins must use an authenticator app (chalicelib.api.mfa); clerks may (as infra/resources.yaml).
+    idp.set_user_pool_mfa_config(UserPoolId=pool_id, SoftwareTokenMfaConfiguration={"Enabled": True},
+                                 MfaConfiguration="OPTIONAL")
     _provision_users(c, pool_id)
     return pool_id, client_id
+
+
+def totp_code(secret: str, at: float | None = None) -> str:
+    """The RFC 6238 code (6 digits, SHA-1, 30 s) an authenticator app shows for a Cognito TOTP secret (base32)."""
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    totp = TOTP(key, 6, SHA1(), 30, enforce_key_length=False)  # noqa: S303 (RFC 6238 and Cognito use SHA-1)
+    return totp.generate(time.time() if at is None else at).decode()
+
+
+def admin_totp_secrets(c: Clients, pool_id: str, client_id: str) -> dict[str, str]:
+    """Set up TOTP MFA for every demo admin, as a person would; username → the authenticator's secret."""
+    os.environ.setdefault(TOTP_FLAG, "true")
+    idp = c.cognito_idp
+    secrets = {}
+    for user in demo_data.USERS:
+        if not user.admin:
+            continue
+        # Converge: an admin set up by an earlier run signs in with a code we no longer have; set it up anew.
+        idp.admin_set_user_mfa_preference(UserPoolId=pool_id, Username=user.username,
+                                          SoftwareTokenMfaSettings={"Enabled": False, "PreferredMfa": False})
+        access = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                   AuthParameters={"USERNAME": user.username, "PASSWORD": user.password},
+                                   )["AuthenticationResult"]["AccessToken"]
+        secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+        _verify_with_retry(idp, access, secret)
+        idp.admin_set_user_mfa_preference(UserPoolId=pool_id, Username=user.username,
+                                          SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+        secrets[user.username] = secret
+    return secrets
+
+
+def _verify_with_retry(idp: object, access: str, secret: str) -> None:
+    """VerifySoftwareToken with the current code; once more if the 30 s step turned between computing and checking."""
+    for attempt in range(2):
+        try:
+            idp.verify_software_token(AccessToken=access, UserCode=totp_code(secret),  # type: ignore[attr-defined]
+                                      FriendlyDeviceName="demo-authenticator")
+            return
+        except Exception as exc:
+            if attempt or not ignore_codes(exc, ("CodeMismatchException", "EnableSoftwareTokenMFAException")):
+                raise
+            time.sleep(1)
 
 
 def token_issuer(c: Clients, client_id: str) -> str:

@@ -15,7 +15,7 @@ from chalicelib.core import settings
 from devstack import demo_data
 from devstack.provision.agencies import provision_agencies
 from devstack.provision.clients import FAKE_CREDENTIALS, Clients
-from devstack.provision.cognito import provision_cognito, token_issuer
+from devstack.provision.cognito import admin_totp_secrets, provision_cognito, token_issuer
 from devstack.provision.credentials import load_or_create_axis_systems, provision_axis_secret
 from devstack.provision.names import BUCKET_NAME, STAGE
 from devstack.provision.pkcs11 import provision_pkcs11_agencies
@@ -107,6 +107,7 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
     provision_axis_secret(c, axis_url, systems["served"])
     pool_id, client_id = provision_cognito(c)
     issuer = token_issuer(c, client_id)
+    totp = admin_totp_secrets(c, pool_id, client_id)  # admins need MFA (chalicelib.api.mfa)
     jwks_url = f"{endpoint_url.rstrip('/')}/{pool_id}/.well-known/jwks.json"
     env = _app_environment(endpoint_url, region, pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,
                            issuer=issuer, root_pem=root_pem, hsm_env=hsm_env, pki=pki)
@@ -116,5 +117,6 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
         queue_urls=queue_urls, user_pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,
         token_issuer=issuer, axis_url=axis_url, signing_keys=signing_keys,
         axis_systems_served=dict(systems["served"]), axis_systems_external=dict(systems["external"]),
-        users=[asdict(u) for u in demo_data.USERS], ca_root_pem=root_pem, env=env,
+        users=[{**asdict(u), **({'totp_secret': totp[u.username]} if u.username in totp else {})}
+               for u in demo_data.USERS], ca_root_pem=root_pem, env=env,
     )

@@ -129,7 +129,15 @@ def _cognito(c: Clients) -> dict[str, Any]:
             "generate_secret": bool(cl.get("ClientSecret")),
             "write_attributes": sorted(cl.get("WriteAttributes", [])),
         } for cl in clients],
+        "mfa": _mfa(idp.get_user_pool_mfa_config(UserPoolId=pool_id)),
     }
+
+
+def _mfa(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The pool's MFA setting as the template spells it (`MfaConfiguration`, `EnabledMfas`)."""
+    enabled = [name for name, key in (("SOFTWARE_TOKEN_MFA", "SoftwareTokenMfaConfiguration"),
+                                      ("SMS_MFA", "SmsMfaConfiguration")) if (config.get(key) or {}).get("Enabled")]
+    return {"configuration": config.get("MfaConfiguration", "OFF"), "enabled": sorted(enabled)}
 
 
 def provisioned_resources_summary(endpoint_url: str, region: str, *, bucket: str = BUCKET_NAME) -> dict[str, Any]:

@@ -168,6 +168,8 @@ def infra_summary(template: dict[str, Any]) -> dict[str, Any]:
                 "generate_secret": bool(c["Properties"].get("GenerateSecret", False)),
                 "write_attributes": sorted(c["Properties"].get("WriteAttributes", [])),
             } for c in of_type("AWS::Cognito::UserPoolClient").values()],
+            "mfa": {"configuration": pool_props.get("MfaConfiguration", "OFF"),
+                    "enabled": sorted(pool_props.get("EnabledMfas", []))},
         },
         "axis_secret": re.search(r":secret:(.+)-\?{6}$", secret_arn).group(1),
     }
@@ -227,6 +229,8 @@ def test_cognito_matches(infra: dict[str, Any], local: dict[str, Any]) -> None:
     [client] = infra["cognito"]["clients"]
     assert "ALLOW_USER_PASSWORD_AUTH" in client["explicit_auth_flows"]
     assert "custom:organ_id" not in client["write_attributes"]
+    # Admins need MFA (chalicelib.api.mfa): the pool must offer authenticator apps, on AWS and on the stack alike.
+    assert infra["cognito"]["mfa"] == {"configuration": "OPTIONAL", "enabled": ["SOFTWARE_TOKEN_MFA"]}
 
 
 def test_axis_secret_name_matches(infra: dict[str, Any], local: dict[str, Any]) -> None:

@@ -34,9 +34,14 @@ from chalicelib.domain.amendment_rules import (
 )
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.leases import AMENDMENT, lease_until
+from chalicelib.domain.text import TextRule, body_text
 from chalicelib.outbound.presenters import present, present_amendment
 
 __all__ = ["enqueue", "list_for_document", "own_record", "requeue_stale", "revoke", "update_recipients"]
+
+#: The sender's reason travels in every amendment package (edXML, XML 1.0): checked and put in NFC at the API
+#: (chalicelib.domain.text); `validate_reason` then requires it and cuts it to MAX_REASON_CHARS.
+_REASON_TEXT = {"reason": TextRule(multiline=True)}
 
 
 def own_record(caller: Caller, document_id: str, store: AmendmentStore, *,
@@ -65,6 +70,7 @@ def revoke(caller: Caller, document_id: str, body: Any) -> dict[str, Any]:
 
     A repeated request on a document already revoked answers the same revocation (and queues it again while its
     packages are not all sent), so a client that lost the answer can simply retry."""
+    body = body_text(body, _REASON_TEXT)
     reason = validate_reason(body)
     store = get_amendment_store()
     record = own_record(caller, document_id, store)
@@ -98,6 +104,7 @@ def revoke(caller: Caller, document_id: str, body: Any) -> dict[str, Any]:
 
 def update_recipients(caller: Caller, document_id: str, body: Any) -> dict[str, Any]:
     """`POST /v1/documents/{id}/update` {"recipients_added"?, "recipients_removed"?, "reason"} (202)."""
+    body = body_text(body, _REASON_TEXT)
     store = get_amendment_store()
     record = own_record(caller, document_id, store)
     if record["state"] != states.DISPATCHED:
