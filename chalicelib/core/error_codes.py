@@ -195,6 +195,8 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
           "The axis answered FAIL or an ErrorCode ≠ 0 (kept as `axis_error_code`); permanent.", True),
         E("axis_auth_failed", NA, "Trục liên thông từ chối xác thực (mã hệ thống hoặc khóa bí mật không đúng).",
           "Our system id or signature refused; an operator fixes the credentials."),
+        E("axis_answer_too_large", NA, "Trục liên thông trả về dữ liệu quá lớn.",
+          "An answer (a list, an error body) past the client's byte cap; the call is not retried as is."),
         E("axis_send_unconfirmed", NA,
           "Không xác định được gói tin đã lên Trục hay chưa; cần kiểm tra trước khi gửi lại.",
           "A send whose arrival is unknown; nothing more is sent until someone checks.", True),
@@ -267,6 +269,8 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("key_list_mismatch", NA, "Danh sách tiêu đề được ký không khớp.", "Signed header names differ."),
         E("header_mismatch", NA, "Một tiêu đề được ký không khớp với yêu cầu.", "A signed header's value differs."),
         E("stale_timestamp", NA, "Thời điểm ký của yêu cầu đã quá cũ.", "The timestamp is outside the window."),
+        E("replayed_request", NA, "Yêu cầu này đã được gửi trước đó.",
+          "The same signed request seen again within the window (ReplayCache)."),
     ),
 }
 
