@@ -31,8 +31,9 @@ _MiB = 1024 * 1024
 MAX_PACKAGE_BYTES = 256 * _MiB
 #: Element nesting (`xml_too_deep`): real packages nest 8 deep; 32 leaves room for any producer's wrappers.
 MAX_DEPTH = 32
-#: Elements in the package (`too_many_elements`): about 60 + 9 per recipient, so 20,000 is a document sent to
-#: some 2,000 agencies (more than every ministry and province together), and keeps the parsed record small.
+#: Elements in the package, comments, processing instructions and CDATA sections included (`too_many_elements`):
+#: about 60 + 9 per recipient, so 20,000 is a document sent to some 2,000 agencies (more than every ministry and
+#: province together); it keeps the parsed record small and the parser's calls few.
 MAX_ELEMENTS = 20_000
 #: Characters of one element's text, `ContentTransferEncoded` apart (`element_too_large`): the longest real text
 #: (`Content`, a `Description`) is a summary of a few thousand characters; 64 Ki characters is still below what

@@ -212,8 +212,13 @@ class _Reader:
         self.text.append(data)
 
     def seen(self, *_: object) -> None:
-        """Any other event (comment, processing instruction, CDATA mark): expat has moved on."""
+        """Any other node (comment, processing instruction, CDATA section): expat has moved on, and the node counts
+        as an element does, or millions of empty comments would each cost a call."""
         self.progress = self.fed
+        self.elements += 1
+        if self.elements > self.limits.elements:
+            raise EdxmlReadError("too_many_elements", "Gói tin có quá nhiều phần tử.",
+                                 {"max_elements": self.limits.elements})
 
     def end(self, qname: str) -> None:
         self.progress = self.fed

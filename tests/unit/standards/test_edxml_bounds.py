@@ -93,6 +93,15 @@ def test_deep_nesting_is_refused_with_the_default_limits(tmp_path: Path) -> None
     assert refused(raw, tmp_path) == "xml_too_deep"
 
 
+def test_millions_of_empty_comments_count_as_elements(tmp_path: Path) -> None:
+    valid = package(tmp_path)
+    at = valid.index(b"<edXML:edXMLEnvelope")
+    raw = valid[:at] + b"<!---->" * 1_000_000 + valid[at:]
+    started = time.monotonic()
+    assert refused(raw, tmp_path) == "too_many_elements"
+    print(f"7 MB of empty comments refused in {time.monotonic() - started:.2f} s")
+
+
 def test_a_huge_comment_or_attribute_is_refused_before_expat_holds_it_all(tmp_path: Path) -> None:
     valid = package(tmp_path)
     at = valid.index(b"<edXML:edXMLEnvelope")
