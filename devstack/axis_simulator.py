@@ -6,6 +6,10 @@ client on purpose: the client is tested against a server, not against itself. Wh
 
 - every protocol call is authenticated from its `XroadVnpt-*` headers (`standards.axis_protocol.verify_headers`
   against the per-system secrets); a mismatch answers HTTP 401 with a JSON FAIL;
+- and is fresh, as the real axis requires: a signed timestamp more than `max_skew` (±5 minutes by default,
+  `--max-skew-seconds`, 0 = off) from the simulator's clock is refused (`stale_timestamp`), and so is a signature
+  already accepted within that window (`replayed_request`): a replayed request, even byte for byte, is refused
+  before anything is stored, with the same 401 FAIL (`ErrorCode` 401, the reason in `ErrorDesc`);
 - sendEdoc: `from` must equal `systemid`, `hash-file` must be the SHA-256 of the body, every recipient must be known
   (a system or a directory entry); each recipient gets its own envelope with its own 24-hex DocId, and the answer
   carries the send's DocId, which getSentEdocList accepts;
@@ -57,9 +61,11 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from chalicelib.standards.axis_protocol import DEFAULT_MAX_SKEW
 from devstack.axis_sim.http import Handler
 from devstack.axis_sim.state import AxisState
 
@@ -74,8 +80,9 @@ class AxisSimulator(AxisState):
     """
 
     def __init__(self, systems: Mapping[str, str], agencies: Iterable[Mapping[str, Any]] = (),
-                 host: str = "127.0.0.1", port: int = 0, *, max_package_bytes: int = 512 * 1024 * 1024) -> None:
-        super().__init__(systems, agencies, max_package_bytes=max_package_bytes)
+                 host: str = "127.0.0.1", port: int = 0, *, max_package_bytes: int = 512 * 1024 * 1024,
+                 max_skew: timedelta | None = DEFAULT_MAX_SKEW) -> None:
+        super().__init__(systems, agencies, max_package_bytes=max_package_bytes, max_skew=max_skew)
         self.host = host
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
@@ -146,13 +153,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--systems-json", required=True, help="system ids and secrets (see load_systems)")
     parser.add_argument("--agencies-json", help="directory entries for getAgenciesList")
+    parser.add_argument("--max-skew-seconds", type=float, default=DEFAULT_MAX_SKEW.total_seconds(),
+                        help="timestamp window and replay cache (0: accept any timestamp, no replay cache)")
     args = parser.parse_args(argv)
     systems, agencies = load_systems(args.systems_json)
     if args.agencies_json:
         with open(args.agencies_json, encoding="utf-8") as fh:
             agencies = json.load(fh)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    sim = AxisSimulator(systems, agencies, host=args.host, port=args.port)
+    skew = timedelta(seconds=args.max_skew_seconds) if args.max_skew_seconds > 0 else None
+    sim = AxisSimulator(systems, agencies, host=args.host, port=args.port, max_skew=skew)
     print(f"axis simulator on {sim.url} ({len(systems)} systems, {len(agencies)} agencies)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly (stored packages deleted) on SIGTERM
     with contextlib.suppress(KeyboardInterrupt):

@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["AGENCIES_TABLE", "AXIS_SECRET_NAME", "DISPATCH_DLQ", "DISPATCH_QUEUE", "DOCUMENTS_TABLE",
-    "DOWNLOAD_URL_TTL_SECONDS", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE",
+__all__ = ["AGENCIES_TABLE", "AXIS_MAX_PACKAGE_BYTES", "AXIS_SECRET_NAME", "DISPATCH_DLQ", "DISPATCH_QUEUE",
+    "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE",
     "UPLOAD_URL_TTL_SECONDS", "get_settings"]
 
 #: Resource names shared by app.py decorators, infra/resources.yaml and the embedded stack's provisioning.
@@ -28,6 +28,10 @@ AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a sec
 MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 UPLOAD_URL_TTL_SECONDS = 900
 DOWNLOAD_URL_TTL_SECONDS = 300
+#: The largest package `getEdoc` may download (decoded bytes); past it the download stops (`package_too_large`).
+#: The edXML reader's own package bound (chalicelib.standards.edxml.limits): a 150 MiB upload as base64 plus headroom,
+#: and with the decoded attachments still within a Lambda's default 512 MB of /tmp.
+AXIS_MAX_PACKAGE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class Settings:
     #: (chalicelib.outbound.dispatch.backoff_seconds). The defaults spread the queue's 5 receives over about 5 minutes.
     dispatch_backoff_base_seconds: int = 20
     dispatch_backoff_cap_seconds: int = 600
+    #: Cap on one downloaded axis package (bytes, env AXIS_MAX_PACKAGE_BYTES); see the constant.
+    axis_max_package_bytes: int = AXIS_MAX_PACKAGE_BYTES
 
 
 @lru_cache(maxsize=1)
@@ -98,4 +104,5 @@ def get_settings() -> Settings:
         revocation_cache_seconds=float(env.get("REVOCATION_CACHE_SECONDS", "300")),
         dispatch_backoff_base_seconds=int(env.get("DISPATCH_BACKOFF_BASE_SECONDS", "20")),
         dispatch_backoff_cap_seconds=int(env.get("DISPATCH_BACKOFF_CAP_SECONDS", "600")),
+        axis_max_package_bytes=int(env.get("AXIS_MAX_PACKAGE_BYTES", str(AXIS_MAX_PACKAGE_BYTES))),
     )

@@ -13,23 +13,32 @@ then sends:
 The server recomputes the HMAC over the JSON exactly as transmitted, so key order never matters. The client
 (`adapters.axis.client`) signs with `sign_headers`; the local simulator verifies with `verify_headers`, so both
 sides of the tests run the same rules but neither tests itself: the HTTP in between is real.
+
+Freshness, as the real axis enforces it: a verifier refuses a signed timestamp further than `max_skew` from its own
+clock (±5 minutes by default, `DEFAULT_MAX_SKEW`: `stale_timestamp`) and, with a `ReplayCache`, a signature it
+has already accepted within that window (`replayed_request`), so a captured request cannot be sent again, not even
+byte for byte. The timestamp is the protocol's only nonce: a client signs every request anew, a retry included,
+with a timestamp later than its previous one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.core.clock import VN_TZ
 
-__all__ = ["HASH_HEADER", "PREFIX", "SIGN_HEADER", "SIGN_HEADER_KEY", "SignatureError", "VERSION", "VERSION_HEADER",
-    "format_timestamp", "parse_timestamp", "sha256_file", "sign_headers", "verify_headers"]
+__all__ = ["DEFAULT_MAX_SKEW", "HASH_HEADER", "PREFIX", "SIGN_HEADER", "SIGN_HEADER_KEY", "ReplayCache",
+    "SignatureError", "VERSION", "VERSION_HEADER", "format_timestamp", "parse_timestamp", "sha256_file",
+    "sign_headers", "verify_headers"]
 
 PREFIX = "XroadVnpt-"
 VERSION = "3.0.201608"
@@ -37,6 +46,8 @@ SIGN_HEADER = "XroadVnpt-sign-header"
 SIGN_HEADER_KEY = "XroadVnpt-sign-header-key"
 HASH_HEADER = "XroadVnpt-hash-header"
 VERSION_HEADER = "XroadVnpt-version"
+#: How far a signed timestamp may be from the verifier's clock: the real axis's window (±5 minutes).
+DEFAULT_MAX_SKEW = timedelta(minutes=5)
 
 #: The axis client formats its timestamp in Vietnam local time (UTC+7), as the reference Java library does.
 
@@ -50,7 +61,7 @@ _RESERVED = frozenset({"timestamp", "systemid", "sign-header", "sign-header-key"
 class SignatureError(Exception):
     """A request whose `XroadVnpt-*` headers do not authenticate. `reason` is a stable code for the answer/logs:
     `missing_headers`, `malformed_sign_header`, `unknown_system`, `bad_signature`, `key_list_mismatch`,
-    `header_mismatch`, `stale_timestamp`."""
+    `header_mismatch`, `stale_timestamp`, `replayed_request`."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
@@ -113,16 +124,56 @@ def sign_headers(params: Mapping[str, str], system_id: str, secret: str, now: da
     return headers
 
 
+class ReplayCache:
+    """The signatures a verifier accepted within its window, to refuse any of them seen again (`replayed_request`).
+
+    Entries are kept until their timestamp leaves the window (after that the timestamp check refuses the request
+    anyway), so memory is bounded by the requests of one window: `max_entries` of them at most, beyond which the
+    cache refuses new requests rather than forget a signature it should still recognise. Thread-safe.
+    """
+
+    def __init__(self, window: timedelta = DEFAULT_MAX_SKEW, max_entries: int = 1_000_000) -> None:
+        self.window = window
+        self.max_entries = max_entries
+        self._seen: set[str] = set()
+        self._expiries: list[tuple[datetime, str]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def admit(self, key: str, stamp: datetime, now: datetime) -> None:
+        """Record `key` (a system id and its signature), or raise `SignatureError` if it was already seen."""
+        with self._lock:
+            while self._expiries and self._expiries[0][0] < now:
+                self._seen.discard(heapq.heappop(self._expiries)[1])
+            if key in self._seen:
+                raise SignatureError("replayed_request")
+            if len(self._seen) >= self.max_entries:
+                raise SignatureError("replayed_request", "replay cache full")
+            self._seen.add(key)
+            heapq.heappush(self._expiries, (max(stamp, now) + self.window, key))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+            self._expiries.clear()
+
+
 def verify_headers(headers: Mapping[str, str] | Any, secret_lookup: Callable[[str], str | None], *,
-                   now: datetime | None = None, max_skew: timedelta | None = None) -> dict[str, str]:
+                   now: datetime | None = None, max_skew: timedelta | None = None,
+                   replay: ReplayCache | None = None) -> dict[str, str]:
     """Authenticate a request and return its parameters (keys without the prefix, e.g. `systemid`, `from`).
 
     Checks, in order: the three signing headers exist; the signed JSON is an object of strings; its
     `XroadVnpt-systemid` has a secret (`secret_lookup` returns None for unknown systems); the HMAC matches
     (constant-time); the key list names exactly the signed keys; every `XroadVnpt-<key>` header that travelled
     equals its signed value, so nothing outside the signature can change a parameter. With `max_skew`, the
-    signed timestamp must also be that close to `now` (replay window). Parameters come from the signed JSON.
+    signed timestamp must also be that close to `now` (replay window); with `replay` (which needs `max_skew`), the
+    signature must not have been accepted before within it. Parameters come from the signed JSON.
     """
+    if replay is not None and max_skew is None:
+        raise ValueError("a replay cache needs the timestamp window (max_skew) that bounds it")
     lower = {str(k).lower(): str(v) for k, v in headers.items()}
     sign_json = lower.get(SIGN_HEADER.lower())
     given_hash = lower.get(HASH_HEADER.lower())
@@ -155,6 +206,8 @@ def verify_headers(headers: Mapping[str, str] | Any, secret_lookup: Callable[[st
         current = now or datetime.now(VN_TZ)
         if stamp is None or abs(current - stamp) > max_skew:
             raise SignatureError("stale_timestamp")
+        if replay is not None:
+            replay.admit(f"{system_id}\n{given_hash.strip().lower()}", stamp, current)
     return params
 
 

@@ -126,7 +126,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _protocol(self, path: str) -> None:
         try:
-            params = verify_headers(self.headers, self.sim.secret_for)
+            params = verify_headers(self.headers, self.sim.secret_for, now=self.sim.clock(),
+                                    max_skew=self.sim.max_skew, replay=self.sim.replay)
         except SignatureError as exc:
             self._drain()
             logger.info("axis-sim refused authentication: %s", exc.reason)

@@ -12,12 +12,13 @@ import os
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.clock import VN_TZ
+from chalicelib.standards.axis_protocol import DEFAULT_MAX_SKEW, ReplayCache
 from chalicelib.standards.identifiers import parent
 from devstack.axis_sim.faults import Fault, fault_from_spec
 
@@ -119,13 +120,22 @@ def normalize_agencies(agencies: Iterable[Mapping[str, Any]]) -> list[dict[str, 
 
 class AxisState:
     """The axis's memory: `systems` maps system id → secret, `agencies` is the directory getAgenciesList answers.
-    Packages are kept as files in `package_dir` (large packages stay off the heap)."""
+    Packages are kept as files in `package_dir` (large packages stay off the heap).
+
+    Freshness, as the real axis: a request whose signed timestamp is more than `max_skew` from `clock()` is refused
+    (`stale_timestamp`), and so is a signature already accepted within that window (`replayed_request`, the
+    `replay` cache; `/_sim/reset` keeps it, as an axis never forgets what it saw). `max_skew=None` turns both off.
+    """
 
     def __init__(self, systems: Mapping[str, str], agencies: Iterable[Mapping[str, Any]] = (), *,
-                 max_package_bytes: int = 512 * 1024 * 1024) -> None:
+                 max_package_bytes: int = 512 * 1024 * 1024, max_skew: timedelta | None = DEFAULT_MAX_SKEW,
+                 clock: Callable[[], datetime] = _now) -> None:
         self._systems = dict(systems)
         self._agencies = normalize_agencies(agencies)
         self.max_package_bytes = max_package_bytes
+        self.max_skew = max_skew
+        self.clock = clock
+        self.replay = ReplayCache(max_skew) if max_skew is not None else None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._envelopes: dict[str, Envelope] = {}

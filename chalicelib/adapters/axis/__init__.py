@@ -6,6 +6,14 @@ Some provinces put their own gateway (LGSP) with another REST skin in front; tha
 same methods.
 """
 
-from chalicelib.adapters.axis.errors import AxisAuthError, AxisBusinessError, AxisError, AxisTransientError
+from chalicelib.adapters.axis.errors import (
+    AxisAnswerTooLarge,
+    AxisAuthError,
+    AxisBusinessError,
+    AxisError,
+    AxisPackageTooLarge,
+    AxisTransientError,
+)
 
-__all__ = ["AxisAuthError", "AxisBusinessError", "AxisError", "AxisTransientError"]
+__all__ = ["AxisAnswerTooLarge", "AxisAuthError", "AxisBusinessError", "AxisError", "AxisPackageTooLarge",
+           "AxisTransientError"]

@@ -8,30 +8,47 @@ and authentication (configuration) errors (`chalicelib.adapters.axis.errors`).
 Memory stays flat in the package size: `send_edoc` streams the package file as the body after hashing it in
 chunks, and `get_edoc` decodes the base64 `data` of the answer as it arrives instead of loading the JSON.
 Never logged: the secret, the signing headers, package contents.
+
+Bounded (issue 8, bounds on all untrusted input): `get_edoc` stops past `max_package_bytes` decoded (or the
+base64 text that would carry them, whitespace included) with `AxisPackageTooLarge` (`package_too_large`) and deletes
+the partial file; every other answer is read up to `MAX_ANSWER_BYTES` (`AxisAnswerTooLarge`), and a list keeps at
+most `MAX_LIST_ENTRIES` objects (the rest stay listed on the axis for the next call). Never trusted: Content-Length.
+
+Signed fresh: every request, a retry included, is signed when it is sent, with a timestamp later than any this
+process signed before for the same system (at least 1 ms apart, the timestamp's resolution), so no two requests
+carry the same signature and an axis that refuses replays (the simulator's window and cache) never refuses ours.
 """
 
 from __future__ import annotations
 
 import binascii
-import codecs
 import io
 import json
 import logging
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import urllib3
 
-from chalicelib.adapters.axis.errors import AxisAuthError, AxisBusinessError, AxisTransientError
+from chalicelib.adapters.axis.errors import (
+    AxisAnswerTooLarge,
+    AxisAuthError,
+    AxisBusinessError,
+    AxisPackageTooLarge,
+    AxisTransientError,
+)
+from chalicelib.adapters.axis.json_stream import extract_streaming
 from chalicelib.core.clock import VN_TZ
+from chalicelib.core.settings import AXIS_MAX_PACKAGE_BYTES
 from chalicelib.standards.axis_protocol import sha256_file, sign_headers
-from chalicelib.standards.base64_stream import Base64Sink
+from chalicelib.standards.base64_stream import Base64Sink, Base64TooLarge
 
-__all__ = ["ACK_STATUSES", "AxisClient", "LIST_FILTERS", "MESSAGE_TYPES", "SERVICE_TYPE", "SendResult",
-    "extract_streaming", "logger"]
+__all__ = ["ACK_STATUSES", "AxisClient", "LIST_FILTERS", "MAX_ANSWER_BYTES", "MAX_LIST_ENTRIES", "MESSAGE_TYPES",
+    "SERVICE_TYPE", "SendResult", "extract_streaming", "logger"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +59,22 @@ ACK_STATUSES = frozenset({"done", "fail", "processing"})
 #: Optional filters of getReceivedEdocList, by their axis names.
 LIST_FILTERS = frozenset({"fromDate", "toDate", "pageSize", "pageIndex"})
 
+#: Bytes of any answer but getEdoc's: a list of 2,000 envelopes is under 1 MB; an error body is a few hundred bytes.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+#: Objects kept from a list answer; the poller takes the rest on its next run (they stay listed until acknowledged).
+MAX_LIST_ENTRIES = 2_000
+#: getAgenciesList is the national directory (about 100,000 agencies, some 20 MB as JSON): its own bounds.
+_DIRECTORY_CAPS = (96 * 1024 * 1024, 250_000)
+_ERROR_BODY_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
-_MAX_SMALL_VALUE = 16 * 1024 * 1024  # any JSON value but `data` larger than this is not an axis answer
+_ONE_MS = timedelta(milliseconds=1)
+_STEP_BACK = timedelta(seconds=2)
+_stamp_lock = threading.Lock()
+_last_stamp: dict[str, datetime] = {}  # system id → the latest timestamp this process signed with
+
+
+def _vn_now() -> datetime:
+    return datetime.now(VN_TZ)
 
 
 @dataclass(frozen=True)
@@ -65,12 +96,15 @@ class AxisClient:
     """
 
     def __init__(self, endpoint: str, system_id: str, secret: str, *, timeout: float = 30.0,
-                 http: urllib3.PoolManager | None = None) -> None:
+                 http: urllib3.PoolManager | None = None, max_package_bytes: int = AXIS_MAX_PACKAGE_BYTES,
+                 clock: Callable[[], datetime] = _vn_now) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.system_id = system_id
         self._secret = secret
         self.timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
         self.http = http or urllib3.PoolManager(retries=False, maxsize=4)
+        self.max_package_bytes = max_package_bytes
+        self._clock = clock
 
     def __repr__(self) -> str:  # never show the secret
         return f"AxisClient({self.endpoint!r}, {self.system_id!r})"
@@ -92,7 +126,7 @@ class AxisClient:
                   "to": json.dumps(list(to), separators=(",", ":")), "servicetype": SERVICE_TYPE,
                   "messagetype": messagetype, "hash-file": package_sha256 or sha256_file(package_path)}
         with open(package_path, "rb") as body:
-            answer = self._json(self._post("/sendEdoc", params, body, size), "/sendEdoc")
+            answer = self._json(self._post("/sendEdoc", params, body, size), "/sendEdoc", _ERROR_BODY_BYTES)
         result = SendResult(doc_id=str(answer.get("DocId") or ""), status=str(answer.get("status", "")),
                             error_code=str(answer.get("ErrorCode", "")), error_desc=str(answer.get("ErrorDesc", "")))
         if not result.doc_id:
@@ -115,7 +149,7 @@ class AxisClient:
 
     def get_edoc(self, doc_id: str, dest: str | os.PathLike[str] | None = None) -> bytes | str:
         """getEdoc: the package of envelope `doc_id`. Returns its bytes, or with `dest` writes it there (streamed,
-        constant memory) and returns the path."""
+        constant memory) and returns the path. Past `max_package_bytes`: `AxisPackageTooLarge`, nothing kept."""
         params = {"docId": doc_id}
         if dest is None:
             sink = io.BytesIO()
@@ -178,33 +212,54 @@ class AxisClient:
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 
-    def _call(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        return self._json(self._post(path, params, b"{}", 2), path)
+    def _call(self, path: str, params: dict[str, str], max_bytes: int = MAX_ANSWER_BYTES) -> dict[str, Any]:
+        return self._json(self._post(path, params, b"{}", 2), path, max_bytes)
 
     def _data_list(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
-        data = self._call(path, params).get("data")
+        max_bytes, max_entries = _DIRECTORY_CAPS if path == "/getAgenciesList" else (MAX_ANSWER_BYTES, MAX_LIST_ENTRIES)
+        data = self._call(path, params, max_bytes).get("data")
         if data is None:
             return []
         if not isinstance(data, list):
             raise AxisTransientError("Trục liên thông trả về dữ liệu không đúng định dạng.", details={"path": path})
-        return data
+        items = [item for item in data if isinstance(item, dict)]
+        if len(items) != len(data) or len(items) > max_entries:
+            logger.warning("axis list cut to its bounds", extra={
+                "path": path, "listed": len(data), "not_objects": len(data) - len(items), "kept": max_entries})
+        return items[:max_entries]
 
-    def _post(self, path: str, params: dict[str, str], body: bytes | IO[bytes], size: int,
-              *, stream: bool = False) -> urllib3.BaseHTTPResponse:
-        """POST with signed headers; sorts transport failures and HTTP statuses into the error classes."""
-        headers = sign_headers(params, self.system_id, self._secret, datetime.now(VN_TZ))
+    def _timestamp(self) -> datetime:
+        """Now, at the timestamp's millisecond resolution, and later than anything signed just before for this
+        system: two requests in one millisecond (or across a small step back of the clock) get distinct stamps. A
+        clock far behind the last stamp (a test's, or one stepped back a long way) is taken as it is."""
+        now = self._clock()
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        with _stamp_lock:
+            last = _last_stamp.get(self.system_id)
+            if last is not None and last - _STEP_BACK < now <= last:
+                now = last + _ONE_MS
+            _last_stamp[self.system_id] = now
+        return now
+
+    def _post(self, path: str, params: dict[str, str], body: bytes | IO[bytes], size: int) -> urllib3.BaseHTTPResponse:
+        """POST with signed headers (signed now, for this attempt only); sorts transport failures and HTTP statuses
+        into the error classes. The answer's body is left unread (streamed) for the caller, within its bounds."""
+        headers = sign_headers(params, self.system_id, self._secret, self._timestamp())
         headers["Content-Length"] = str(size)  # a file body would otherwise go out chunked
         headers["Accept"] = "application/json"
         try:
             resp = self.http.request("POST", self.endpoint + path, body=body, headers=headers, timeout=self.timeout,
-                                     retries=False, redirect=False, preload_content=not stream)
+                                     retries=False, redirect=False, preload_content=False)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             logger.warning("axis unreachable", extra={"path": path, "error": type(exc).__name__})
             raise AxisTransientError(details={"path": path, "error": type(exc).__name__}) from exc
         if resp.status == 200:
             return resp
-        answer = _safe_json(resp.read() if stream else resp.data)
-        resp.release_conn()
+        try:
+            answer = _safe_json(_read_capped(resp, _ERROR_BODY_BYTES, path, truncate=True))
+        except AxisTransientError:
+            answer = {}
+        _drop(resp)
         logger.warning("axis answered an error", extra={"path": path, "http_status": resp.status})
         if resp.status >= 500 or resp.status in (408, 429):
             raise AxisTransientError(details={"path": path, "http_status": resp.status})
@@ -214,36 +269,105 @@ class AxisClient:
         raise AxisBusinessError(str(answer.get("ErrorCode") or f"HTTP{resp.status}"),
                                 str(answer.get("ErrorDesc", "")), path=path)
 
-    def _json(self, resp: urllib3.BaseHTTPResponse, path: str) -> dict[str, Any]:
-        answer = _safe_json(resp.data)
+    def _json(self, resp: urllib3.BaseHTTPResponse, path: str, max_bytes: int) -> dict[str, Any]:
+        try:
+            raw = _read_capped(resp, max_bytes, path)
+        except BaseException:
+            _drop(resp)
+            raise
+        resp.release_conn()
+        answer = _safe_json(raw)
         if not answer:
             raise AxisTransientError("Trục liên thông trả lời không đúng định dạng.", details={"path": path})
         _raise_on_failure(answer, path)
         return answer
 
     def _download(self, params: dict[str, str], sink: IO[bytes]) -> None:
-        resp = self._post("/getEdoc", params, b"{}", 2, stream=True)
+        resp = self._post("/getEdoc", params, b"{}", 2)
+        cap = self.max_package_bytes
+        too_large = AxisPackageTooLarge(details={"path": "/getEdoc", "max_bytes": cap})
+        # The base64 text of `cap` bytes, with room for line breaks and the answer's other members: the text is
+        # counted too, or an answer of endless whitespace would stream forever without a decoded byte.
+        raw_cap = cap // 3 * 4 + cap // 16 + 1024 * 1024
+        done = False
         try:
-            decoder = Base64Sink(sink, strict_tail=False)
+            if _declared_length(resp) > raw_cap:
+                raise too_large
+            decoder = Base64Sink(sink, limit=cap, strict_tail=False)
             try:
-                answer = extract_streaming(resp.stream(_CHUNK), "data", decoder.feed)
-            except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+                answer = extract_streaming(_counted(resp.stream(_CHUNK), raw_cap, too_large), "data", decoder.feed)
+            except Base64TooLarge:
+                raise too_large from None
+            except (ValueError, UnicodeDecodeError, binascii.Error, RecursionError) as exc:
                 raise AxisTransientError("Trục liên thông trả về gói tin không đọc được.",
                                          details={"path": "/getEdoc"}) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise AxisTransientError(details={"path": "/getEdoc", "error": type(exc).__name__}) from exc
+            done = True
             _raise_on_failure(answer, "/getEdoc")
             if "data" not in answer:
                 raise AxisTransientError("Trục liên thông không trả về nội dung gói tin.", details={"path": "/getEdoc"})
-            decoder.finish()
+            try:
+                decoder.finish()
+            except Base64TooLarge:
+                raise too_large from None
+            except (ValueError, binascii.Error) as exc:
+                raise AxisTransientError("Trục liên thông trả về gói tin không đọc được.",
+                                         details={"path": "/getEdoc"}) from exc
         finally:
-            resp.release_conn()
+            if done:
+                resp.release_conn()
+            else:
+                _drop(resp)
+
+
+def _declared_length(resp: urllib3.BaseHTTPResponse) -> int:
+    """The answer's Content-Length, only to refuse early what is announced too large (never to trust as small)."""
+    try:
+        return int(resp.headers.get("Content-Length") or 0)
+    except ValueError:
+        return 0
+
+
+def _counted(chunks: Iterator[bytes], cap: int, error: Exception) -> Iterator[bytes]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > cap:
+            raise error
+        yield chunk
+
+
+def _read_capped(resp: urllib3.BaseHTTPResponse, cap: int, path: str, *, truncate: bool = False) -> bytes:
+    """The body, read in chunks up to `cap` bytes: past it `AxisAnswerTooLarge` (or, `truncate`, the first `cap`)."""
+    if not truncate and _declared_length(resp) > cap:
+        raise AxisAnswerTooLarge(details={"path": path, "max_bytes": cap})
+    parts: list[bytes] = []
+    total = 0
+    try:
+        for chunk in resp.stream(_CHUNK):
+            parts.append(chunk)
+            total += len(chunk)
+            if total > cap:
+                if truncate:
+                    break
+                raise AxisAnswerTooLarge(details={"path": path, "max_bytes": cap})
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise AxisTransientError(details={"path": path, "error": type(exc).__name__}) from exc
+    return b"".join(parts)[:cap]
+
+
+def _drop(resp: urllib3.BaseHTTPResponse) -> None:
+    """Give up an answer read only in part: close its connection (the unread rest must not reach the next request
+    on a kept-alive connection), then hand it back to the pool, which opens a new one when needed."""
+    resp.close()
+    resp.release_conn()
 
 
 def _safe_json(raw: bytes) -> dict[str, Any]:
     try:
         value = json.loads(raw or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser's recursion allows
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -255,143 +379,3 @@ def _raise_on_failure(answer: dict[str, Any], path: str) -> None:
     if status == "FAIL" or (code not in (None, "", "0", 0)):
         raise AxisBusinessError(str(code if code not in (None, "") else "FAIL"), str(answer.get("ErrorDesc") or ""),
                                 path=path)
-
-
-def extract_streaming(chunks: Iterator[bytes], key: str, on_text: Any) -> dict[str, Any]:
-    """Read a top-level JSON object from `chunks`, passing the string value of `key` to `on_text` piece by piece.
-
-    Why: getEdoc answers `{"status": ..., "data": "<base64 of the package>"}`, and a 100 MB document makes that
-    string larger than the document itself; this keeps memory flat. Every other member is parsed normally
-    (bounded size) and returned; `key` maps to True when it was present. Raises ValueError on malformed JSON.
-    """
-    scanner = _Scanner(chunks)
-    result: dict[str, Any] = {}
-    scanner.expect("{")
-    if scanner.peek_nonspace() == "}":
-        scanner.take()
-        return result
-    while True:
-        scanner.expect('"')
-        name = json.loads('"' + scanner.read_string(None) + '"')
-        scanner.expect(":")
-        if name == key and scanner.peek_nonspace() == '"':
-            scanner.take()
-            scanner.read_string(on_text)
-            result[name] = True
-        else:
-            result[name] = json.loads(scanner.read_value())
-        sep = scanner.peek_nonspace()
-        scanner.take()
-        if sep == "}":
-            return result
-        if sep != ",":
-            raise ValueError("malformed JSON object")
-
-
-class _Scanner:
-    """A minimal pull scanner over UTF-8 chunks: just enough JSON to stream one string member."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
-        self.decoder = codecs.getincrementaldecoder("utf-8")()
-        self.buf = ""
-        self.pos = 0
-
-    def _fill(self) -> bool:
-        for chunk in self.chunks:
-            text = self.decoder.decode(chunk)
-            if text:
-                self.buf = self.buf[self.pos:] + text
-                self.pos = 0
-                return True
-        return False
-
-    def peek_nonspace(self) -> str:
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos]
-            if not self._fill():
-                raise ValueError("unexpected end of JSON")
-
-    def take(self) -> str:
-        char = self.peek_nonspace()
-        self.pos += 1
-        return char
-
-    def expect(self, char: str) -> None:
-        if self.take() != char:
-            raise ValueError(f"expected {char!r} in JSON")
-
-    def read_string(self, on_text: Any) -> str:
-        """After the opening quote: the raw (still escaped) text up to the closing quote. With `on_text`, the
-        decoded text goes there in pieces instead and "" is returned."""
-        raw: list[str] = []
-        size = 0
-        while True:
-            if self.pos >= len(self.buf) and not self._fill():
-                raise ValueError("unterminated JSON string")
-            quote = self.buf.find('"', self.pos)
-            slash = self.buf.find("\\", self.pos)
-            stop = min(i for i in (quote, slash, len(self.buf)) if i >= 0)
-            piece = self.buf[self.pos:stop]
-            if on_text is None:
-                raw.append(piece)
-                size += len(piece)
-                if size > _MAX_SMALL_VALUE:
-                    raise ValueError("JSON string too large")
-            elif piece:
-                on_text(piece)
-            self.pos = stop
-            if stop == len(self.buf):
-                continue
-            if stop == quote:
-                self.pos += 1
-                return "".join(raw)
-            escape = self._escape()
-            if on_text is None:
-                raw.append(escape)
-            else:
-                on_text(json.loads('"' + escape + '"'))
-
-    def _escape(self) -> str:
-        while len(self.buf) - self.pos < 2 or (self.buf[self.pos + 1] == "u" and len(self.buf) - self.pos < 6):
-            if not self._fill():
-                raise ValueError("unterminated JSON escape")
-        length = 6 if self.buf[self.pos + 1] == "u" else 2
-        escape = self.buf[self.pos:self.pos + length]
-        self.pos += length
-        return escape
-
-    def read_value(self) -> str:
-        """The raw text of one JSON value other than the streamed string (objects/arrays by bracket depth)."""
-        first = self.peek_nonspace()
-        if first == '"':
-            self.take()
-            return '"' + self.read_string(None) + '"'
-        raw: list[str] = []
-        depth = 0
-        size = 0
-        while True:
-            if self.pos >= len(self.buf) and not self._fill():
-                if depth == 0 and raw:
-                    return "".join(raw)
-                raise ValueError("unexpected end of JSON")
-            char = self.buf[self.pos]
-            if depth == 0 and char in ",}]" and raw:
-                return "".join(raw)
-            self.pos += 1
-            if char == '"':
-                raw.append('"' + self.read_string(None) + '"')
-                continue
-            if char in "{[":
-                depth += 1
-            elif char in "}]":
-                depth -= 1
-            raw.append(char)
-            size += 1
-            if size > _MAX_SMALL_VALUE:
-                raise ValueError("JSON value too large")
-            if depth == 0 and char in "}]":
-                return "".join(raw)

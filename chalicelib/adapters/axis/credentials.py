@@ -37,9 +37,11 @@ def clear_cache() -> None:
 
 
 def axis_client_for(organ_id: str) -> Any:
-    """An axis client speaking as `organ_id` (the `from` rule: system id = the sender's identifier code)."""
+    """An axis client speaking as `organ_id` (the `from` rule: system id = the sender's identifier code), whose
+    downloads stop at the `AXIS_MAX_PACKAGE_BYTES` setting."""
     creds = axis_credentials()
     secret = creds.get("systems", {}).get(organ_id)
     if not secret:
         raise PermissionError(f"no axis credentials for {organ_id}")
-    return AxisClient(creds["endpoint"], organ_id, secret, timeout=float(creds.get("timeout", 30)))
+    return AxisClient(creds["endpoint"], organ_id, secret, timeout=float(creds.get("timeout", 30)),
+                      max_package_bytes=get_settings().axis_max_package_bytes)

@@ -6,13 +6,18 @@
   package, `from` ≠ system id...). Permanent: retrying the same request gives the same answer.
 - `AxisAuthError`: the axis refused our system id or signature. Neither retryable as is nor the document's fault:
   an operator has to fix the credentials, after which a retry succeeds.
+- `AxisAnswerTooLarge`: an answer past the client's byte cap (issue 8, bounds on all untrusted input): what the
+  peer sends is not read further. `AxisPackageTooLarge`, its kind for getEdoc (`package_too_large`), is about one
+  envelope: the same download stops at the same place every time, so the receiver refuses that envelope
+  (acknowledged `fail`) instead of retrying it.
 """
 
 from __future__ import annotations
 
 from chalicelib.core.errors import GatewayError
 
-__all__ = ["AxisAuthError", "AxisBusinessError", "AxisError", "AxisTransientError"]
+__all__ = ["AxisAnswerTooLarge", "AxisAuthError", "AxisBusinessError", "AxisError", "AxisPackageTooLarge",
+           "AxisTransientError"]
 
 
 class AxisError(GatewayError):
@@ -52,3 +57,17 @@ class AxisAuthError(AxisError):
     status = 502
     code = "axis_auth_failed"
     message = "Trục liên thông từ chối xác thực (mã hệ thống hoặc khóa bí mật không đúng)."
+
+
+class AxisAnswerTooLarge(AxisError):
+    """An axis answer (a list, an error body) larger than the client accepts; nothing past the cap was read."""
+
+    status = 502
+    code = "axis_answer_too_large"
+
+
+class AxisPackageTooLarge(AxisAnswerTooLarge):
+    """getEdoc: the package is past the download cap (`details.max_bytes`); the partial file is deleted."""
+
+    status = 502
+    code = "package_too_large"

@@ -19,7 +19,11 @@ class EdxmlError(ValueError):
 
     Codes: `malformed_xml`, `dtd_forbidden`, `not_edxml`, `missing_sender`, `missing_value`, `element_too_large`,
     `bad_base64`, `bad_attachment_zip`, `attachment_too_large`, `invalid_text`, `invalid_value`,
-    `missing_attachment`.
+    `missing_attachment`; the reader's bounds (`limits`): `package_too_large`, `xml_too_deep`, `too_many_elements`,
+    `text_too_large`, `xml_token_too_large`, `too_many_attachments`, `attachments_too_large`,
+    `malformed_attachment`; ZIP entries (`unzip`): `zip_encrypted`, `zip_unsupported_method`, `zip_bad_deflate`,
+    `zip_crc_mismatch`, `zip_multiple_entries`, `zip_ratio_exceeded`; and `unreadable_package` for any other
+    failure on untrusted input.
     """
 
     code = "edxml_invalid"

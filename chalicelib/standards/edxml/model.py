@@ -14,6 +14,9 @@ from datetime import date, datetime
 
 from chalicelib.standards.edxml.errors import EdxmlReadError
 
+# The reader's bounds live in `limits`; these two are re-exported here, where importers have long found them.
+from chalicelib.standards.edxml.limits import MAX_ATTACHMENT_BYTES, MAX_TEXT_CHARS
+
 __all__ = [
     "DOC_TYPE_NEW", "DOC_TYPE_REPLACE", "DOC_TYPE_REVOKE", "DOC_TYPE_UPDATE", "MAX_ATTACHMENT_BYTES",
     "MAX_TEXT_CHARS", "NS", "PREFIX", "STATUS_CODES", "AttachmentSource", "Business", "DocumentHeader",
@@ -44,10 +47,6 @@ STATUS_CODES: dict[str, str] = {
 #: 3 replacement (thay thế).
 DOC_TYPE_NEW, DOC_TYPE_REVOKE, DOC_TYPE_UPDATE, DOC_TYPE_REPLACE = 0, 1, 2, 3
 
-#: Refuse a decoded attachment larger than this: an unzipped "one entry" could otherwise be a zip bomb.
-MAX_ATTACHMENT_BYTES = 1024 * 1024 * 1024
-#: Refuse any other element text larger than this: only `ContentTransferEncoded` may be big.
-MAX_TEXT_CHARS = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)

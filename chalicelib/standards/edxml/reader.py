@@ -5,7 +5,16 @@ declarations may vary. expat is fed in chunks and `ContentTransferEncoded` text 
 temporary file as it arrives (`transfer.AttachmentDecoder`). ElementTree's iterparse would not do: it hands over
 an element's text only once the element is complete, i.e. the whole base64 string of a 100 MB attachment at once.
 Optional values that cannot be read become None/"" with a note in `ParsedPackage.warnings`: only broken XML, a
-missing sender or a broken attachment raise (`EdxmlReadError`).
+missing sender, a broken attachment or a package past one of the reader's bounds raise (`EdxmlReadError`).
+
+Bounds (issue 8; the values and why in `chalicelib.standards.edxml.limits`), each counted as the bytes stream in
+and refused with its own code: package bytes (`package_too_large`), nesting (`xml_too_deep`), elements
+(`too_many_elements`), one element's text (`element_too_large`), all texts (`text_too_large`), bytes expat holds
+without reporting (`xml_token_too_large`), attachments (`too_many_attachments`), one attachment's decoded bytes
+(`attachment_too_large`) and all of them (`attachments_too_large`); ZIP entries are checked by `unzip`. An
+encoding expat cannot read (a multi-byte one but UTF-8/16, an unknown name) is `unsupported_encoding`. No other
+exception type leaves `parse_package` for any input: a failure the code above did not foresee is still refused,
+as `unreadable_package` (a test feeds mutated packages to find those); only `OSError` (our own disk or file) passes.
 """
 
 from __future__ import annotations
@@ -22,12 +31,14 @@ from xml.parsers import expat
 import chalicelib.standards.edxml.model as model
 from chalicelib.standards.edxml.dates import parse_date, parse_timestamp
 from chalicelib.standards.edxml.errors import EdxmlReadError
-from chalicelib.standards.edxml.model import MAX_ATTACHMENT_BYTES, MAX_TEXT_CHARS, ParsedAttachment, ParsedPackage
+from chalicelib.standards.edxml.limits import ReadLimits
+from chalicelib.standards.edxml.model import ParsedAttachment, ParsedPackage
 from chalicelib.standards.edxml.transfer import AttachmentDecoder, silent_unlink, unzip_in_place
 
 __all__ = ["parse_package"]
 
 _READ_CHUNK = 64 * 1024
+_MAX_INT = 10 ** 9  # counts and codes of a package; larger is no real value (and beyond what a record may carry)
 _T = TypeVar("_T")
 
 
@@ -36,10 +47,13 @@ def _to_int(text: str, what: str, warnings: list[str]) -> int | None:
     if not text:
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
+        value = None
+    if value is None or abs(value) >= _MAX_INT:
         warnings.append(f"{what}: not an integer: {text[:40]!r}")
         return None
+    return value
 
 
 def _to_date(text: str, what: str, warnings: list[str]) -> date | None:
@@ -123,9 +137,15 @@ class _Reader:
     """Expat handlers that keep only small state: a stack of element names, the text of the current leaf, one dict
     per open container, and the attachment currently being decoded to disk."""
 
-    def __init__(self, tmp_dir: str | None, max_attachment_bytes: int) -> None:
+    def __init__(self, tmp_dir: str | None, limits: ReadLimits) -> None:
         self.tmp_dir = tmp_dir
-        self.max_attachment_bytes = max_attachment_bytes
+        self.limits = limits
+        self.fed = 0  # bytes handed to expat so far
+        self.progress = 0  # `fed` when expat last reported something
+        self.elements = 0
+        self.text_total = 0
+        self.attachment_count = 0
+        self.decoded_total = 0
         self.pkg = ParsedPackage()
         self.stack: list[str] = []
         self.text: list[str] = []
@@ -140,15 +160,35 @@ class _Reader:
     # expat callbacks -----------------------------------------------------------------------------------------
 
     def start(self, qname: str, attrs: dict[str, str]) -> None:
+        self.progress = self.fed
         name = qname.rsplit(" ", 1)[-1]
         if not self.stack and name != "edXML":
-            raise EdxmlReadError("not_edxml", "Không phải gói tin edXML (phần tử gốc phải là edXML).", {"root": name})
+            raise EdxmlReadError("not_edxml", "Không phải gói tin edXML (phần tử gốc phải là edXML).",
+                                 {"root": name[:64]})
+        if self.decoder is not None:
+            raise EdxmlReadError("malformed_attachment", "Tệp đính kèm trong gói tin không đúng cấu trúc.",
+                                 {"element": name[:64], "problem": "element_in_content"})
+        self.elements += 1
+        if self.elements > self.limits.elements:
+            raise EdxmlReadError("too_many_elements", "Gói tin có quá nhiều phần tử.",
+                                 {"max_elements": self.limits.elements})
+        if len(self.stack) >= self.limits.depth:
+            raise EdxmlReadError("xml_too_deep", "Gói tin có cấu trúc lồng nhau quá sâu.",
+                                 {"max_depth": self.limits.depth})
         self.stack.append(name)
         self.text.clear()
         self.text_len = 0
         if name in _CONTAINERS:
             self.containers.append({"_name": name})
+            if name == "Attachment":
+                self.attachment_count += 1
+                if self.attachment_count > self.limits.attachments:
+                    raise EdxmlReadError("too_many_attachments", "Gói tin có quá nhiều tệp đính kèm.",
+                                         {"max_attachments": self.limits.attachments})
         elif name == "ContentTransferEncoded" and self._parent() == "Attachment":
+            if "_path" in self.containers[-1]:
+                raise EdxmlReadError("malformed_attachment", "Tệp đính kèm trong gói tin không đúng cấu trúc.",
+                                     {"problem": "two_contents"})
             fd, path = tempfile.mkstemp(dir=self.tmp_dir, prefix="edxml-att-")
             self.temp_paths.append(path)
             self.decode_file = os.fdopen(fd, "wb")
@@ -156,15 +196,32 @@ class _Reader:
             self.containers[-1]["_path"] = path
 
     def chars(self, data: str) -> None:
+        self.progress = self.fed
         if self.decoder is not None:
             self.decoder.feed(data)
             return
         self.text_len += len(data)
-        if self.text_len > MAX_TEXT_CHARS:
-            raise EdxmlReadError("element_too_large", "Một phần tử của gói tin quá lớn.", {"element": self.stack[-1]})
+        self.text_total += len(data)
+        if self.text_len > self.limits.text_chars:
+            where = self.stack[-1][:64] if self.stack else ""
+            raise EdxmlReadError("element_too_large", "Một phần tử của gói tin quá lớn.",
+                                 {"element": where, "max_chars": self.limits.text_chars})
+        if self.text_total > self.limits.total_text_chars:
+            raise EdxmlReadError("text_too_large", "Tổng nội dung văn bản của gói tin quá lớn.",
+                                 {"max_chars": self.limits.total_text_chars})
         self.text.append(data)
 
+    def seen(self, *_: object) -> None:
+        """Any other node (comment, processing instruction, CDATA section): expat has moved on, and the node counts
+        as an element does, or millions of empty comments would each cost a call."""
+        self.progress = self.fed
+        self.elements += 1
+        if self.elements > self.limits.elements:
+            raise EdxmlReadError("too_many_elements", "Gói tin có quá nhiều phần tử.",
+                                 {"max_elements": self.limits.elements})
+
     def end(self, qname: str) -> None:
+        self.progress = self.fed
         name = self.stack.pop()
         parent = self.stack[-1] if self.stack else ""
         if self.decoder is not None and name == "ContentTransferEncoded":
@@ -191,7 +248,7 @@ class _Reader:
     def _encoded_limit(self) -> int:
         # The decoded bytes may still be a zip whose entry is checked again after unzipping; a zip is never much
         # larger than what it holds, so the same bound (plus headroom for headers) applies to the encoded form.
-        return self.max_attachment_bytes + 1024 * 1024
+        return self.limits.attachment_bytes + 1024 * 1024
 
     def _leaf(self, parent: str, name: str, text: str) -> None:
         pkg = self.pkg
@@ -261,11 +318,16 @@ class _Reader:
         if path is None:
             self.pkg.warnings.append(f"Attachment {content_id!r}: no ContentTransferEncoded")
             return
-        entry_name = unzip_in_place(path, self.max_attachment_bytes, self.tmp_dir)
+        entry_name = unzip_in_place(path, self.limits, self.tmp_dir)
+        size = os.path.getsize(path)
+        self.decoded_total += size
+        if self.decoded_total > self.limits.total_attachment_bytes:
+            raise EdxmlReadError("attachments_too_large", "Tổng dung lượng các tệp đính kèm vượt quá mức cho phép.",
+                                 {"max_bytes": self.limits.total_attachment_bytes})
         name = c.get("AttachmentName", "") or entry_name or content_id
         self.pkg.attachments.append(ParsedAttachment(
             content_id=content_id, name=name, content_type=c.get("ContentType", "").strip(), path=path,
-            description=c.get("Description", ""), size=os.path.getsize(path)))
+            description=c.get("Description", ""), size=size))
 
     def finish(self) -> ParsedPackage:
         pkg = self.pkg
@@ -298,35 +360,78 @@ def _forbid(*_: object) -> None:
 
 
 def parse_package(src: str | os.PathLike[str] | BinaryIO, *, tmp_dir: str | None = None,
-                  max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> ParsedPackage:
+                  max_attachment_bytes: int | None = None, limits: ReadLimits | None = None) -> ParsedPackage:
     """Read an edXML package (document or status) from a path or a binary file, in constant memory.
 
     Elements are matched by local name and parent, as the other side's parsers do, so prefixes and namespace
     declarations may vary. Attachments are base64-decoded into temporary files in `tmp_dir` as the text streams
     in, then unzipped when they start with `PK\\x03\\x04` (else taken as they are). DTDs are refused outright
-    (no entity expansion of any kind). Raises `EdxmlReadError` for input that is not a readable edXML package.
+    (no entity expansion of any kind). `limits` (default `ReadLimits()`; `max_attachment_bytes` overrides its
+    `attachment_bytes`) bounds what is read. Raises `EdxmlReadError` for any input that is not a readable edXML
+    package within those bounds, and `OSError` only for a failure of the files themselves (a full disk).
     """
-    reader = _Reader(tmp_dir, max_attachment_bytes)
+    limits = limits or ReadLimits()
+    if max_attachment_bytes is not None:
+        limits = replace(limits, attachment_bytes=max_attachment_bytes)
+    reader = _Reader(tmp_dir, limits)
+    try:
+        with contextlib.ExitStack() as stack:
+            stream: IO[bytes] = (stack.enter_context(open(src, "rb")) if isinstance(src, (str, os.PathLike))
+                                 else src)
+            _feed(_parser(reader), reader, stream, limits)
+        return reader.finish()
+    except expat.ExpatError as exc:
+        reader.discard()
+        raise EdxmlReadError("malformed_xml", "Gói tin không phải XML hợp lệ.",
+                             {"line": exc.lineno, "column": exc.offset}) from exc
+    except (EdxmlReadError, OSError):
+        reader.discard()
+        raise
+    except Exception as exc:  # the net under everything above: untrusted input never escapes as another type
+        reader.discard()
+        raise EdxmlReadError("unreadable_package", "Gói tin không đọc được.", {"error": type(exc).__name__}) from exc
+    except BaseException:
+        reader.discard()
+        raise
+
+
+def _parser(reader: _Reader) -> Any:
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
     parser.buffer_size = _READ_CHUNK
     parser.StartElementHandler = reader.start
     parser.EndElementHandler = reader.end
     parser.CharacterDataHandler = reader.chars
+    parser.CommentHandler = reader.seen
+    parser.ProcessingInstructionHandler = reader.seen
+    parser.StartCdataSectionHandler = reader.seen
+    parser.XmlDeclHandler = reader.seen
     parser.StartDoctypeDeclHandler = _forbid
     parser.EntityDeclHandler = _forbid
+    return parser
+
+
+def _feed(parser: Any, reader: _Reader, stream: IO[bytes], limits: ReadLimits) -> None:
+    """Hand the stream to expat in chunks, counting the package's bytes and how long expat went without a word."""
+    while chunk := stream.read(_READ_CHUNK):
+        reader.fed += len(chunk)
+        if reader.fed > limits.package_bytes:
+            raise EdxmlReadError("package_too_large", "Gói tin vượt quá dung lượng cho phép.",
+                                 {"max_bytes": limits.package_bytes})
+        _parse(parser, chunk, False)
+        if reader.fed - reader.progress > limits.token_bytes:
+            raise EdxmlReadError("xml_token_too_large", "Gói tin có một thẻ XML quá lớn.",
+                                 {"max_bytes": limits.token_bytes})
+    _parse(parser, b"", True)
+
+
+def _parse(parser: Any, data: bytes, final: bool) -> None:
     try:
-        with contextlib.ExitStack() as stack:
-            stream: IO[bytes] = (stack.enter_context(open(src, "rb")) if isinstance(src, (str, os.PathLike))
-                                 else src)
-            while chunk := stream.read(_READ_CHUNK):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
-        return reader.finish()
-    except expat.ExpatError as exc:
-        reader.discard()
-        raise EdxmlReadError("malformed_xml", "Gói tin không phải XML hợp lệ.",
-                             {"line": exc.lineno, "column": exc.offset}) from exc
-    except BaseException:
-        reader.discard()
+        parser.Parse(data, final)
+    except EdxmlReadError:
         raise
+    except (LookupError, ValueError) as exc:
+        # pyexpat's handler for encodings expat lacks: LookupError for a name Python does not know, ValueError for a
+        # multi-byte codec. Our own handlers raise EdxmlReadError only.
+        raise EdxmlReadError("unsupported_encoding", "Gói tin dùng bảng mã không được hỗ trợ.",
+                             {"error": type(exc).__name__}) from exc

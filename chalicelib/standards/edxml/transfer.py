@@ -21,14 +21,15 @@ from typing import IO
 
 from chalicelib.standards.base64_stream import Base64Sink, Base64TooLarge
 from chalicelib.standards.edxml.errors import EdxmlReadError
+from chalicelib.standards.edxml.limits import ReadLimits
 from chalicelib.standards.edxml.model import AttachmentSource
+from chalicelib.standards.edxml.unzip import LOCAL_HEADER, extract_single_entry
 
 __all__ = ["AttachmentDecoder", "silent_unlink", "unzip_in_place", "write_zip_base64"]
 
 #: Raw bytes per base64 chunk written: a multiple of 3, so chunks concatenate into one valid base64 text.
 _B64_CHUNK = 3 * 64 * 1024
 _COPY_CHUNK = 64 * 1024
-_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def write_zip_base64(out: IO[bytes], att: AttachmentSource, when: datetime, tmp_dir: str | None,
@@ -63,34 +64,25 @@ class AttachmentDecoder(Base64Sink):
             raise EdxmlReadError("bad_base64", "Tệp đính kèm không giải mã được (base64 lỗi).") from exc
 
 
-def unzip_in_place(path: str, limit: int, tmp_dir: str | None) -> str:
+def unzip_in_place(path: str, limits: ReadLimits, tmp_dir: str | None) -> str:
     """If `path` holds a ZIP (`PK\\x03\\x04`), replace it by its single entry and return the entry's name.
 
-    The reference library zips one file per attachment; an archive with several entries keeps its first file
-    entry. Sizes are counted while copying, never trusted from the archive's headers.
+    The standard and the reference library put one file in each attachment's archive: anything else is refused
+    (`chalicelib.standards.edxml.unzip`, one code per kind of refusal). Sizes are counted while inflating, never
+    trusted from the archive's headers; a file that is not a ZIP is taken as it is, within the same size bound.
     """
     with open(path, "rb") as fh:
-        if fh.read(4) != _ZIP_MAGIC:
+        if fh.read(4) != LOCAL_HEADER:
+            if os.path.getsize(path) > limits.attachment_bytes:
+                raise EdxmlReadError("attachment_too_large", "Tệp đính kèm vượt quá dung lượng cho phép.",
+                                     {"max_bytes": limits.attachment_bytes})
             return ""
     out_fd, out_path = tempfile.mkstemp(dir=tmp_dir, prefix="edxml-att-")
     try:
-        with zipfile.ZipFile(path) as zf, os.fdopen(out_fd, "wb") as out:
-            entries = [i for i in zf.infolist() if not i.is_dir()]
-            if not entries:
-                raise EdxmlReadError("bad_attachment_zip", "Tệp nén đính kèm không có tệp nào.")
-            size = 0
-            with zf.open(entries[0]) as src:
-                while chunk := src.read(_COPY_CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise EdxmlReadError("attachment_too_large", "Tệp đính kèm vượt quá dung lượng cho phép.")
-                    out.write(chunk)
-            entry_name = Path(entries[0].filename.replace("\\", "/")).name
+        with open(path, "rb") as src, os.fdopen(out_fd, "wb") as out:
+            entry_name = extract_single_entry(src, out, limits)
         os.replace(out_path, path)
-        return entry_name
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as exc:
-        silent_unlink(out_path)
-        raise EdxmlReadError("bad_attachment_zip", "Tệp nén đính kèm bị lỗi, không giải nén được.") from exc
+        return Path(entry_name.replace("\\", "/")).name
     except BaseException:
         silent_unlink(out_path)
         raise

@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.standards.axis_protocol import (
+    DEFAULT_MAX_SKEW,
     VN_TZ,
+    ReplayCache,
     SignatureError,
     format_timestamp,
     parse_timestamp,
@@ -146,3 +148,40 @@ def test_property_any_ascii_parameters_sign_and_verify(params: dict[str, str], s
     headers = sign_headers(params, "vxp.saas.03", secret, NOW)
     verified = verify_headers(headers, {"vxp.saas.03": secret}.get)
     assert {k: verified[k] for k in params} == params
+
+
+# -- freshness: the timestamp window and the replay cache ---------------------------------------------------------
+
+
+def test_a_replay_cache_refuses_a_signature_seen_within_the_window() -> None:
+    cache = ReplayCache(DEFAULT_MAX_SKEW)
+    headers = signed()
+    lookup = SECRETS.get
+    assert verify_headers(headers, lookup, now=NOW, max_skew=DEFAULT_MAX_SKEW, replay=cache)["systemid"]
+    with pytest.raises(SignatureError) as caught:
+        verify_headers(headers, lookup, now=NOW + timedelta(seconds=30), max_skew=DEFAULT_MAX_SKEW, replay=cache)
+    assert caught.value.reason == "replayed_request"
+    later = sign_headers(PARAMS, "000.00.00.H62", SECRETS["000.00.00.H62"], NOW + timedelta(milliseconds=1))
+    assert verify_headers(later, lookup, now=NOW, max_skew=DEFAULT_MAX_SKEW, replay=cache)  # a fresh signature
+    with pytest.raises(SignatureError) as stale:  # past the window the timestamp check refuses it instead
+        verify_headers(headers, lookup, now=NOW + timedelta(minutes=6), max_skew=DEFAULT_MAX_SKEW, replay=cache)
+    assert stale.value.reason == "stale_timestamp"
+
+
+def test_a_refused_signature_is_not_remembered_and_old_ones_are_forgotten() -> None:
+    cache = ReplayCache(timedelta(minutes=5), max_entries=10)
+    forged = {**signed(), "XroadVnpt-hash-header": "0" * 64}
+    with pytest.raises(SignatureError):
+        verify_headers(forged, SECRETS.get, now=NOW, max_skew=cache.window, replay=cache)
+    assert len(cache) == 0  # an unauthenticated request cannot fill the cache
+    for i in range(10):
+        cache.admit(f"k{i}", NOW, NOW)
+    with pytest.raises(SignatureError):
+        cache.admit("one too many", NOW, NOW)  # full: refuse rather than forget what it must still recognise
+    cache.admit("k0-later", NOW, NOW + timedelta(minutes=6))  # the old entries left the window
+    assert len(cache) == 1
+
+
+def test_a_replay_cache_needs_the_window() -> None:
+    with pytest.raises(ValueError, match="max_skew"):
+        verify_headers(signed(), SECRETS.get, replay=ReplayCache())
