@@ -111,6 +111,15 @@ def poll_axis(event: Any) -> dict:
                 requeue_amendments=requeue_stale)
 
 
+# -- nothing stays in limbo: expire, retry or fail records overdue in AWAITING_UPLOAD, UPLOADED, SIGNED -------------
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_documents(event: Any) -> dict:
+    from chalicelib.outbound.sweep import sweep_documents as sweep
+
+    context = event.context
+    return sweep(remaining_ms=context.get_remaining_time_in_millis if context is not None else None)
+
+
 # -- agency: inbound documents (inbox) ----------------------------------------------------------------------------
 @api("/v1/inbox")
 def list_inbox(caller: Any) -> dict:

@@ -7,13 +7,16 @@ One table, `edoc-documents`, keyed `pk`/`sk`:
 - `DOC#<id>` / `DELIVERY#<organ_id>`: one item per recipient (status on the axis, axis DocId).
 
 Every state change is a transaction of a conditional update of `META` plus the event put, so a duplicate or
-stale handler run fails the condition and changes nothing (at-least-once delivery everywhere).
+stale handler run fails the condition and changes nothing (at-least-once delivery everywhere). Each one also counts
+the record's `version` up and keeps the sparse index `by_sweep` (`sweep_state`, `sweep_due`) in step with the state
+(chalicelib.domain.sweep_rules): only records in AWAITING_UPLOAD, UPLOADED or SIGNED are in it, due when overdue.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from functools import cache
 from typing import Any
 
@@ -32,7 +35,7 @@ from chalicelib.adapters.dynamo import (
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.settings import get_settings
-from chalicelib.domain import states
+from chalicelib.domain import states, sweep_rules
 from chalicelib.domain.leases import Lease
 
 META = "META"
@@ -65,10 +68,11 @@ class DocumentStore:
     def create(self, record: dict[str, Any]) -> None:
         """Write a new record in `AWAITING_UPLOAD` with its first event; fails if the id exists."""
         at = record["created_at"]
+        indexed, _ = sweep_rules.index_fields(record["state"], int(time.time()))
         item = {
             "pk": _doc_pk(record["document_id"]), "sk": META,
             "gsi1pk": f"ORG#{record['organ_id']}", "gsi1sk": f"{at}#{record['document_id']}",
-            **record,
+            **record, **indexed, sweep_rules.VERSION_FIELD: 1,
         }
         self._transact([
             {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -123,19 +127,24 @@ class DocumentStore:
     def transition(self, document_id: str, target: str, *, fields: dict[str, Any] | None = None,
                    remove: tuple[str, ...] = (), detail: dict[str, Any] | None = None,
                    from_states: frozenset[str] | None = None, claim: Lease | None = None,
-                   lease: Lease | None = None) -> None:
+                   lease: Lease | None = None, expect_version: int | None = None,
+                   free: Lease | None = None) -> None:
         """Move the record to `target` if its state allows it (states.ALLOWED_FROM), appending an event.
 
         `claim`: take this lease in the same write (only if nobody holds one of its kind); `lease`: only while
-        this lease is still ours, and give it up (its fields go). Raises ConditionFailed when another run got there
-        first or the state forbids the change.
+        this lease is still ours, and give it up (its fields go); `expect_version`: only if the record is still at
+        this version (0: one written before versions); `free`: only if nobody holds a lease of this kind (a probe,
+        nothing of it is written). Raises ConditionFailed when another run got there first or the state forbids
+        the change.
         """
         allowed = sorted(from_states if from_states is not None else states.sources(target))
         at = now_iso()
-        values: dict[str, Any] = {":target": target, ":at": at}
-        names = {"#state": "state"}
+        indexed, unindexed = sweep_rules.index_fields(target, int(time.time()))
+        values: dict[str, Any] = {":target": target, ":at": at, ":one": 1}
+        names = {"#state": "state", "#version": sweep_rules.VERSION_FIELD}
         sets = ["#state = :target", "updated_at = :at"]
-        for i, (key, value) in enumerate({**(fields or {}), **(claim.values() if claim else {})}.items()):
+        for i, (key, value) in enumerate({**(fields or {}), **(claim.values() if claim else {}),
+                                          **indexed}.items()):
             names[f"#f{i}"] = key
             values[f":f{i}"] = value
             sets.append(f"#f{i} = :f{i}")
@@ -144,12 +153,14 @@ class DocumentStore:
             values[f":s{i}"] = source
             in_list.append(f":s{i}")
         condition = f"#state IN ({', '.join(in_list)})"
-        for extra, extra_values in (lease_free(claim), lease_owned(lease)):
+        probe = _free_condition(free)
+        for extra, extra_values in (lease_free(claim), lease_owned(lease), _version_condition(expect_version),
+                                    probe):
             if extra:
                 condition = f"({condition}) AND ({extra})"
                 values.update(extra_values)
-        removed = (*remove, *((lease.fields.owner, lease.fields.until) if lease else ()))
-        expression = "SET " + ", ".join(sets)
+        removed = (*remove, *((lease.fields.owner, lease.fields.until) if lease else ()), *unindexed)
+        expression = "SET " + ", ".join(sets) + " ADD #version :one"
         if removed:
             expression += " REMOVE " + ", ".join(removed)
         event_detail = dict(detail or {})
@@ -166,6 +177,64 @@ class DocumentStore:
                       values: dict[str, Any]) -> None:
         """A conditional update that does not change the state (counters, markers)."""
         self._update(_doc_pk(document_id), META, fields, condition=condition, values=values)
+
+    # -- the sweep (chalicelib.outbound.sweep) and the upload binding ------------------------------------------
+    def due_for_sweep(self, state: str, now: int, limit: int) -> list[str]:
+        """Ids of records in `state` whose `sweep_due` is at or before `now`, oldest due first, at most `limit`
+        (the sparse index: no scan; eventually consistent, so the sweep reads each record again)."""
+        from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
+
+        kwargs: dict[str, Any] = {
+            "IndexName": sweep_rules.INDEX,
+            "KeyConditionExpression": Key(sweep_rules.STATE_FIELD).eq(state) & Key(sweep_rules.DUE_FIELD).lte(now),
+            "Limit": limit,
+        }
+        found: list[str] = []
+        while len(found) < limit:
+            resp = self._table.query(**kwargs)
+            found.extend(str(i["pk"]).removeprefix("DOC#") for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return found[:limit]
+
+    def record_sweep_retry(self, document_id: str, *, state: str, version: int, due: int, free: Lease,
+                           detail: dict[str, Any]) -> None:
+        """The sweep retries a stuck record: count it (`sweep_retries_<state>`), push its due time to `due`, bump
+        the version and append an event, only if the record is still in `state` at `version` and nobody holds a
+        lease of `free`'s kind. ConditionFailed otherwise (the pipeline or another sweep moved first)."""
+        counter = sweep_rules.RETRY_FIELDS[state]
+        version_cond, version_values = _version_condition(version)
+        free_cond, free_values = _free_condition(free)
+        at = now_iso()
+        self._transact([
+            {"Update": {"Key": {"pk": _doc_pk(document_id), "sk": META},
+                        "UpdateExpression": "SET #due = :due, updated_at = :at ADD #counter :one, #version :one",
+                        "ConditionExpression": f"#state = :state AND ({version_cond}) AND ({free_cond})",
+                        "ExpressionAttributeNames": {"#state": "state", "#due": sweep_rules.DUE_FIELD,
+                                                     "#counter": counter, "#version": sweep_rules.VERSION_FIELD},
+                        "ExpressionAttributeValues": {":state": state, ":due": due, ":at": at, ":one": 1,
+                                                      **version_values, **free_values}}},
+            {"Put": {"Item": self._event_item(document_id, state, at, detail)}},
+        ])
+
+    def record_foreign_upload(self, document_id: str, *, state: str, detail: dict[str, Any], limit: int) -> bool:
+        """A refused foreign upload on the record's timeline (an event in its current `state`, which is unchanged)
+        and counted (`foreign_uploads`), while fewer than `limit` were recorded: a flood of writes to one key cannot
+        grow the timeline without bound. Returns False when the limit was reached (or the record is gone)."""
+        at = now_iso()
+        try:
+            self._transact([
+                {"Update": {"Key": {"pk": _doc_pk(document_id), "sk": META},
+                            "UpdateExpression": "ADD foreign_uploads :one",
+                            "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(foreign_uploads)"
+                                                   " OR foreign_uploads < :limit)",
+                            "ExpressionAttributeValues": {":one": 1, ":limit": limit}}},
+                {"Put": {"Item": self._event_item(document_id, state, at, detail)}},
+            ])
+        except ConditionFailed:
+            return False
+        return True
 
     # -- leases ------------------------------------------------------------------------------------------------
     # One primitive for every writer (chalicelib.domain.leases): the signing handler claims within a transition,
@@ -295,6 +364,23 @@ class DocumentStore:
 
     def _transact(self, operations: list[dict[str, Any]]) -> None:
         transact(self._client, self.table_name, operations)
+
+
+def _version_condition(version: int | None) -> tuple[str, dict[str, Any]]:
+    """The condition that the record is still at `version` (0: written before records had one); `#version` names
+    `sweep_rules.VERSION_FIELD` in every expression that uses it."""
+    if version is None:
+        return "", {}
+    if not version:
+        return "attribute_not_exists(#version)", {}
+    return "#version = :expected_version", {":expected_version": version}
+
+
+def _free_condition(probe: Lease | None) -> tuple[str, dict[str, Any]]:
+    """`lease_free` under its own value name, so a probe and a claim can sit in one condition."""
+    cond, values = lease_free(probe)
+    return cond.replace(":lease_now", ":probe_now"), {k.replace(":lease_now", ":probe_now"): v
+                                                      for k, v in values.items()}
 
 
 @cache

@@ -38,7 +38,7 @@ class S3Objects:
         return aws.client("s3")
 
     def head(self, key: str, version_id: str | None = None) -> ObjectHead | None:
-        """The object's size, or None when it (or that version) is not there."""
+        """The object's size, user metadata and version, or None when it (or that version) is not there."""
         s3 = self._s3
         extra = {"VersionId": version_id} if version_id else {}
         try:
@@ -47,7 +47,10 @@ class S3Objects:
             if _code(exc) in _MISSING:
                 return None
             raise
-        return ObjectHead(size=int(head["ContentLength"]))
+        metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
+        version = head.get("VersionId")
+        return ObjectHead(size=int(head["ContentLength"]), metadata=metadata,
+                          version_id=str(version) if version and version != "null" else None)
 
     def download(self, key: str, path: str, version_id: str | None = None) -> None:
         """The object to a local file (streamed: signed PDFs reach 150 MB)."""
@@ -76,11 +79,16 @@ class S3Objects:
             raise
         return resp["Body"].read(limit), resp.get("ETag", "")
 
-    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
-        """`{"url", "fields"}` of a browser upload limited to one content type and a size range."""
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int,
+                       metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        """`{"url", "fields"}` of a browser upload limited to one content type and a size range; each `metadata`
+        entry becomes an `x-amz-meta-<name>` field that the policy pins to exactly that value (the upload binding,
+        chalicelib.domain.upload_binding), and S3 stores it as the object's user metadata."""
+        meta = {f"x-amz-meta-{name}": value for name, value in (metadata or {}).items()}
         post = self._s3.generate_presigned_post(
-            Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]], ExpiresIn=expires)
+            Bucket=self.bucket, Key=key, Fields={"Content-Type": content_type, **meta},
+            Conditions=[{"Content-Type": content_type}, *({k: v} for k, v in meta.items()),
+                        ["content-length-range", 1, max_bytes]], ExpiresIn=expires)
         return {"url": post["url"], "fields": post["fields"]}
 
     def presigned_get(self, key: str, *, content_type: str, expires: int, disposition: str | None = None) -> str:

@@ -115,6 +115,20 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
           "The agency's registered seal image cannot be read or decoded.", True),
         E("signing_error", NA, "Ký số thất bại sau nhiều lần thử.", "Signing kept failing; the message dead-lettered.",
           True),
+        E("foreign_upload", NA, "Tệp tại vị trí của văn bản không phải tệp được cấp phép tải lên cho văn bản này.",
+          "The object at the record's key lacks the record's upload token (another agency's POST, a foreign write): "
+          "refused and noted on the timeline; the record keeps waiting for its own upload.", True),
+    ),
+    # -- nothing stays in limbo: a document's reason when the sweep (chalicelib.outbound.sweep) ends it ---------------
+    "Overdue documents": (
+        E("upload_expired", NA, "Đã quá hạn tải tệp lên; vui lòng tạo văn bản mới.",
+          "No upload came before the presigned POST expired (plus a grace period): EXPIRED.", True),
+        E("stuck_uploaded", NA, "Ký số không hoàn tất sau nhiều lần thử lại.",
+          "UPLOADED past its bound (the signer was killed: timeout, out of memory) and retried by the sweep "
+          "until its retries ran out: FAILED, retryable by an administrator.", True),
+        E("stuck_signed", NA, "Gửi văn bản lên Trục không hoàn tất sau nhiều lần thử lại.",
+          "SIGNED past its bound (dispatch was killed or its message lost) and retried by the sweep until its "
+          "retries ran out: FAILED, retryable by an administrator.", True),
     ),
     # -- signing keys and certificates (chalicelib.admin.keys, chalicelib.keys) ----------------------------------
     "Signing keys and certificates": (

@@ -20,9 +20,13 @@ __all__ = ["AgencyDirectory", "DocumentRepository", "NotModified", "ObjectHead",
 
 @dataclass(frozen=True)
 class ObjectHead:
-    """What a HEAD of an object says that the use cases need."""
+    """What a HEAD of an object says that the use cases need: its size, its user metadata (lower-case keys, without
+    `x-amz-meta-`; the upload binding, chalicelib.domain.upload_binding) and the version it describes (None on an
+    unversioned store), so that what is checked is what is then downloaded."""
 
     size: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    version_id: str | None = None
 
 
 class ObjectUnavailable(Exception):
@@ -56,7 +60,8 @@ class ObjectStore(Protocol):
     def download(self, key: str, path: str, version_id: str | None = None) -> None: ...
     def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None: ...
     def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]: ...
-    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]: ...
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int,
+                       metadata: dict[str, str] | None = None) -> dict[str, Any]: ...
     def presigned_get(self, key: str, *, content_type: str, expires: int, disposition: str | None = None) -> str: ...
 
 

@@ -18,7 +18,7 @@ from chalicelib.adapters.objects import get_objects
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Forbidden, NotFound, SecretDocument, UnknownRecipient, ValidationFailed
 from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SECONDS, get_settings
-from chalicelib.domain import states
+from chalicelib.domain import states, upload_binding
 from chalicelib.domain.attachments import find_part
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.links import expires_at
@@ -58,9 +58,13 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
 
     document_id = str(uuid.uuid4())
     key = incoming_key(caller.organ_id, document_id)
+    # One upload token per part (chalicelib.domain.upload_binding): the POST carries it, the record its SHA-256.
+    token = upload_binding.new_token()
+    tokens = [upload_binding.new_token() for _ in metadata.attachments]
     attachments = [
         {"index": n, "name": spec.name, **({"file_name": spec.file_name} if spec.file_name else {}),
-         "original_key": incoming_attachment_key(caller.organ_id, document_id, n)}
+         "original_key": incoming_attachment_key(caller.organ_id, document_id, n),
+         upload_binding.RECORD_FIELD: upload_binding.digest(tokens[n - 1])}
         for n, spec in enumerate(metadata.attachments, start=1)]
     created = now_iso()
     # The stamp placement (optional) is kept twice: in the metadata shown back to the client, and as `stamp_box`,
@@ -76,24 +80,28 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
         "metadata": {**metadata.model_dump(mode="json", exclude={"stamp", "replaces", "attachments"}),
                      **({"stamp": stamp} if stamp else {}), **({"replaces": metadata.replaces} if replaces else {})},
         "created_at": created, "updated_at": created, "created_by": caller.username, "original_key": key,
+        upload_binding.RECORD_FIELD: upload_binding.digest(token),
         **({"stamp_box": stamp} if stamp else {}), **({"replaces": replaces} if replaces else {}),
         # Phụ lục (chalicelib.domain.attachments): the signing handler waits for every part, then signs them all.
         **({"attachments": attachments} if attachments else {}),
     })
     body: dict[str, Any] = {
-        "document_id": document_id, "state": states.AWAITING_UPLOAD, "upload": _presigned_upload(key),
+        "document_id": document_id, "state": states.AWAITING_UPLOAD, "upload": _presigned_upload(key, token),
     }
     if attachments:
         body["attachment_uploads"] = [
-            {"index": a["index"], "name": a["name"], **_presigned_upload(a["original_key"])} for a in attachments]
+            {"index": a["index"], "name": a["name"], **_presigned_upload(a["original_key"], tokens[a["index"] - 1])}
+            for a in attachments]
     return body
 
 
-def _presigned_upload(key: str) -> dict[str, Any]:
-    """A presigned POST for one PDF (`upload` and each of `attachment_uploads`): the same size and type limits."""
+def _presigned_upload(key: str, token: str) -> dict[str, Any]:
+    """A presigned POST for one PDF (`upload` and each of `attachment_uploads`): the same size and type limits, and
+    the part's upload token as a field the policy pins (the signing handler checks it on the object)."""
     settings = get_settings()
     post = get_objects().presigned_post(key, content_type="application/pdf", max_bytes=settings.max_upload_bytes,
-                                        expires=UPLOAD_URL_TTL_SECONDS)
+                                        expires=UPLOAD_URL_TTL_SECONDS,
+                                        metadata={upload_binding.METADATA_KEY: token})
     return {"url": post["url"], "fields": post["fields"], "expires_at": expires_at(UPLOAD_URL_TTL_SECONDS),
             "max_bytes": settings.max_upload_bytes}
 

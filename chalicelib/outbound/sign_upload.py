@@ -9,6 +9,14 @@ record past `UPLOADED` and changes nothing.
 A document uploaded with phụ lục (chalicelib.domain.attachments) has several parts, each its own S3 object and event.
 Every event checks whether all parts are there (HEAD on the expected keys); only then does it claim the record, so
 the last arrival signs, whatever the order, and two events both seeing all parts race for the same lease.
+
+Before claiming, each part's object must be the upload its presigned POST was issued for: its `upload-token` metadata
+hashes to the record's (chalicelib.domain.upload_binding). A foreign object (another agency's POST fields used on this
+key, which moto lets through; a PutObject by anyone else) is refused: it is noted on the timeline (`foreign_upload`,
+at most MAX_FOREIGN_EVENTS times), the message is consumed, not retried, and the record stays as it was, waiting for
+the right upload until it expires. The object is kept: the bucket is versioned, so the right upload on top of it
+becomes the latest version, the foreign one stays as evidence, and the signer needs no delete right. The HEAD's
+version id is what is then downloaded, so the bytes signed are the bytes checked.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import os
 import tempfile
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from chalicelib.adapters.agency_registry import Agency, get_agency_registry
 from chalicelib.adapters.document_store import get_document_store
@@ -30,7 +38,7 @@ from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import SigningUnavailable, UploadRejected
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
-from chalicelib.domain import states
+from chalicelib.domain import states, upload_binding
 from chalicelib.domain.attachments import MAIN_PART, stamp_label
 from chalicelib.domain.leases import UPLOAD, Lease
 from chalicelib.domain.object_keys import incoming_key, parse_incoming_key, signed_attachment_key, signed_key
@@ -41,14 +49,16 @@ from chalicelib.signing.pades import PadesProfile, StampBox, identity_from_pem, 
 from chalicelib.signing.pdf_checks import check_upload
 from chalicelib.signing.seal import MAX_PNG_BYTES, SealImageError, load_png
 
-__all__ = ["LEASE_SECONDS", "MAX_RECEIVES", "RetryLater", "agency_seal", "enqueue_dispatch", "handle_upload_message",
-           "process_upload", "signing_identity", "stamp_box"]
+__all__ = ["LEASE_SECONDS", "MAX_FOREIGN_EVENTS", "MAX_RECEIVES", "RetryLater", "agency_seal", "enqueue_dispatch",
+           "enqueue_upload", "handle_upload_message", "process_upload", "signing_identity", "stamp_box"]
 
 #: A claim on a record expires after this, so a redelivery can take over from a worker that died. Shorter
 #: than the queue's visibility timeout (120 s), longer than signing a 150 MB file.
 LEASE_SECONDS = 90
 #: Matches the queue's redrive maxReceiveCount: on the last attempt the record is marked FAILED.
 MAX_RECEIVES = 5
+#: Foreign uploads noted on one record's timeline; later ones are only logged.
+MAX_FOREIGN_EVENTS = 20
 
 
 def handle_upload_message(body: str, receive_count: int = 1) -> None:
@@ -82,14 +92,10 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     if record["state"] not in (states.AWAITING_UPLOAD, states.UPLOADED):
         logger.info("duplicate upload event", extra={"document_id": document_id, "state": record["state"]})
         return
-    if record.get("attachments"):
-        missing = _missing_parts(bucket, organ_id, document_id, record)
-        if missing:
-            logger.info("waiting for the other parts", extra={"document_id": document_id, "part": part,
-                                                              "missing": missing})
-            return
-    # The event's version names the main file's version only when the event is about the main file.
-    main_version = version_id if part == MAIN_PART else None
+    versions = _bound_parts(bucket, record, part, version_id)
+    if versions is None:
+        return
+    main_version = versions.get(MAIN_PART)
 
     lease = Lease.new(UPLOAD, LEASE_SECONDS)
     try:
@@ -107,7 +113,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
             result, facts = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id, document_id,
                                   tmp, record)
-            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at)
+            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at, versions)
     except UploadRejected as exc:
         logger.info("upload rejected", extra={"document_id": document_id, "reason": exc.code})
         part_details = {k: exc.details[k] for k in ("part", "name") if k in exc.details}
@@ -164,17 +170,55 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
     return result, facts
 
 
-def _missing_parts(bucket: str, organ_id: str, document_id: str, record: dict[str, Any]) -> list[str]:
-    """The parts (`main`, `att-<n>`) not in S3 yet: HEAD on each expected key (S3 is strongly consistent, so the
-    event of the last part to arrive sees all of them)."""
+def _bound_parts(bucket: str, record: dict[str, Any], part: str,
+                 version_id: str | None) -> dict[str, str | None] | None:
+    """Each part's (`main`, `att-<n>`) version to sign, checked to be the upload its POST was issued for; None when
+    the record must wait: a part not in S3 yet (HEAD on each expected key; S3 is strongly consistent, so the event of
+    the last part to arrive sees all of them) or a part that is a foreign upload (refused, see the module docstring).
+
+    The event names its own part's version; the other parts are their latest. A document without phụ lục whose
+    object is gone goes on to be REJECTED `missing_upload` by `_sign`, as before."""
     objects = get_objects(bucket)
-    expected = [(MAIN_PART, incoming_key(organ_id, document_id))]
-    expected += [(f"att-{int(a['index'])}", a["original_key"]) for a in record["attachments"]]
-    return [part for part, key in expected if objects.head(key) is None]
+    document_id = record["document_id"]
+    expected = [(MAIN_PART, incoming_key(record["organ_id"], document_id), record.get(upload_binding.RECORD_FIELD))]
+    expected += [(f"att-{int(a['index'])}", a["original_key"], a.get(upload_binding.RECORD_FIELD))
+                 for a in record.get("attachments") or []]
+    versions: dict[str, str | None] = {}
+    missing = []
+    for name, key, digest in expected:
+        own = name == part
+        head = objects.head(key, version_id if own else None)
+        if head is None:
+            missing.append(name)
+            versions[name] = version_id if own else None
+            continue
+        if not upload_binding.is_bound(head.metadata, digest):
+            if own:
+                _refuse_foreign(record, name, head.version_id or version_id)
+            else:  # its own event refuses it; this one waits for the right upload of that part
+                logger.warning("another part is a foreign upload", extra={"document_id": document_id, "part": name})
+            return None
+        versions[name] = head.version_id or (version_id if own else None)
+    if missing and record.get("attachments"):
+        logger.info("waiting for the other parts", extra={"document_id": document_id, "part": part,
+                                                          "missing": missing})
+        return None
+    return versions
+
+
+def _refuse_foreign(record: dict[str, Any], part: str, version_id: str | None) -> None:
+    """A foreign object at one of the record's keys: on the timeline (bounded), the record itself unchanged."""
+    document_id = record["document_id"]
+    logger.warning("foreign upload refused", extra={"document_id": document_id, "part": part,
+                                                    "reason": "foreign_upload"})
+    detail = {"refused": "foreign_upload", "part": part, **({"version_id": version_id} if version_id else {})}
+    if not get_document_store().record_foreign_upload(document_id, state=record["state"], detail=detail,
+                                                      limit=MAX_FOREIGN_EVENTS):
+        logger.warning("foreign uploads no longer noted on the record", extra={"document_id": document_id})
 
 
 def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, record: dict[str, Any],
-                      signed_at: Any) -> list[dict[str, Any]]:
+                      signed_at: Any, versions: dict[str, str | None]) -> list[dict[str, Any]]:
     """Check every phụ lục like the main file, then sign each with the organisation's key and the text-only stamp
     in the top-right corner of its first page (signature-appearance.md), at the main signature's time.
 
@@ -190,15 +234,16 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
     for entry in entries:
         part = f"att-{int(entry['index'])}"
         where = {"part": part, "name": entry["name"]}
+        version = versions.get(part)  # the version whose upload token was checked
         try:
-            head = objects.head(entry["original_key"])
+            head = objects.head(entry["original_key"], version)
             if head is None:  # the parts were all there a moment ago: a transient oddity, retried
                 raise ObjectUnavailable(entry["original_key"], "404")
             if head.size > settings.max_upload_bytes:
                 raise UploadRejected("Tệp vượt quá dung lượng cho phép.", code="file_too_large",
                                      details={"max_bytes": settings.max_upload_bytes})
             src = os.path.join(tmp, f"{part}.pdf")
-            objects.download(entry["original_key"], src)
+            objects.download(entry["original_key"], src, version)
             check_upload(src, settings.max_upload_bytes)
         except UploadRejected as exc:
             raise UploadRejected(exc.message, code=exc.code, details={**exc.details, **where}) from exc
@@ -311,3 +356,13 @@ def _identity(organ_id: str, name: str, backend: str, key_id: str, algorithm: st
 def enqueue_dispatch(document_id: str) -> None:
     """Hand the document to `dispatch_document`; duplicates are harmless (dispatch is idempotent)."""
     get_queues().send(get_settings().dispatch_queue, json.dumps({"document_id": document_id}))
+
+
+def enqueue_upload(organ_id: str, document_id: str, source: str) -> None:
+    """Offer the document's upload to `sign_document` again (the S3 notification's shape, from `source`, e.g.
+    `edoc-gateway:sweep`; no version: the latest upload, which `process_upload` checks like any other)."""
+    settings = get_settings()
+    body = {"Records": [{"eventSource": source, "eventName": "ObjectCreated:Retry",
+                         "s3": {"bucket": {"name": settings.documents_bucket},
+                                "object": {"key": quote_plus(incoming_key(organ_id, document_id), safe="/")}}}]}
+    get_queues().send(settings.upload_queue, json.dumps(body))

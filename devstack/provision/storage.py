@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from chalicelib.core import settings
+from chalicelib.domain.sweep_rules import INDEX as SWEEP_GSI
 from devstack.provision.clients import Clients, find_alias_target, ignore_codes, queue_arn
 from devstack.provision.names import (
     BUCKET_KEY_ALIAS,
@@ -31,12 +32,20 @@ __all__ = ["TABLE_SPECS", "provision_bucket", "provision_queues", "provision_tab
 TABLE_SPECS: dict[str, dict[str, Any]] = {
     settings.DOCUMENTS_TABLE: {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        "AttributeDefinitions": [
+            *({"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk", "sweep_state")),
+            {"AttributeName": "sweep_due", "AttributeType": "N"}],
         "GlobalSecondaryIndexes": [{
             "IndexName": DOCUMENTS_GSI,
             "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
                           {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
             "Projection": {"ProjectionType": "ALL"},
+        }, {
+            # sparse, for sweep_documents (chalicelib.domain.sweep_rules)
+            "IndexName": SWEEP_GSI,
+            "KeySchema": [{"AttributeName": "sweep_state", "KeyType": "HASH"},
+                          {"AttributeName": "sweep_due", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
         }],
     },
     settings.AGENCIES_TABLE: {
@@ -138,5 +147,20 @@ def provision_tables(c: Clients) -> None:
             c.dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                                     SSESpecification={"Enabled": True}, **spec)
             c.dynamodb.get_waiter("table_exists").wait(TableName=name)
+        else:
+            _converge_indexes(c, name, spec)
         c.dynamodb.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+
+def _converge_indexes(c: Clients, name: str, spec: dict[str, Any]) -> None:
+    """A table made by an older provisioning gets the indexes added since (a running moto keeps its tables)."""
+    table = c.dynamodb.describe_table(TableName=name)["Table"]
+    have = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
+    for index in spec.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in have:
+            continue
+        used = {k["AttributeName"] for k in index["KeySchema"]}
+        definitions = [a for a in spec["AttributeDefinitions"] if a["AttributeName"] in used]
+        c.dynamodb.update_table(TableName=name, AttributeDefinitions=definitions,
+                                GlobalSecondaryIndexUpdates=[{"Create": index}])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from chalicelib.adapters.agency_registry import Agency
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.core.clock import now_iso
-from chalicelib.domain import states
+from chalicelib.domain import states, sweep_rules
 from chalicelib.domain.leases import Lease
 from chalicelib.domain.ports import NotModified, ObjectHead, ObjectUnavailable, QueueMessage
 
@@ -37,7 +38,8 @@ class InMemoryDocumentStore:
     def create(self, record: dict[str, Any]) -> None:
         if record["document_id"] in self.records:
             raise ConditionFailed(record["document_id"])
-        self.records[record["document_id"]] = copy.deepcopy(record)
+        indexed, _ = sweep_rules.index_fields(record["state"], self.now())
+        self.records[record["document_id"]] = {**copy.deepcopy(record), **indexed, sweep_rules.VERSION_FIELD: 1}
         self.events[record["document_id"]] = [{"state": record["state"], "at": record["created_at"]}]
 
     def get(self, document_id: str) -> dict[str, Any] | None:
@@ -64,25 +66,64 @@ class InMemoryDocumentStore:
     def _owned(self, record: dict[str, Any], lease: Lease) -> bool:
         return record.get(lease.fields.owner) == lease.token
 
+    @staticmethod
+    def _at_version(record: dict[str, Any], version: int | None) -> bool:
+        return version is None or record.get(sweep_rules.VERSION_FIELD, 0) == version
+
+    def now(self) -> int:
+        """The store's clock (epoch seconds), as the adapter's `time.time()`; tests may replace it."""
+        return int(time.time())
+
     def transition(self, document_id: str, target: str, *, fields: dict[str, Any] | None = None,
                    remove: tuple[str, ...] = (), detail: dict[str, Any] | None = None,
                    from_states: frozenset[str] | None = None, claim: Lease | None = None,
-                   lease: Lease | None = None) -> None:
+                   lease: Lease | None = None, expect_version: int | None = None,
+                   free: Lease | None = None) -> None:
         record = self.records.get(document_id)
         allowed = from_states if from_states is not None else states.sources(target)
         if (record is None or record["state"] not in allowed or (claim and not self._free(record, claim))
-                or (lease and not self._owned(record, lease))):
+                or (lease and not self._owned(record, lease)) or not self._at_version(record, expect_version)
+                or (free and not self._free(record, free))):
             raise ConditionFailed(document_id)
         at = now_iso()
+        indexed, unindexed = sweep_rules.index_fields(target, self.now())
         record.update({"state": target, "updated_at": at, **copy.deepcopy(fields or {}),
-                       **(claim.values() if claim else {})})
-        for name in (*remove, *((lease.fields.owner, lease.fields.until) if lease else ())):
+                       **(claim.values() if claim else {}), **indexed,
+                       sweep_rules.VERSION_FIELD: record.get(sweep_rules.VERSION_FIELD, 0) + 1})
+        for name in (*remove, *((lease.fields.owner, lease.fields.until) if lease else ()), *unindexed):
             record.pop(name, None)
         event_detail = dict(detail or {})
         if fields and "reason" in fields:
             event_detail.setdefault("reason", fields["reason"])
         self.events[document_id].append({"state": target, "at": at, **({"detail": event_detail}
                                                                          if event_detail else {})})
+
+    # -- the sweep and the upload binding -----------------------------------------------------------------------
+    def due_for_sweep(self, state: str, now: int, limit: int) -> list[str]:
+        due = [r for r in self.records.values()
+               if r.get(sweep_rules.STATE_FIELD) == state and r.get(sweep_rules.DUE_FIELD, now + 1) <= now]
+        due.sort(key=lambda r: (r[sweep_rules.DUE_FIELD], r["document_id"]))
+        return [r["document_id"] for r in due[:limit]]
+
+    def record_sweep_retry(self, document_id: str, *, state: str, version: int, due: int, free: Lease,
+                           detail: dict[str, Any]) -> None:
+        record = self.records.get(document_id)
+        if (record is None or record["state"] != state or not self._at_version(record, version)
+                or not self._free(record, free)):
+            raise ConditionFailed(document_id)
+        counter = sweep_rules.RETRY_FIELDS[state]
+        at = now_iso()
+        record.update({sweep_rules.DUE_FIELD: due, "updated_at": at, counter: record.get(counter, 0) + 1,
+                       sweep_rules.VERSION_FIELD: record.get(sweep_rules.VERSION_FIELD, 0) + 1})
+        self.events[document_id].append({"state": state, "at": at, "detail": dict(detail)})
+
+    def record_foreign_upload(self, document_id: str, *, state: str, detail: dict[str, Any], limit: int) -> bool:
+        record = self.records.get(document_id)
+        if record is None or record.get("foreign_uploads", 0) >= limit:
+            return False
+        record["foreign_uploads"] = record.get("foreign_uploads", 0) + 1
+        self.events[document_id].append({"state": state, "at": now_iso(), "detail": dict(detail)})
+        return True
 
     def claim(self, document_id: str, lease: Lease, *, in_state: str | None = None,
               fields: dict[str, Any] | None = None) -> Lease:
@@ -153,9 +194,25 @@ class FakeObjects:
 
     objects: dict[str, bytes] = field(default_factory=dict)
     uploads: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    #: key → the object's user metadata (as S3 keeps a POST's `x-amz-meta-*` fields)
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: what `presigned_post` handed out: key → its fields
+    posts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        """An object written by a client (metadata given) or by anyone else."""
+        self.objects[key] = data
+        self.metadata[key] = dict(metadata or {})
+
+    def post(self, fields: dict[str, str], data: bytes, key: str | None = None) -> None:
+        """A client's multipart POST of presigned `fields` (to `key` instead, as moto lets a client do)."""
+        meta = {k.removeprefix("x-amz-meta-"): v for k, v in fields.items() if k.startswith("x-amz-meta-")}
+        self.put(key or fields["key"], data, meta)
 
     def head(self, key: str, version_id: str | None = None) -> ObjectHead | None:
-        return ObjectHead(size=len(self.objects[key])) if key in self.objects else None
+        if key not in self.objects:
+            return None
+        return ObjectHead(size=len(self.objects[key]), metadata=dict(self.metadata.get(key, {})))
 
     def download(self, key: str, path: str, version_id: str | None = None) -> None:
         if key not in self.objects:
@@ -164,6 +221,7 @@ class FakeObjects:
 
     def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
         self.objects[key] = Path(path).read_bytes()
+        self.metadata[key] = dict(metadata or {})
         self.uploads.append((key, content_type, dict(metadata or {})))
 
     def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
@@ -174,8 +232,12 @@ class FakeObjects:
             raise NotModified(key)
         return self.objects[key][:limit], current
 
-    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int) -> dict[str, Any]:
-        return {"url": "https://objects.test/upload", "fields": {"key": key, "Content-Type": content_type}}
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires: int,
+                       metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        fields = {"key": key, "Content-Type": content_type,
+                  **{f"x-amz-meta-{k}": v for k, v in (metadata or {}).items()}}
+        self.posts[key] = fields
+        return {"url": "https://objects.test/upload", "fields": dict(fields)}
 
     def presigned_get(self, key: str, *, content_type: str, expires: int, disposition: str | None = None) -> str:
         return f"https://objects.test/{key}?expires={expires}"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from devstack import demo_data
+from tests.support import uploads
 from tests.support.handlers import RECIPIENTS, HandlerEnv, assert_not_retried, axis_packages
 from tests.support.organs import H62
 from tests.support.records import full, incoming, object_bytes, raw_item, sha256, signed, states_of, versions
@@ -43,11 +44,12 @@ def _create(names: list[str]) -> dict[str, Any]:
 
     metadata = {**demo_data.SAMPLES[0].metadata, "recipients": list(RECIPIENTS),
                 "attachments": [{"name": n} for n in names]}
-    return create_document(Caller(f"clerk-{H62}", H62, False), metadata)
+    return uploads.remember(create_document(Caller(f"clerk-{H62}", H62, False), metadata))
 
 
 def _put(env: HandlerEnv, key: str, data: bytes) -> dict[str, Any]:
-    env.s3.put_object(Bucket=env.bucket, Key=key, Body=data, ContentType="application/pdf")
+    env.s3.put_object(Bucket=env.bucket, Key=key, Body=data, ContentType="application/pdf",
+                      Metadata=uploads.metadata(key))
     (message,) = env.upload.receive()
     return env.upload.record(message)
 

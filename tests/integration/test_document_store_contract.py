@@ -113,3 +113,83 @@ class TestDocumentStoreContract:
         assert store.forget_unconfirmed_sends(document_id) == [G22]
         rows = {d["organ_id"]: d for d in store.get_full(document_id)[2]}
         assert "package_hashes" not in rows[G22] and rows[G22]["status"] == "PENDING"
+
+
+class TestSweepIndexContract:
+    """The sparse index the sweep reads (chalicelib.domain.sweep_rules) and its conditional writes."""
+
+    def test_only_records_in_flight_are_indexed_and_found_once_due(self, store: Any) -> None:
+        from chalicelib.domain import sweep_rules
+
+        waiting = _record(store)
+        signed = _record(store, "SIGNED")
+        done = _record(store)
+        store.transition(done, "REJECTED", fields={"reason": "not_pdf"})
+        now = int(time.time())
+        assert store.get(waiting)["sweep_state"] == "AWAITING_UPLOAD"
+        assert store.get(waiting)["sweep_due"] >= now + sweep_rules.bound_seconds("AWAITING_UPLOAD") - 5
+        assert store.get(signed)["sweep_state"] == "SIGNED"
+        assert "sweep_state" not in store.get(done) and "sweep_due" not in store.get(done)
+        assert waiting not in store.due_for_sweep("AWAITING_UPLOAD", now, 100), "not due yet"
+        later = now + sweep_rules.bound_seconds("AWAITING_UPLOAD") + 10
+        assert waiting in store.due_for_sweep("AWAITING_UPLOAD", later, 100)
+        assert done not in store.due_for_sweep("AWAITING_UPLOAD", later, 100)
+        assert signed in store.due_for_sweep("SIGNED", now + sweep_rules.SIGNED_BOUND_SECONDS + 10, 100)
+        assert signed not in store.due_for_sweep("UPLOADED", now + 10**6, 100)
+
+    def test_every_transition_counts_the_version_and_an_old_version_loses(self, store: Any) -> None:
+        document_id = _record(store)
+        assert store.get(document_id)["version"] == 1
+        store.transition(document_id, "UPLOADED")
+        assert store.get(document_id)["version"] == 2
+        with pytest.raises(ConditionFailed):
+            store.transition(document_id, "FAILED", expect_version=1)
+        store.transition(document_id, "FAILED", expect_version=2, fields={"reason": "stuck_uploaded"})
+        record = store.get(document_id)
+        assert record["state"] == "FAILED" and record["version"] == 3 and "sweep_state" not in record
+
+    def test_a_held_lease_blocks_a_probe_and_a_free_one_does_not(self, store: Any) -> None:
+        document_id = _record(store, "SIGNED")
+        store.claim(document_id, Lease.new(DISPATCH, 90), in_state="SIGNED")
+        version = store.get(document_id)["version"]
+        probe = Lease.new(DISPATCH, 0)
+        with pytest.raises(ConditionFailed):
+            store.transition(document_id, "FAILED", expect_version=version, free=probe)
+        with pytest.raises(ConditionFailed):
+            store.record_sweep_retry(document_id, state="SIGNED", version=version, due=1, free=probe,
+                                     detail={"sweep": "retried"})
+        other = _record(store, "SIGNED")
+        store.transition(other, "FAILED", expect_version=store.get(other)["version"], free=probe)
+        assert store.get(other)["state"] == "FAILED"
+
+    def test_a_sweep_retry_is_counted_once_per_version(self, store: Any) -> None:
+        document_id = _record(store)
+        store.transition(document_id, "UPLOADED")
+        version = store.get(document_id)["version"]
+        probe = Lease.new(UPLOAD, 0)
+        store.record_sweep_retry(document_id, state="UPLOADED", version=version, due=12345, free=probe,
+                                 detail={"sweep": "retried", "attempt": 1})
+        with pytest.raises(ConditionFailed):  # a second sweep that read the same version
+            store.record_sweep_retry(document_id, state="UPLOADED", version=version, due=12345, free=probe,
+                                     detail={"sweep": "retried", "attempt": 1})
+        record, events, _ = store.get_full(document_id)
+        assert record["state"] == "UPLOADED" and record["sweep_retries_uploaded"] == 1
+        assert record["sweep_due"] == 12345 and record["version"] == version + 1
+        assert events[-1]["state"] == "UPLOADED" and events[-1]["detail"] == {"sweep": "retried", "attempt": 1}
+        assert document_id in store.due_for_sweep("UPLOADED", 12345, 100)
+        store.transition(document_id, "FAILED", fields={"reason": "stuck_uploaded"})
+        assert "sweep_retries_uploaded" not in store.get(document_id), "FAILED clears the counters"
+
+    def test_foreign_uploads_are_noted_up_to_a_limit_without_changing_the_record(self, store: Any) -> None:
+        document_id = _record(store)
+        before = store.get(document_id)
+        detail = {"refused": "foreign_upload", "part": "main"}
+        assert store.record_foreign_upload(document_id, state="AWAITING_UPLOAD", detail=detail, limit=2)
+        assert store.record_foreign_upload(document_id, state="AWAITING_UPLOAD", detail=detail, limit=2)
+        assert not store.record_foreign_upload(document_id, state="AWAITING_UPLOAD", detail=detail, limit=2)
+        assert not store.record_foreign_upload(str(uuid.uuid4()), state="AWAITING_UPLOAD", detail=detail, limit=2)
+        record, events, _ = store.get_full(document_id)
+        assert record["foreign_uploads"] == 2
+        assert {k: record[k] for k in ("state", "version", "sweep_due")} == \
+            {k: before[k] for k in ("state", "version", "sweep_due")}
+        assert [e.get("detail") for e in events[1:]] == [detail, detail]

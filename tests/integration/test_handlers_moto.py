@@ -24,6 +24,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from devstack import demo_data
+from tests.support import uploads
 from tests.support.handlers import RECIPIENTS, HandlerEnv, assert_not_retried, assert_reported_failed, axis_packages
 from tests.support.organs import G22, H03, H62, K62
 from tests.support.records import full, incoming, object_bytes, raw_item, sha256, signed, states_of, versions
@@ -71,12 +72,13 @@ def create_record(organ_id: str = H62, recipients: list[str] | None = None) -> s
     from chalicelib.outbound.documents import create_document
 
     metadata = {**demo_data.SAMPLES[0].metadata, "recipients": list(recipients or RECIPIENTS)}
-    return create_document(Caller(f"clerk-{organ_id}", organ_id, False), metadata)["document_id"]
+    return uploads.remember(create_document(Caller(f"clerk-{organ_id}", organ_id, False), metadata))["document_id"]
 
 
 def put_upload(env: HandlerEnv, key: str, data: bytes) -> list[dict[str, Any]]:
     """The client's upload; returns the S3 notification message(s) it put on the upload queue."""
-    env.s3.put_object(Bucket=env.bucket, Key=key, Body=data, ContentType="application/pdf")
+    env.s3.put_object(Bucket=env.bucket, Key=key, Body=data, ContentType="application/pdf",
+                      Metadata=uploads.metadata(key))
     messages = env.upload.receive()
     assert len(messages) == 1, messages
     event = json.loads(messages[0]["Body"])

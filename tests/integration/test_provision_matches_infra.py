@@ -209,7 +209,9 @@ def test_tables_match(infra: dict[str, Any], local: dict[str, Any]) -> None:
     documents = infra["tables"][settings.DOCUMENTS_TABLE]
     assert documents["keys"] == {"pk": ["HASH", "S"], "sk": ["RANGE", "S"]}
     assert documents["gsis"] == {"by_organ": {"keys": {"gsi1pk": ["HASH", "S"], "gsi1sk": ["RANGE", "S"]},
-                                              "projection": "ALL"}}
+                                              "projection": "ALL"},
+                                 "by_sweep": {"keys": {"sweep_state": ["HASH", "S"], "sweep_due": ["RANGE", "N"]},
+                                              "projection": "KEYS_ONLY"}}
     assert local["tables"] == infra["tables"]
 
 

@@ -23,6 +23,7 @@ import pytest
 from devstack import demo_data
 from devstack.pdftools import pdfsig_report, qpdf_check
 from devstack.pki import DemoCA
+from tests.support import uploads
 from tests.support.handlers import HandlerEnv
 
 HSM_AGENCY = "000.00.12.H62"  # Sở Thông tin và Truyền thông Vĩnh Phúc: on the token in this module
@@ -106,9 +107,11 @@ def _upload_and_sign(env: HandlerEnv, organ_id: str, pdf: bytes) -> str:
     from chalicelib.outbound.documents import create_document
 
     metadata = {**demo_data.SAMPLES[0].metadata, "recipients": [G22]}
-    document_id = create_document(Caller(f"clerk-{organ_id}", organ_id, False), metadata)["document_id"]
+    created = uploads.remember(create_document(Caller(f"clerk-{organ_id}", organ_id, False), metadata))
+    document_id = created["document_id"]
     key = f"incoming/{organ_id}/{document_id}.pdf"
-    env.s3.put_object(Bucket=env.bucket, Key=key, Body=pdf, ContentType="application/pdf")
+    env.s3.put_object(Bucket=env.bucket, Key=key, Body=pdf, ContentType="application/pdf",
+                      Metadata=uploads.metadata(key))
     messages = env.upload.receive()
     assert [unquote_plus(r["s3"]["object"]["key"]) for m in messages
             for r in json.loads(m["Body"]).get("Records", [])] == [key]
