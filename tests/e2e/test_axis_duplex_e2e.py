@@ -189,7 +189,7 @@ def test_inbound_document_is_filed_once_verified_acknowledged_and_answered(clien
     assert {"inbox_id", "from_organ_id", "number", "notation", "subject", "received_at", "status",
             "revoked"} <= set(item)
     assert item["from_organ_id"] == G22 and item["number"] == "123" and item["status"] == "ARRIVED"
-    assert item["revoked"] is False and item["verification_summary"] == "valid"
+    assert item["revoked"] is False and item["verification_summary"] == "untrusted"  # our test CA is not trusted
 
     # Acknowledged `done` on the axis: no longer in H62's list (the simulator's record of both envelopes).
     assert {e["status"] for e in _envelopes(stack, to=H62, messagetype="edoc") if e["sendId"] == send_id} == {"done"}
