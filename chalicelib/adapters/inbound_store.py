@@ -8,8 +8,10 @@ columns of our own documents' delivery rows. Same table as `store.py` (`edoc-doc
 - `ENVELOPE#<axis docId>` / `TO#<organ_id>`: one per envelope the gateway took from the axis: what it was, what was
   done with it (`outcome`), the raw package's S3 key, and the transport acknowledgement. It is the idempotency key
   (an envelope listed twice, or again after a crash before `updateStatus`, is recognised without downloading it)
-  and the audit trail. Envelopes that need an administrator (`unparseable`, `not_served`, `orphan_status`) also
-  carry `gsi1pk = AXIS_ISSUE`, so `GET /v1/admin/inbound-issues` lists them newest first.
+  and the audit trail. Envelopes that need an administrator (`inbound_rules.ISSUE_OUTCOMES`: `unparseable`,
+  `not_served`, `orphan_status`, `forged_sender`, `unprocessable`, ...) also carry `gsi1pk = AXIS_ISSUE`, so
+  `GET /v1/admin/inbound-issues` lists them newest first. Details come from untrusted input: a record over a
+  quarter of the item budget has them cut (`inbound_rules.bounded`), so it always fits DynamoDB.
 - `ENVELOPE#<axis docId>` / `ATTEMPT#<organ_id>`: beside the envelope record, the count of attempts at it (taken
   with a conditional write BEFORE each download, so a run killed by a timeout or out of memory counts too), and what
   the attempts noted (the raw package's key, the last error). After `MAX_ATTEMPTS` the poller gives up on the
