@@ -8,8 +8,14 @@ columns of our own documents' delivery rows. Same table as `store.py` (`edoc-doc
 - `ENVELOPE#<axis docId>` / `TO#<organ_id>`: one per envelope the gateway took from the axis: what it was, what was
   done with it (`outcome`), the raw package's S3 key, and the transport acknowledgement. It is the idempotency key
   (an envelope listed twice, or again after a crash before `updateStatus`, is recognised without downloading it)
-  and the audit trail. Envelopes that need an administrator (`unparseable`, `not_served`, `orphan_status`) also
-  carry `gsi1pk = AXIS_ISSUE`, so `GET /v1/admin/inbound-issues` lists them newest first.
+  and the audit trail. Envelopes that need an administrator (`inbound_rules.ISSUE_OUTCOMES`: `unparseable`,
+  `not_served`, `orphan_status`, `forged_sender`, `unprocessable`, ...) also carry `gsi1pk = AXIS_ISSUE`, so
+  `GET /v1/admin/inbound-issues` lists them newest first. Details come from untrusted input: a record over a
+  quarter of the item budget has them cut (`inbound_rules.bounded`), so it always fits DynamoDB.
+- `ENVELOPE#<axis docId>` / `ATTEMPT#<organ_id>`: beside the envelope record, the count of attempts at it (taken
+  with a conditional write BEFORE each download, so a run killed by a timeout or out of memory counts too), and what
+  the attempts noted (the raw package's key, the last error). After `MAX_ATTEMPTS` the poller gives up on the
+  envelope: acknowledged `fail`, listed (issue 8: nothing poisons the poller).
 - `INBOX#<inbox_id>` / `META`: an inbound document filed for a served agency; GSI `by_organ` on
   `INBOX#<organ_id>` / `<received_at>#<inbox_id>` lists an agency's inbox (tenant isolation is the key condition).
 - `OUTBOX#<organ_id>` / `STATUS#<inbox_id>#<code>`: a status package to send back to a sender (01 on receipt, the
@@ -44,6 +50,7 @@ from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.axis_statuses import DeliveryUpdate
+from chalicelib.domain.inbound_rules import ITEM_BYTES_BUDGET, bounded, record_bytes
 from chalicelib.domain.leases import OUTBOX, Lease
 
 __all__ = ["ISSUES_KEY", "OUTBOX_LEASE_SECONDS", "InboundStore", "inbound_store", "outbox_key",
@@ -55,6 +62,10 @@ OUTBOX_LEASE_SECONDS = 90
 
 def _envelope_key(axis_doc_id: str, organ_id: str) -> dict[str, str]:
     return {"pk": f"ENVELOPE#{axis_doc_id}", "sk": f"TO#{organ_id}"}
+
+
+def _attempt_key(axis_doc_id: str, organ_id: str) -> dict[str, str]:
+    return {"pk": f"ENVELOPE#{axis_doc_id}", "sk": f"ATTEMPT#{organ_id}"}
 
 
 def _inbox_key(inbox_id: str) -> dict[str, str]:
@@ -154,6 +165,10 @@ class InboundStore(DocumentStore):
     def envelope_item(self, record: dict[str, Any], *, issue: bool) -> dict[str, Any]:
         """The item for an envelope record (`axis_doc_id`, `organ_id`, `outcome`, …); issues join the admin list."""
         item = {**_envelope_key(record["axis_doc_id"], record["organ_id"]), **record}
+        if record_bytes(item) > ITEM_BYTES_BUDGET // 4:  # details come from untrusted input: a record always fits
+            item["details"] = {**bounded(item.get("details") or {}), "cut": True}
+            if record_bytes(item) > ITEM_BYTES_BUDGET // 4:
+                item["details"] = {"cut": True}
         if issue:
             item["gsi1pk"] = ISSUES_KEY
             item["gsi1sk"] = f"{record['received_at']}#{record['axis_doc_id']}"
@@ -176,6 +191,33 @@ class InboundStore(DocumentStore):
 
     def list_issues(self, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return self._page(ISSUES_KEY, limit=limit, cursor=cursor)
+
+    # -- attempts at an envelope ---------------------------------------------------------------------------------
+    def begin_attempt(self, axis_doc_id: str, organ_id: str, max_attempts: int) -> dict[str, Any]:
+        """Count one more attempt at the envelope, unless `max_attempts` were made: the attempt record after the
+        count (`attempts`, and what earlier attempts noted), with `exhausted: True` when no attempt is left."""
+        try:
+            resp = self._table.update_item(
+                Key=_attempt_key(axis_doc_id, organ_id), UpdateExpression="ADD attempts :one SET attempted_at = :at",
+                ConditionExpression="attribute_not_exists(attempts) OR attempts < :max",
+                ExpressionAttributeValues={":one": 1, ":max": max_attempts, ":at": now_iso()},
+                ReturnValues="ALL_NEW")
+            return plain(resp["Attributes"])
+        except self._condition_failed:
+            item = self._table.get_item(Key=_attempt_key(axis_doc_id, organ_id), ConsistentRead=True).get("Item")
+            return {**(plain(item) if item else {}), "exhausted": True}
+
+    def note_attempt(self, axis_doc_id: str, organ_id: str, facts: dict[str, Any]) -> None:
+        """Keep `facts` (the raw key, the last error) on the attempt record for the attempt that gives up."""
+        names = {f"#n{i}": k for i, k in enumerate(facts)}
+        values = {f":v{i}": v for i, v in enumerate(facts.values())}
+        self._table.update_item(Key=_attempt_key(axis_doc_id, organ_id),
+                                UpdateExpression="SET " + ", ".join(f"#n{i} = :v{i}" for i in range(len(facts))),
+                                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def clear_attempts(self, axis_doc_id: str, organ_id: str) -> None:
+        """The envelope was handled (or is waiting on purpose): its next visit starts counting afresh."""
+        self._table.delete_item(Key=_attempt_key(axis_doc_id, organ_id))
 
     # -- inbox -----------------------------------------------------------------------------------------------------
     def file_inbox_item(self, item: dict[str, Any], outbox: dict[str, Any], envelope: dict[str, Any]) -> bool:

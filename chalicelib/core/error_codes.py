@@ -220,6 +220,9 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("invalid_status_code", (400,), "Mã trạng thái phải là một trong 02, 03, 04, 05, 06.",
           "A clerk may report 02–06 only."),
         E("invalid_reason", (400,), "Lý do phải là chuỗi ký tự.", "`reason` is not a string."),
+        E("status_package_invalid", (400,), "Không lập được gói tin trạng thái từ nội dung đã nhập.",
+          "A clerk's report whose status package cannot be built (e.g. a control character in the reason); "
+          "`details.reason` gives the edXML code. Nothing is recorded."),
     ),
     # -- the axis adapter: a document's or amendment's reason when delivery fails (chalicelib.adapters.axis) -----
     "Axis delivery": (
@@ -245,6 +248,24 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("not_active", NA, "Cơ quan nhận đã ngừng hoạt động trên cổng.", "The receiving agency is not active.", True),
         E("business_doc_type_{n}", NA, "Loại nghiệp vụ của gói tin chưa được hỗ trợ.",
           "A BussinessDocType other than 0–3 (n is the type).", True),
+        E("sender_mismatch", NA, "Cơ quan gửi ghi trong gói tin không phải hệ thống đã gửi gói tin lên Trục.",
+          "From/OrganId is not the system the axis authenticated for the envelope (outcome forged_sender).", True),
+        E("sender_unauthenticated", NA, "Trục không cho biết hệ thống đã gửi gói tin.",
+          "The axis listed the envelope without its sender (`from`), so no sender can be trusted.", True),
+        E("not_document_sender", NA, "Chỉ cơ quan đã gửi văn bản mới được thu hồi hoặc cập nhật văn bản đó.",
+          "A revocation or update from another agency than the document's sender (outcome forged_sender).", True),
+        E("missing_document_id", NA, "Văn bản đến thiếu mã định danh (DocumentId), không thể báo trạng thái lại.",
+          "A new document without an edXML DocumentId: its 01 could never be built.", True),
+        E("status_unbuildable", NA, "Không lập được gói tin trạng thái để gửi lại cơ quan gửi.",
+          "An outbox item whose status package cannot be built; marked failed and listed, never retried.", True),
+        E("unprocessable_content", NA, "Gói tin gây lỗi khi xử lý; đã dừng xử lý và báo cho quản trị viên.",
+          "Handling the envelope raised an unexpected error (`details.error` names it); outcome unprocessable.",
+          True),
+        E("attempts_exhausted", NA, "Gói tin đã được thử xử lý quá số lần cho phép.",
+          "An envelope whose handling failed or died (timeout, memory) MAX_ATTEMPTS times; outcome unprocessable.",
+          True),
+        E("verification_failed", NA, "Không kiểm tra được chữ ký số của tệp.",
+          "Verifying a PDF's signatures raised; the attachment is filed as unreadable.", True),
     ),
     # -- edXML packages that cannot be built or read (chalicelib.standards.edxml, EdxmlError) --------------------
     "edXML packages": (

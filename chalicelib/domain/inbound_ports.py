@@ -84,6 +84,7 @@ class EnvelopeRun(Protocol):
     agency: NamedAgency | None
     client: AxisSender
     counts: Counter[str]
+    store: Any  # the inbound repository (chalicelib.adapters.inbound_store.InboundStore or its in-memory twin)
 
     def ack(self, doc_id: str, ack: str) -> None: ...
 

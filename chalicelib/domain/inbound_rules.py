@@ -13,6 +13,7 @@ them the imports run one way (pyproject.toml layers) and no inbound module needs
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -22,22 +23,39 @@ from chalicelib.standards.edxml import document_id, split_document_id
 
 __all__ = [
     "ISSUE_OUTCOMES",
+    "ITEM_BYTES_BUDGET",
+    "Contention",
+    "MAX_ATTEMPTS",
     "REPROCESS_OUTCOMES",
+    "bounded",
     "canonical_document_id",
     "cut",
     "envelope_action",
     "inbox_id_for",
+    "record_bytes",
     "safe_name",
+    "sender_problem",
 ]
+
+class Contention(RuntimeError):
+    """A conditional write kept losing to concurrent writers: transient, the next poll tries again."""
+
 
 _INBOX_NAMESPACE = uuid.UUID("6f1d7f8e-3c1a-5b7e-9a53-0e6c2b1d4a10")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 #: Envelope outcomes that need an administrator (listed by GET /v1/admin/inbound-issues).
 ISSUE_OUTCOMES = frozenset({"unparseable", "not_served", "orphan_status", "orphan_amendment",
-                            "unsupported_business_type"})
+                            "unsupported_business_type", "forged_sender", "unprocessable"})
 #: Envelope outcomes that are not final: the envelope is processed again when listed again.
 REPROCESS_OUTCOMES = frozenset({"deferred", "waiting"})
+#: Attempts per envelope (counted before each download, so a Lambda killed mid-way counts too): after that many the
+#: envelope is acknowledged `fail` and listed for an administrator, whatever kept failing (issue 8).
+MAX_ATTEMPTS = 3
+#: What a record may weigh before its verification reports move to S3 (DynamoDB refuses items over 400 KB).
+ITEM_BYTES_BUDGET = 350_000
+#: Bounds `bounded` applies to untrusted nested data (verification reports, details).
+_MAX_LIST, _MAX_KEYS, _MAX_TEXT, _MAX_DEPTH = 50, 50, 1000, 8
 
 
 def cut(text: Any, limit: int) -> str:
@@ -80,3 +98,37 @@ def envelope_action(record: dict[str, Any] | None) -> str:
     if not record.get("ack"):
         return "skip"
     return f"ack_{record['ack']}"
+
+
+def sender_problem(authenticated: Any, claimed: Any) -> str | None:
+    """Why a package may not be taken as coming from its `From/OrganId` (`claimed`), given the system the axis
+    authenticated for the envelope (`authenticated`, the list entry's `from`): None when they are the same organ.
+    Anyone on the axis can write any OrganId in a package; only the envelope's sender is vouched for."""
+    who = str(authenticated or "").strip()
+    if not who:
+        return "sender_unauthenticated"
+    if str(claimed or "").strip() != who:
+        return "sender_mismatch"
+    return None
+
+
+def bounded(value: Any, *, depth: int = 0) -> Any:
+    """`value` (decoded JSON-like data from untrusted input, e.g. a verification report) with every list, mapping
+    and string cut to fixed bounds, so a record built from it stays small whatever the input was."""
+    if isinstance(value, str):
+        return value[:_MAX_TEXT]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= _MAX_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {str(k)[:100]: bounded(v, depth=depth + 1) for k, v in list(value.items())[:_MAX_KEYS]}
+    if isinstance(value, list | tuple):
+        return [bounded(v, depth=depth + 1) for v in list(value)[:_MAX_LIST]]
+    return str(value)[:_MAX_TEXT]
+
+
+def record_bytes(record: Any) -> int:
+    """About what DynamoDB counts for `record` (names and values, UTF-8): a little more than it, never less for
+    the strings, numbers and lists records hold."""
+    return len(json.dumps(record, ensure_ascii=False, default=str).encode("utf-8"))

@@ -28,11 +28,17 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo import ConditionFailed
-from chalicelib.adapters.inbound_store import InboundStore, inbound_store
+from chalicelib.adapters.inbound_store import InboundStore
 from chalicelib.core.log import logger
 from chalicelib.domain import axis_statuses
 from chalicelib.domain.inbound_ports import EnvelopeRun
-from chalicelib.domain.inbound_rules import REPROCESS_OUTCOMES, canonical_document_id, cut, inbox_id_for
+from chalicelib.domain.inbound_rules import (
+    REPROCESS_OUTCOMES,
+    Contention,
+    canonical_document_id,
+    cut,
+    inbox_id_for,
+)
 from chalicelib.inbound.outbox import outbox_item, send_status
 
 __all__ = ["MAX_REASON_CHARS", "RECEIVER_ADDED", "RECEIVER_REMOVED", "REPROCESS_OUTCOMES", "REVOKE", "UPDATE",
@@ -110,7 +116,7 @@ def answer_outbox(item: dict[str, Any], at: str, axis_doc_id: str, reporter_name
 def apply(poll: EnvelopeRun, base: dict[str, Any], package: Any, doc_type: int) -> bool:
     """A revocation or update for `poll.organ_id` (an agency served and active). False only for an update that
     brings the document to an agency that does not hold it: the caller files it as a new document."""
-    store = inbound_store()
+    store = poll.store
     about = target_document_id(package)
     sender = package.sender.organ_id
     item = find_item(store, poll.organ_id, sender, about) if about else None
@@ -118,6 +124,8 @@ def apply(poll: EnvelopeRun, base: dict[str, Any], package: Any, doc_type: int) 
         if doc_type == UPDATE and package.attachments:
             return False
         _wait_or_give_up(poll, store, base, doc_type, about, sender)
+        return True
+    if not _from_document_sender(poll, base, item, doc_type):
         return True
     if doc_type == REVOKE:
         _revoke(poll, store, base, item, package.business_reason, "revocation")
@@ -129,11 +137,12 @@ def apply(poll: EnvelopeRun, base: dict[str, Any], package: Any, doc_type: int) 
 def revoke_from_status(poll: EnvelopeRun, base: dict[str, Any], package: Any, about: str) -> bool:
     """A status 13 (the sender asks for its document back) about a document in this agency's inbox: handled as a
     revocation. False when no such item exists (the caller records an orphan status)."""
-    store = inbound_store()
+    store = poll.store
     item = find_item(store, poll.organ_id, package.sender.organ_id, about) if about else None
     if item is None:
         return False
-    _revoke(poll, store, base, item, package.status_description, "status_13")
+    if _from_document_sender(poll, base, item, REVOKE):
+        _revoke(poll, store, base, item, package.status_description, "status_13")
     return True
 
 
@@ -163,14 +172,25 @@ def find_item(store: InboundStore, organ_id: str, sender: str, edxml_document_id
     return None
 
 
-def reopen_envelope(record: dict[str, Any]) -> str:
+def reopen_envelope(store: InboundStore, record: dict[str, Any]) -> str:
     """An envelope recorded `deferred` (before this module existed) or `waiting` is processed again now: its record
     goes, and the time it was first seen is returned so waiting keeps counting from there."""
-    inbound_store().drop_unfinished_envelope(record)
+    store.drop_unfinished_envelope(record)
     return str(record.get("first_seen_at") or record.get("received_at") or "")
 
 
 # -- internals ------------------------------------------------------------------------------------------------------
+
+
+def _from_document_sender(poll: EnvelopeRun, base: dict[str, Any], item: dict[str, Any], doc_type: int) -> bool:
+    """Only the document's own sender, as the axis authenticated it, may revoke or update it (issue 8); anyone
+    else's package is refused and listed."""
+    if base.get("from") and item.get("from_organ_id") == base["from"]:
+        return True
+    poll.refuse(base, "forged_sender", "not_document_sender", "fail",
+                {"inbox_id": item["inbox_id"], "business_doc_type": doc_type, "authenticated": base.get("from", "")})
+    return False
+
 
 
 def _wait_or_give_up(poll: EnvelopeRun, store: InboundStore, base: dict[str, Any], doc_type: int, about: str,
@@ -233,7 +253,7 @@ def _commit(poll: EnvelopeRun, store: InboundStore, base: dict[str, Any], item: 
                 only_if_not_revoked and current.get("revoked")):
             _record(poll, store, base, f"{outcome}_duplicate", facts)
             return
-        raise RuntimeError("inbox item kept changing") from None  # retried by the next poll
+        raise Contention("inbox item kept changing") from None  # retried by the next poll
     poll.ack(base["axis_doc_id"], "done")
     poll.counts[outcome] += 1
     logger.info("inbound amendment applied", extra={"organ_id": poll.organ_id, "inbox_id": item["inbox_id"],

@@ -36,7 +36,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.inbound_ports import AgencyDirectory, AxisSender, DownloadLinks, InboxRepository
 from chalicelib.domain.links import expires_at
 from chalicelib.domain.text import TextRule, body_text
-from chalicelib.inbound.outbox import outbox_item, send_status
+from chalicelib.inbound.outbox import check_status_package, outbox_item, send_status
 
 __all__ = ["API_AXIS_TIMEOUT_SECONDS", "InboxPorts", "api_axis_client", "default_ports", "get_item", "get_own_item",
            "list_issues", "list_items", "present", "report_status"]
@@ -49,7 +49,7 @@ API_AXIS_TIMEOUT_SECONDS = 8.0
 _LIST_FIELDS = ("inbox_id", "from_organ_id", "from_name", "number", "notation", "subject", "type_name", "issued_on",
                 "received_at", "status", "status_code", "revoked", "verification_summary", "priority")
 _DETAIL_FIELDS = ("edxml_document_id", "place", "signer", "due_date", "steering_type", "paper", "to_places",
-                  "updated_at", "warnings")
+                  "updated_at", "warnings", "verification_reasons")
 #: What revocations, updates and replacements recorded on the item (chalicelib.inbound.amendments), shown when set.
 _AMENDMENT_FIELDS = ("revocation", "replaced_by", "replaced_at", "removed_as_recipient", "business_doc_type")
 _AMENDMENT_DETAIL_FIELDS = ("updates", "recipients", "replaces")
@@ -133,9 +133,17 @@ def present(item: dict[str, Any], *, detail: bool = False, links: DownloadLinks 
         disposition = f"attachment; filename*=UTF-8''{quote(att['name'] or 'attachment', safe='')}"
         url = links.presigned_get(att["key"], disposition=disposition, expires=DOWNLOAD_URL_TTL_SECONDS,
                                   content_type="application/pdf" if att.get("is_pdf") else "application/octet-stream")
-        attachments.append({"name": att["name"], "content_type": att.get("content_type"), "size": att.get("size"),
-                            "sha256": att.get("sha256"), "verification": att.get("verification"),
-                            "download": {"url": url, "expires_at": expires}})
+        shown = {"name": att["name"], "content_type": att.get("content_type"), "size": att.get("size"),
+                 "sha256": att.get("sha256"), "verification": att.get("verification"),
+                 "download": {"url": url, "expires_at": expires}}
+        if att.get("verification_summary"):  # why the item is (not) `valid`, per file (issue 8)
+            shown.update(verification_summary=att["verification_summary"],
+                         verification_reasons=att.get("verification_reasons") or [])
+        report_key = (att.get("verification") or {}).get("report_key")
+        if report_key:  # a report too large for the record: kept in S3 beside the file
+            shown["verification_report"] = {"url": links.presigned_get(
+                report_key, content_type="application/json", expires=DOWNLOAD_URL_TTL_SECONDS), "expires_at": expires}
+        attachments.append(shown)
     out["attachments"] = attachments
     return out
 
@@ -173,6 +181,10 @@ def report_status(caller: Caller, inbox_id: str, body: Any, ports: InboxPorts | 
              "at": at, "by": caller.username, **({"reason": reason} if reason else {})}
     agency = ports.agencies.get(item["organ_id"])
     outbox = outbox_item(item, code, reason, at, reporter_name=agency.name if agency else item["organ_id"])
+    problem = check_status_package(outbox)  # built before anything is recorded: a package that cannot be sent
+    if problem is not None:                 # must never wait in the outbox (issue 8)
+        raise ValidationFailed("Không lập được gói tin trạng thái: lý do chứa ký tự không hợp lệ hoặc văn bản "
+                               "thiếu thông tin.", code="status_package_invalid", details={"reason": problem})
     try:
         store.record_clerk_status(item, entry, outbox)
     except ConditionFailed as exc:

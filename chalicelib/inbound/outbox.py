@@ -7,6 +7,11 @@ as the change it reports, and is sent with `sendEdoc messagetype=status` (docs/a
 first: at once, or by every `poll_axis` until the axis takes it. A lease keeps two senders from sending it twice at
 once.
 
+Built and validated before anything is committed (issue 8): `check_status_package` is called by the clerk's
+report (answered 400 before it is recorded) and by the filing of an inbound document (its 01); a package that still
+cannot be built when it is sent (a record an older version wrote) is marked failed with the reason
+`status_unbuildable` and listed for an administrator, and one bad outbox item never stops the others.
+
 Why a module of its own: the poll, the inbox and the amendments all send these packages; here, below all three,
 the imports run one way.
 """
@@ -25,9 +30,10 @@ from chalicelib.adapters.inbound_store import outbox_key
 from chalicelib.core.log import logger
 from chalicelib.domain import axis_statuses
 from chalicelib.domain.inbound_ports import AxisSender, OutboxRepository
-from chalicelib.standards.edxml import Organ, ResponseFor, build_status_package
+from chalicelib.standards.edxml import EdxmlError, Organ, ResponseFor, build_status_package
 
-__all__ = ["arrival_outbox_item", "outbox_item", "send_pending_statuses", "send_status", "status_package_bytes"]
+__all__ = ["arrival_outbox_item", "check_status_package", "outbox_item", "send_pending_statuses", "send_status",
+           "status_package_bytes"]
 
 
 def arrival_outbox_item(item: dict[str, Any], agency: Any) -> dict[str, Any]:
@@ -61,6 +67,18 @@ def status_package_bytes(outbox: dict[str, Any]) -> bytes:
         timestamp=datetime.fromisoformat(outbox["reported_at"].replace("Z", "+00:00")))
 
 
+def check_status_package(outbox: dict[str, Any]) -> str | None:
+    """None when the outbox item's package can be built; else the reason code (the EdxmlError's, e.g.
+    `invalid_text` for a control character, `invalid_value` for an empty DocumentId)."""
+    try:
+        status_package_bytes(outbox)
+    except EdxmlError as exc:
+        return exc.code
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "status_unbuildable"
+    return None
+
+
 def send_status(client: AxisSender, outbox: dict[str, Any], store: OutboxRepository,
                 counts: Counter[str] | None = None) -> bool:
     """Send one outbox item (sendEdoc messagetype=status to the document's sender); True when the axis took it.
@@ -72,10 +90,19 @@ def send_status(client: AxisSender, outbox: dict[str, Any], store: OutboxReposit
     token = store.lease_outbox(outbox)
     if token is None:
         return False
+    try:
+        data = status_package_bytes(outbox)
+    except Exception as exc:  # it can never be sent: say why, list it, and let the others go
+        store.fail_outbox(outbox, token, "status_unbuildable")
+        counts["status_unbuildable"] += 1
+        logger.warning("status package cannot be built", extra={
+            "inbox_id": outbox.get("inbox_id"), "code": outbox.get("code"), "error": type(exc).__name__,
+            "error_code": getattr(exc, "code", None) if isinstance(exc, EdxmlError) else None})
+        return False
     with tempfile.TemporaryDirectory(prefix="status-") as tmp:
         path = os.path.join(tmp, "status.edxml")
         with open(path, "wb") as fh:
-            fh.write(status_package_bytes(outbox))
+            fh.write(data)
         try:
             result = client.send_edoc(path, to=[outbox["to"]], messagetype="status")
         except AxisBusinessError as exc:
@@ -98,6 +125,12 @@ def send_status(client: AxisSender, outbox: dict[str, Any], store: OutboxReposit
 def send_pending_statuses(client: AxisSender, organ_id: str, store: OutboxRepository, counts: Counter[str]) -> None:
     """Retry every status package still waiting for `organ_id` (the axis was down, or a run died mid-way)."""
     for outbox in store.pending_outbox(organ_id):
-        if outbox.get("lease_until", 0) >= int(time.time()):
-            continue
-        send_status(client, outbox, store, counts)
+        try:
+            until = outbox.get("lease_until", 0)
+            if isinstance(until, int | float) and until >= int(time.time()):
+                continue
+            send_status(client, outbox, store, counts)
+        except Exception as exc:  # one broken item never blocks the outbox or the poll
+            counts["status_send_errors"] += 1
+            logger.warning("status package not sent", extra={
+                "organ_id": organ_id, "sk": str(outbox.get("sk", ""))[:200], "error": type(exc).__name__})

@@ -20,6 +20,17 @@ DocumentId, so the same document in a second envelope is recognised as a copy; a
 docId and per package hash; status packages we answer with wait in an outbox, written together with the change they
 report and retried by every poll until the axis takes them.
 
+Hostile input (issue 8). The axis authenticates the system that sent each envelope (the list entry's `from`); a
+package whose `From/OrganId` is another organ is refused (`fail`, outcome `forged_sender`, reason
+`sender_mismatch`) before anything else, so nobody files, reports or revokes in another agency's name. Nothing
+poisons the poller: every attempt at an envelope is counted before it is downloaded (a conditional write beside the
+envelope record, `MAX_ATTEMPTS`); an exception of any type while handling it ends the envelope acknowledged `fail`
+and listed (`unprocessable`, with a reason code) at once, or after the bound when it looks transient (our own
+S3/DynamoDB, the axis); a run killed mid-way counts as an attempt too. The raw package is always kept first and the
+record says why. Each agency is polled in isolation: an exception of any type in one agency's poll never stops the
+others. The 01 answering a document is built before the document is filed; records are kept under DynamoDB's item
+limit (reports cut, and moved to S3 beside the item when still too large).
+
 Agencies polled: those whose system credentials are in the axis secret, except any the registry marks as not served
 (an external agency's envelopes belong to its own system: the gateway never takes them). Revocations, updates and
 replacements (`BussinessDocType` 1–3, and a sender's status 13) are applied to the inbox by
@@ -53,16 +64,17 @@ from chalicelib.core.log import logger
 from chalicelib.domain import axis_statuses
 from chalicelib.domain.inbound_rules import (
     ISSUE_OUTCOMES,
+    MAX_ATTEMPTS,
+    Contention,
     canonical_document_id,
     cut,
     envelope_action,
     inbox_id_for,
-    safe_name,
+    sender_problem,
 )
-from chalicelib.inbound import amendments
+from chalicelib.inbound import amendments, attachments
 from chalicelib.inbound.items import build_inbox_item
-from chalicelib.inbound.outbox import arrival_outbox_item, send_pending_statuses, send_status
-from chalicelib.signing import verification
+from chalicelib.inbound.outbox import arrival_outbox_item, check_status_package, send_pending_statuses, send_status
 from chalicelib.standards.axis_protocol import sha256_file
 from chalicelib.standards.edxml import (
     DOC_TYPE_NEW,
@@ -73,7 +85,8 @@ from chalicelib.standards.edxml import (
     parse_package,
 )
 
-__all__ = ["ISSUE_OUTCOMES", "MAX_ATTACHMENTS", "MAX_REPORTED_SIGNATURES", "SAFETY_MARGIN_MS", "poll_axis"]
+__all__ = ["ISSUE_OUTCOMES", "MAX_ATTACHMENTS", "MAX_ATTEMPTS", "MAX_REPORTED_SIGNATURES", "SAFETY_MARGIN_MS",
+           "is_transient", "poll_axis"]
 
 #: Stop taking new envelopes when less than this is left of the invocation (Lambda timeout 60 s).
 SAFETY_MARGIN_MS = 15_000
@@ -86,6 +99,14 @@ _AXIS_DOC_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure looks like our infrastructure's or the axis's, not the content's: retried within
+    MAX_ATTEMPTS. AWS errors are recognised by their classes' module (botocore builds them per client)."""
+    if isinstance(exc, AxisError | Contention | OSError):
+        return True
+    return any(cls.__module__.split(".")[0] in ("botocore", "boto3") for cls in type(exc).__mro__)
 
 
 # -- the schedule ---------------------------------------------------------------------------------------------
@@ -113,7 +134,12 @@ def poll_axis(remaining_ms: Callable[[], int] | None = None, *,
     if codes:  # start with another agency each minute, so one that runs out of time never starves the last ones
         turn = int(time.time() // 60) % len(codes)
         codes = codes[turn:] + codes[:turn]
-    agencies = AgencyRegistry().get_many(codes)
+    try:
+        agencies = AgencyRegistry().get_many(codes)
+    except Exception as exc:  # without the registry no envelope can be judged: leave them all for the next poll
+        counts["registry_errors"] += 1
+        logger.warning("agency registry unavailable", extra={"error": type(exc).__name__})
+        return dict(counts)
     for organ_id in codes:
         agency = agencies.get(organ_id)
         if agency is not None and not agency.served:
@@ -123,7 +149,7 @@ def poll_axis(remaining_ms: Callable[[], int] | None = None, *,
             break
         try:
             _Poll(organ_id, agency, counts, out_of_time).run()
-        except (AxisError, PermissionError) as exc:
+        except Exception as exc:  # of ANY type: one agency's failure never stops the others (issue 8)
             counts["organ_errors"] += 1
             logger.warning("axis poll failed for an agency", extra={"organ_id": organ_id, "error": type(exc).__name__})
     logger.info("axis polled", extra={"counts": dict(counts)})
@@ -133,21 +159,31 @@ def poll_axis(remaining_ms: Callable[[], int] | None = None, *,
 class _Poll:
     """One agency's poll: its axis client, registry entry and the shared counters."""
 
-    def __init__(self, organ_id: str, agency: Any, counts: Counter[str], out_of_time: Callable[[], bool]) -> None:
+    def __init__(self, organ_id: str, agency: Any, counts: Counter[str], out_of_time: Callable[[], bool], *,
+                 client: Any = None, store: Any = None, files: Any = None,
+                 roots: Callable[[], list[Any]] | None = None) -> None:
         self.organ_id = organ_id
         self.agency = agency
         self.accepts = agency is not None and agency.served and agency.active
         self.counts = counts
         self.out_of_time = out_of_time
-        self.client = axis_client_for(organ_id)
-        self.store = inbound_store()
-        self.files = get_objects()
+        self.client = client if client is not None else axis_client_for(organ_id)
+        self.store = store if store is not None else inbound_store()
+        self.files = files if files is not None else get_objects()
+        self.roots = roots or trust_roots
 
     def run(self) -> None:
-        send_pending_statuses(self.client, self.organ_id, self.store, self.counts)
+        try:
+            send_pending_statuses(self.client, self.organ_id, self.store, self.counts)
+        except Exception as exc:  # the outbox waits for the next poll; receiving goes on
+            self.counts["outbox_errors"] += 1
+            logger.warning("status outbox not sent", extra={"organ_id": self.organ_id, "error": type(exc).__name__})
         for messagetype in ("status", "edoc"):
             seen: set[str] = set()
             for entry in self.client.get_received_edoc_list(messagetype):
+                if not isinstance(entry, dict):
+                    self.counts["bad_list_entry"] += 1
+                    continue
                 doc_id = str(entry.get("docId") or "").strip()
                 if doc_id in seen:
                     continue
@@ -161,7 +197,7 @@ class _Poll:
                     return
                 try:
                     self.envelope(doc_id, entry)
-                except Exception as exc:  # one bad envelope must not hold up the others; it is retried next poll
+                except Exception as exc:  # one bad envelope must not hold up the others; counted, bounded
                     self.counts["errors"] += 1
                     logger.exception("inbound envelope failed", extra={
                         "organ_id": self.organ_id, "axis_doc_id": doc_id, "error": type(exc).__name__})
@@ -177,28 +213,66 @@ class _Poll:
             self.ack(doc_id, action[4:])
             self.counts["re_acked"] += 1
             return
-        first_seen = ""
-        if record is not None:  # deferred or waiting: processed again from the start
-            first_seen = amendments.reopen_envelope(record)
+        attempt = self.store.begin_attempt(doc_id, self.organ_id, MAX_ATTEMPTS)
+        base: dict[str, Any] = {"axis_doc_id": doc_id, "organ_id": self.organ_id, "from": cut(entry.get("from"), 64),
+                                "listed_as": cut(entry.get("messageType"), 16), "received_at": now_iso()}
+        if attempt.get("exhausted"):  # earlier runs died on it (timeout, memory) or kept failing: give up, listed
+            base.update({k: attempt[k] for k in ("raw_key", "sha256", "size") if attempt.get(k) is not None})
+            self.refuse({**base, "attempts": int(attempt.get("attempts") or MAX_ATTEMPTS)}, "unprocessable",
+                        "attempts_exhausted", "fail", {"error": cut(attempt.get("last_error"), 100)})
+            return
+        if record is not None and (first_seen := amendments.reopen_envelope(self.store, record)):
+            base["first_seen_at"] = first_seen  # deferred or waiting: processed again, waiting counts from then
+        try:
+            self._take(doc_id, entry, base)
+        except Exception as exc:
+            self._failed(base, int(attempt.get("attempts") or 1), exc)
+            return
+        self.store.clear_attempts(doc_id, self.organ_id)
+
+    def _take(self, doc_id: str, entry: dict[str, Any], base: dict[str, Any]) -> None:
+        """Download, keep, parse and handle one envelope (`base` gathers what is known, for `_failed`)."""
         with tempfile.TemporaryDirectory(prefix="inbound-") as tmp:
             raw = os.path.join(tmp, "package.edxml")
             self.client.get_edoc(doc_id, dest=raw)
             key = f"inbound/{self.organ_id}/{doc_id}.edxml"
             self.files.upload(raw, key, content_type="application/xml")
-            base = {"axis_doc_id": doc_id, "organ_id": self.organ_id, "from": cut(entry.get("from"), 64),
-                    "listed_as": cut(entry.get("messageType"), 16), "received_at": now_iso(), "raw_key": key,
-                    "sha256": sha256_file(raw), "size": os.path.getsize(raw),
-                    **({"first_seen_at": first_seen} if first_seen else {})}
+            base.update({"raw_key": key, "sha256": sha256_file(raw), "size": os.path.getsize(raw)})
+            self.store.note_attempt(doc_id, self.organ_id, {k: base[k] for k in ("raw_key", "sha256", "size")})
             try:
                 package = parse_package(raw, tmp_dir=tmp)
             except EdxmlError as exc:
                 self.refuse(base, "unparseable", exc.code, "fail")
                 return
             with package:
+                claimed = package.sender.organ_id
+                if problem := sender_problem(entry.get("from"), claimed):
+                    self.refuse(base, "forged_sender", problem, "fail", {
+                        "claimed": cut(claimed, 64), "authenticated": base["from"],
+                        "message_type": cut(package.message_type, 16)})
+                    return
                 if package.message_type == "status":
                     self.status(base, package)
                 else:
                     self.document(base, package, tmp)
+
+    def _failed(self, base: dict[str, Any], attempts: int, exc: Exception) -> None:
+        """Handling raised: retried (transient, within MAX_ATTEMPTS), or the envelope ends `fail` and listed."""
+        doc_id = base["axis_doc_id"]
+        error = type(exc).__name__
+        logger.warning("inbound envelope failed", extra={"organ_id": self.organ_id, "axis_doc_id": doc_id,
+                                                         "error": error, "attempts": attempts})
+        if self.store.get_envelope(doc_id, self.organ_id) is not None:
+            self.counts["errors"] += 1  # it was recorded before the failure: the record's ack is retried next poll
+            return
+        transient = is_transient(exc)
+        if transient and attempts < MAX_ATTEMPTS:
+            self.store.note_attempt(doc_id, self.organ_id, {"last_error": error})
+            self.counts["envelope_retry"] += 1
+            return
+        reason = exc.code if isinstance(exc, EdxmlError) else "attempts_exhausted" if transient \
+            else "unprocessable_content"
+        self.refuse({**base, "attempts": attempts}, "unprocessable", reason, "fail", {"error": error})
 
     def ack(self, doc_id: str, ack: str) -> None:
         """Transport acknowledgement (`done`/`fail`): the envelope stops being listed."""
@@ -282,9 +356,16 @@ class _Poll:
                         {"from": cut(package.sender.organ_id, 64)})
             return
         sender = package.sender.organ_id
-        inbox_id = inbox_id_for(self.organ_id, sender, package.document_id or f"axis:{base['axis_doc_id']}",
-                                doc_type)
+        if not (package.document_id or "").strip():  # its 01 could never be built: refused, never filed half
+            self.refuse(base, "unparseable", "missing_document_id", "fail", {"from": cut(sender, 64)})
+            return
+        inbox_id = inbox_id_for(self.organ_id, sender, package.document_id, doc_type)
         if self.store.get_inbox_item(inbox_id) is None:
+            problem = check_status_package(arrival_outbox_item(
+                build_inbox_item(inbox_id, self.organ_id, base, package, []), self.agency))
+            if problem is not None:  # built before anything is committed (issue 8)
+                self.refuse(base, "unprocessable", "status_unbuildable", "fail", {"error": problem})
+                return
             item = self._inbox_item(inbox_id, base, package, tmp)
             if doc_type == DOC_TYPE_REPLACE:  # link the documents it replaces, both ways, before it is filed
                 amendments.link_replacement(self.store, self.organ_id, item, package)
@@ -305,18 +386,11 @@ class _Poll:
         self.counts["duplicate"] += 1
 
     def _inbox_item(self, inbox_id: str, base: dict[str, Any], package: Any, tmp: str) -> dict[str, Any]:
-        """Upload the attachments (verified first) and build the inbox item."""
-        attachments = []
-        for index, att in enumerate(package.attachments[:MAX_ATTACHMENTS]):
-            with open(att.path, "rb") as fh:
-                is_pdf = fh.read(5) == b"%PDF-"
-            report = verification.verify_pdf(att.path, trust_roots=trust_roots()) if is_pdf else None
-            if report is not None:
-                report["signatures"] = report["signatures"][:MAX_REPORTED_SIGNATURES]
-            key = f"inbound/{self.organ_id}/{inbox_id}/{safe_name(att.name, index)}"
-            self.files.upload(att.path, key, content_type="application/pdf" if is_pdf else "application/octet-stream")
-            attachments.append({"name": cut(att.name, 255), "content_type": cut(att.content_type, 100),
-                                "size": att.size, "sha256": sha256_file(att.path), "key": key, "is_pdf": is_pdf,
-                                "verification": report})
-        return build_inbox_item(inbox_id, self.organ_id, base, package, attachments)
-
+        """Upload the attachments (verified first) and build the inbox item, under DynamoDB's item limit."""
+        stored = attachments.store_attachments(
+            self.files, self.organ_id, inbox_id, package.attachments[:MAX_ATTACHMENTS], roots=self.roots,
+            max_signatures=MAX_REPORTED_SIGNATURES)
+        item = build_inbox_item(inbox_id, self.organ_id, base, package, stored)
+        if attachments.fit_item(self.files, item, tmp):
+            self.counts["reports_to_s3"] += 1
+        return item

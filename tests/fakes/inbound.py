@@ -195,3 +195,152 @@ class FakeAxis:
         with open(path, "rb") as fh:
             self.sent.append({"package": fh.read(), "to": to, "messagetype": messagetype})
         return Sent(doc_id=f"{len(self.sent):024x}")
+
+
+class MemoryInboundStore(MemoryInboxStore):
+    """What poll_axis and the inbound amendments need of `InboundStore`, in memory: envelope records (issues join
+    the admin list), attempts per envelope (counted with a bound, as the conditional write does), our documents'
+    delivery rows and the amendment writes. tests/integration/test_inbound_store_contract.py checks the attempts
+    and the envelope records against the adapter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: dict[tuple[str, str], dict[str, Any]] = {}
+        self.edxml_ids: dict[str, list[dict[str, Any]]] = {}
+        self.deliveries: dict[tuple[str, str], dict[str, Any]] = {}
+        self.writes = 0  # every write, for tests that check nothing was written
+
+    # -- setup helpers -----------------------------------------------------------------------------------------
+    def add_sent_document(self, edxml_document_id: str, document_id: str, organ_id: str, recipients: list[str],
+                          status: str = "SENT") -> None:
+        self.edxml_ids.setdefault(edxml_document_id, []).append(
+            {"document_id": document_id, "organ_id": organ_id, "created_at": now_iso()})
+        for recipient in recipients:
+            self.deliveries[(document_id, recipient)] = {"organ_id": recipient, "status": status, "history": []}
+
+    # -- envelopes ---------------------------------------------------------------------------------------------
+    def put_envelope(self, record: dict[str, Any], *, issue: bool = False) -> bool:
+        key = (record["axis_doc_id"], record["organ_id"])
+        if key in self.envelopes:
+            return False
+        self.writes += 1
+        self.envelopes[key] = copy.deepcopy(record)
+        if issue:
+            self.issues.append(copy.deepcopy(record))
+        return True
+
+    def mark_envelope_acked(self, axis_doc_id: str, organ_id: str, ack: str) -> None:
+        envelope = self.envelopes.get((axis_doc_id, organ_id))
+        if envelope is None:
+            raise ConditionFailed("no envelope record")
+        envelope.update(ack=ack, acked_at=now_iso())
+
+    def drop_unfinished_envelope(self, record: dict[str, Any]) -> None:
+        key = (record["axis_doc_id"], record["organ_id"])
+        if self.envelopes.get(key, {}).get("outcome") == record["outcome"]:
+            del self.envelopes[key]
+
+    # -- attempts ----------------------------------------------------------------------------------------------
+    def begin_attempt(self, axis_doc_id: str, organ_id: str, max_attempts: int) -> dict[str, Any]:
+        record = self.attempts.setdefault((axis_doc_id, organ_id), {})
+        if record.get("attempts", 0) >= max_attempts:
+            return {**copy.deepcopy(record), "exhausted": True}
+        record["attempts"] = record.get("attempts", 0) + 1
+        record["attempted_at"] = now_iso()
+        return copy.deepcopy(record)
+
+    def note_attempt(self, axis_doc_id: str, organ_id: str, facts: dict[str, Any]) -> None:
+        self.attempts.setdefault((axis_doc_id, organ_id), {}).update(copy.deepcopy(facts))
+
+    def clear_attempts(self, axis_doc_id: str, organ_id: str) -> None:
+        self.attempts.pop((axis_doc_id, organ_id), None)
+
+    # -- our documents' delivery rows ----------------------------------------------------------------------------
+    def documents_for_edxml_id(self, edxml_document_id: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.edxml_ids.get(edxml_document_id, []))
+
+    def get_delivery(self, document_id: str, organ_id: str) -> dict[str, Any] | None:
+        row = self.deliveries.get((document_id, organ_id))
+        return copy.deepcopy(row) if row is not None else None
+
+    def apply_delivery_status(self, document_id: str, organ_id: str, current: dict[str, Any], update: Any,
+                              applied_ids: list[str]) -> bool:
+        row = self.deliveries.get((document_id, organ_id))
+        if row is None or row.get("status_version", 0) != current.get("status_version", 0) \
+                or set(applied_ids) & set(row.get("applied_envelopes", ())):
+            return False
+        self.writes += 1
+        row["history"] = [*row.get("history", []), copy.deepcopy(update.entry)]
+        row.update(copy.deepcopy(update.fields))
+        row["status_version"] = row.get("status_version", 0) + 1
+        row["applied_envelopes"] = set(row.get("applied_envelopes", ())) | set(applied_ids)
+        return True
+
+    # -- inbound amendments --------------------------------------------------------------------------------------
+    def apply_amendment(self, inbox_id: str, *, sets: dict[str, Any], appends: dict[str, list[Any]], at: str,
+                        outbox: dict[str, Any], envelope: dict[str, Any], package_sha256: str,
+                        only_if_not_revoked: bool = False) -> None:
+        item = self.items.get(inbox_id)
+        sha = f"sha256:{package_sha256}"
+        if item is None or sha in item.get("applied_packages", set()) or (only_if_not_revoked and item.get("revoked")) \
+                or (outbox["pk"], outbox["sk"]) in self.outbox \
+                or (envelope["axis_doc_id"], envelope["organ_id"]) in self.envelopes:
+            raise ConditionFailed("amendment already applied or item changed")
+        self.writes += 1
+        item.update(copy.deepcopy(sets), updated_at=at)
+        for name, values in appends.items():
+            item[name] = [*item.get(name, []), *copy.deepcopy(values)]
+        item["applied_packages"] = set(item.get("applied_packages", set())) | {sha}
+        self.outbox[(outbox["pk"], outbox["sk"])] = copy.deepcopy(outbox)
+        self.envelopes[(envelope["axis_doc_id"], envelope["organ_id"])] = copy.deepcopy(envelope)
+
+    def link_replaced(self, old_inbox_id: str, new_inbox_id: str, at: str) -> None:
+        item = self.items.get(old_inbox_id)
+        if item is not None and item.get("replaced_by") in (None, new_inbox_id):
+            item.update(replaced_by=new_inbox_id, replaced_at=at)
+
+
+@dataclass
+class FakeObjects:
+    """The object store poll_axis writes to: keys to bytes."""
+
+    objects: dict[str, bytes] = field(default_factory=dict)
+    fail_uploads: int = 0
+
+    def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
+        if self.fail_uploads:
+            self.fail_uploads -= 1
+            raise OSError("S3 unavailable")
+        with open(path, "rb") as fh:
+            self.objects[key] = fh.read()
+
+
+@dataclass
+class FakeAxisSystem(FakeAxis):
+    """One agency's axis system as poll_axis sees it: envelopes listed with their authenticated sender, fetched,
+    acknowledged (an acknowledged envelope is no longer listed), and status packages sent back."""
+
+    envelopes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    downloads: list[str] = field(default_factory=list)
+    acks: list[tuple[str, str]] = field(default_factory=list)
+    list_error: Exception | None = None
+
+    def deliver(self, data: bytes, *, sender: str, messagetype: str = "edoc") -> str:
+        doc_id = f"{len(self.envelopes) + 1:024x}"
+        self.envelopes[doc_id] = {"data": data, "from": sender, "messagetype": messagetype, "ack": None}
+        return doc_id
+
+    def get_received_edoc_list(self, messagetype: str) -> list[dict[str, Any]]:
+        if self.list_error is not None:
+            raise self.list_error
+        return [{"docId": d, "from": e["from"], "messageType": e["messagetype"]}
+                for d, e in self.envelopes.items() if e["messagetype"] == messagetype and e["ack"] is None]
+
+    def get_edoc(self, doc_id: str, dest: str) -> None:
+        self.downloads.append(doc_id)
+        with open(dest, "wb") as fh:
+            fh.write(self.envelopes[doc_id]["data"])
+
+    def update_status(self, doc_id: str, status: str) -> None:
+        self.acks.append((doc_id, status))
+        self.envelopes[doc_id]["ack"] = status

@@ -19,7 +19,7 @@ from chalicelib.adapters.inbound_store import InboundStore
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.domain import axis_statuses
 from chalicelib.inbound.outbox import arrival_outbox_item, outbox_item
-from tests.fakes.inbound import FakeAgency, MemoryInboxStore
+from tests.fakes.inbound import FakeAgency, MemoryInboundStore, MemoryInboxStore
 from tests.support.contract import SIDES, one_side
 
 G22 = "000.00.00.G22"
@@ -242,3 +242,51 @@ class TestInboundStoreContract:
         assert not store.complete_outbox(outbox, failing, "b" * 24)
         assert [i["inbox_id"] for i in store.list_issues(limit=100, cursor=None)[0]].count(item["inbox_id"]) == 1
 
+
+
+@pytest.fixture(params=SIDES)
+def inbound(request: pytest.FixtureRequest) -> Any:
+    return one_side(request, MemoryInboundStore, InboundStore)
+
+
+class TestEnvelopeAttemptsContract:
+    """Attempts per envelope (issue 8): counted with a bound, noted, cleared; issues listed; records always fit."""
+
+    def test_attempts_are_counted_up_to_the_bound_and_keep_what_was_noted(self, inbound: Any) -> None:
+        doc_id, organ = uuid.uuid4().hex[:24], _agency()
+        assert inbound.begin_attempt(doc_id, organ, 3)["attempts"] == 1
+        inbound.note_attempt(doc_id, organ, {"raw_key": f"inbound/{organ}/{doc_id}.edxml", "last_error": "OSError"})
+        assert [inbound.begin_attempt(doc_id, organ, 3)["attempts"] for _ in range(2)] == [2, 3]
+        spent = inbound.begin_attempt(doc_id, organ, 3)
+        assert spent["exhausted"] is True and spent["attempts"] == 3
+        assert spent["raw_key"] == f"inbound/{organ}/{doc_id}.edxml" and spent["last_error"] == "OSError"
+        assert inbound.begin_attempt(doc_id, _agency(), 3)["attempts"] == 1, "counted per envelope and agency"
+        inbound.clear_attempts(doc_id, organ)
+        assert inbound.begin_attempt(doc_id, organ, 3)["attempts"] == 1, "a cleared envelope starts afresh"
+        assert inbound.get_envelope(doc_id, organ) is None, "the count is not the envelope record"
+
+    def test_an_issue_envelope_is_listed_once_and_acknowledged(self, inbound: Any) -> None:
+        doc_id, organ = uuid.uuid4().hex[:24], _agency()
+        record = {"axis_doc_id": doc_id, "organ_id": organ, "from": G22, "received_at": _at(1), "raw_key": "k",
+                  "outcome": "forged_sender", "reason": "sender_mismatch", "ack": "fail",
+                  "details": {"claimed": "000.00.00.K62", "authenticated": G22}}
+        assert inbound.put_envelope(record, issue=True)
+        assert not inbound.put_envelope(record, issue=True), "recorded once"
+        inbound.mark_envelope_acked(doc_id, organ, "fail")
+        assert inbound.get_envelope(doc_id, organ)["ack"] == "fail"
+        listed = [i for i in inbound.list_issues(limit=200, cursor=None)[0] if i.get("axis_doc_id") == doc_id]
+        assert len(listed) == 1 and listed[0]["reason"] == "sender_mismatch"
+
+
+def test_an_envelope_record_with_huge_details_still_fits(handler_env: Any) -> None:
+    """The adapter side only: DynamoDB refuses items over 400 KB; details come from untrusted input."""
+    from chalicelib.domain.inbound_rules import record_bytes
+
+    store = InboundStore()
+    doc_id, organ = uuid.uuid4().hex[:24], _agency()
+    record = {"axis_doc_id": doc_id, "organ_id": organ, "received_at": _at(1), "outcome": "unprocessable",
+              "reason": "unprocessable_content", "ack": "fail", "details": {"report": ["x" * 1000] * 600}}
+    assert record_bytes(record) > 400_000
+    assert store.put_envelope(record, issue=True)
+    saved = store.get_envelope(doc_id, organ)
+    assert saved["details"]["cut"] is True and record_bytes(saved) < 100_000

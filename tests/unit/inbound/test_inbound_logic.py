@@ -156,3 +156,70 @@ def test_signature_report_on_a_signed_then_modified_pdf(tmp_path: Path, sample_p
     report = verify_pdf(tampered)
     assert summary(report) in ("invalid", "unreadable")
     assert not any(s["intact"] for s in report["signatures"])
+
+
+# -- trust counts (issue 8) ---------------------------------------------------------------------------------------
+
+def _sig(**fields: object) -> dict:
+    return {"intact": True, "valid": True, "trusted": True, "covers_whole_document": True, **fields}
+
+
+@pytest.mark.parametrize(("report", "word", "reasons"), [
+    ({"signatures": [_sig()]}, "valid", []),
+    ({"signatures": [_sig(trusted=False)]}, "untrusted", ["untrusted"]),
+    ({"signatures": [_sig(valid=False, trusted=False)]}, "invalid", ["invalid", "untrusted"]),
+    ({"signatures": [_sig(intact=False)]}, "invalid", ["not_intact"]),
+    ({"signatures": [_sig(), _sig(covers_whole_document=False)]}, "invalid", ["not_whole_document"]),
+    ({"signatures": [_sig(covers_whole_document=False), _sig()]}, "valid", []),
+    ({"signatures": [_sig(error="ValueError")]}, "unreadable", ["unreadable"]),
+    ({"signatures": []}, "unsigned", ["unsigned"]),
+    ({"signatures": [], "error": "malformed_pdf"}, "unreadable", ["malformed_pdf"]),
+    ({"signatures": "garbage"}, "unreadable", ["unreadable"]),
+])
+def test_an_attachment_is_valid_only_when_every_signature_is_intact_valid_trusted_and_the_last_covers_all(
+        report, word, reasons):
+    from chalicelib.inbound.items import annotate, attachment_verdict
+
+    assert attachment_verdict(report) == (word, reasons)
+    annotated, again, _ = annotate(report)
+    if isinstance(report["signatures"], list) and report["signatures"]:
+        assert [bool(s["reasons"]) for s in annotated["signatures"]] != [] and again == word
+
+
+def test_the_item_is_the_worst_of_its_attachments_and_says_why(package):
+    from chalicelib.inbound.items import annotate
+
+    base = {"axis_doc_id": "a" * 24, "received_at": "2026-11-25T03:00:01.000000Z", "raw_key": "k", "sha256": "0"}
+    attachments = []
+    for report in ({"signatures": [_sig()]}, {"signatures": [_sig(trusted=False)]}):
+        annotated, word, reasons = annotate(report)
+        attachments.append({"name": "a.pdf", "key": "k", "is_pdf": True, "verification": annotated,
+                            "verification_summary": word, "verification_reasons": reasons})
+    item = build_inbox_item("id-1", H62, base, package, attachments)
+    assert item["verification_summary"] == "untrusted" and item["verification_reasons"] == ["untrusted"]
+    assert attachments[1]["verification"]["signatures"][0]["reasons"] == ["untrusted"]
+
+
+def test_a_self_signed_pdf_is_never_summarised_valid(tmp_path: Path, sample_pdf: Path):
+    from chalicelib.inbound.items import attachment_verdict
+    from chalicelib.signing.pades import sign_pdf_file
+    from tests.support.pki import fresh_ca, local_identity
+
+    identity = local_identity(fresh_ca(tmp_path / "ca"), G22, "Văn phòng Chính phủ")
+    signed = tmp_path / "signed.pdf"
+    sign_pdf_file(sample_pdf, signed, identity)
+    report = verify_pdf(signed, trust_roots=[])
+    assert report["signatures"][0]["intact"] and report["signatures"][0]["valid"]
+    assert attachment_verdict(report) == ("untrusted", ["untrusted"])
+
+
+def test_sender_binding_and_bounds_are_pure_rules():
+    from chalicelib.domain.inbound_rules import bounded, record_bytes, sender_problem
+
+    assert sender_problem(G22, G22) is None and sender_problem(f" {G22} ", G22) is None
+    assert sender_problem(H62, G22) == "sender_mismatch" and sender_problem("", G22) == "sender_unauthenticated"
+    assert sender_problem(G22, None) == "sender_mismatch"
+    hostile = {"a" * 500: ["x" * 10_000] * 1000, "deep": [[[[[[[[[["bottom"]]]]]]]]]], "obj": object()}
+    cut = bounded(hostile)
+    assert record_bytes(cut) < 60_000 and len(next(iter(cut))) == 100
+    assert isinstance(cut["obj"], str)

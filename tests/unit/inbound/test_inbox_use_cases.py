@@ -186,3 +186,28 @@ def test_a_report_without_a_valid_code_is_refused_before_anything_is_written(sto
     with pytest.raises(ValidationFailed) as exc:
         inbox.report_status(CLERK, item["inbox_id"], {"code": "01"}, ports=ports)
     assert exc.value.code == "invalid_status_code" and store.outbox == {}
+
+
+@pytest.mark.parametrize("reason", ["lý do có \x01 ký tự điều khiển", "ngắt\x0btrang"])
+def test_a_report_whose_package_cannot_be_built_is_refused_before_anything_is_written(store, axis, ports, reason):
+    item = store.add_item(_item(1))
+    with pytest.raises(ValidationFailed) as exc:
+        inbox.report_status(CLERK, item["inbox_id"], {"code": "02", "reason": reason}, ports=ports)
+    # The API's client-text rule (chalicelib.domain.text) refuses it first; the package check stays behind it.
+    assert exc.value.status == 400 and exc.value.code in ("invalid_text", "status_package_invalid")
+    assert store.outbox == {} and axis.sent == [] and store.items[item["inbox_id"]]["status_code"] == "01"
+
+
+def test_the_detail_says_why_an_item_is_not_valid_and_links_a_report_kept_in_s3(store, ports):
+    report_key = f"inbound/{H62}/x/00-cong_van.pdf.verification.json"
+    item = store.add_item(_item(1, verification_summary="untrusted", verification_reasons=["untrusted"],
+                                attachments=[{"name": "a.pdf", "key": f"inbound/{H62}/x/00-a.pdf", "is_pdf": True,
+                                              "verification": {"signatures": [], "stored_in": "s3",
+                                                               "report_key": report_key, "signatures_total": 900},
+                                              "verification_summary": "untrusted",
+                                              "verification_reasons": ["untrusted"]}]))
+    detail = inbox.get_item(CLERK, item["inbox_id"], ports=ports)
+    assert detail["verification_summary"] == "untrusted" and detail["verification_reasons"] == ["untrusted"]
+    (att,) = detail["attachments"]
+    assert att["verification_summary"] == "untrusted" and att["verification_reasons"] == ["untrusted"]
+    assert report_key in att["verification_report"]["url"]
