@@ -203,11 +203,12 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
     s3 = {r["Fn::Sub"] if "Fn::Sub" in r else _resolve_name(r) for r in by_service["s3"]}
     assert s3 == {"DocumentsBucket"} | {f"${{DocumentsBucket.Arn}}/{p}/*"
                                          for p in ("incoming", "signed", "packages", "inbound")}
-    # SQS: the gateway's four queues; DynamoDB: the two tables and the by_organ index.
+    # SQS: the gateway's four queues; DynamoDB: the two tables, the by_organ index and the sweep's by_sweep index.
     assert {_resolve_name(r) for r in by_service["sqs"]} == {
         "UploadEventsQueue", "UploadEventsDeadLetterQueue", "DispatchQueue", "DispatchDeadLetterQueue"}
     tables = {_resolve_name(r) or r["Fn::Sub"] for r in by_service["dynamodb"]}
-    assert tables == {"DocumentsTable", "AgenciesTable", "${DocumentsTable.Arn}/index/by_organ"}
+    assert tables == {"DocumentsTable", "AgenciesTable", "${DocumentsTable.Arn}/index/by_organ",
+                      "${DocumentsTable.Arn}/index/by_sweep"}
     # Secrets Manager: GetSecretValue on the axis secret only.
     [secret] = by_service["secretsmanager"]
     assert secret["Fn::Sub"].endswith(":secret:edoc-gateway/axis-??????")
