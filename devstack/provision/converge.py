@@ -75,6 +75,8 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         "TRUST_ROOTS": root_pem,
         "PKCS11_MODULES": "",
         **hsm_env,
+        # The poller's cap on one axis download (core/settings.py), as production has it.
+        "AXIS_MAX_PACKAGE_BYTES": str(256 * 1024 * 1024),
         # PAdES level: B-LT with the local PKI's TSA, OCSP and CRL; a short revocation cache so a certificate
         # revoked while the stack runs is refused within seconds.
         "TSA_URL": (pki or {}).get("tsa_url", ""),
