@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test demo lint package bench clean
+.PHONY: setup run test demo lint package checkov checkov-setup bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	./.ci/install-system-packages
@@ -20,7 +20,7 @@ run: setup
 	$(PY) -m devstack run
 
 ## The whole test suite: unit, integration (moto), end-to-end (embedded stack), security.
-test: setup
+test: setup checkov-setup
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
@@ -38,6 +38,22 @@ lint: setup
 package: setup
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} \
 	  $(VENV)/bin/chalice package --stage prod --merge-template infra/resources.yaml build/package
+
+## checkov on the deployable template: every failed check fixed, or suppressed in infra/resources.yaml with a
+## written reason (docs/checkov.md). checkov has its own venv: it pins boto3 1.35 and networkx 2.x, which the
+## project's venv (boto3 1.44 with moto, networkx 3 with cfn-lint) cannot take.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell sha1sum requirements-checkov.txt | cut -c1-12)
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
+	rm -f $(CHECKOV_VENV)/.installed-* && touch $(CHECKOV_STAMP)
+
+checkov-setup: $(CHECKOV_STAMP)
+
+# --skip-download: no call to Prisma Cloud (guideline links only); the checks themselves ship with checkov.
+checkov: package checkov-setup
+	$(CHECKOV_VENV)/bin/checkov -f build/package/sam.yaml --framework cloudformation --compact --quiet --skip-download
 
 bench: setup
 	$(PY) -m tests.bench.bench

@@ -6,9 +6,12 @@ lives outside `chalicelib/` so that `chalice package` never ships it or its demo
 Where things are, by concern:
 - `stack` (the stack orchestrated: `Stack`, `start_stack`, `StackHandle`), `cli` (`python -m devstack run`),
   `config` (ports, region, state directory), `net` (start-up waits);
-- `chalice_app` (the app loaded and served as Lambda and API Gateway would), `pump` (Lambda's SQS pollers and
-  EventBridge schedules), `lambda_events` (the event and context look-alikes), `schedules` (rate/cron);
-- `provision` (the AWS resources on moto, kept in step with infra/), `moto_fixes`;
+- `chalice_app` (the app loaded and served as Lambda and API Gateway would), `worker` and `workers` (one process
+  per function, under its own role), `pump` (Lambda's SQS pollers and EventBridge schedules), `lambda_events` (the
+  event and context look-alikes), `schedules` (rate/cron);
+- `provision` (the AWS resources on moto, kept in step with infra/, and `provision.iam`: the roles from the
+  template), `moto_fixes`, `moto_iam` (moto's IAM checks completed where they depart from AWS);
+- `call_log` (each function's AWS calls recorded) and `iam_policy` (those calls checked against its policy);
 - `axis_simulator` with `axis_sim` (state, faults, HTTP), `pki` and `pki_server` (demo CA, OCSP, CRL, TSA),
   `softhsm` (PKCS#11 tokens);
 - `demo_data` and `demo_samples.json` (the demo seed), `demo` (`make demo`), `client` (an outside client);

@@ -1,9 +1,10 @@
-"""The gateway's Chalice app, loaded and served the way Lambda and API Gateway would, inside the stack's process.
+"""The gateway's Chalice app, loaded and served the way Lambda and API Gateway would, inside a function's process
+(`devstack.worker`: one process per function, under its own role).
 
 Why in-process (chalice.local's LocalDevServer) and not a `chalice local` subprocess: (1) the pump must call the
 very same `app` object's event handlers, which it discovers from `app.event_sources`, (2) environment variables
 are set once, before `app` is imported, exactly as Lambda sets them before loading the module, (3) port 0 works
-(the bound port is read back), and (4) one process means one lifecycle: Ctrl-C or SIGTERM stops everything.
+(the bound port is read back), and (4) one process per function means one lifecycle each, ended by the stack.
 Settings come from `.chalice/config.json`'s `local` stage, so the stack runs what `chalice package` would deploy.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from devstack.config import REPO_ROOT, STAGE
 
-__all__ = ["ApiServer", "document_state", "function_settings", "load_app", "read_config"]
+__all__ = ["ApiServer", "document_state", "function_names", "function_settings", "load_app", "read_config"]
 
 #: Credentials that must not reach the app: from here on only moto, with fake credentials, is AWS.
 _REAL_CREDENTIAL_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -50,6 +51,19 @@ def load_app(disk_config: dict[str, Any], environment: dict[str, str]) -> Any:
 
     aws.reset()  # settings and clients created before the environment was set must not survive
     return importlib.import_module("app").app
+
+
+def function_names() -> list[str]:
+    """The functions `chalice package` makes of the app: `api_handler` (the routes), then one per event handler
+    (`app.event_sources`, the list Chalice turns into event source mappings and rules).
+
+    Importing `app` runs no handler and reads no setting (handlers import their use cases inside themselves), so
+    the stack's own process may import it to learn the names before any function's environment exists.
+    """
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    app = importlib.import_module("app").app
+    return ["api_handler", *dict.fromkeys(source.name for source in app.event_sources)]
 
 
 def function_settings(disk_config: dict[str, Any], function_name: str) -> tuple[int, int]:

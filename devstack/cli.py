@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                   app_env=_parse_env(args.env), sqs_concurrency=args.sqs_concurrency)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGUSR1, lambda *_: stack.pump.trigger_schedules() if stack.pump else None)
+    signal.signal(signal.SIGUSR1, lambda *_: stack.trigger_schedules())
     try:
         stack.start()
     except Exception as exc:

@@ -12,7 +12,21 @@ from typing import Any
 
 import requests
 
-__all__ = ["ApiError", "GatewayClient"]
+__all__ = ["ApiError", "GatewayClient", "operator_client"]
+
+
+def operator_client(info: dict[str, Any], service: str) -> Any:
+    """A boto3 client on the stack's AWS as its operator: stack.json's `aws_admin` credentials (moto enforces IAM,
+    `"iam": "enforced"`, so unsigned or unknown credentials are refused). For tests and tools that look at or
+    change AWS directly, as an operator would; never what a client of the gateway does."""
+    import boto3
+    from botocore.config import Config
+
+    admin = info.get("aws_admin") or {"access_key_id": "testing", "secret_access_key": "testing"}
+    return boto3.session.Session().client(
+        service, endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
+        aws_access_key_id=admin["access_key_id"], aws_secret_access_key=admin["secret_access_key"],
+        config=Config(signature_version="s3v4") if service == "s3" else None)
 
 
 class ApiError(Exception):

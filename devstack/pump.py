@@ -80,7 +80,10 @@ class EventPump:
 
     def __init__(self, app: Any, *, sqs: Any, region: str, function_settings: Callable[[str], tuple[int, int]],
                  options: PumpOptions = PumpOptions(),
-                 state_of: Callable[[str], str | None] | None = None) -> None:
+                 state_of: Callable[[str], str | None] | None = None,
+                 functions: set[str] | None = None) -> None:
+        """`functions`: pump only these handlers (a function's own process pumps its own event sources, under
+        its own role, as Lambda's pollers do); None: all of them."""
         from chalice.app import ScheduledEventConfig, SQSEventConfig  # lazy: chalice is loaded with the app
 
         self._app = app
@@ -94,6 +97,8 @@ class EventPump:
         self.sqs_sources: list[_SqsSource] = []
         self.schedules: list[_Schedule] = []
         for source in app.event_sources:
+            if functions is not None and source.name not in functions:
+                continue
             if isinstance(source, SQSEventConfig):
                 queue = source.queue or (source.queue_arn or "").rsplit(":", 1)[-1]
                 url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]

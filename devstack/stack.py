@@ -1,9 +1,10 @@
-"""The embedded stack, orchestrated: moto as AWS, the local PKI, the axis simulator, provisioning, the Chalice API
-and the event pump, started in that order and stopped in reverse.
+"""The embedded stack, orchestrated: moto as AWS (IAM enforced), the local PKI, the axis simulator, provisioning
+(resources, and one IAM role per function from infra/resources.yaml), then one process per function under its
+role's credentials (the API, and each event handler with its own pump), started in that order, stopped in reverse.
 
-One process, everything on 127.0.0.1; the parts live in their own modules (`chalice_app`: the app as Lambda loads
-it, `pump`: Lambda's pollers and EventBridge, `provision`: the AWS resources, `axis_simulator`, `pki_server`).
-Nothing here is a shortcut the AWS path does not take.
+Everything on 127.0.0.1; the parts live in their own modules (`chalice_app`: the app as Lambda loads it, `worker`
+and `workers`: a function's process, `pump`: Lambda's pollers and EventBridge, `provision`: the AWS resources and
+roles, `axis_simulator`, `pki_server`). Nothing here is a shortcut the AWS path does not take.
 
 For pytest and `make demo`, `start_stack()` runs the stack in a child process (`python -m devstack run`)
 so its environment variables and imported `app` never leak into the caller, and returns a `StackHandle`.
@@ -15,9 +16,11 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,9 @@ from devstack.config import (
 )
 from devstack.net import check_port_free, wait_http
 from devstack.provision import Provisioned, axis_directory, load_or_create_axis_systems, provision
-from devstack.pump import EventPump, PumpOptions
+from devstack.pump import PumpOptions
+from devstack.worker import API_FUNCTION
+from devstack.workers import FunctionProcesses, WorkerSpec
 
 __all__ = ["PKCS11_AGENCIES_ENV", "Ports", "Stack", "StackHandle", "start_stack"]
 
@@ -57,7 +62,9 @@ class Stack:
         self.app_env = dict(app_env or {})
         self.info: dict[str, Any] = {}
         self.provisioned: Provisioned | None = None
-        self.pump: EventPump | None = None
+        #: The function processes (`devstack.worker`), each under its own role.
+        self.functions = FunctionProcesses(self.state_dir / "functions")
+        self._stopped = threading.Event()
         #: What runs, in start order (moto, axis, pki, api): stop() ends them in reverse.
         self._parts: list[Any] = []
         self._owns_stack_file = False
@@ -81,32 +88,34 @@ class Stack:
         self.stack_file.unlink(missing_ok=True)  # a stale file must never point clients at a dead stack
         self._owns_stack_file = True
 
-        endpoint = self._start_moto()
+        endpoint, admin = self._start_moto()
         systems = load_or_create_axis_systems(self.state_dir)
         axis_url = self._start_axis({**systems["served"], **systems["external"]})
         pki = self._start_pki()
         hsm_agencies = (self.app_env.get(PKCS11_AGENCIES_ENV) or os.environ.get(PKCS11_AGENCIES_ENV) or "").split(",")
+        functions = chalice_app.function_names()
         prov = provision(endpoint, self.region, axis_url=axis_url, state_dir=self.state_dir,
-                         pkcs11_agencies=[a.strip() for a in hsm_agencies if a.strip()], pki=pki)
+                         pkcs11_agencies=[a.strip() for a in hsm_agencies if a.strip()], pki=pki,
+                         credentials=admin, functions=functions)
         self.provisioned = prov
-
-        disk_config = chalice_app.read_config()
-        app = chalice_app.load_app(disk_config, {**prov.env, **self.app_env})
-        api = chalice_app.ApiServer(app, disk_config, self.host, self.ports.api)
-        self._parts.append(api)
-        self.pump = EventPump(app, sqs=self._sqs_client(prov), region=self.region,
-                              function_settings=lambda name: chalice_app.function_settings(disk_config, name),
-                              options=self.pump_options, state_of=chalice_app.document_state)
-        self.pump.start()
+        self._shorten_visibility(prov, admin)
+        api_url = self._start_functions(prov, functions)
 
         wait_http(prov.jwks_url, expect_status=200, timeout=30, what="moto (Cognito JWKS)")
         wait_http(axis_url, expect_status=None, timeout=30, what="axis simulator")
-        wait_http(f"{api.url}/v1/health", expect_status=200, timeout=30, what="API")
+        wait_http(f"{api_url}/v1/health", expect_status=200, timeout=30, what="API")
 
         self.info = {
-            "api_url": api.url,
+            "api_url": api_url,
             "aws_endpoint_url": endpoint,
             "region": self.region,
+            # moto authorises every call against the caller's IAM policies (docs/iam.md): each function runs
+            # under its own role; tests and tools that act as the operator use `aws_admin`.
+            "iam": "enforced",
+            "aws_admin": {"access_key_id": admin["access_key_id"], "secret_access_key": admin["secret_access_key"]},
+            "functions": {name: {"role_arn": role.role_arn, "pid": self.functions.pids().get(name)}
+                          for name, role in prov.roles.items()},
+            "aws_calls_dir": str(self.calls_dir),
             "cognito": {"user_pool_id": prov.user_pool_id, "client_id": prov.client_id},
             "users": [{"username": u["username"], "password": u["password"], "organ_id": u["organ_id"],
                        "admin": u["admin"], **({"totp_secret": u["totp_secret"]} if u.get("totp_secret") else {})}
@@ -115,25 +124,90 @@ class Stack:
             "axis": {"url": axis_url, "systems": [{"system_id": k, "secret": v}
                                                   for k, v in prov.axis_systems_external.items()]},
         }
+        self._write_stack_file()
+        return self.info
+
+    def _write_stack_file(self) -> None:
         tmp = self.stack_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info, indent=2, ensure_ascii=False), encoding="utf-8")
         os.chmod(tmp, 0o600)
         tmp.replace(self.stack_file)
-        return self.info
 
-    def _start_moto(self) -> str:
+    @property
+    def calls_dir(self) -> Path:
+        """Where each function's process records its AWS calls (`devstack.call_log`), one file per function."""
+        return self.state_dir / "aws-calls"
+
+    def _start_functions(self, prov: Provisioned, functions: list[str]) -> str:
+        """One process per function under its role's session (`devstack.worker`); returns the API's URL."""
+        shutil.rmtree(self.calls_dir, ignore_errors=True)  # this run's calls only
+        options = {"schedule_seconds": self.pump_options.schedule_seconds,
+                   "sqs_concurrency": self.pump_options.sqs_concurrency,
+                   "wait_seconds": self.pump_options.wait_seconds}
+        specs = [WorkerSpec(function=name, env={**prov.env, **self.app_env, **prov.function_credentials[name]},
+                            region=self.region, host=self.host, api_port=self.ports.api if name == API_FUNCTION else 0,
+                            pump_options=options, record_dir=str(self.calls_dir),
+                            verbose=log.isEnabledFor(logging.DEBUG))
+                 for name in functions]
+        self.functions.start(specs)
+        self.functions.wait_ready()
+        threading.Thread(target=self._supervise, name="functions-supervisor", daemon=True).start()
+        return str(self.functions.info(API_FUNCTION)["url"])
+
+    def _supervise(self) -> None:
+        """A function process that died is started again (Lambda's new container); stack.json gets its new pid."""
+        while not self._stopped.wait(0.5):
+            try:
+                self.functions.supervise(on_restart=self._restarted)
+            except Exception as exc:  # a restart that failed is tried again at the next round
+                log.warning("restarting a function failed: %s", exc)
+
+    def _restarted(self, functions: list[str]) -> None:
+        log.warning("function process(es) died and were started again: %s", ", ".join(functions))
+        if not self.info or not self._owns_stack_file:
+            return
+        pids = self.functions.pids()
+        for name in functions:
+            self.info["functions"][name]["pid"] = pids.get(name)
+        self._write_stack_file()
+
+    def _shorten_visibility(self, prov: Provisioned, admin: dict[str, str]) -> None:
+        """`retry_after`: a shorter visibility timeout on the queues themselves (set by the operator: the functions'
+        roles may not change queues), so that a handler's own ChangeMessageVisibility is honoured as SQS does."""
+        if self.pump_options.retry_after is None:
+            return
+        from devstack.provision.clients import Clients
+
+        sqs = Clients(prov.endpoint_url, self.region, admin).sqs
+        for url in prov.queue_urls.values():
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(self.pump_options.retry_after)})
+
+    def trigger_schedules(self) -> None:
+        """Run every scheduled handler now (SIGUSR1 to the processes that own schedules)."""
+        self.functions.trigger_schedules()
+
+    def _start_moto(self) -> tuple[str, dict[str, str]]:
+        """moto with IAM enforced: the admin user is made first (moto answers unsigned calls until enforcement
+        is on), then every request must be signed by a principal whose policies allow it."""
         # lazy: moto's server is slow to import, and a child-process handle needs none
+        from moto import settings as moto_settings
         from moto.server import ThreadedMotoServer
 
-        from devstack import moto_fixes
+        from devstack import moto_fixes, moto_iam
+        from devstack.provision.clients import Clients
+        from devstack.provision.iam import admin_credentials
 
         moto_fixes.apply()  # TransactWriteItems: isolated and O(items), as on DynamoDB (see the module)
+        moto_iam.apply()  # presigned GETs and POSTs authorised as their signer (see the module)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
         moto = ThreadedMotoServer(ip_address=self.host, port=self.ports.moto, verbose=False)
         moto.start()
         self._parts.append(moto)
         host, port = moto.get_host_and_port()
-        return f"http://{host}:{port}"
+        endpoint = f"http://{host}:{port}"
+        admin = admin_credentials(Clients(endpoint, self.region))
+        moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # from here on, IAM is enforced
+        return endpoint, admin
 
     def _start_pki(self) -> dict[str, str]:
         """The local PKI (pki_server.LocalPki: OCSP responder, CRL, RFC 3161 TSA) over the demo CA, on a free port.
@@ -157,21 +231,13 @@ class Stack:
         self._parts.append(axis)
         return str(axis.url).rstrip("/")
 
-    def _sqs_client(self, prov: Provisioned) -> Any:
-        import boto3  # lazy: only a started stack talks to moto
-
-        return boto3.session.Session().client(
-            "sqs", endpoint_url=prov.endpoint_url, region_name=self.region,
-            aws_access_key_id=prov.env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=prov.env["AWS_SECRET_ACCESS_KEY"])
-
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice and after a failed start."""
+        self._stopped.set()
         if self._owns_stack_file:
             self.stack_file.unlink(missing_ok=True)
             self._owns_stack_file = False
-        if self.pump is not None:
-            self.pump.stop()
-            self.pump = None
+        self.functions.stop()
         while self._parts:
             part = self._parts.pop()
             with contextlib.suppress(Exception):
@@ -222,8 +288,8 @@ class StackHandle:
 
     def run_schedules(self) -> None:
         """Run every scheduled handler (e.g. poll_axis) now instead of at its next tick; returns at once."""
-        if self._stack is not None and self._stack.pump is not None:
-            self._stack.pump.trigger_schedules()
+        if self._stack is not None:
+            self._stack.trigger_schedules()
         elif self._process is not None:
             self._process.send_signal(signal.SIGUSR1)
 

@@ -20,15 +20,20 @@ class Clients:
     """boto3 clients bound to the moto endpoint with fake credentials, created on first use (`c.sqs`, `c.s3`,
     `c.cognito_idp` for `cognito-idp`)."""
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
+    def __init__(self, endpoint_url: str, region: str, credentials: dict[str, str] | None = None) -> None:
+        """`credentials`: `{access_key_id, secret_access_key}` of the stack's admin once moto enforces IAM
+        (stack.json's `aws_admin`); the fake ones before that (and on moto without enforcement)."""
         import boto3  # lazy: boto3 is heavy, and only a provisioning run needs it
 
         self._session = boto3.session.Session()
+        creds = credentials or {"access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                "secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+        self.credentials = {"access_key_id": creds["access_key_id"], "secret_access_key": creds["secret_access_key"]}
         self._kwargs = {
             "endpoint_url": endpoint_url,
             "region_name": region,
-            "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "aws_access_key_id": creds["access_key_id"],
+            "aws_secret_access_key": creds["secret_access_key"],
         }
         self._cache: dict[str, Any] = {}
 

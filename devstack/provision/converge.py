@@ -17,6 +17,7 @@ from devstack.provision.agencies import provision_agencies
 from devstack.provision.clients import FAKE_CREDENTIALS, Clients
 from devstack.provision.cognito import admin_totp_secrets, provision_cognito, token_issuer
 from devstack.provision.credentials import load_or_create_axis_systems, provision_axis_secret
+from devstack.provision.iam import FunctionRole, assume_function_roles, provision_function_roles
 from devstack.provision.names import BUCKET_NAME, STAGE
 from devstack.provision.pkcs11 import provision_pkcs11_agencies
 from devstack.provision.storage import provision_bucket, provision_queues, provision_tables
@@ -49,6 +50,10 @@ class Provisioned:
     ca_root_pem: str
     #: Environment variables for the app (settings.py names), moto endpoint and fake credentials included.
     env: dict[str, str] = field(default_factory=dict)
+    #: function → its role (made from infra/resources.yaml), when provisioned with `functions`.
+    roles: dict[str, FunctionRole] = field(default_factory=dict)
+    #: function → AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN of a session of its role.
+    function_credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id: str, jwks_url: str, issuer: str,
@@ -71,12 +76,12 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         "JWKS_URL": jwks_url,
         "TOKEN_ISSUER": issuer,
         "MAX_UPLOAD_BYTES": str(settings.MAX_UPLOAD_BYTES),
+        # The axis package bound (issue 8, main's settings); the value .chalice/config.json gives every stage.
+        "AXIS_MAX_PACKAGE_BYTES": str(getattr(settings, "AXIS_MAX_PACKAGE_BYTES", 256 * 1024 * 1024)),
         # Uploaded certificate chains must lead to the demo root (the admin key API checks them against it).
         "TRUST_ROOTS": root_pem,
         "PKCS11_MODULES": "",
         **hsm_env,
-        # The poller's cap on one axis download (core/settings.py), as production has it.
-        "AXIS_MAX_PACKAGE_BYTES": str(256 * 1024 * 1024),
         # PAdES level: B-LT with the local PKI's TSA, OCSP and CRL; a short revocation cache so a certificate
         # revoked while the stack runs is refused within seconds.
         "TSA_URL": (pki or {}).get("tsa_url", ""),
@@ -89,16 +94,19 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
 
 
 def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
-              pkcs11_agencies: Iterable[str] = (), pki: dict[str, str] | None = None) -> Provisioned:
+              pkcs11_agencies: Iterable[str] = (), pki: dict[str, str] | None = None,
+              credentials: dict[str, str] | None = None, functions: Iterable[str] = ()) -> Provisioned:
     """Create (or converge) every resource of the embedded stack on the moto server at `endpoint_url`.
 
     `pkcs11_agencies`: served demo agencies that sign through PKCS#11 on a SoftHSM2 token instead of KMS.
     `pki`: the local PKI's URLs (`LocalPki.urls`): certificates name its OCSP responder and CRL, and the app signs
     at PAdES B-LT with its timestamp authority. Without it, B-B.
+    `credentials`: the admin's (`iam.admin_credentials`) when moto enforces IAM. `functions`: make one role per
+    function from infra/resources.yaml's policies (`iam.provision_function_roles`) and a session of each.
     """
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    c = Clients(endpoint_url, region)
+    c = Clients(endpoint_url, region, credentials)
     queue_urls = provision_queues(c)
     provision_bucket(c, region, queue_urls[settings.UPLOAD_QUEUE])
     provision_tables(c)
@@ -111,9 +119,14 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
     issuer = token_issuer(c, client_id)
     totp = admin_totp_secrets(c, pool_id, client_id)  # admins need MFA (chalicelib.api.mfa)
     jwks_url = f"{endpoint_url.rstrip('/')}/{pool_id}/.well-known/jwks.json"
+    functions = list(functions)
+    roles = (provision_function_roles(c, functions, region, bucket=BUCKET_NAME,
+                                      admin_arn=c.iam.get_user()["User"]["Arn"]) if functions else {})
+    function_credentials = assume_function_roles(c, roles) if roles else {}
     env = _app_environment(endpoint_url, region, pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,
                            issuer=issuer, root_pem=root_pem, hsm_env=hsm_env, pki=pki)
     return Provisioned(
+        roles=roles, function_credentials=function_credentials,
         endpoint_url=endpoint_url, region=region, bucket=BUCKET_NAME,
         documents_table=settings.DOCUMENTS_TABLE, agencies_table=settings.AGENCIES_TABLE,
         queue_urls=queue_urls, user_pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,

@@ -219,7 +219,8 @@ def test_a_clerks_status_reason_is_checked_and_kept_in_nfc(client, stack_handle,
 
 def _idp(stack):
     return boto3.client("cognito-idp", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
-                        aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106 (moto)
+                        aws_access_key_id=stack["aws_admin"]["access_key_id"],
+                        aws_secret_access_key=stack["aws_admin"]["secret_access_key"])
 
 
 def test_the_demo_admin_signs_in_with_a_totp_code_and_a_wrong_code_is_refused(client, stack):

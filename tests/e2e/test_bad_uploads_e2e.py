@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import subprocess
 
-import boto3
 import pytest
 
+from devstack.client import operator_client
 from devstack.demo_data import SAMPLES
 from tests.support import pdf_bombs
 
@@ -15,8 +15,7 @@ SENDER = SAMPLES[0].uploader
 
 
 def _aws(stack, service):
-    return boto3.client(service, endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
-                        aws_access_key_id="demo", aws_secret_access_key="demo")
+    return operator_client(stack, service)
 
 
 def _encrypted(sample_pdf, tmp_path):

@@ -30,10 +30,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 
-from devstack.client import ApiError, GatewayClient
+from devstack.client import ApiError, GatewayClient, operator_client
 from devstack.demo_data import SAMPLES
 from tests.support.axis import sim as _sim
 
@@ -56,8 +55,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory):
     try:
         info = handle.info
         # A short axis timeout, as an operator would set it in the secret; before any dispatch reads (and caches) it.
-        sm = boto3.client("secretsmanager", endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
-                          aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106 (moto)
+        sm = operator_client(info, "secretsmanager")
         value = json.loads(sm.get_secret_value(SecretId=settings.AXIS_SECRET_NAME)["SecretString"])
         sm.put_secret_value(SecretId=settings.AXIS_SECRET_NAME,
                             SecretString=json.dumps({**value, "timeout": AXIS_TIMEOUT}))
@@ -168,8 +166,7 @@ def test_200_documents_through_a_faulty_axis_each_dispatched_exactly_once(fault_
     with ThreadPoolExecutor(max_workers=8) as pool:
         docs = dict(pool.map(submit, range(DOCUMENTS)))
     # and SQS delivers some dispatch messages twice (at least once, never exactly once)
-    sqs = boto3.client("sqs", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
-                       aws_access_key_id="demo", aws_secret_access_key="demo")  # noqa: S106 (moto)
+    sqs = operator_client(stack, "sqs")
     queue = sqs.get_queue_url(QueueName="edoc-dispatch")["QueueUrl"]
     for document_id in rng.sample(sorted(docs), 40):
         sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"document_id": document_id}))

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devstack.client import ApiError, GatewayClient
+from devstack.client import ApiError, GatewayClient, operator_client
 from devstack.demo_data import AGENCIES, SAMPLES
 from devstack.pdftools import pdfsig_report, qpdf_check
 from devstack.pki import DemoCA
@@ -77,10 +77,8 @@ def _valid(pdf: bytes, tmp_path: Path, name: str) -> bool:
 
 def _alias_target(client: GatewayClient, alias: str) -> str | None:
     """Where a KMS alias points, asked of the stack's AWS endpoint (people find the active key by it)."""
-    import boto3
 
-    kms = boto3.client("kms", endpoint_url=client.info["aws_endpoint_url"], region_name=client.info["region"],
-                       aws_access_key_id="demo", aws_secret_access_key="demo")
+    kms = operator_client(client.info, "kms")
     return next((a.get("TargetKeyId") for page in kms.get_paginator("list_aliases").paginate()
                  for a in page["Aliases"] if a["AliasName"] == alias), None)
 

@@ -13,8 +13,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
-
+from devstack.client import operator_client
 from devstack.demo_data import SAMPLES
 from devstack.pdftools import pdfsig_report, qpdf_check
 from tests.support.axis import packages_for as _packages_for
@@ -73,8 +72,7 @@ def test_redelivered_upload_event_changes_nothing(client, stack, sample_pdf):
     before = client.wait_for(token, created["document_id"], {"DISPATCHED"}, timeout=90)
 
     # Replay the S3 notification, as SQS at-least-once delivery (or S3 itself) may, and upload the file again.
-    sqs = boto3.client("sqs", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
-                       aws_access_key_id="demo", aws_secret_access_key="demo")
+    sqs = operator_client(stack, "sqs")
     key = f"incoming/{SENDER}/{created['document_id']}.pdf"
     event = {"Records": [{"eventName": "ObjectCreated:Post", "eventTime": datetime.now(UTC).isoformat(),
                           "s3": {"bucket": {"name": created["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]},

@@ -16,10 +16,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from asn1crypto import pem, x509
 
+from devstack.client import operator_client
 from devstack.demo_data import SAMPLES
 from devstack.pdftools import make_nss_db, pdfsig_report, pdftotext_area, pyhanko_report, qpdf_check
 from devstack.pki import DemoCA
@@ -98,8 +98,7 @@ def test_signed_at_b_lt_with_the_seal_where_asked_and_the_person_signature_kept(
 
 
 def _agency_certificate_serial(stack: dict, organ_id: str) -> int:
-    ddb = boto3.client("dynamodb", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
-                       aws_access_key_id="demo", aws_secret_access_key="demo")
+    ddb = operator_client(stack, "dynamodb")
     item = ddb.get_item(TableName="edoc-agencies", Key={"organ_id": {"S": organ_id}})["Item"]
     cert_pem = item["signing_key"]["M"]["certificate_pem"]["S"]
     _, _, der = pem.unarmor(cert_pem.encode("ascii"))
@@ -121,8 +120,7 @@ def test_revoked_certificate_is_refused_and_the_upload_kept(client, stack, stack
         assert doc["reason"] == "certificate_revoked"
         assert "signed_sha256" not in doc
         # Nothing lost: the upload is still there, byte for byte, for a retry once a valid certificate is active.
-        s3 = boto3.client("s3", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
-                          aws_access_key_id="demo", aws_secret_access_key="demo")
+        s3 = operator_client(stack, "s3")
         bucket = created["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]
         kept = s3.get_object(Bucket=bucket, Key=f"incoming/{HELD_AGENCY}/{created['document_id']}.pdf")
         assert hashlib.sha256(kept["Body"].read()).hexdigest() == hashlib.sha256(sample_pdf.read_bytes()).hexdigest()

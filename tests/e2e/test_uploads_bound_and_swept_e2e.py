@@ -38,7 +38,8 @@ AGENCY_B = "000.00.00.H03"  # UBND tỉnh Bắc Giang
 def _aws(stack: dict[str, Any], service: str, resource: bool = False) -> Any:
     make = boto3.resource if resource else boto3.client
     return make(service, endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
-                aws_access_key_id="demo", aws_secret_access_key="demo")
+                aws_access_key_id=stack["aws_admin"]["access_key_id"],
+                aws_secret_access_key=stack["aws_admin"]["secret_access_key"])
 
 
 def _table(stack: dict[str, Any]) -> Any:
