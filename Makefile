@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test demo lint package checkov checkov-setup bench clean
+.PHONY: setup run test demo chaos lint package checkov checkov-setup bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	./.ci/install-system-packages
@@ -28,6 +28,12 @@ test: setup checkov-setup
 ## Push the sample documents through a running stack (or start one) and print the results table.
 demo: setup
 	$(PY) -m devstack demo
+
+## The chaos run (issue 8, docs/chaos.md): N documents while 10% of the functions' DynamoDB and S3 calls fail and
+## the pump processes are SIGKILLed twice; prints a table and fails unless every check holds.
+N ?= 200
+chaos: setup
+	$(PY) -m devstack chaos --documents $(N)
 
 lint: setup
 	$(PY) -m ruff check .

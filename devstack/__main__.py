@@ -1,4 +1,5 @@
-"""`python -m devstack run` starts the embedded stack; `python -m devstack demo` runs the demo."""
+"""`python -m devstack run` starts the embedded stack; `python -m devstack demo` runs the demo;
+`python -m devstack chaos` runs the chaos run on a stack of its own (devstack/chaos_run.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(commands.add_parser("run", help="start moto, the axis simulator, the API and the event "
                                                       "pump on 127.0.0.1 until Ctrl-C"))
     commands.add_parser("demo", help="push the sample documents through a running (or a fresh) stack")
-    args = parser.parse_args(argv)
+    commands.add_parser("chaos", help="documents through a stack whose AWS calls fail and whose pumps are "
+                                      "killed; prints a table (--help for its options)", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "chaos":
+        from devstack.chaos_run import main as chaos_main
+
+        return chaos_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "demo":
         from devstack.demo import main as demo_main
 

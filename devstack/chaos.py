@@ -8,11 +8,14 @@ conditional writes, SQS redelivery, leases) runs unchanged. Development and test
 `devstack`.
 
 Installed in a function's process by the stack when `EDOC_CHAOS_RATE` is set (e.g. `0.1`: one call in ten fails),
-for the services in `EDOC_CHAOS_SERVICES` (default `dynamodb,s3`). Counts go to `stats()` for the run's report.
+for the services in `EDOC_CHAOS_SERVICES` (default `dynamodb,s3`). Counts go to `stats()`, and, when
+`EDOC_CHAOS_STATS_FILE` names a file, to that file after every injected fault (a process the chaos run SIGKILLs
+keeps what it counted until then), for the run's report (`devstack.chaos_run`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -24,6 +27,7 @@ __all__ = ["FAULTS", "Fault", "install", "install_from_env", "stats"]
 RATE_ENV = "EDOC_CHAOS_RATE"
 SERVICES_ENV = "EDOC_CHAOS_SERVICES"
 SEED_ENV = "EDOC_CHAOS_SEED"
+STATS_FILE_ENV = "EDOC_CHAOS_STATS_FILE"
 
 
 class Fault:
@@ -86,7 +90,15 @@ def _fault_response(request: Any, service: str, fault: Fault) -> Any:
                        _Raw(fault.body(service)))
 
 
-def install(rate: float, services: tuple[str, ...] = ("dynamodb", "s3"), *, seed: int | None = None) -> None:
+def _dump(path: str, counts: dict[str, int]) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(counts, out)
+    os.replace(tmp, path)
+
+
+def install(rate: float, services: tuple[str, ...] = ("dynamodb", "s3"), *, seed: int | None = None,
+            stats_file: str | None = None) -> None:
     """Fail `rate` of the calls to `services` made through any botocore session created from now on in this process.
 
     Idempotent. Sessions are patched at creation (`botocore.session.Session.__init__`), which covers
@@ -114,6 +126,8 @@ def install(rate: float, services: tuple[str, ...] = ("dynamodb", "s3"), *, seed
             fault = rng.choice(FAULTS) if hit else None
             if fault is not None:
                 _counts[f"{service}:{fault.name}"] += 1
+                if stats_file:
+                    _dump(stats_file, dict(_counts))
         return _fault_response(request, service, fault) if fault is not None else None
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -134,5 +148,6 @@ def install_from_env(environ: dict[str, str] | None = None) -> bool:
         return False
     services = tuple(s.strip() for s in (env.get(SERVICES_ENV) or "dynamodb,s3").split(",") if s.strip())
     seed = env.get(SEED_ENV)
-    install(rate, services, seed=int(seed) if seed and seed.isdigit() else None)
+    install(rate, services, seed=int(seed) if seed and seed.isdigit() else None,
+            stats_file=env.get(STATS_FILE_ENV) or None)
     return True

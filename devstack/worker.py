@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         # lazy: the chaos run's AWS faults (devstack.chaos), in this function's own calls only when asked for
         from devstack import chaos
 
-        chaos.install_from_env(spec["env"])
+        stats_dir = spec["env"].get("EDOC_CHAOS_STATS_DIR")
+        stats = {chaos.STATS_FILE_ENV: f"{stats_dir}/{function}-{os.getpid()}.json"} if stats_dir else {}
+        chaos.install_from_env({**spec["env"], **stats})
     disk_config = chalice_app.read_config()
     app = chalice_app.load_app(disk_config, spec["env"])
     stop = threading.Event()

@@ -55,7 +55,7 @@ from typing import Any
 
 from chalicelib.adapters.agency_registry import AgencyRegistry
 from chalicelib.adapters.axis.credentials import axis_client_for, axis_credentials
-from chalicelib.adapters.axis.errors import AxisError
+from chalicelib.adapters.axis.errors import AxisError, AxisPackageTooLarge
 from chalicelib.adapters.inbound_store import inbound_store
 from chalicelib.adapters.objects import get_objects
 from chalicelib.adapters.trust_store import trust_roots
@@ -234,7 +234,14 @@ class _Poll:
         """Download, keep, parse and handle one envelope (`base` gathers what is known, for `_failed`)."""
         with tempfile.TemporaryDirectory(prefix="inbound-") as tmp:
             raw = os.path.join(tmp, "package.edxml")
-            self.client.get_edoc(doc_id, dest=raw)
+            try:
+                self.client.get_edoc(doc_id, dest=raw)
+            except AxisPackageTooLarge as exc:
+                # The content itself is too large (AXIS_MAX_PACKAGE_BYTES): the same bytes would come again on
+                # every retry, so it is refused at once, not counted as a transient axis error. Nothing was kept
+                # here (the client stops reading past the cap); the original stays on the sender's side.
+                self.refuse(base, "unparseable", exc.code, "fail", {"max_bytes": exc.details.get("max_bytes")})
+                return
             key = f"inbound/{self.organ_id}/{doc_id}.edxml"
             self.files.upload(raw, key, content_type="application/xml")
             base.update({"raw_key": key, "sha256": sha256_file(raw), "size": os.path.getsize(raw)})

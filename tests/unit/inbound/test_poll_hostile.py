@@ -199,6 +199,28 @@ def test_an_envelope_whose_handling_raises_any_error_is_acknowledged_fail_once_a
     assert axis.downloads == [poison] and axis.acks == [(poison, "fail")]
 
 
+def test_a_package_past_the_download_cap_is_refused_at_once_not_retried(store, axis, files, tmp_path, pdf):
+    from chalicelib.adapters.axis.errors import AxisPackageTooLarge
+
+    data, _ = _document(tmp_path, pdf)
+    doc_id = axis.deliver(data, sender=G22)
+    original = axis.get_edoc
+
+    def too_large(doc: str, dest: str) -> None:
+        axis.downloads.append(doc)
+        raise AxisPackageTooLarge(details={"path": "/getEdoc", "max_bytes": 1024})
+
+    axis.get_edoc = too_large  # type: ignore[method-assign]
+    counts = _poll(store, axis, files)
+    assert counts["unparseable"] == 1 and axis.acks == [(doc_id, "fail")]
+    issue = _issues(store)[doc_id]
+    assert issue["reason"] == "package_too_large" and issue["details"] == {"max_bytes": 1024}
+    assert "raw_key" not in issue and files.objects == {}
+    axis.get_edoc = original  # type: ignore[method-assign]
+    _poll(store, axis, files)
+    assert axis.downloads == [doc_id], "refused once, never downloaded again"
+
+
 def test_a_transient_failure_is_retried_within_the_bound_then_given_up(store, axis, files, tmp_path, pdf):
     data, _ = _document(tmp_path, pdf)
     doc_id = axis.deliver(data, sender=G22)
