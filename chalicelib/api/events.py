@@ -7,8 +7,12 @@ on for each event source: docs/traps.md#chalice-functionresponsetypes).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
+
+from chalicelib.core.log import logger
+from chalicelib.domain.retry import RetryLater, lease_wait_seconds
 
 __all__ = ["sqs_batch"]
 
@@ -24,6 +28,12 @@ def sqs_batch(event: Any, handle: Callable[[str, int], None],
         count = int(record.attributes.approximate_receive_count or 1)
         try:
             handle(record.body, count)
+        except RetryLater as exc:
+            if exc.until:
+                _wait_for_lease(record.raw_event, exc.until)
+            elif on_failure is not None:
+                on_failure(record.raw_event, count)
+            raise
         except Exception:
             if on_failure is not None:
                 on_failure(record.raw_event, count)
@@ -35,3 +45,18 @@ def sqs_batch(event: Any, handle: Callable[[str, int], None],
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event.to_dict(), record_handler=record_handler, processor=processor,
                                     context=event.context)
+
+
+def _wait_for_lease(record: dict, until: int) -> None:
+    """Hold a message that met another worker's lease back until that lease ends (`RetryLater`'s docstring): one
+    ChangeMessageVisibility with the record's receipt handle. Best effort: if it fails, the queue's own visibility
+    timeout (longer than any lease, infra/resources.yaml) applies."""
+    from chalicelib.adapters.queues import get_queues  # lazy: only a held-back message needs SQS here
+
+    seconds = lease_wait_seconds(until, time.time())
+    try:
+        get_queues().delay(str(record["eventSourceARN"]).rsplit(":", 1)[-1], record["receiptHandle"], seconds)
+    except Exception as exc:
+        logger.warning("could not hold the message back", extra={"error": type(exc).__name__})
+        return
+    logger.info("message held back until the lease ends", extra={"delay_seconds": seconds})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-__all__ = ["DEADLINE_MARGIN", "Deadline", "OutOfTime", "RetryLater", "backoff_seconds"]
+__all__ = ["DEADLINE_MARGIN", "Deadline", "OutOfTime", "RetryLater", "backoff_seconds", "lease_wait_seconds"]
 
 #: Never start an axis call unless the invocation has this much time left beyond the call's own timeouts.
 DEADLINE_MARGIN = 5.0
@@ -19,7 +19,18 @@ _SQS_MAX_VISIBILITY = 43200
 
 
 class RetryLater(Exception):
-    """Another worker holds the record's lease: let SQS deliver the message again later."""
+    """Another worker holds the record's lease: let SQS deliver the message again later.
+
+    `until` is when that lease ends (epoch seconds), when known: the queue edge (`chalicelib.api.events`) then holds
+    the message back until just after it (`lease_wait_seconds`). Why: the holder may be a container that died
+    mid-work (timeout, out of memory, a chaos run's SIGKILL); its lease outlives it by design, and a message that
+    came back every few seconds (a short visibility timeout, or dispatch's backoff) would spend its whole
+    maxReceiveCount against that lease and be dead-lettered although nothing failed."""
+
+    def __init__(self, document_id: str, until: int | None = None) -> None:
+        super().__init__(document_id)
+        self.document_id = document_id
+        self.until = until
 
 
 class OutOfTime(RetryLater):
@@ -33,6 +44,12 @@ def backoff_seconds(receive_count: int, base: int, cap: int, rng: Callable[[floa
     seconds, at most 12 hours."""
     ceiling = min(cap, base * 2 ** max(0, receive_count - 1), _SQS_MAX_VISIBILITY)
     return max(1, int(rng(ceiling / 2, ceiling)))
+
+
+def lease_wait_seconds(until: int, now: float) -> int:
+    """Visibility timeout that brings a message back one second after a lease ending at `until` (epoch seconds):
+    at least 1 (SQS takes whole seconds; 0 would redeliver at once), at most SQS's 12 hours."""
+    return max(1, min(int(until - now) + 1, _SQS_MAX_VISIBILITY))
 
 
 class Deadline:

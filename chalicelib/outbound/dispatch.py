@@ -58,7 +58,7 @@ from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
 from chalicelib.domain.attachments import attachment_file_name
-from chalicelib.domain.leases import DISPATCH, Lease
+from chalicelib.domain.leases import DISPATCH, Lease, lease_until
 from chalicelib.domain.retry import Deadline, OutOfTime, RetryLater, backoff_seconds
 from chalicelib.outbound.packages import (
     dispatch_trace_time,
@@ -144,7 +144,7 @@ def process_dispatch(document_id: str, *, receive_count: int = 1,
     except ConditionFailed:
         current = store.get(document_id) or {}
         if current.get("state") == states.SIGNED:
-            raise RetryLater(document_id) from None
+            raise RetryLater(document_id, until=lease_until(current, DISPATCH)) from None
         return
     try:
         with tempfile.TemporaryDirectory(prefix="dispatch-") as tmp:

@@ -40,7 +40,7 @@ from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states, upload_binding
 from chalicelib.domain.attachments import MAIN_PART, stamp_label
-from chalicelib.domain.leases import UPLOAD, Lease
+from chalicelib.domain.leases import UPLOAD, Lease, lease_until
 from chalicelib.domain.object_keys import incoming_key, parse_incoming_key, signed_attachment_key, signed_key
 from chalicelib.domain.ports import NotModified, ObjectUnavailable
 from chalicelib.domain.retry import RetryLater
@@ -106,7 +106,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     except ConditionFailed:
         current = store.get(document_id) or {}
         if current.get("state") == states.UPLOADED:
-            raise RetryLater(document_id) from None
+            raise RetryLater(document_id, until=lease_until(current, UPLOAD)) from None
         return
 
     try:

@@ -32,7 +32,7 @@ from chalicelib.domain.amendment_rules import (
     message_body,
     sends_partition,
 )
-from chalicelib.domain.leases import Lease
+from chalicelib.domain.leases import AMENDMENT, Lease, lease_until
 from chalicelib.domain.retry import Deadline, OutOfTime, RetryLater
 from chalicelib.outbound.dispatch import MAX_RECEIVES, SendUnconfirmed, call_seconds, deliver
 from chalicelib.outbound.packages import (
@@ -68,8 +68,8 @@ def process_amendment(document_id: str, amendment_id: str, *, receive_count: int
     if receive_count < MAX_RECEIVES and not deadline.allows(call_seconds()):
         raise OutOfTime(document_id)
     lease = store.claim_amendment(amendment)
-    if lease is None:
-        raise RetryLater(document_id)
+    if lease is None:  # another run holds it: come back when its lease (as read above) ends
+        raise RetryLater(document_id, until=lease_until(amendment, AMENDMENT) or None)
     try:
         with tempfile.TemporaryDirectory(prefix="amendment-") as tmp:
             _send_all(store, record, amendment, tmp, deadline)

@@ -81,9 +81,10 @@ def test_a_record_leased_by_another_worker_is_retried_later(ports: Ports, axis: 
     document_id = _signed(ports, [G22])
     ports.store.records[document_id].update({"dispatch_lease": "other", "dispatch_lease_until": 2**40})
 
-    with pytest.raises(dispatch.RetryLater):
+    with pytest.raises(dispatch.RetryLater) as raised:
         dispatch.process_dispatch(document_id)
     assert axis.sent == [] and ports.store.get(document_id)["state"] == "SIGNED"
+    assert raised.value.until == 2**40, "the queue edge holds the message back until the holder's lease ends"
 
 
 def test_a_package_the_axis_refuses_is_dead_lettered_and_the_record_failed(ports: Ports, axis: FakeAxis) -> None:
