@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.adapters.queues import get_queues
 from chalicelib.core.log import logger
 from chalicelib.domain.retry import RetryLater, lease_wait_seconds
 
@@ -51,8 +52,6 @@ def _wait_for_lease(record: dict, until: int) -> None:
     """Hold a message that met another worker's lease back until that lease ends (`RetryLater`'s docstring): one
     ChangeMessageVisibility with the record's receipt handle. Best effort: if it fails, the queue's own visibility
     timeout (longer than any lease, infra/resources.yaml) applies."""
-    from chalicelib.adapters.queues import get_queues  # lazy: only a held-back message needs SQS here
-
     seconds = lease_wait_seconds(until, time.time())
     try:
         get_queues().delay(str(record["eventSourceARN"]).rsplit(":", 1)[-1], record["receiptHandle"], seconds)
