@@ -103,13 +103,20 @@ def _gateway_responses_handler() -> type:
     """chalice.local's request handler with the deployed API's gateway responses (infra/resources.yaml
     `GatewayResponses`, from chalicelib.api.chalice_errors): chalice.local answers an unknown path as API Gateway
     does by default (403 "Missing Authentication Token"); the deployed API answers 404 `route_not_found` in the
-    gateway's error shape, and so does the stack."""
+    gateway's error shape, and so does the stack. A method no route has (TRACE) is the app's 405, not an HTML page."""
     # lazy: chalice and the app's modules load only once the stack starts the app (load_app sets the environment)
     from chalice.local import ChaliceRequestHandler, ForbiddenError
 
     from chalicelib.api.chalice_errors import GATEWAY_ERROR_CODES, gateway_response_template
 
     class GatewayResponsesHandler(ChaliceRequestHandler):
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY...) reaches the app too: Chalice answers 405 `method_not_allowed` in
+            # the gateway's shape, instead of http.server's HTML 501 page, which API Gateway never sends.
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
+
         def _send_error_response(self, error: Any) -> None:
             if isinstance(error, ForbiddenError):  # the app has no authorizer: only routing raises this
                 status, code = GATEWAY_ERROR_CODES["MISSING_AUTHENTICATION_TOKEN"]

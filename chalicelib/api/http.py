@@ -132,7 +132,7 @@ class Param:
 
     name: str
     description: str = ""
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string", "maxLength": 1024})
 
 
 @dataclass(frozen=True)
