@@ -13,8 +13,9 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib.api.events import sqs_batch
-from chalicelib.api.http import Routes
+from chalicelib.api.http import NO_BODY, Param, Routes
 from chalicelib.core import settings
+from chalicelib.domain.states import ALL_STATES
 
 app = Chalice(app_name="edoc-gateway")
 app.api.cors = False
@@ -23,36 +24,52 @@ app.api.binary_types.append("application/pdf")  # POST /v1/verify takes the PDF 
 routes = Routes(app)
 api, _body, _query = routes.route, routes.body, routes.query
 
+# Query parameters as the OpenAPI document shows them (chalicelib.api.openapi); the use cases check them.
+LIMIT = Param("limit", "số mục mỗi trang (1–200, mặc định 50)", {"type": "integer", "minimum": 1, "maximum": 200})
+CURSOR = Param("cursor", "con trỏ trang tiếp theo (`next` của trang trước)")
+STATE = Param("state", "lọc theo trạng thái", {"type": "string", "enum": sorted(ALL_STATES)})
+PART = Param("part", "phụ lục `att-<n>` (mặc định: văn bản chính)", {"type": "string", "pattern": "^att-[0-9]+$"})
+ORGAN_ID = Param("organ_id", "mã định danh cơ quan")
+QUEUE = Param("queue", "hàng đợi", {"type": "string", "enum": ["dispatch", "upload"]})
+
 
 # -- health --------------------------------------------------------------------------------------------------
-@api("/v1/health", auth=False)
+@api("/v1/health", auth=False, answer="Health")
 def health() -> dict:
     return {"status": "ok", "stage": settings.get_settings().stage}
 
 
+@api("/v1/openapi.json", auth=False, answer="OpenApiDocument")
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 document of this API (docs/openapi.json), without a token."""
+    from chalicelib.api import openapi
+
+    return openapi.document(routes.operations)
+
+
 # -- agency: outgoing documents -----------------------------------------------------------------------------
-@api("/v1/documents", methods=["POST"], status=201)
+@api("/v1/documents", methods=["POST"], status=201, body="DocumentMetadata", answer="CreatedDocument")
 def create_document(caller: Any) -> dict:
     from chalicelib.outbound import documents
 
     return documents.create_document(caller, _body())
 
 
-@api("/v1/documents")
+@api("/v1/documents", answer="DocumentList", query=(LIMIT, CURSOR, STATE))
 def list_documents(caller: Any) -> dict:
     from chalicelib.outbound import documents
 
     return documents.list_documents(caller, limit=_query("limit"), cursor=_query("cursor"), state=_query("state"))
 
 
-@api("/v1/documents/{document_id}")
+@api("/v1/documents/{document_id}", answer="Document")
 def get_document(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import documents
 
     return documents.get_document(caller, document_id)
 
 
-@api("/v1/documents/{document_id}/signed")
+@api("/v1/documents/{document_id}/signed", answer="Download", query=(PART,))
 def get_signed_document(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import documents
 
@@ -60,14 +77,16 @@ def get_signed_document(caller: Any, document_id: str) -> dict:
 
 
 # -- agency: revoke or change the recipients of a sent document (outbound.amendments; packages go out async)
-@api("/v1/documents/{document_id}/revoke", methods=["POST"], status=202)
+@api("/v1/documents/{document_id}/revoke", methods=["POST"], status=202, body="RevokeRequest",
+     answer="AmendmentAnswer")
 def revoke_document(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import amendments
 
     return amendments.revoke(caller, document_id, _body())
 
 
-@api("/v1/documents/{document_id}/update", methods=["POST"], status=202)
+@api("/v1/documents/{document_id}/update", methods=["POST"], status=202, body="UpdateRecipientsRequest",
+     answer="AmendmentAnswer")
 def update_document_recipients(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import amendments
 
@@ -75,7 +94,8 @@ def update_document_recipients(caller: Any, document_id: str) -> dict:
 
 
 # -- agency: a report on any PDF's signatures ---------------------------------------------------------------------
-@api("/v1/verify", methods=["POST"], content_types=["application/pdf", "application/json"])
+@api("/v1/verify", methods=["POST"], content_types=["application/pdf", "application/json"], body="VerifyRequest",
+     answer="VerifyReport")
 def verify(caller: Any) -> dict:
     from chalicelib.api.verify import verify_body
 
@@ -121,21 +141,21 @@ def sweep_documents(event: Any) -> dict:
 
 
 # -- agency: inbound documents (inbox) ----------------------------------------------------------------------------
-@api("/v1/inbox")
+@api("/v1/inbox", answer="InboxList", query=(LIMIT, CURSOR))
 def list_inbox(caller: Any) -> dict:
     from chalicelib.inbound import inbox
 
     return inbox.list_items(caller, limit=_query("limit"), cursor=_query("cursor"))
 
 
-@api("/v1/inbox/{inbox_id}")
+@api("/v1/inbox/{inbox_id}", answer="InboxItem")
 def get_inbox_item(caller: Any, inbox_id: str) -> dict:
     from chalicelib.inbound import inbox
 
     return inbox.get_item(caller, inbox_id)
 
 
-@api("/v1/inbox/{inbox_id}/status", methods=["POST"])
+@api("/v1/inbox/{inbox_id}/status", methods=["POST"], body="InboxStatusRequest", answer="InboxItem")
 def report_inbox_status(caller: Any, inbox_id: str) -> dict:
     from chalicelib.inbound import inbox
 
@@ -143,7 +163,7 @@ def report_inbox_status(caller: Any, inbox_id: str) -> dict:
 
 
 # -- admin: what the axis brought in that needs a person ----------------------------------------------------------
-@api("/v1/admin/inbound-issues")
+@api("/v1/admin/inbound-issues", admin=True, answer="InboundIssueList", query=(LIMIT, CURSOR))
 def list_inbound_issues(caller: Any) -> dict:
     from chalicelib.inbound import inbox
 
@@ -151,49 +171,51 @@ def list_inbound_issues(caller: Any) -> dict:
 
 
 # -- admin: organisation signing keys (create, CSR, certificate chain, activate, rotate, list) ------------------------
-@api("/v1/admin/keys")
+@api("/v1/admin/keys", admin=True, answer="KeyList", query=(ORGAN_ID,))
 def admin_list_keys(caller: Any) -> dict:
     from chalicelib.admin import keys
 
     return keys.list_keys(caller, _query("organ_id"))
 
 
-@api("/v1/admin/keys", methods=["POST"], status=201)
+@api("/v1/admin/keys", methods=["POST"], status=201, admin=True, body="CreateKeyRequest", answer="Key")
 def admin_create_key(caller: Any) -> dict:
     from chalicelib.admin import keys
 
     return keys.create_key(caller, _body())
 
 
-@api("/v1/admin/keys/rotate", methods=["POST"], status=201)
+@api("/v1/admin/keys/rotate", methods=["POST"], status=201, admin=True, body="CreateKeyRequest",
+     answer="Rotation")
 def admin_rotate_key(caller: Any) -> dict:
     from chalicelib.admin import keys
 
     return keys.rotate(caller, _body())
 
 
-@api("/v1/admin/keys/{organ_id}/{key_ref}")
+@api("/v1/admin/keys/{organ_id}/{key_ref}", admin=True, answer="Key")
 def admin_get_key(caller: Any, organ_id: str, key_ref: str) -> dict:
     from chalicelib.admin import keys
 
     return keys.get_key(caller, organ_id, key_ref)
 
 
-@api("/v1/admin/keys/{organ_id}/{key_ref}/csr", methods=["POST"])
+@api("/v1/admin/keys/{organ_id}/{key_ref}/csr", methods=["POST"], admin=True, body="CsrRequest", answer="Csr")
 def admin_key_csr(caller: Any, organ_id: str, key_ref: str) -> dict:
     from chalicelib.admin import keys
 
     return keys.make_csr(caller, organ_id, key_ref, _body())
 
 
-@api("/v1/admin/keys/{organ_id}/{key_ref}/certificate", methods=["PUT"])
+@api("/v1/admin/keys/{organ_id}/{key_ref}/certificate", methods=["PUT"], admin=True, body="CertificateRequest",
+     answer="Key")
 def admin_key_certificate(caller: Any, organ_id: str, key_ref: str) -> dict:
     from chalicelib.admin import keys
 
     return keys.upload_certificate(caller, organ_id, key_ref, _body())
 
 
-@api("/v1/admin/keys/{organ_id}/{key_ref}/activate", methods=["POST"])
+@api("/v1/admin/keys/{organ_id}/{key_ref}/activate", methods=["POST"], admin=True, body=NO_BODY, answer="Key")
 def admin_activate_key(caller: Any, organ_id: str, key_ref: str) -> dict:
     from chalicelib.admin import keys
 
@@ -201,21 +223,21 @@ def admin_activate_key(caller: Any, organ_id: str, key_ref: str) -> dict:
 
 
 # -- admin: dead letters and retries (dispatch resilience) ----------------------------------------------------------
-@api("/v1/admin/dead-letters")
+@api("/v1/admin/dead-letters", admin=True, answer="DeadLetterList", query=(QUEUE,))
 def admin_list_dead_letters(caller: Any) -> dict:
     from chalicelib.outbound import dead_letters
 
     return dead_letters.list_dead_letters(caller, _query("queue"))
 
 
-@api("/v1/admin/dead-letters/redrive", methods=["POST"])
+@api("/v1/admin/dead-letters/redrive", methods=["POST"], admin=True, body="RedriveRequest", answer="Redrive")
 def admin_redrive_dead_letters(caller: Any) -> dict:
     from chalicelib.outbound import dead_letters
 
     return dead_letters.redrive(caller, _body())
 
 
-@api("/v1/admin/documents/{document_id}/retry", methods=["POST"])
+@api("/v1/admin/documents/{document_id}/retry", methods=["POST"], admin=True, body="RetryRequest", answer="Retry")
 def admin_retry_document(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import dead_letters
 

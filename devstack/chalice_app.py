@@ -84,10 +84,12 @@ class ApiServer:
     """The app's HTTP routes on chalice.local's server, on a background thread (`url` has the bound port)."""
 
     def __init__(self, app: Any, disk_config: dict[str, Any], host: str, port: int) -> None:
-        from chalice.local import create_local_server  # lazy: chalice is only needed once the stack starts the app
+        # lazy: chalice is only needed once the stack starts the app
+        from chalice.local import LocalDevServer, create_local_server
 
         config = _chalice_config(disk_config, "api_handler", chalice_app=app)
-        self._server = create_local_server(app, config, host, port)
+        create_local_server(app, config, host, port).server.server_close()  # its app class set up, as chalice does
+        self._server = LocalDevServer(app, config, host, port, handler_cls=_gateway_responses_handler())
         self.url = f"http://{host}:{self._server.server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.server.serve_forever, name="api", daemon=True)
         self._thread.start()
@@ -95,3 +97,33 @@ class ApiServer:
     def stop(self) -> None:
         self._server.server.shutdown()
         self._server.server.server_close()
+
+
+def _gateway_responses_handler() -> type:
+    """chalice.local's request handler with the deployed API's gateway responses (infra/resources.yaml
+    `GatewayResponses`, from chalicelib.api.chalice_errors): chalice.local answers an unknown path as API Gateway
+    does by default (403 "Missing Authentication Token"); the deployed API answers 404 `route_not_found` in the
+    gateway's error shape, and so does the stack. A method no route has (TRACE) is the app's 405, not an HTML page."""
+    # lazy: chalice and the app's modules load only once the stack starts the app (load_app sets the environment)
+    from chalice.local import ChaliceRequestHandler, ForbiddenError
+
+    from chalicelib.api.chalice_errors import GATEWAY_ERROR_CODES, gateway_response_template
+
+    class GatewayResponsesHandler(ChaliceRequestHandler):
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, QUERY...) reaches the app too: Chalice answers 405 `method_not_allowed` in
+            # the gateway's shape, instead of http.server's HTML 501 page, which API Gateway never sends.
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
+
+        def _send_error_response(self, error: Any) -> None:
+            if isinstance(error, ForbiddenError):  # the app has no authorizer: only routing raises this
+                status, code = GATEWAY_ERROR_CODES["MISSING_AUTHENTICATION_TOKEN"]
+                self._send_http_response(status or 404, {"Content-Type": "application/json; charset=utf-8",
+                                                         "Cache-Control": "no-store"},
+                                         gateway_response_template(code).encode("utf-8"))
+                return
+            super()._send_error_response(error)
+
+    return GatewayResponsesHandler

@@ -5,6 +5,13 @@ A use case raises a `GatewayError` (its family gives the HTTP status, the catalo
 `{"error": {"code", "message", "details"}}` with that status, and anything else into `internal_error` (500, logged
 with its traceback, never shown). app.py builds one `Routes` for its Chalice app and stays the table of contents.
 
+Each route also declares what the OpenAPI document says of it (issue 9, "OpenAPI"): its request model (`body`), its
+answer model (`answer`), its query parameters (`query`) and whether it is an admin route (`admin=True`: the admin
+check written once, here, for every `/v1/admin/` route). Models are named, not imported (`"RevokeRequest"`, a class
+of `chalicelib.api.schemas`): importing pydantic here would cost every Lambda its cold start budget; the generator
+(`chalicelib.api.openapi`) resolves the names. `Routes.operations` is the registry it reads. Chalice's own refusals
+(405, 415, its 500) are rewritten into the same error shape by `chalicelib.api.chalice_errors`.
+
 Importing this stays cheap (chalice, core, the token checks whose PyJWT import waits for the first token): every
 Lambda of the app imports it at cold start.
 """
@@ -14,18 +21,20 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalice import Chalice, Response
 
 from chalicelib.api.auth import caller_from_headers
-from chalicelib.core.errors import GatewayError, ValidationFailed
+from chalicelib.api.chalice_errors import uniform_chalice_errors
+from chalicelib.core.errors import Forbidden, GatewayError, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.domain.text import client_text
 from chalicelib.standards.xml_text import first_bad_char
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_PARAM_CHARS", "BodyTooLarge", "Routes", "error_answer",
-           "json_answer", "parse_json"]
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_PARAM_CHARS", "NO_BODY", "UNDECLARED", "BodyTooLarge",
+           "Operation", "Param", "Routes", "error_answer", "json_answer", "parse_json"]
 
 #: A JSON request body larger than this is refused before parsing (413 `body_too_large`): the largest legitimate
 #: one, a document's metadata with 500 recipients and 20 phụ lục, is a few tens of KB.
@@ -110,22 +119,71 @@ def error_answer(exc: GatewayError) -> Response:
     return json_answer(exc.status, exc.to_body())
 
 
+#: `body=NO_BODY`: the route takes no request body (a POST that only acts, e.g. activate).
+NO_BODY = "-"
+#: What a route has not declared: the OpenAPI generator refuses it (`MissingModels`) so a new route cannot go
+#: undocumented (issue 9: the routes merged after this one get their models before the document is regenerated).
+UNDECLARED = "?"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter as the OpenAPI document shows it (`schema`: JSON Schema; strings by default)."""
+
+    name: str
+    description: str = ""
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string", "maxLength": 1024})
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route and method as declared in app.py: what `chalicelib.api.openapi` turns into the document."""
+
+    path: str
+    method: str
+    name: str
+    summary: str
+    status: int
+    auth: bool
+    admin: bool
+    body: str  # a model name of chalicelib.api.schemas, NO_BODY or UNDECLARED
+    answer: str  # a model name, or UNDECLARED
+    query: tuple[Param, ...]
+    content_types: tuple[str, ...]
+
+
 class Routes:
-    """The route decorator and request helpers of one Chalice app."""
+    """The route decorator and request helpers of one Chalice app; `operations`, the registry of its routes."""
 
     def __init__(self, app: Chalice) -> None:
         self.app = app
+        self.operations: list[Operation] = []
+        app.register_middleware(uniform_chalice_errors, "http")
 
-    def route(self, path: str, methods: list[str] | None = None, *, auth: bool = True, status: int = 200,
-              content_types: list[str] | None = None) -> Callable:
-        """A route that authenticates the caller (unless `auth=False`, passed as `caller=`) and answers `status`
-        with the handler's result as JSON, or the error's answer."""
+    def route(self, path: str, methods: list[str] | None = None, *, auth: bool = True, admin: bool = False,
+              status: int = 200, content_types: list[str] | None = None, body: str | None = None,
+              answer: str = UNDECLARED, query: tuple[Param | str, ...] = ()) -> Callable:
+        """A route that authenticates the caller (unless `auth=False`, passed as `caller=`), refuses a caller not in
+        `admins` when `admin=True` (403 `forbidden`, the one answer for every admin route), and answers `status`
+        with the handler's result as JSON, or the error's answer. `body`, `answer` and `query` name what the
+        OpenAPI document shows (module docstring); a GET takes no body unless it says so."""
+        methods = methods or ["GET"]
+        declared_body = body if body is not None else (NO_BODY if methods == ["GET"] else UNDECLARED)
+        declared_query = tuple(p if isinstance(p, Param) else Param(p) for p in query)
 
         def decorate(func: Callable) -> Callable:
+            summary = (func.__doc__ or func.__name__.replace("_", " ")).strip().splitlines()[0]
+            self.operations.extend(
+                Operation(path, method, func.__name__, summary, status, auth, admin, declared_body, answer,
+                          declared_query, tuple(content_types or ("application/json",)))
+                for method in methods)
+
             @functools.wraps(func)
             def handler(**params: str) -> Response:
                 try:
                     caller = caller_from_headers(dict(self.app.current_request.headers)) if auth else None
+                    if admin and not (caller is not None and caller.is_admin):  # the admin check, written once
+                        raise Forbidden(details={"required_group": "admins"})
                     for name, value in params.items():  # path parameters: ids, codes (never multi-line text)
                         params[name] = client_text(value, f"path.{name}", max_len=MAX_PARAM_CHARS)
                     if auth:
@@ -138,7 +196,7 @@ class Routes:
                     return error_answer(GatewayError(code="internal_error"))
 
             options = {"content_types": content_types} if content_types else {}
-            return self.app.route(path, methods=methods or ["GET"], **options)(handler)
+            return self.app.route(path, methods=methods, **options)(handler)
 
         return decorate
 

@@ -65,6 +65,16 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("conflict", (409,), "Trạng thái hiện tại không cho phép thao tác này.", "Conflict's default."),
         E("internal_error", (500,), "Lỗi hệ thống, vui lòng thử lại sau.",
           "An unexpected error; logged with its traceback, never shown."),
+        E("route_not_found", (404,), "Không có địa chỉ (đường dẫn) này trong API.",
+          "No route has this path (API Gateway's MISSING_AUTHENTICATION_TOKEN, answered 404 in this shape)."),
+        E("method_not_allowed", (405,), "Đường dẫn này không nhận phương thức HTTP đã dùng.",
+          "The path exists but not with this method (Chalice's 405); `details.allowed` lists the methods."),
+        E("unsupported_media_type", (415,), "Kiểu nội dung (Content-Type) của yêu cầu không được hỗ trợ.",
+          "A `Content-Type` the route does not take (Chalice's or API Gateway's 415); `details.content_type`."),
+        E("too_many_requests", (429,), "Quá nhiều yêu cầu, vui lòng thử lại sau ít phút.",
+          "API Gateway's throttling (stage or account limits)."),
+        E("service_unavailable", (502, 503, 504), "Dịch vụ tạm thời không phản hồi, vui lòng thử lại sau.",
+          "API Gateway's own 5xx (the function failed to answer, timed out, or was throttled)."),
     ),
     # -- outgoing documents (chalicelib.outbound.documents) -------------------------------------------------------
     "Outgoing documents": (

@@ -10,7 +10,9 @@ here. The places a code is spelled (each seen in the tree):
 - a record's reason: a dict literal's `"reason"` / `"reason_code"` entry (not inside `details`), the reason passed
   to the poller's `refuse(base, outcome, reason, ...)`, and a `reason = …` assignment;
 - a verification report's `"error"` (answered by POST /v1/verify as the code), and what a `*_problem` function
-  returns (`certificates._validity_problem`, raised as the code).
+  returns (`certificates._validity_problem`, raised as the code);
+- the values (or the strings in tuple values) of a dict assigned to a name ending in `_ERROR_CODES` (the tables
+  that map Chalice's and API Gateway's own refusals to codes, chalicelib.api.chalice_errors).
 """
 
 from __future__ import annotations
@@ -111,6 +113,12 @@ def spellings() -> Iterator[Spelling]:
             elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "reason"
                                                       for t in node.targets):
                 yield from (Spelling(c, where, True) for c in _literals(node.value))
+            elif isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict) and any(
+                    isinstance(t, ast.Name) and t.id.endswith("_ERROR_CODES")
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])):
+                for value in node.value.values:
+                    items = value.elts if isinstance(value, ast.Tuple) else [value]
+                    yield from (Spelling(c, where, False) for item in items for c in _literals(item))
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
                     if arg.arg == "code":
