@@ -5,6 +5,16 @@ context, delete only the records not reported in `batchItemFailures`, leave the 
 after maxReceiveCount, redrive to the DLQ) and for EventBridge schedules. Why this is not a shortcut: the gateway's
 retry, backoff and dead-letter behaviour lives in SQS's visibility timeouts and redrive, so the pump must leave
 those to SQS (moto) exactly as Lambda does, and never retry or delete on its own judgement.
+
+With `retry_after` (a visibility timeout of a few seconds, so that tests see retries in seconds, not minutes) the
+pump keeps what AWS guarantees by configuration: a message is not delivered again while its own invocation runs
+(the deployable queues' 120 s visibility timeout outlasts every function's timeout, infra/resources.yaml). It renews
+the visibility of each message of a running batch every `retry_after / 2` seconds (`_Heartbeat`), except for the
+messages the handler itself has set a visibility for (dispatch's backoff, a lease's wait: `_VisibilityLedger`), and
+stops when the invocation ends: a failed message comes back `retry_after` later or when its handler said, and the
+messages of a killed process come back `retry_after` after its last renewal, as those of a timed-out Lambda would
+after the visibility timeout. Without it, a message whose invocation outlasts `retry_after` is handled twice at
+once and its second delivery meets its own lease (found by tests/e2e/test_dispatch_faults_e2e.py under load).
 """
 
 from __future__ import annotations
@@ -57,6 +67,76 @@ class _Schedule:
     name: str
     expression: str
     trigger: threading.Event
+
+
+class _VisibilityLedger:
+    """The receipt handles this process's handlers have called ChangeMessageVisibility for (botocore's
+    `_make_api_call`, patched once per process so clients made before the pump are seen too). The lock also orders
+    a renewal and a handler's own change: the later one is the handler's, as it must be."""
+
+    lock = threading.RLock()
+    changed: set[str] = set()
+    _mine = threading.local()
+    _installed = False
+
+    @classmethod
+    def install(cls) -> None:
+        from botocore.client import BaseClient  # lazy: as the app's own clients
+
+        with cls.lock:
+            if cls._installed:
+                return
+            cls._installed = True
+            original = BaseClient._make_api_call
+
+            def make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+                if operation_name != "ChangeMessageVisibility" or getattr(cls._mine, "renewing", False):
+                    return original(client, operation_name, api_params)
+                with cls.lock:
+                    cls.changed.add(str(api_params.get("ReceiptHandle")))
+                    return original(client, operation_name, api_params)
+
+            BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+
+    @classmethod
+    def renew(cls, sqs: Any, queue_url: str, messages: list[dict[str, Any]], seconds: int) -> None:
+        with cls.lock:
+            cls._mine.renewing = True
+            try:
+                for m in messages:
+                    if m["ReceiptHandle"] not in cls.changed:
+                        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                      VisibilityTimeout=seconds)
+            finally:
+                cls._mine.renewing = False
+
+    @classmethod
+    def forget(cls, messages: list[dict[str, Any]]) -> None:
+        with cls.lock:
+            cls.changed.difference_update(m["ReceiptHandle"] for m in messages)
+
+
+class _Heartbeat:
+    """Keeps a running batch's messages invisible (module docstring) until `stop()`."""
+
+    def __init__(self, sqs: Any, source: _SqsSource, messages: list[dict[str, Any]], seconds: int) -> None:
+        self._sqs, self._source, self._messages, self._seconds = sqs, source, messages, seconds
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{source.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(max(0.5, self._seconds / 2)):
+            try:
+                _VisibilityLedger.renew(self._sqs, self._source.queue_url, self._messages, self._seconds)
+            except Exception as exc:  # a receipt gone stale or moto busy: the next beat tries again
+                pump_log.debug("%s: visibility renewal failed: %s", self._source.name, type(exc).__name__)
+
+    def stop(self) -> None:
+        with _VisibilityLedger.lock:  # no renewal after this returns
+            self._done.set()
+        self._thread.join(timeout=5)
+        _VisibilityLedger.forget(self._messages)
 
 
 def _document_ids(body: str) -> list[str]:
@@ -117,6 +197,8 @@ class EventPump:
 
     def start(self) -> None:
         options = self._options
+        if options.retry_after is not None:
+            _VisibilityLedger.install()
         if options.retry_after is not None:
             # A shorter visibility timeout on the queues themselves, not a per-message change after each failure:
             # that way a handler's own ChangeMessageVisibility (dispatch backoff) is honoured exactly as SQS does.
@@ -190,11 +272,16 @@ class EventPump:
         ids = [m["MessageId"] for m in messages]
         started = time.monotonic()
         error: BaseException | None = None
+        heartbeat = (_Heartbeat(self._sqs, source, messages, self._options.retry_after)
+                     if self._options.retry_after else None)
         try:
             result = handler(event, context)
         except Exception as exc:  # Lambda: an invocation error fails the whole batch
             error, result = exc, None
             pump_log.exception("%s: handler raised %s", source.name, type(exc).__name__)
+        finally:
+            if heartbeat is not None:
+                heartbeat.stop()
         elapsed = time.monotonic() - started
         failed = set(ids) if error else failed_message_ids(result, ids)
         if elapsed > timeout:
