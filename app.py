@@ -20,6 +20,8 @@ from chalicelib.domain.states import ALL_STATES
 app = Chalice(app_name="edoc-gateway")
 app.api.cors = False
 app.api.binary_types.append("application/pdf")  # POST /v1/verify takes the PDF itself as the body
+# GET /v1/admin/reports/monthly?format=xlsx answers a workbook (chalicelib.api.files: Accept must name it)
+app.api.binary_types.append("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 routes = Routes(app)
 api, _body, _query = routes.route, routes.body, routes.query
@@ -242,3 +244,46 @@ def admin_retry_document(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import dead_letters
 
     return dead_letters.retry_document(caller, document_id, _body())
+
+
+# -- admin: search, revoke, reports (issue 9: find any agency's document, revoke for it, the province's KPIs) --------
+@api("/v1/admin/documents")
+def admin_search_documents(caller: Any) -> dict:
+    from chalicelib.admin import search
+
+    return search.search_documents(caller, {n: _query(n) for n in search.QUERY_PARAMS})
+
+
+@api("/v1/admin/documents/{document_id}/revoke", methods=["POST"], status=202)
+def admin_revoke_document(caller: Any, document_id: str) -> dict:
+    from chalicelib.admin import search
+
+    return search.revoke_document(caller, document_id, _body())
+
+
+@api("/v1/admin/reports/monthly")
+def admin_monthly_report(caller: Any) -> Any:
+    from chalicelib.api.files import monthly_report_answer
+
+    return monthly_report_answer(caller, month=_query("month"), fmt=_query("format"))
+
+
+@api("/v1/admin/reports/yearly")
+def admin_yearly_report(caller: Any) -> dict:
+    from chalicelib.admin import reports
+
+    return reports.yearly(caller, year=_query("year"))
+
+
+@api("/v1/admin/reports/targets")
+def admin_get_report_targets(caller: Any) -> dict:
+    from chalicelib.admin import reports
+
+    return reports.get_targets(caller)
+
+
+@api("/v1/admin/reports/targets", methods=["PUT"])
+def admin_put_report_targets(caller: Any) -> dict:
+    from chalicelib.admin import reports
+
+    return reports.put_targets(caller, _body())
