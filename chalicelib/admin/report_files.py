@@ -22,7 +22,7 @@ _SHARE_COLUMNS = {"electronic_only_share", "signed_share", "target_electronic_on
 
 def xlsx_bytes(report: Mapping[str, Any]) -> bytes:
     from openpyxl import Workbook  # lazy: see the module docstring
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font  # lazy: the same package
 
     workbook = Workbook()
     sheet = workbook.active

@@ -25,6 +25,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.agency_registry import get_agency_registry
+from chalicelib.adapters.inbound_store import inbound_store
+from chalicelib.adapters.report_store import get_report_store
+from chalicelib.admin.report_files import xlsx_bytes
 from chalicelib.core.errors import Forbidden, ValidationFailed
 from chalicelib.domain import kpi, states
 from chalicelib.domain.axis_statuses import ACCEPTED
@@ -67,10 +71,6 @@ class ReportPorts:
 
 
 def default_ports() -> ReportPorts:
-    from chalicelib.adapters.agency_registry import get_agency_registry
-    from chalicelib.adapters.inbound_store import inbound_store
-    from chalicelib.adapters.report_store import get_report_store
-
     store = get_report_store()
     return ReportPorts(done_in_month=store.done_in_month, deliveries=store.deliveries,
                        inbox_between=inbound_store().inbox_between,
@@ -183,8 +183,6 @@ def monthly(caller: Caller, *, month: str | None, fmt: str | None,
     if fmt == "csv":
         return kpi.csv_bytes(report), "text/csv; charset=utf-8", f"bao-cao-{checked}.csv"
     if fmt == "xlsx":
-        from chalicelib.admin.report_files import xlsx_bytes  # lazy: openpyxl only for this answer
-
         return xlsx_bytes(report), XLSX_TYPE, f"bao-cao-{checked}.xlsx"
     return report
 

@@ -32,7 +32,9 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import MAX_CURSOR_CHARS, encode_cursor
+from chalicelib.adapters.report_store import get_report_store
 from chalicelib.admin.reports import require_admin
 from chalicelib.core.clock import VN_TZ, utc_now
 from chalicelib.core.errors import NotFound, ValidationFailed
@@ -40,6 +42,7 @@ from chalicelib.domain import states
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.report_months import day_start_utc, months_between, parse_date
 from chalicelib.domain.text_search import words
+from chalicelib.outbound import amendments
 from chalicelib.outbound.presenters import present
 from chalicelib.standards.identifiers import is_strict
 
@@ -52,15 +55,12 @@ MAX_QUERIES = 40
 QUERY_PARAMS = ("organ_id", "state", "recipient", "from", "to", "number", "notation", "q", "limit", "cursor")
 
 
-def _bad(message: str, code: str, **details: Any) -> ValidationFailed:
-    return ValidationFailed(message, code=code, details=details)
-
-
 def _code(value: str | None, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not is_strict(value):
-        raise _bad("Mã định danh cơ quan không đúng dạng.", "invalid_organ_id", field=name, value=value[:64])
+        raise ValidationFailed("Mã định danh cơ quan không đúng dạng.", code="invalid_organ_id",
+                               details={"field": name, "value": value[:64]})
     return value
 
 
@@ -68,13 +68,15 @@ def _range(start: str | None, end: str | None) -> tuple[date, date]:
     today = utc_now().astimezone(VN_TZ).date()
     last = parse_date(end) if end else today
     if last is None:
-        raise _bad("Ngày phải có dạng YYYY-MM-DD.", "invalid_date", field="to", value=end)
+        raise ValidationFailed("Ngày phải có dạng YYYY-MM-DD.", code="invalid_date",
+                               details={"field": "to", "value": end})
     first = parse_date(start) if start else last - timedelta(days=DEFAULT_RANGE_DAYS)
     if first is None:
-        raise _bad("Ngày phải có dạng YYYY-MM-DD.", "invalid_date", field="from", value=start)
+        raise ValidationFailed("Ngày phải có dạng YYYY-MM-DD.", code="invalid_date",
+                               details={"field": "from", "value": start})
     if first > last or (last - first).days > MAX_RANGE_DAYS:
-        raise _bad("Khoảng ngày tìm kiếm không hợp lệ (từ ≤ đến, tối đa 3 năm).", "invalid_date_range",
-                   **{"from": first.isoformat(), "to": last.isoformat(), "max_days": MAX_RANGE_DAYS})
+        raise ValidationFailed("Khoảng ngày tìm kiếm không hợp lệ (từ ≤ đến, tối đa 3 năm).", code="invalid_date_range",
+                               details={"from": first.isoformat(), "to": last.isoformat(), "max_days": MAX_RANGE_DAYS})
     return first, last
 
 
@@ -111,8 +113,6 @@ def search_documents(caller: Caller, params: dict[str, str | None], store: Any =
     "next"?}`, newest first."""
     require_admin(caller)
     if store is None:
-        from chalicelib.adapters.report_store import get_report_store
-
         store = get_report_store()
     try:
         size = max(1, min(int(params.get("limit") or 50), 200))
@@ -160,9 +160,6 @@ def search_documents(caller: Caller, params: dict[str, str | None], store: Any =
 def revoke_document(caller: Caller, document_id: str, body: Any) -> dict[str, Any]:
     """`POST /v1/admin/documents/{id}/revoke` {"reason"}: the agency's revocation, done by an admin for it."""
     require_admin(caller)
-    from chalicelib.adapters.document_store import get_document_store
-    from chalicelib.outbound import amendments
-
     try:
         uuid.UUID(document_id)
     except ValueError as exc:

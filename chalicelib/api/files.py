@@ -13,6 +13,7 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.admin import reports
 from chalicelib.domain.caller import Caller
 
 __all__ = ["file_answer", "monthly_report_answer"]
@@ -31,6 +32,4 @@ def file_answer(result: Any) -> Any:
 
 def monthly_report_answer(caller: Caller, *, month: str | None, fmt: str | None) -> Any:
     """`GET /v1/admin/reports/monthly`: JSON, or the CSV/XLSX file."""
-    from chalicelib.admin import reports
-
     return file_answer(reports.monthly(caller, month=month, fmt=fmt))
