@@ -23,6 +23,7 @@ import pytest
 
 from chalicelib.core.clock import VN_TZ
 from devstack.client import ApiError, GatewayClient
+from tests.e2e.helpers import eventually
 from tests.support.axis import sim as _sim
 from tests.support.documents import fresh_metadata
 from tests.support.organs import G22, K62
@@ -35,14 +36,19 @@ DONE = {"DISPATCHED", "REJECTED", "FAILED"}
 
 
 @pytest.fixture(scope="module")
-def report_stack(tmp_path_factory: pytest.TempPathFactory):
+def report_handle(tmp_path_factory: pytest.TempPathFactory):
     from devstack.stack import start_stack
 
     handle = start_stack(Path(tmp_path_factory.mktemp("reports-stack")), ports=0)
     try:
-        yield handle.info
+        yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(scope="module")
+def report_stack(report_handle) -> dict:
+    return report_handle.info
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +166,38 @@ def test_monthly_report_in_json_csv_and_xlsx_has_the_expected_numbers(report_sta
     yearly = client.call("GET", "/v1/admin/reports/yearly", sent["admin"], params={"year": month[:4]})
     trend = next(a for a in yearly["agencies"] if a["organ_id"] == SENDER)["months"]
     assert next(m for m in trend if m["month"] == month)["sent"] == 3
+
+
+def test_the_first_acceptance_gives_the_median_time_to_accept(report_stack, report_handle, sent, tmp_path):
+    """Văn phòng Chính phủ's system takes the "kiem-thu" package and reports 03 (đã tiếp nhận): the report's
+    `median_seconds_to_accept` is that report's time on the delivery less the dispatch time."""
+    from datetime import date
+
+    from chalicelib.standards.edxml import Organ, ResponseFor
+    from tests.support.axis import send_as
+    from tests.support.packages import status_package
+
+    client = GatewayClient(report_stack)
+    doc = sent["docs"]["kiem-thu"]
+    number, notation = doc["metadata"]["number"], doc["metadata"]["notation"]
+    header_id = f"{SENDER},{doc['metadata']['issued_on'].replace('-', '/')},{number}/{notation}"
+    issued = date.fromisoformat(doc["metadata"]["issued_on"])
+    g22 = client.axis_system(G22)
+    ref = ResponseFor(SENDER, f"{number}/{notation}", header_id, issued)
+    send_as(g22, status_package(Organ(G22, "Văn phòng Chính phủ"), ref, "03"), [SENDER], tmp_path, "status")
+
+    def accepted() -> str:
+        view = client.get_document(sent["clerk"], doc["document_id"])
+        [delivery] = view["deliveries"]
+        return next(h["at"] for h in delivery["history"] if h.get("code") == "03")
+
+    at = eventually(report_handle, accepted, what="the 03 on the delivery")
+    expected = (datetime.fromisoformat(at.replace("Z", "+00:00"))
+                - datetime.fromisoformat(doc["dispatched_at"].replace("Z", "+00:00"))).total_seconds()
+    month = _month(doc["dispatched_at"])
+    row = next(r for r in client.call("GET", "/v1/admin/reports/monthly", sent["admin"],
+                                      params={"month": month})["agencies"] if r["organ_id"] == SENDER)
+    assert row["median_seconds_to_accept"] == pytest.approx(expected, abs=0.15)
 
 
 def test_targets_can_be_changed_and_change_below_target(report_stack, sent):
