@@ -50,10 +50,10 @@ FORMATS = ("json", "csv", "xlsx")
 
 
 def require_admin(caller: Caller) -> None:
-    """The admin check of the admin routes (403 `admin_only` for a clerk)."""
+    """The use cases' own admin check, behind the routes' (`admin=True`, chalicelib.api.http): the same one answer,
+    403 `forbidden`, should a use case ever be called from elsewhere."""
     if not getattr(caller, "is_admin", False):
-        raise Forbidden("Chỉ quản trị viên được xem mục này.", code="admin_only",
-                        details={"required_group": "admins"})
+        raise Forbidden(details={"required_group": "admins"})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The administrators' document search across agencies and their revocation on an agency's behalf (issue 9).
 
 `GET /v1/admin/documents?organ_id=&state=&recipient=&from=&to=&number=&notation=&q=&limit=&cursor=`: admins only
-(403 `admin_only`). `from`/`to` are ISO dates of creation in Vietnam time (default: the twelve months up to today;
+(403 `forbidden`). `from`/`to` are ISO dates of creation in Vietnam time (default: the twelve months up to today;
 at most MAX_RANGE_DAYS apart); `q` matches the trích yếu accent- and case-insensitively: every folded word of `q`
 must occur in the record's `subject_folded` (chalicelib.domain.text_search.fold, written when the record is
 created; records created before that have none and are found by the other filters only).

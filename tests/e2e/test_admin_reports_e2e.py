@@ -290,7 +290,7 @@ def test_a_clerk_is_refused_every_admin_route(report_stack, sent):
                                ("PUT", "/v1/admin/reports/targets", {"levels": {}})):
         with pytest.raises(ApiError) as refused:
             client.call(method, path, clerk, json=body)
-        assert refused.value.status == 403 and refused.value.code == "admin_only", path
+        assert refused.value.status == 403 and refused.value.code == "forbidden", path
     assert client.get_document(clerk, document_id)["state"] == "DISPATCHED"
     # and an admin's malformed parameters are 400s with their own codes
     for params, code in (({"month": "2026-13"}, "invalid_month"), ({"month": "2026-12", "format": "pdf"},

@@ -73,7 +73,7 @@ def _month_store() -> Store:
     return store
 
 
-def test_a_clerk_gets_admin_only_on_every_admin_route():
+def test_a_clerk_gets_the_one_forbidden_answer_on_every_admin_route():
     store = Store()
     calls = [lambda: reports.monthly(CLERK, month="2026-12", fmt=None, ports=store.ports()),
              lambda: reports.yearly(CLERK, year="2026", ports=store.ports()),
@@ -84,7 +84,7 @@ def test_a_clerk_gets_admin_only_on_every_admin_route():
     for call in calls:
         with pytest.raises(Forbidden) as refused:
             call()
-        assert refused.value.code == "admin_only" and refused.value.status == 403
+        assert refused.value.code == "forbidden" and refused.value.status == 403
 
 
 def test_the_month_counts_what_the_index_holds_by_its_rules():
