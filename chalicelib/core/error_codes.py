@@ -219,6 +219,30 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
           "A bad redrive list."),
         E("not_retryable", (409,), "Chỉ văn bản ở trạng thái FAILED mới gửi lại được.", "Retry of a non-FAILED one."),
     ),
+    # -- the audit trail and the trust roots (chalicelib.admin.audit, chalicelib.admin.trust_roots; issue 9) ------
+    "Audit and trust roots": (
+        E("audit_unavailable", (503,),
+          "Không ghi được nhật ký kiểm tra; thao tác chưa được xác nhận, vui lòng thử lại.",
+          "The audit entry of this request could not be written (the audit trail fails closed: the answer is "
+          "withheld); `details.reason` is `store` or `contention`. A change the handler made stays made and its "
+          "entry is in the error log."),
+        E("invalid_date", (400,), "Ngày phải có dạng YYYY-MM-DD.",
+          "A `day`, `from` or `to` query parameter that is not a calendar date (`details.field`)."),
+        E("invalid_date_range", (400,), "Khoảng ngày không hợp lệ.",
+          "`from` after `to`, or a span longer than 366 days (`details.max_days`)."),
+        E("not_a_ca_certificate", (422,), "Chứng thư số không phải của tổ chức chứng thực (CA).",
+          "A trust root must have basicConstraints cA = true."),
+        E("trust_root_exists", (409,), "Chứng thư số gốc này đã được tin cậy.",
+          "The root is already trusted (`details.source`: `configured` or `admin`)."),
+        E("trust_root_configured", (409,), "Chứng thư số gốc do cấu hình hệ thống quy định, không xóa qua API được.",
+          "A root from the TRUST_ROOTS setting: the operator removes it."),
+        E("trust_roots_changed", (409,), "Danh sách chứng thư số gốc vừa thay đổi, vui lòng thử lại.",
+          "Concurrent edits of the bundle kept winning over this one."),
+        E("unknown_trust_root", (404,), "Không tìm thấy chứng thư số gốc.",
+          "No admin-managed root has this fingerprint."),
+        E("invalid_fingerprint", (400,), "Dấu vân tay phải là SHA-256 dạng hex (64 ký tự).",
+          "The path's fingerprint is not 64 hex digits."),
+    ),
     # -- the inbox and the clerk's status reports (chalicelib.inbound.inbox, chalicelib.domain.axis_statuses) ----
     "Inbox": (
         E("inbox_item_not_found", (404,), "Không tìm thấy văn bản đến.", "No such item in the caller's inbox."),
