@@ -242,3 +242,40 @@ def admin_retry_document(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import dead_letters
 
     return dead_letters.retry_document(caller, document_id, _body())
+
+
+# -- admin: audit and trust roots (issue 9; every call audited at the edge, chalicelib.api.http) ---------------------
+@api("/v1/admin/audit")
+def admin_search_audit(caller: Any) -> dict:
+    from chalicelib.admin import audit
+
+    return audit.search(caller, actor=_query("actor"), organ_id=_query("organ_id"), resource_id=_query("resource_id"),
+                        from_day=_query("from"), to_day=_query("to"), limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/admin/audit/verify")
+def admin_verify_audit(caller: Any) -> dict:
+    from chalicelib.admin import audit
+
+    return audit.verify_day(caller, _query("day"))
+
+
+@api("/v1/admin/trust-roots")
+def admin_list_trust_roots(caller: Any) -> dict:
+    from chalicelib.admin import trust_roots
+
+    return trust_roots.list_roots(caller)
+
+
+@api("/v1/admin/trust-roots", methods=["POST"], status=201)
+def admin_add_trust_root(caller: Any) -> dict:
+    from chalicelib.admin import trust_roots
+
+    return trust_roots.add_root(caller, _body())
+
+
+@api("/v1/admin/trust-roots/{fingerprint}", methods=["DELETE"])
+def admin_delete_trust_root(caller: Any, fingerprint: str) -> dict:
+    from chalicelib.admin import trust_roots
+
+    return trust_roots.delete_root(caller, fingerprint)
