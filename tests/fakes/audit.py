@@ -12,8 +12,8 @@ import threading
 import time
 from typing import Any
 
-from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.audit_store import FILTER_PATHS
+from chalicelib.adapters.dynamo import ConditionFailed
 
 __all__ = ["FakeAuditStore", "FakeTrustBundle"]
 
