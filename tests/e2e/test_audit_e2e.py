@@ -83,12 +83,20 @@ def test_verify_holds_then_fails_on_the_altered_entry(client: GatewayClient, adm
     day = entry["day"]
     report = client.call("GET", "/v1/admin/audit/verify", admin, params={"day": day})
     assert report["valid"] is True and report["entries"] >= 3
-    _audit_table(stack).update_item(Key={"pk": f"DAY#{day}", "sk": f"SEQ#{entry['seq']:010d}"},
-                                    UpdateExpression="SET #r = :r", ExpressionAttributeNames={"#r": "result"},
-                                    ExpressionAttributeValues={":r": "forbidden"})
-    report = client.call("GET", "/v1/admin/audit/verify", admin, params={"day": day})
-    assert report["valid"] is False
-    assert report["first_bad"]["seq"] == entry["seq"] and report["first_bad"]["problem"] == "altered"
+    table, key = _audit_table(stack), {"pk": f"DAY#{day}", "sk": f"SEQ#{entry['seq']:010d}"}
+
+    def set_result(value: str) -> None:
+        table.update_item(Key=key, UpdateExpression="SET #r = :r", ExpressionAttributeNames={"#r": "result"},
+                          ExpressionAttributeValues={":r": value})
+
+    set_result("forbidden")
+    try:
+        report = client.call("GET", "/v1/admin/audit/verify", admin, params={"day": day})
+        assert report["valid"] is False
+        assert report["first_bad"]["seq"] == entry["seq"] and report["first_bad"]["problem"] == "altered"
+    finally:
+        set_result(entry["result"])  # the stack is shared by the session: leave the day's chain as it was
+    assert client.call("GET", "/v1/admin/audit/verify", admin, params={"day": day})["valid"] is True
 
 
 @pytest.fixture(scope="module")
