@@ -167,7 +167,8 @@ class Routes:
 
     def route(self, path: str, methods: list[str] | None = None, *, auth: bool = True, admin: bool = False,
               status: int = 200, content_types: list[str] | None = None, body: str | None = None,
-              answer: str = UNDECLARED, query: tuple[Param | str, ...] = (), audit: str | bool | None = None) -> Callable:
+              answer: str = UNDECLARED, query: tuple[Param | str, ...] = (),
+              audit: str | bool | None = None) -> Callable:
         """A route that authenticates the caller (unless `auth=False`, passed as `caller=`), refuses a caller not in
         `admins` when `admin=True` (403 `forbidden`, the one answer for every admin route), and answers `status`
         with the handler's result as JSON, or the error's answer. `body`, `answer` and `query` name what the
