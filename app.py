@@ -34,6 +34,11 @@ PART = Param("part", "phụ lục `att-<n>` (mặc định: văn bản chính)",
 ORGAN_ID = Param("organ_id", "mã định danh cơ quan")
 QUEUE = Param("queue", "hàng đợi", {"type": "string", "enum": ["dispatch", "upload"]})
 MONTH = Param("month", "tháng báo cáo (YYYY-MM, giờ Việt Nam)", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"})
+_DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+AUDIT_QUERY = (Param("actor", "tên đăng nhập người thực hiện"), Param("organ_id", "cơ quan của người thực hiện"),
+               Param("resource_id", "mã đối tượng (văn bản, khóa, chứng thư...)"),
+               Param("from", "từ ngày (YYYY-MM-DD, giờ Việt Nam)", _DAY), Param("to", "đến ngày (YYYY-MM-DD)", _DAY),
+               LIMIT, CURSOR)
 
 
 # -- health --------------------------------------------------------------------------------------------------
@@ -300,3 +305,38 @@ def admin_put_report_targets(caller: Any) -> dict:
     from chalicelib.admin import reports
 
     return reports.put_targets(caller, _body())
+# -- admin: audit and trust roots (issue 9; every call audited at the edge, chalicelib.api.http) ---------------------
+@api("/v1/admin/audit", admin=True, answer="AuditList", query=AUDIT_QUERY)
+def admin_search_audit(caller: Any) -> dict:
+    from chalicelib.admin import audit
+
+    return audit.search(caller, actor=_query("actor"), organ_id=_query("organ_id"), resource_id=_query("resource_id"),
+                        from_day=_query("from"), to_day=_query("to"), limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/admin/audit/verify", admin=True, answer="AuditVerify", query=(Param("day", "ngày (YYYY-MM-DD)", _DAY),))
+def admin_verify_audit(caller: Any) -> dict:
+    from chalicelib.admin import audit
+
+    return audit.verify_day(caller, _query("day"))
+
+
+@api("/v1/admin/trust-roots", admin=True, answer="TrustRootList")
+def admin_list_trust_roots(caller: Any) -> dict:
+    from chalicelib.admin import trust_roots
+
+    return trust_roots.list_roots(caller)
+
+
+@api("/v1/admin/trust-roots", methods=["POST"], status=201, admin=True, body="AddTrustRoot", answer="TrustRoot")
+def admin_add_trust_root(caller: Any) -> dict:
+    from chalicelib.admin import trust_roots
+
+    return trust_roots.add_root(caller, _body())
+
+
+@api("/v1/admin/trust-roots/{fingerprint}", methods=["DELETE"], admin=True, body=NO_BODY, answer="TrustRootDeleted")
+def admin_delete_trust_root(caller: Any, fingerprint: str) -> dict:
+    from chalicelib.admin import trust_roots
+
+    return trust_roots.delete_root(caller, fingerprint)

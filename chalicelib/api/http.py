@@ -12,8 +12,11 @@ of `chalicelib.api.schemas`): importing pydantic here would cost every Lambda it
 (`chalicelib.api.openapi`) resolves the names. `Routes.operations` is the registry it reads. Chalice's own refusals
 (405, 415, its 500) are rewritten into the same error shape by `chalicelib.api.chalice_errors`.
 
-Importing this stays cheap (chalice, core, the token checks whose PyJWT import waits for the first token): every
-Lambda of the app imports it at cold start.
+Every answered call with a caller is then audited by the route's `audit` rule (issue 9, "Audit";
+`chalicelib.domain.audit.audit_action`): one hook, `Routes._audited`, after the handler answered or failed.
+
+Importing this stays cheap (chalice, core, the token checks whose PyJWT import waits for the first token, the audit
+use case whose boto3 waits for the first entry): every Lambda of the app imports it at cold start.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from typing import Any
 
 from chalice import Chalice, Response
 
+from chalicelib.admin import audit as audit_trail
 from chalicelib.api.auth import caller_from_headers
 from chalicelib.api.chalice_errors import uniform_chalice_errors
 from chalicelib.core.errors import Forbidden, GatewayError, ValidationFailed
 from chalicelib.core.log import logger
+from chalicelib.domain.audit import audit_action, entry_fields, resource_of
 from chalicelib.domain.text import client_text
 from chalicelib.standards.xml_text import first_bad_char
 
@@ -162,12 +167,17 @@ class Routes:
 
     def route(self, path: str, methods: list[str] | None = None, *, auth: bool = True, admin: bool = False,
               status: int = 200, content_types: list[str] | None = None, body: str | None = None,
-              answer: str = UNDECLARED, query: tuple[Param | str, ...] = ()) -> Callable:
+              answer: str = UNDECLARED, query: tuple[Param | str, ...] = (),
+              audit: str | bool | None = None) -> Callable:
         """A route that authenticates the caller (unless `auth=False`, passed as `caller=`), refuses a caller not in
         `admins` when `admin=True` (403 `forbidden`, the one answer for every admin route), and answers `status`
         with the handler's result as JSON (or as it is when the handler returns a chalice `Response`: a file,
         chalicelib.api.files), or the error's answer. `body`, `answer` and `query` name what the
-        OpenAPI document shows (module docstring); a GET takes no body unless it says so."""
+        OpenAPI document shows (module docstring); a GET takes no body unless it says so.
+
+        `audit` (issue 9, chalicelib.domain.audit.audit_action): None audits every non-GET call and every admin's
+        call as the handler's name, a name audits every call under it, False none; calls without a caller
+        (`auth=False`, a refused token) have no actor and are not audited."""
         methods = methods or ["GET"]
         declared_body = body if body is not None else (NO_BODY if methods == ["GET"] else UNDECLARED)
         declared_query = tuple(p if isinstance(p, Param) else Param(p) for p in query)
@@ -181,6 +191,7 @@ class Routes:
 
             @functools.wraps(func)
             def handler(**params: str) -> Response:
+                caller, result, outcome = None, None, "ok"
                 try:
                     caller = caller_from_headers(dict(self.app.current_request.headers)) if auth else None
                     if admin and not (caller is not None and caller.is_admin):  # the admin check, written once
@@ -191,17 +202,39 @@ class Routes:
                         params["caller"] = caller
                     result = func(**params)
                     # A handler that built its own answer (a file: chalicelib.api.files) is answered as it is.
-                    return result if isinstance(result, Response) else json_answer(status, result)
+                    answered = result if isinstance(result, Response) else json_answer(status, result)
                 except GatewayError as exc:
-                    return error_answer(exc)
+                    answered, outcome = error_answer(exc), exc.code
                 except Exception:
                     logger.exception("unhandled error", extra={"path": path})
-                    return error_answer(GatewayError(code="internal_error"))
+                    answered, outcome = error_answer(GatewayError(code="internal_error")), "internal_error"
+                return self._audited(answered, caller, audit, func.__name__, path, params, result, outcome)
 
             options = {"content_types": content_types} if content_types else {}
             return self.app.route(path, methods=methods, **options)(handler)
 
         return decorate
+
+    def _audited(self, answered: Response, caller: Any, rule: str | bool | None, name: str, path: str,
+                 params: dict[str, Any], result: Any, outcome: str) -> Response:
+        """The answer once its audit entry is written (issue 9); 503 `audit_unavailable` when it cannot be: the
+        trail fails closed (chalicelib.admin.audit)."""
+        if caller is None:
+            return answered
+        request = self.app.current_request
+        action = audit_action(rule, method=request.method, handler_name=name, caller_is_admin=caller.is_admin)
+        if action is None:
+            return answered
+        kind, resource_id = resource_of(path, {k: v for k, v in params.items() if k != "caller"}, result)
+        identity = (request.context or {}).get("identity") or {}
+        try:
+            audit_trail.record(entry_fields(
+                at=audit_trail.now(), username=caller.username, organ_id=caller.organ_id, admin=caller.is_admin,
+                action=action, resource_type=kind, resource_id=resource_id, result=outcome,
+                source_ip=str(identity.get("sourceIp") or "")))
+        except GatewayError as exc:
+            return error_answer(exc)
+        return answered
 
     def body(self, *, expect_object: bool = True) -> Any:
         """The request's JSON body (`{}` when empty), checked by `parse_json`; one that is not an object where an

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.admin.trust_roots import AddTrustRoot
 from chalicelib.domain.kpi import Targets
 from chalicelib.domain.metadata import DocumentMetadata
 
@@ -337,6 +338,63 @@ class ReportTargets(Targets):
 class ReportTargetsAnswer(_Answer):
     levels: dict[str, Any]
     source: Literal["default", "stored"]
+# -- the audit trail and trust roots (issue 9; chalicelib.admin.audit, chalicelib.admin.trust_roots) ----------------
+class AuditActor(_Answer):
+    username: str
+    organ_id: str
+    admin: bool
+
+
+class AuditResource(_Answer):
+    type: str
+    id: str
+
+
+class AuditEntry(_Answer):
+    """One entry (docs/contract.md#audit-trail): who did what to which resource, the result, from where, chained."""
+
+    day: str
+    seq: int
+    at: str
+    actor: AuditActor
+    action: str
+    resource: AuditResource
+    result: str = Field(description="`ok` or the error code answered")
+    source_ip: str
+    prev_hash: str
+    hash: str
+
+
+class AuditList(_Answer):
+    items: list[AuditEntry]
+    next: str | None = None
+
+
+class AuditVerify(_Answer):
+    day: str
+    entries: int
+    valid: bool
+    first_bad: dict[str, Any] | None = None
+    last_hash: str | None = None
+
+
+class TrustRoot(_Answer):
+    fingerprint: str = Field(description="SHA-256 of the certificate (DER), hex")
+    subject: str
+    issuer: str
+    not_before: str
+    not_after: str
+    source: Literal["configured", "admin"]
+    pem: str
+
+
+class TrustRootList(_Answer):
+    items: list[TrustRoot]
+
+
+class TrustRootDeleted(_Answer):
+    fingerprint: str
+    deleted: bool
 
 
 class OpenApiDocument(_Answer):
@@ -352,4 +410,5 @@ MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
     Health, CreatedDocument, Document, DocumentList, AmendmentAnswer, Download, VerifyReport, InboxItem, InboxList,
     InboundIssueList, Key, KeyList, Csr, Rotation, DeadLetterList, Redrive, Retry, OpenApiDocument, ErrorAnswer,
     ReportTargets, MonthlyReport, YearlyReport, ReportTargetsAnswer,
+    AddTrustRoot, AuditList, AuditVerify, TrustRoot, TrustRootList, TrustRootDeleted,
 )}

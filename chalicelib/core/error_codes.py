@@ -223,9 +223,12 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
     "Search and reports": (
         E("invalid_organ_id", (400,), "Mã định danh cơ quan không đúng dạng.",
           "An `organ_id` or `recipient` filter that is not a strict code (`000.00.00.H62`); `details.field`."),
-        E("invalid_date", (400,), "Ngày phải có dạng YYYY-MM-DD.", "A `from`/`to` search date that is no ISO date."),
-        E("invalid_date_range", (400,), "Khoảng ngày tìm kiếm không hợp lệ (từ ≤ đến, tối đa 3 năm).",
-          "`from` after `to`, or more than `details.max_days` apart."),
+        E("invalid_date", (400,), "Ngày phải có dạng YYYY-MM-DD.",
+          "A `from`/`to` date of a search or of the audit trail, or the audit verify's `day`, that is no ISO "
+          "calendar date (`details.field`)."),
+        E("invalid_date_range", (400,), "Khoảng ngày tìm kiếm không hợp lệ (từ ≤ đến, không quá dài).",
+          "`from` after `to`, or more than `details.max_days` apart (a document search: 3 years; the audit "
+          "trail: 366 days)."),
         E("invalid_month", (400,), "Tháng báo cáo phải có dạng YYYY-MM.", "The monthly report's `month`."),
         E("invalid_year", (400,), "Năm báo cáo phải có dạng YYYY.", "The yearly report's `year`."),
         E("invalid_format", (400,), "Định dạng báo cáo phải là json, csv hoặc xlsx.",
@@ -233,6 +236,26 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("invalid_targets", (400,), "Mục tiêu báo cáo không hợp lệ.",
           "A `PUT /v1/admin/reports/targets` body: `details.errors` lists each field and why (every level 1–4, "
           "shares 0..1, one step per year)."),
+    ),
+    # -- the audit trail and the trust roots (chalicelib.admin.audit, chalicelib.admin.trust_roots; issue 9) ------
+    "Audit and trust roots": (
+        E("audit_unavailable", (503,),
+          "Không ghi được nhật ký kiểm tra; thao tác chưa được xác nhận, vui lòng thử lại.",
+          "The audit entry of this request could not be written (the audit trail fails closed: the answer is "
+          "withheld); `details.reason` is `store` or `contention`. A change the handler made stays made and its "
+          "entry is in the error log."),
+        E("not_a_ca_certificate", (422,), "Chứng thư số không phải của tổ chức chứng thực (CA).",
+          "A trust root must have basicConstraints cA = true."),
+        E("trust_root_exists", (409,), "Chứng thư số gốc này đã được tin cậy.",
+          "The root is already trusted (`details.source`: `configured` or `admin`)."),
+        E("trust_root_configured", (409,), "Chứng thư số gốc do cấu hình hệ thống quy định, không xóa qua API được.",
+          "A root from the TRUST_ROOTS setting: the operator removes it."),
+        E("trust_roots_changed", (409,), "Danh sách chứng thư số gốc vừa thay đổi, vui lòng thử lại.",
+          "Concurrent edits of the bundle kept winning over this one."),
+        E("unknown_trust_root", (404,), "Không tìm thấy chứng thư số gốc.",
+          "No admin-managed root has this fingerprint."),
+        E("invalid_fingerprint", (400,), "Dấu vân tay phải là SHA-256 dạng hex (64 ký tự).",
+          "The path's fingerprint is not 64 hex digits."),
     ),
     # -- the inbox and the clerk's status reports (chalicelib.inbound.inbox, chalicelib.domain.axis_statuses) ----
     "Inbox": (

@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["AGENCIES_TABLE", "AXIS_MAX_PACKAGE_BYTES", "AXIS_SECRET_NAME", "DISPATCH_DLQ", "DISPATCH_QUEUE",
-    "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS", "KPI_TARGET_DEFAULTS", "KPI_TARGET_FIRST_YEAR",
-    "KPI_TARGET_STEP_YEAR", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE",
-    "UPLOAD_URL_TTL_SECONDS", "get_settings"]
+__all__ = ["AGENCIES_TABLE", "AUDIT_TABLE", "AXIS_MAX_PACKAGE_BYTES", "AXIS_SECRET_NAME", "DISPATCH_DLQ",
+    "DISPATCH_QUEUE", "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS", "KPI_TARGET_DEFAULTS", "KPI_TARGET_FIRST_YEAR",
+    "KPI_TARGET_STEP_YEAR", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE", "UPLOAD_URL_TTL_SECONDS",
+    "get_settings"]
 
 #: Resource names shared by app.py decorators, infra/resources.yaml and the embedded stack's provisioning.
 UPLOAD_QUEUE = "edoc-upload-events"
@@ -22,6 +22,8 @@ DISPATCH_QUEUE = "edoc-dispatch"
 DISPATCH_DLQ = "edoc-dispatch-dlq"
 DOCUMENTS_TABLE = "edoc-documents"
 AGENCIES_TABLE = "edoc-agencies"
+#: The audit trail (issue 9): append-only, one partition per day, hash-chained (chalicelib.domain.audit).
+AUDIT_TABLE = "edoc-audit"
 AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a secret)
 
 #: Upload limits. The presigned POST enforces them on real S3; the signing handler re-checks the object
@@ -58,6 +60,7 @@ class Settings:
     documents_bucket: str
     documents_table: str
     agencies_table: str
+    audit_table: str
     dispatch_queue: str
     upload_queue: str
     axis_secret_name: str
@@ -105,6 +108,7 @@ def get_settings() -> Settings:
         documents_bucket=env.get("DOCUMENTS_BUCKET", "edoc-gateway-local-documents"),
         documents_table=env.get("DOCUMENTS_TABLE", DOCUMENTS_TABLE),
         agencies_table=env.get("AGENCIES_TABLE", AGENCIES_TABLE),
+        audit_table=env.get("AUDIT_TABLE", AUDIT_TABLE),
         dispatch_queue=env.get("DISPATCH_QUEUE", DISPATCH_QUEUE),
         upload_queue=env.get("UPLOAD_QUEUE", UPLOAD_QUEUE),
         axis_secret_name=env.get("AXIS_SECRET_NAME", AXIS_SECRET_NAME),

@@ -68,6 +68,7 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         "DOCUMENTS_BUCKET": BUCKET_NAME,
         "DOCUMENTS_TABLE": settings.DOCUMENTS_TABLE,
         "AGENCIES_TABLE": settings.AGENCIES_TABLE,
+        "AUDIT_TABLE": settings.AUDIT_TABLE,
         "DISPATCH_QUEUE": settings.DISPATCH_QUEUE,
         "UPLOAD_QUEUE": settings.UPLOAD_QUEUE,
         "AXIS_SECRET_NAME": settings.AXIS_SECRET_NAME,

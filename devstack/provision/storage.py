@@ -67,6 +67,11 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
         "KeySchema": [{"AttributeName": "organ_id", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "organ_id", "AttributeType": "S"}],
     },
+    # append-only, hash-chained per day (chalicelib.adapters.audit_store): pk DAY#YYYY-MM-DD, sk SEQ#0000000001
+    settings.AUDIT_TABLE: {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+    },
 }
 
 
@@ -155,8 +160,8 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
 
 
 def provision_tables(c: Clients) -> None:
-    """`edoc-documents` (pk/sk + GSIs by_organ, by_sweep, by_month, by_done_month) and `edoc-agencies`
-    (organ_id), on demand, PITR, SSE."""
+    """`edoc-documents` (pk/sk + GSIs by_organ, by_sweep, by_month, by_done_month), `edoc-agencies` (organ_id) and
+    `edoc-audit` (pk/sk), on demand, PITR, SSE."""
     existing = set(c.dynamodb.list_tables().get("TableNames", []))
     for name, spec in TABLE_SPECS.items():
         if name not in existing:

@@ -80,7 +80,7 @@ def _bucket(c: Clients, bucket: str, arn_to_name: dict[str, str]) -> dict[str, A
 
 def _tables(c: Clients) -> dict[str, dict[str, Any]]:
     tables: dict[str, dict[str, Any]] = {}
-    for name in (settings.DOCUMENTS_TABLE, settings.AGENCIES_TABLE):
+    for name in (settings.DOCUMENTS_TABLE, settings.AGENCIES_TABLE, settings.AUDIT_TABLE):
         desc = c.dynamodb.describe_table(TableName=name)["Table"]
         pitr = c.dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
         tables[name] = {

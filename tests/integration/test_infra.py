@@ -161,7 +161,7 @@ def test_uploads_notify_the_upload_queue_which_lets_s3_send(template: dict[str, 
 
 def test_tables_have_point_in_time_recovery(template: dict[str, Any]) -> None:
     tables = _of_type(template, "AWS::DynamoDB::Table")
-    assert {t["Properties"]["TableName"] for t in tables.values()} == {"edoc-documents", "edoc-agencies"}
+    assert {t["Properties"]["TableName"] for t in tables.values()} == {"edoc-documents", "edoc-agencies", "edoc-audit"}
     for table in tables.values():
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -222,7 +222,7 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
         assert {_resolve_name(r) for r in by_service.get("sqs", [])} <= {
             "UploadEventsQueue", "UploadEventsDeadLetterQueue", "DispatchQueue", "DispatchDeadLetterQueue"}, name
         tables = {_resolve_name(r) or r["Fn::Sub"] for r in by_service.get("dynamodb", [])}
-        assert tables <= {"DocumentsTable", "AgenciesTable", "${DocumentsTable.Arn}/index/by_organ",
+        assert tables <= {"DocumentsTable", "AgenciesTable", "AuditTable", "${DocumentsTable.Arn}/index/by_organ",
                           "${DocumentsTable.Arn}/index/by_sweep", "${DocumentsTable.Arn}/index/by_month",
                           "${DocumentsTable.Arn}/index/by_done_month"}, name
         for secret in by_service.get("secretsmanager", []):
@@ -235,6 +235,16 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
     # The Chalice-generated inline policy (policy-prod.json) only writes logs.
     inline = json.loads((REPO / ".chalice" / "policy-prod.json").read_text())
     assert {a.split(":")[0] for s in inline["Statement"] for a in _as_list(s["Action"])} == {"logs"}
+
+
+def test_the_audit_table_is_append_only_for_every_role(template: dict[str, Any]) -> None:
+    """Issue 9: entries are never updated or deleted. Only the API touches the audit table, with PutItem and Query."""
+    grants: dict[str, set[str]] = {}
+    for name in _of_type(template, "AWS::IAM::ManagedPolicy"):
+        for statement in _statements(template, name).values():
+            if "AuditTable" in {_resolve_name(r) for r in _as_list(statement["Resource"]) if isinstance(r, dict)}:
+                grants.setdefault(name, set()).update(_as_list(statement["Action"]))
+    assert grants == {"ApiHandlerPolicy": {"dynamodb:PutItem", "dynamodb:Query"}}
 
 
 def test_every_checkov_suppression_says_why(template: dict[str, Any]) -> None:
