@@ -222,6 +222,65 @@ def admin_activate_key(caller: Any, organ_id: str, key_ref: str) -> dict:
     return keys.activate(caller, organ_id, key_ref)
 
 
+# -- admin: agency registry (register, change, deactivate, seal; synced daily from the axis directory) --------------
+@api("/v1/admin/agencies")
+def admin_list_agencies(caller: Any) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.list_agencies(caller, q=_query("q"), level=_query("level"), parent=_query("parent"),
+                                  served=_query("served"), active=_query("active"), limit=_query("limit"),
+                                  cursor=_query("cursor"))
+
+
+@api("/v1/admin/agencies", methods=["POST"], status=201)
+def admin_create_agency(caller: Any) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.create_agency(caller, _body())
+
+
+@api("/v1/admin/agencies/sync", methods=["POST"], status=202)
+def admin_sync_agencies(caller: Any) -> dict:
+    from chalicelib.admin import agency_sync
+
+    return agency_sync.run_sync(caller)
+
+
+@api("/v1/admin/agencies/{organ_id}")
+def admin_get_agency(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.get_agency(caller, organ_id)
+
+
+@api("/v1/admin/agencies/{organ_id}", methods=["PATCH"])
+def admin_update_agency(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.update_agency(caller, organ_id, _body())
+
+
+@api("/v1/admin/agencies/{organ_id}/seal", methods=["POST"])
+def admin_seal_upload(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.seal_upload(caller, organ_id)
+
+
+@api("/v1/admin/agencies/{organ_id}/seal", methods=["PUT"])
+def admin_confirm_seal(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.confirm_seal(caller, organ_id, _body())
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def sync_agencies(event: Any) -> dict:
+    from chalicelib.admin.agency_sync import sync_registry
+
+    return sync_registry(by="schedule")
+
+
 # -- admin: dead letters and retries (dispatch resilience) ----------------------------------------------------------
 @api("/v1/admin/dead-letters", admin=True, answer="DeadLetterList", query=(QUEUE,))
 def admin_list_dead_letters(caller: Any) -> dict:

@@ -1,7 +1,12 @@
 """The agency registry: every addressable agency (synced from the axis directory in production), which ones
 this gateway serves, their paper-in-parallel flag (NĐ 30 Art. 23(4)) and their signing key.
 
-Data the admin manages, never a table in code (identifiers.md: merged provinces' codes are not published).
+Data the admin manages, never a table in code (identifiers.md: merged provinces' codes are not published): the
+admin routes (chalicelib.admin.agencies) register and change items here, the directory sync
+(chalicelib.admin.agency_sync) adds, renames and withdraws them and writes one change-log item per change in the
+same table (`organ_id = CHANGE#<at>#<organ_id>`, `record_type = "agency_change"`; the table has only a hash key,
+and the sync's role may touch this table and nothing else). Readers of "every agency" skip those items.
+Every write of an agency item bumps its `version`, so a PATCH based on a stale read loses (`ConditionFailed`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,13 @@ from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.dynamo import ConditionFailed, condition_failed_class, conditional_update, plain
 from chalicelib.core.settings import get_settings
+
+#: The change-log items' `record_type`, and their key prefix (chalicelib.admin.agency_sync).
+CHANGE_RECORD = "agency_change"
+CHANGE_PREFIX = "CHANGE#"
+VERSION_FIELD = "version"
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,53 @@ class AgencyRegistry:
         item = aws.table(self.table_name).get_item(Key={"organ_id": organ_id}).get("Item")
         return Agency.from_item(item) if item else None
 
+    # -- the admin's registry (raw items: the `Agency` dataclass drops the registry's own fields) -----------------
+    def item(self, organ_id: str) -> dict[str, Any] | None:
+        """The raw item, strongly consistent (a PATCH decides on it), never a change-log item."""
+        if organ_id.startswith(CHANGE_PREFIX):
+            return None
+        raw = aws.table(self.table_name).get_item(Key={"organ_id": organ_id}, ConsistentRead=True).get("Item")
+        return plain(raw) if raw else None
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every agency item (a paginated Scan: a province's registry is a few hundred to a few thousand items,
+        a few MB at most; the change log is filtered out by DynamoDB)."""
+        table = aws.table(self.table_name)
+        kwargs: dict[str, Any] = {"FilterExpression": "attribute_not_exists(record_type)"}
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = table.scan(**kwargs)
+            out.extend(plain(raw) for raw in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def create(self, item: dict[str, Any]) -> None:
+        """Put a new agency item; ConditionFailed when the code is registered already."""
+        table = aws.table(self.table_name)
+        try:
+            table.put_item(Item={**item, VERSION_FIELD: 1}, ConditionExpression="attribute_not_exists(organ_id)")
+        except condition_failed_class(table) as exc:
+            raise ConditionFailed(item["organ_id"]) from exc
+
+    def update(self, organ_id: str, fields: dict[str, Any], *, version: int, remove: tuple[str, ...] = ()) -> None:
+        """SET `fields` (REMOVE `remove`) if the item is still at `version` (0: an item never versioned, as the
+        provisioned ones); ConditionFailed otherwise."""
+        condition = ("attribute_exists(organ_id) AND attribute_not_exists(#ver)" if not version
+                     else "#ver = :ver")
+        conditional_update(aws.table(self.table_name), {"organ_id": organ_id},
+                           {**fields, VERSION_FIELD: version + 1}, condition=condition,
+                           values={":ver": version} if version else {}, names={"#ver": VERSION_FIELD},
+                           remove=remove)
+
+    def record_changes(self, changes: list[dict[str, Any]]) -> None:
+        """Append change-log items (each carries its own `organ_id = CHANGE#...` key); never overwritten. One
+        PutItem each (a sync changes a handful; no BatchWriteItem grant for it)."""
+        table = aws.table(self.table_name)
+        for change in changes:
+            table.put_item(Item={**change, "record_type": CHANGE_RECORD},
+                           ConditionExpression="attribute_not_exists(organ_id)")
+
     def get_many(self, organ_ids: list[str]) -> dict[str, Agency]:
         """Agencies by code; missing codes are simply absent from the answer."""
         found: dict[str, Agency] = {}
@@ -107,4 +165,5 @@ def use_agency_registry(registry: Any) -> None:
     _override = registry
 
 
-__all__ = ["Agency", "AgencyRegistry", "SigningKeyRef", "get_agency_registry", "use_agency_registry"]
+__all__ = ["CHANGE_PREFIX", "CHANGE_RECORD", "VERSION_FIELD", "Agency", "AgencyRegistry", "SigningKeyRef",
+           "get_agency_registry", "use_agency_registry"]

@@ -1,0 +1,130 @@
+"""The registry synced from the axis directory (getAgenciesList, docs/axis-protocol.md; issue 9): daily on a
+schedule (`sync_agencies` in app.py) and on demand (`POST /v1/admin/agencies/sync`, 202 with the report).
+
+Fetch, compare (pure: chalicelib.domain.agencies.compare, whose docstring holds the rules: what is added, renamed,
+withdrawn or held for an admin), apply with conditional writes, and record one change-log item per applied change
+in the agencies table (chalicelib.adapters.agency_registry). It never changes a served agency's local settings
+(served, paper, seal, stamp, contact, signing key: the sync writes only `name` and `active` of non-served
+agencies, and only creates non-served ones), and never deletes.
+
+Which credentials call getAgenciesList: the `AGENCY_DIRECTORY_SYSTEM` setting's served agency, else the first
+served system in the axis secret in code order (any system registered on the axis may read the directory).
+
+Synchronous, in one invocation: a province's scope (`AGENCY_SYNC_SCOPE`, level-1 codes) is a few hundred to a few
+thousand agencies, and a sync writes only what changed (one conditional write per change); the API answers 202
+because the registry changes as the report is written, not because work is left queued. A write that loses its
+condition (an admin changed the agency meanwhile) is left for the next sync and listed in `conflicts`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chalicelib.adapters.agency_registry import CHANGE_PREFIX, get_agency_registry
+from chalicelib.adapters.axis.credentials import axis_client_for, axis_credentials
+from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.admin.agencies import require_admin
+from chalicelib.core.clock import now_iso
+from chalicelib.core.errors import GatewayError
+from chalicelib.core.log import logger
+from chalicelib.core.settings import get_settings
+from chalicelib.domain.agencies import SOURCE_AXIS, compare, directory_entries, fold_name
+from chalicelib.domain.caller import Caller
+
+__all__ = ["directory_rows", "run_sync", "sync_registry", "use_directory"]
+
+_directory_override: Any = None
+
+
+def use_directory(fetch: Any) -> None:
+    """Unit tests: `fetch()` answers the directory rows instead of the axis (None: the axis again)."""
+    global _directory_override
+    _directory_override = fetch
+
+
+def directory_rows() -> tuple[str, list[dict[str, Any]]]:
+    """(system id that asked, getAgenciesList rows); `directory_unavailable` (503) when the axis cannot answer."""
+    if _directory_override is not None:
+        return "test", list(_directory_override())
+    try:
+        systems = sorted(axis_credentials().get("systems") or {})
+        system = get_settings().agency_directory_system or (systems[0] if systems else "")
+        if not system:
+            raise PermissionError("no served system in the axis secret")
+        return system, axis_client_for(system).get_agencies_list()
+    except Exception as exc:  # any axis, network or secret failure: nothing changes, the caller retries later
+        logger.warning("axis directory unavailable", extra={"error": type(exc).__name__})
+        raise GatewayError(code="directory_unavailable", details={"error": type(exc).__name__}) from exc
+
+
+def _in_scope(code: str, scope: tuple[str, ...]) -> bool:
+    return not scope or code.rsplit(".", 1)[-1] in scope
+
+
+def sync_registry(by: str = "schedule") -> dict[str, Any]:
+    """Fetch, compare, apply, record; the report (`sync_id`, `added`, `renamed`, `withdrawn`, `held`,
+    `unchanged`, `skipped`, `conflicts`)."""
+    system, rows = directory_rows()
+    scope = get_settings().agency_sync_scope
+    entries, skipped = directory_entries(rows)
+    entries = [e for e in entries if _in_scope(e.organ_id, scope)]
+    registry = get_agency_registry()
+    items = {i["organ_id"]: i for i in registry.items() if _in_scope(i["organ_id"], scope)}
+    diff = compare(entries, items.values(), skipped)
+    sync_id, at = str(uuid.uuid4()), now_iso()
+    changes: list[dict[str, Any]] = []
+    conflicts: list[str] = []
+    added: list[str] = []
+    renamed: list[dict[str, str]] = []
+    withdrawn: list[str] = []
+
+    def change(code: str, kind: str, **detail: Any) -> None:
+        changes.append({"organ_id": f"{CHANGE_PREFIX}{at}#{sync_id[:8]}#{code}", "subject": code, "change": kind,
+                        "sync_id": sync_id, "at": at, "by": by, **detail})
+
+    for entry in diff.added:
+        try:
+            registry.create({"organ_id": entry.organ_id, "name": entry.name, "name_folded": fold_name(entry.name),
+                             "short_name": "", "active": True, "served": False, "paper": False,
+                             "email": entry.email, "telephone": "", "address": "", "source": SOURCE_AXIS,
+                             "created_at": at, "updated_at": at, "created_by": by, "updated_by": by})
+        except ConditionFailed:
+            conflicts.append(entry.organ_id)
+            continue
+        added.append(entry.organ_id)
+        change(entry.organ_id, "added", to=entry.name)
+    for rename in diff.renamed:
+        version = int(items[rename.organ_id].get("version", 0))
+        try:
+            registry.update(rename.organ_id, {"name": rename.new, "name_folded": fold_name(rename.new),
+                                              "updated_at": at, "updated_by": by}, version=version)
+        except ConditionFailed:
+            conflicts.append(rename.organ_id)
+            continue
+        renamed.append(rename.as_dict())
+        change(rename.organ_id, "renamed", **{"from": rename.old, "to": rename.new})
+    for code in diff.withdrawn:
+        version = int(items[code].get("version", 0))
+        try:
+            registry.update(code, {"active": False, "withdrawn_at": at, "updated_at": at, "updated_by": by},
+                            version=version)
+        except ConditionFailed:
+            conflicts.append(code)
+            continue
+        withdrawn.append(code)
+        change(code, "withdrawn")
+    registry.record_changes(changes)
+    report = {"sync_id": sync_id, "at": at, "system_id": system, "added": added, "renamed": renamed,
+              "withdrawn": withdrawn, "held": [h.as_dict() for h in diff.held], "unchanged": diff.unchanged,
+              "skipped": diff.skipped, "conflicts": conflicts}
+    logger.info("agency directory synced", extra={
+        "sync_id": sync_id, "by": by, "added": len(added), "renamed": len(renamed), "withdrawn": len(withdrawn),
+        "held": len(diff.held), "unchanged": diff.unchanged, "conflicts": len(conflicts)})
+    return report
+
+
+def run_sync(caller: Caller) -> dict[str, Any]:
+    """`POST /v1/admin/agencies/sync` (admins only): the sync now, its report in the answer."""
+    require_admin(caller)
+    return sync_registry(by=caller.username)
