@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.adapters.agency_registry import get_agency_registry
-from chalicelib.adapters.dynamo import MAX_CURSOR_CHARS, ConditionFailed
+from chalicelib.adapters.dynamo import MAX_CURSOR_CHARS, ConditionFailed, plain
 from chalicelib.adapters.objects import get_objects
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import Conflict, Forbidden, GatewayError, NotFound, ValidationFailed
@@ -58,7 +58,8 @@ def require_admin(caller: Caller) -> None:
 
 
 def present(item: dict[str, Any]) -> dict[str, Any]:
-    """One agency as the API answers it (docs/contract.md#agency-registry)."""
+    """One agency as the API answers it (docs/contract.md#agency-registry); JSON-ready (no Decimal)."""
+    item = plain(item)
     code = item["organ_id"]
     seal = {"key": item["seal_key"], "etag": item.get("seal_etag", "")} if item.get("seal_key") else None
     return {

@@ -115,6 +115,7 @@ def test_patch_changes_only_what_it_names_and_bumps_the_version(registry: Memory
     assert out["active"] is False and out["contact"] == {"email": "stttt@vp.gov.vn", "telephone": "0211",
                                                          "address": ""}
     assert out["stamp"] == {"page": 1, "x": 300, "y": 40} and out["paper_in_parallel"] is True
+    assert json.loads(json.dumps(out)) == out, "JSON-ready: the stored Decimals come back as numbers"
     assert out["seal"] == {"key": "seals/000.00.12.H62.png", "etag": '"e1"'}
     assert registry.item("000.00.12.H62")["version"] == 1
     agencies.update_agency(ADMIN, "000.00.12.H62", {"stamp": None, "name": "Sở TTTT"})
