@@ -243,7 +243,7 @@ def admin_create_agency(caller: Any) -> dict:
 def admin_sync_agencies(caller: Any) -> dict:
     from chalicelib.admin import agency_sync
 
-    return agency_sync.run_sync(caller)
+    return agency_sync.run_sync(caller, _body())
 
 
 @api("/v1/admin/agencies/{organ_id}")

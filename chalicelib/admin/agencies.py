@@ -38,12 +38,13 @@ from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealCon
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.links import expires_at
 from chalicelib.domain.ports import NotModified, ObjectUnavailable
-from chalicelib.domain.text import client_text, validation_failed
+from chalicelib.domain.text import TextRule, client_text, text_error, validation_failed
 from chalicelib.signing.seal import SealImageError, load_png
 from chalicelib.standards.identifiers import is_strict, level, parent
+from chalicelib.standards.xml_text import TextRejected
 
 __all__ = ["MAX_SEAL_BYTES", "MAX_SEAL_SIDE_PX", "check_seal", "confirm_seal", "create_agency", "get_agency",
-           "list_agencies", "present", "require_admin", "seal_upload", "update_agency"]
+           "list_agencies", "present", "request_model", "require_admin", "seal_upload", "update_agency"]
 
 MAX_SEAL_BYTES = 512 * 1024
 MAX_SEAL_SIDE_PX = 2000
@@ -73,9 +74,31 @@ def present(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _model(model: Any, body: Any) -> Any:
+_ANY_TEXT = TextRule(multiline=True, strip=False)
+
+
+def _characters(value: Any, field: str) -> None:
+    """Every string of the body, known field or not, through the one validator's character rules first: a
+    control character is `invalid_text` wherever it is (lengths and one-line rules are the model's)."""
+    if isinstance(value, str):
+        try:
+            _ANY_TEXT.check(value)
+        except TextRejected as exc:
+            raise text_error(field, exc) from None
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _characters(inner, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, list):
+        for n, inner in enumerate(value):
+            _characters(inner, f"{field}.{n}")
+
+
+def request_model(model: Any, body: Any) -> Any:
+    """A JSON body through its pydantic model, refusals in the API's codes (invalid_text, invalid_organ_id,
+    invalid_request)."""
     if not isinstance(body, dict):
         raise ValidationFailed("Nội dung yêu cầu phải là một đối tượng JSON.", code="json_not_object")
+    _characters(body, "")
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -170,7 +193,7 @@ def get_agency(caller: Caller, organ_id: str) -> dict[str, Any]:
 def create_agency(caller: Caller, body: Any) -> dict[str, Any]:
     """`POST /v1/admin/agencies` (201): a new agency, `source: "local"`; `agency_exists` (409) for a known code."""
     require_admin(caller)
-    request = _model(AgencyCreate, body)
+    request = request_model(AgencyCreate, body)
     at = now_iso()
     item: dict[str, Any] = {
         "organ_id": request.organ_id, "name": request.name, "name_folded": fold_name(request.name),
@@ -196,7 +219,7 @@ def update_agency(caller: Caller, organ_id: str, body: Any) -> dict[str, Any]:
     """
     require_admin(caller)
     item = _item(organ_id)
-    request = _model(AgencyPatch, body)
+    request = request_model(AgencyPatch, body)
     given = request.model_fields_set
     fields: dict[str, Any] = {}
     remove: tuple[str, ...] = ()
@@ -271,7 +294,7 @@ def confirm_seal(caller: Caller, organ_id: str, body: Any) -> dict[str, Any]:
     """`PUT /v1/admin/agencies/{organ_id}/seal {"key"}`: check the uploaded PNG, then point the agency at it."""
     require_admin(caller)
     item = _item(organ_id)
-    key = _model(SealConfirm, body).key
+    key = request_model(SealConfirm, body).key
     prefix = f"seals/{organ_id}/"
     name = key[len(prefix):]
     if not key.startswith(prefix) or not name.endswith(".png") or "/" in name or len(name) != 36:

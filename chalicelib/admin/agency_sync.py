@@ -1,5 +1,7 @@
-"""The registry synced from the axis directory (getAgenciesList, docs/axis-protocol.md; issue 9): daily on a
-schedule (`sync_agencies` in app.py) and on demand (`POST /v1/admin/agencies/sync`, 202 with the report).
+"""`sync_agencies` and `POST /v1/admin/agencies/sync`: the registry synced from the axis directory.
+
+getAgenciesList (docs/axis-protocol.md; issue 9), daily on a schedule (`sync_agencies` in app.py) and on demand
+(`POST /v1/admin/agencies/sync`, 202 with the report).
 
 Fetch, compare (pure: chalicelib.domain.agencies.compare, whose docstring holds the rules: what is added, renamed,
 withdrawn or held for an admin), apply with conditional writes, and record one change-log item per applied change
@@ -24,12 +26,13 @@ from typing import Any
 from chalicelib.adapters.agency_registry import CHANGE_PREFIX, get_agency_registry
 from chalicelib.adapters.axis.credentials import axis_client_for, axis_credentials
 from chalicelib.adapters.dynamo import ConditionFailed
-from chalicelib.admin.agencies import require_admin
+from chalicelib.admin.agencies import request_model, require_admin
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import GatewayError
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.agencies import SOURCE_AXIS, compare, directory_entries, fold_name
+from chalicelib.domain.agency_requests import SyncRequest
 from chalicelib.domain.caller import Caller
 
 __all__ = ["directory_rows", "run_sync", "sync_registry", "use_directory"]
@@ -124,7 +127,8 @@ def sync_registry(by: str = "schedule") -> dict[str, Any]:
     return report
 
 
-def run_sync(caller: Caller) -> dict[str, Any]:
-    """`POST /v1/admin/agencies/sync` (admins only): the sync now, its report in the answer."""
+def run_sync(caller: Caller, body: Any = None) -> dict[str, Any]:
+    """`POST /v1/admin/agencies/sync` (admins only; body `{}`): the sync now, its report in the answer."""
     require_admin(caller)
+    request_model(SyncRequest, {} if body is None else body)
     return sync_registry(by=caller.username)

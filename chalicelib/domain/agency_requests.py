@@ -1,4 +1,4 @@
-"""The request bodies of the agency registry's admin routes (pydantic, Vietnamese messages; issue 9).
+"""The request bodies of the agency registry's admin routes: pydantic models with Vietnamese messages, issue 9.
 
 `level` and `parent` are not fields: they derive from the code (QCVN 102:2016, chalicelib.standards.identifiers).
 `paper_in_parallel` is the registry's `paper` flag (NĐ 30/2020 Art. 23(4): the recipient still gets the paper copy),
@@ -14,7 +14,7 @@ from chalicelib.domain.metadata import StampPlacement
 from chalicelib.domain.text import ClientText
 from chalicelib.standards.identifiers import is_strict
 
-__all__ = ["AgencyCreate", "AgencyPatch", "Contact", "SealConfirm"]
+__all__ = ["AgencyCreate", "AgencyPatch", "Contact", "SealConfirm", "SyncRequest"]
 
 _Name = ClientText(300, min_len=1)
 _Short = ClientText(100)
@@ -74,3 +74,9 @@ class SealConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     key: ClientText(200, min_len=1) = Field(description="seals/<organ_id>/<token>.png")
+
+
+class SyncRequest(BaseModel):
+    """`POST /v1/admin/agencies/sync`: no options (an empty object); the sync's scope is a setting."""
+
+    model_config = ConfigDict(extra="forbid")
