@@ -4,9 +4,9 @@ getAgenciesList (docs/axis-protocol.md; issue 9), daily on a schedule (`sync_age
 (`POST /v1/admin/agencies/sync`, 202 with the report).
 
 Fetch, compare (pure: chalicelib.domain.agencies.compare, whose docstring holds the rules: what is added, renamed,
-withdrawn or held for an admin), apply with conditional writes, and record one change-log item per applied change
-in the agencies table (chalicelib.adapters.agency_registry). It never changes a served agency's local settings
-(served, paper, seal, stamp, contact, signing key: the sync writes only `name` and `active` of non-served
+withdrawn or held for an admin), apply with conditional writes, each with its change-log item in the same
+transaction, in the agencies table (chalicelib.adapters.agency_registry). It never changes a served agency's local
+settings (served, paper, seal, stamp, contact, signing key: the sync writes only `name` and `active` of non-served
 agencies, and only creates non-served ones), and never deletes.
 
 Which credentials call getAgenciesList: the `AGENCY_DIRECTORY_SYSTEM` setting's served agency, else the first
@@ -76,54 +76,53 @@ def sync_registry(by: str = "schedule") -> dict[str, Any]:
     items = {i["organ_id"]: i for i in registry.items() if _in_scope(i["organ_id"], scope)}
     diff = compare(entries, items.values(), skipped)
     sync_id, at = str(uuid.uuid4()), now_iso()
-    changes: list[dict[str, Any]] = []
+    changes = 0
     conflicts: list[str] = []
     added: list[str] = []
     renamed: list[dict[str, str]] = []
     withdrawn: list[str] = []
 
-    def change(code: str, kind: str, **detail: Any) -> None:
-        changes.append({"organ_id": f"{CHANGE_PREFIX}{at}#{sync_id[:8]}#{code}", "subject": code, "change": kind,
-                        "sync_id": sync_id, "at": at, "by": by, **detail})
+    def change(code: str, kind: str, **detail: Any) -> dict[str, Any]:
+        return {"organ_id": f"{CHANGE_PREFIX}{at}#{sync_id[:8]}#{code}", "subject": code, "change": kind,
+                "sync_id": sync_id, "at": at, "by": by, **detail}
 
     for entry in diff.added:
         try:
             registry.create({"organ_id": entry.organ_id, "name": entry.name, "name_folded": fold_name(entry.name),
                              "short_name": "", "active": True, "served": False, "paper": False,
                              "email": entry.email, "telephone": "", "address": "", "source": SOURCE_AXIS,
-                             "created_at": at, "updated_at": at, "created_by": by, "updated_by": by})
+                             "created_at": at, "updated_at": at, "created_by": by, "updated_by": by},
+                            change=change(entry.organ_id, "added", to=entry.name))
         except ConditionFailed:
             conflicts.append(entry.organ_id)
             continue
         added.append(entry.organ_id)
-        change(entry.organ_id, "added", to=entry.name)
     for rename in diff.renamed:
         version = int(items[rename.organ_id].get("version", 0))
         try:
             registry.update(rename.organ_id, {"name": rename.new, "name_folded": fold_name(rename.new),
-                                              "updated_at": at, "updated_by": by}, version=version)
+                                              "updated_at": at, "updated_by": by}, version=version,
+                            change=change(rename.organ_id, "renamed", **{"from": rename.old, "to": rename.new}))
         except ConditionFailed:
             conflicts.append(rename.organ_id)
             continue
         renamed.append(rename.as_dict())
-        change(rename.organ_id, "renamed", **{"from": rename.old, "to": rename.new})
     for code in diff.withdrawn:
         version = int(items[code].get("version", 0))
         try:
             registry.update(code, {"active": False, "withdrawn_at": at, "updated_at": at, "updated_by": by},
-                            version=version)
+                            version=version, change=change(code, "withdrawn"))
         except ConditionFailed:
             conflicts.append(code)
             continue
         withdrawn.append(code)
-        change(code, "withdrawn")
-    registry.record_changes(changes)
+    changes = len(added) + len(renamed) + len(withdrawn)
     report = {"sync_id": sync_id, "at": at, "system_id": system, "added": added, "renamed": renamed,
               "withdrawn": withdrawn, "held": [h.as_dict() for h in diff.held], "unchanged": diff.unchanged,
               "skipped": diff.skipped, "conflicts": conflicts}
     logger.info("agency directory synced", extra={
-        "sync_id": sync_id, "by": by, "added": len(added), "renamed": len(renamed), "withdrawn": len(withdrawn),
-        "held": len(diff.held), "unchanged": diff.unchanged, "conflicts": len(conflicts)})
+        "sync_id": sync_id, "by": by, "changes": changes, "added": len(added), "renamed": len(renamed),
+        "withdrawn": len(withdrawn), "held": len(diff.held), "unchanged": diff.unchanged, "conflicts": len(conflicts)})
     return report
 
 

@@ -23,25 +23,30 @@ class MemoryRegistry:
     def items(self) -> list[dict[str, Any]]:
         return [copy.deepcopy(i) for i in self.rows.values()]
 
-    def create(self, item: dict[str, Any]) -> None:
+    def create(self, item: dict[str, Any], *, change: dict[str, Any] | None = None) -> None:
         if item["organ_id"] in self.rows:
             raise ConditionFailed(item["organ_id"])
+        self._log(change)
         self.rows[item["organ_id"]] = {**copy.deepcopy(item), VERSION_FIELD: 1}
 
-    def update(self, organ_id: str, fields: dict[str, Any], *, version: int, remove: tuple[str, ...] = ()) -> None:
+    def update(self, organ_id: str, fields: dict[str, Any], *, version: int, remove: tuple[str, ...] = (),
+               change: dict[str, Any] | None = None) -> None:
         row = self.rows.get(organ_id)
         if row is None or int(row.get(VERSION_FIELD, 0)) != version:
             raise ConditionFailed(organ_id)
+        self._log(change)
         row.update(copy.deepcopy(fields))
         row[VERSION_FIELD] = version + 1
         for name in remove:
             row.pop(name, None)
 
-    def record_changes(self, changes: list[dict[str, Any]]) -> None:
-        keys = {c["organ_id"] for c in self.changes}
-        for change in changes:
-            assert change["organ_id"] not in keys, "a change-log item is never overwritten"
-            self.changes.append({**change, "record_type": CHANGE_RECORD})
+    def _log(self, change: dict[str, Any] | None) -> None:
+        """The change-log item written with its change (one transaction in DynamoDB); never overwritten."""
+        if change is None:
+            return
+        if any(c["organ_id"] == change["organ_id"] for c in self.changes):
+            raise ConditionFailed(change["organ_id"])
+        self.changes.append({**copy.deepcopy(change), "record_type": CHANGE_RECORD})
 
     # -- the recipient checks' side (AgencyDirectory) -------------------------------------------------------
     def get(self, organ_id: str) -> Agency | None:
