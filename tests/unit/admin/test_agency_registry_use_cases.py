@@ -304,3 +304,15 @@ def test_the_sync_scope_keeps_one_province(registry: MemoryRegistry, directory: 
         settings.get_settings.cache_clear()
     assert report["added"] == ["000.00.31.H62"] and registry.item("000.00.07.H03") is None
     assert report["withdrawn"] == [], "G22 is out of scope, not withdrawn"
+
+
+def test_a_control_character_is_invalid_text_in_any_field_known_or_not(registry: MemoryRegistry) -> None:
+    for call in (lambda: agencies.update_agency(ADMIN, "000.00.00.G22", {"reason": "a\u0001b"}),
+                 lambda: agencies.update_agency(ADMIN, "000.00.00.G22", {"contact": {"address": "x\ud800"}}),
+                 lambda: agency_sync.run_sync(ADMIN, {"scope": ["\u0085"]})):
+        with pytest.raises(ValidationFailed) as info:
+            call()
+        assert info.value.code == "invalid_text"
+    with pytest.raises(ValidationFailed) as extra:
+        agency_sync.run_sync(ADMIN, {"scope": "H62"})
+    assert extra.value.code == "invalid_request", "the sync takes no options"
