@@ -246,6 +246,14 @@ def admin_sync_agencies(caller: Any) -> dict:
     return agency_sync.run_sync(caller, _body())
 
 
+@api("/v1/admin/agencies/changes")
+def admin_agency_changes(caller: Any) -> dict:
+    from chalicelib.admin import agency_sync
+
+    return agency_sync.list_changes(caller, organ_id=_query("organ_id"), sync_id=_query("sync_id"),
+                                    limit=_query("limit"), cursor=_query("cursor"))
+
+
 @api("/v1/admin/agencies/{organ_id}")
 def admin_get_agency(caller: Any, organ_id: str) -> dict:
     from chalicelib.admin import agencies

@@ -105,6 +105,19 @@ class AgencyRegistry:
                 return out
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def changes(self) -> list[dict[str, Any]]:
+        """Every change-log item (a Scan filtered to them: a few per sync, read by an admin now and then)."""
+        table = aws.table(self.table_name)
+        kwargs: dict[str, Any] = {"FilterExpression": "record_type = :change",
+                                  "ExpressionAttributeValues": {":change": CHANGE_RECORD}}
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = table.scan(**kwargs)
+            out.extend(plain(raw) for raw in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def create(self, item: dict[str, Any], *, change: dict[str, Any] | None = None) -> None:
         """Put a new agency item (and its change-log item, in the same transaction); ConditionFailed when the code
         is registered already."""

@@ -20,22 +20,24 @@ condition (an admin changed the agency meanwhile) is left for the next sync and 
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from typing import Any
 
 from chalicelib.adapters.agency_registry import CHANGE_PREFIX, get_agency_registry
 from chalicelib.adapters.axis.credentials import axis_client_for, axis_credentials
-from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.adapters.dynamo import MAX_CURSOR_CHARS, ConditionFailed
 from chalicelib.admin.agencies import request_model, require_admin
 from chalicelib.core.clock import now_iso
-from chalicelib.core.errors import GatewayError
+from chalicelib.core.errors import GatewayError, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.agencies import SOURCE_AXIS, compare, directory_entries, fold_name
 from chalicelib.domain.agency_requests import SyncRequest
 from chalicelib.domain.caller import Caller
 
-__all__ = ["directory_rows", "run_sync", "sync_registry", "use_directory"]
+__all__ = ["directory_rows", "list_changes", "run_sync", "sync_registry", "use_directory"]
 
 _directory_override: Any = None
 
@@ -131,3 +133,48 @@ def run_sync(caller: Caller, body: Any = None) -> dict[str, Any]:
     require_admin(caller)
     request_model(SyncRequest, {} if body is None else body)
     return sync_registry(by=caller.username)
+
+
+def _change_view(item: dict[str, Any]) -> dict[str, Any]:
+    out = {name: item[name] for name in ("subject", "change", "sync_id", "at", "by") if name in item}
+    out["organ_id"] = out.pop("subject", "")
+    out.update({name: item[name] for name in ("from", "to") if name in item})
+    return out
+
+
+def _change_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"before": key}).encode()).decode().rstrip("=")
+
+
+def _before(cursor: str) -> str:
+    try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
+        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")))
+        if not (isinstance(value, dict) and set(value) == {"before"} and isinstance(value["before"], str)
+                and value["before"].startswith(CHANGE_PREFIX) and len(value["before"]) <= 200):
+            raise ValueError("not ours")
+        return str(value["before"])
+    except (ValueError, UnicodeError, RecursionError) as exc:
+        raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor") from exc
+
+
+def list_changes(caller: Caller, *, organ_id: str | None = None, sync_id: str | None = None,
+                 limit: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+    """`GET /v1/admin/agencies/changes[?organ_id=&sync_id=]`: the change log, newest first, paged
+    (`{"items": [{"organ_id", "change", "from"?, "to"?, "sync_id", "at", "by"}], "next"?}`)."""
+    require_admin(caller)
+    try:
+        size = max(1, min(int(limit or 50), 200))
+    except ValueError as exc:
+        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
+    before = _before(cursor) if cursor else None
+    found = sorted((c for c in get_agency_registry().changes()
+                    if (not organ_id or c.get("subject") == organ_id) and (not sync_id or c.get("sync_id") == sync_id)
+                    and (before is None or c["organ_id"] < before)),
+                   key=lambda c: c["organ_id"], reverse=True)
+    page = found[:size]
+    body: dict[str, Any] = {"items": [_change_view(c) for c in page]}
+    if len(found) > size:
+        body["next"] = _change_cursor(page[-1]["organ_id"])
+    return body

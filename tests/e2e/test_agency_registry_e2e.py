@@ -125,6 +125,9 @@ def test_sync_reports_exactly_what_the_directory_changed(client: GatewayClient, 
     withdrawn = client.call("GET", f"/v1/admin/agencies/{WITHDRAWN}", admin)
     assert withdrawn["active"] is False, "withdrawn: inactive, never deleted"
     assert client.call("GET", f"/v1/admin/agencies/{SERVED}", admin) == served_before, "a served agency is held"
+    log = client.call("GET", "/v1/admin/agencies/changes", admin, params={"sync_id": report["sync_id"]})["items"]
+    assert sorted((c["organ_id"], c["change"]) for c in log) == [
+        (RENAMED, "renamed"), (WITHDRAWN, "withdrawn"), (ADDED, "added")]
     again = client.call("POST", "/v1/admin/agencies/sync", admin, json={})
     assert (again["added"], again["renamed"], again["withdrawn"]) == ([], [], [])
 

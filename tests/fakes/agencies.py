@@ -15,13 +15,16 @@ __all__ = ["MemoryRegistry"]
 class MemoryRegistry:
     def __init__(self, *items: dict[str, Any]) -> None:
         self.rows: dict[str, dict[str, Any]] = {i["organ_id"]: copy.deepcopy(i) for i in items}
-        self.changes: list[dict[str, Any]] = []
+        self.changes_log: list[dict[str, Any]] = []
 
     def item(self, organ_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.rows.get(organ_id))
 
     def items(self) -> list[dict[str, Any]]:
         return [copy.deepcopy(i) for i in self.rows.values()]
+
+    def changes(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.changes_log)
 
     def create(self, item: dict[str, Any], *, change: dict[str, Any] | None = None) -> None:
         if item["organ_id"] in self.rows:
@@ -44,9 +47,9 @@ class MemoryRegistry:
         """The change-log item written with its change (one transaction in DynamoDB); never overwritten."""
         if change is None:
             return
-        if any(c["organ_id"] == change["organ_id"] for c in self.changes):
+        if any(c["organ_id"] == change["organ_id"] for c in self.changes_log):
             raise ConditionFailed(change["organ_id"])
-        self.changes.append({**copy.deepcopy(change), "record_type": CHANGE_RECORD})
+        self.changes_log.append({**copy.deepcopy(change), "record_type": CHANGE_RECORD})
 
     # -- the recipient checks' side (AgencyDirectory) -------------------------------------------------------
     def get(self, organ_id: str) -> Agency | None:

@@ -40,6 +40,7 @@ def test_create_is_once_per_code_with_its_change_log(registry: Any) -> None:
     assert registry.item("000.00.20.H62")["name"] == "Sở Tài chính" and registry.item("000.00.20.H62")["version"] == 1
     assert [i["organ_id"] for i in registry.items()] == ["000.00.20.H62"], "the change log is not an agency"
     assert registry.item("CHANGE#2026-12-03T00:00:01Z#s1#000.00.20.H62") is None
+    assert [(c["subject"], c["change"]) for c in registry.changes()] == [("000.00.20.H62", "added")]
 
 
 def test_updates_hold_the_version_and_log_atomically(registry: Any) -> None:

@@ -254,10 +254,10 @@ def test_sync_adds_renames_withdraws_and_logs_each_change(registry: MemoryRegist
     third = agency_sync.sync_registry()
     assert third["withdrawn"] == ["000.00.32.H62"] and third["added"] == [] and third["unchanged"] == 4
     assert registry.item("000.00.32.H62")["active"] is False, "withdrawn: inactive, never deleted"
-    log = [(c["subject"], c["change"]) for c in registry.changes]
+    log = [(c["subject"], c["change"]) for c in registry.changes_log]
     assert log == [("000.00.31.H62", "added"), ("000.00.32.H62", "added"), ("000.00.31.H62", "renamed"),
                    ("000.00.32.H62", "withdrawn")]
-    assert all(c["organ_id"].startswith("CHANGE#") and c["sync_id"] for c in registry.changes)
+    assert all(c["organ_id"].startswith("CHANGE#") and c["sync_id"] for c in registry.changes_log)
     assert agency_sync.sync_registry()["withdrawn"] == [], "withdrawn once is not withdrawn again"
 
 
@@ -287,7 +287,7 @@ def test_a_directory_that_cannot_be_read_changes_nothing(registry: MemoryRegistr
             agency_sync.sync_registry()
     finally:
         agency_sync.use_directory(None)
-    assert registry.items() == before and registry.changes == []
+    assert registry.items() == before and registry.changes_log == []
 
 
 def test_the_sync_scope_keeps_one_province(registry: MemoryRegistry, directory: list[dict],
@@ -316,3 +316,24 @@ def test_a_control_character_is_invalid_text_in_any_field_known_or_not(registry:
     with pytest.raises(ValidationFailed) as extra:
         agency_sync.run_sync(ADMIN, {"scope": "H62"})
     assert extra.value.code == "invalid_request", "the sync takes no options"
+
+
+def test_the_change_log_reads_newest_first_by_agency_or_sync(registry: MemoryRegistry, directory: list[dict]) -> None:
+    first = agency_sync.sync_registry()
+    directory[3] = {"code": "000.00.31.H62", "name": "Sở Xây dựng tỉnh Vĩnh Phúc"}
+    second = agency_sync.sync_registry()
+    log = agency_sync.list_changes(ADMIN, organ_id="000.00.31.H62")
+    assert [(c["change"], c["sync_id"]) for c in log["items"]] == [("renamed", second["sync_id"]),
+                                                                   ("added", first["sync_id"])]
+    assert log["items"][0] | {"at": None} == {"organ_id": "000.00.31.H62", "change": "renamed", "from":
+                                              "Sở Xây dựng Vĩnh Phúc", "to": "Sở Xây dựng tỉnh Vĩnh Phúc",
+                                              "sync_id": second["sync_id"], "by": "schedule", "at": None}
+    page = agency_sync.list_changes(ADMIN, limit="1")
+    rest = agency_sync.list_changes(ADMIN, limit="1", cursor=page["next"])
+    assert [c["change"] for c in page["items"] + rest["items"]] == ["renamed", "added"] and "next" not in rest
+    assert agency_sync.list_changes(ADMIN, sync_id=first["sync_id"])["items"][0]["change"] == "added"
+    with pytest.raises(ValidationFailed) as info:
+        agency_sync.list_changes(ADMIN, cursor=base64.urlsafe_b64encode(b'{"before": "000.00.31.H62"}').decode())
+    assert info.value.code == "invalid_cursor"
+    with pytest.raises(Forbidden):
+        agency_sync.list_changes(CLERK)
