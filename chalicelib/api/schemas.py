@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealConfirm, SyncRequest
 from chalicelib.domain.metadata import DocumentMetadata
 
 __all__ = ["MODELS", "ErrorAnswer"]
@@ -288,6 +289,65 @@ class Retry(_Answer):
     state: str | None
 
 
+# -- the agency registry (chalicelib.admin.agencies, chalicelib.admin.agency_sync; docs/contract.md#agency-registry)
+class SealRef(_Answer):
+    key: str
+    etag: str
+
+
+class Agency(_Answer):
+    organ_id: str
+    name: str
+    short_name: str
+    level: int | None
+    parent: str | None
+    active: bool
+    served: bool
+    paper_in_parallel: bool
+    contact: dict[str, str]
+    seal: SealRef | None
+    stamp: dict[str, Any] | None
+    source: Literal["local", "axis"]
+    updated_at: str | None
+    created_at: str | None
+
+
+class AgencyList(_Answer):
+    items: list[Agency]
+    next: str | None = None
+
+
+class SealUpload(PresignedPost):
+    key: str
+
+
+class SyncRenamed(_Answer):
+    organ_id: str
+    from_: str = Field(alias="from")
+    to: str
+
+
+class SyncReport(_Answer):
+    sync_id: str
+    added: list[str]
+    renamed: list[SyncRenamed]
+    withdrawn: list[str]
+    held: list[dict[str, str]]
+    unchanged: int
+
+
+class AgencyChange(_Answer):
+    organ_id: str
+    change: Literal["added", "renamed", "withdrawn"]
+    sync_id: str
+    at: str
+
+
+class AgencyChangeList(_Answer):
+    items: list[AgencyChange]
+    next: str | None = None
+
+
 class OpenApiDocument(_Answer):
     openapi: str
     info: dict[str, Any]
@@ -300,4 +360,5 @@ MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
     CsrRequest, CertificateRequest, RedriveRequest, RetryRequest,
     Health, CreatedDocument, Document, DocumentList, AmendmentAnswer, Download, VerifyReport, InboxItem, InboxList,
     InboundIssueList, Key, KeyList, Csr, Rotation, DeadLetterList, Redrive, Retry, OpenApiDocument, ErrorAnswer,
+    AgencyCreate, AgencyPatch, SealConfirm, SyncRequest, Agency, AgencyList, SealUpload, SyncReport, AgencyChangeList,
 )}

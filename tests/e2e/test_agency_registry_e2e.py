@@ -2,7 +2,7 @@
 
 - An admin registers an agency the axis knows; a clerk addresses a document to it and it goes DISPATCHED; the admin
   deactivates it and the next document to it is refused with `recipient_inactive`.
-- A clerk calling the admin routes gets 403 `admin_only`.
+- A clerk calling the admin routes gets the one 403 `forbidden` answer.
 - `q` finds an agency by accent-free words.
 - A sync against a directory that renames one agency, adds one and withdraws one reports exactly that and the
   registry shows it; a served agency the directory renames keeps its name and every local setting (held).
@@ -56,14 +56,14 @@ def _refused(call) -> ApiError:
     return info.value
 
 
-def test_a_clerk_gets_admin_only_on_every_registry_route(client: GatewayClient, clerk: str) -> None:
+def test_a_clerk_gets_the_one_forbidden_answer_on_every_registry_route(client: GatewayClient, clerk: str) -> None:
     for method, path, body in (("GET", "/v1/admin/agencies", None), ("GET", f"/v1/admin/agencies/{H62}", None),
                                ("POST", "/v1/admin/agencies", {"organ_id": NEW, "name": "x"}),
                                ("PATCH", f"/v1/admin/agencies/{H62}", {"active": False}),
                                ("POST", "/v1/admin/agencies/sync", {}),
                                ("POST", f"/v1/admin/agencies/{H62}/seal", {})):
         err = _refused(lambda m=method, p=path, b=body: client.call(m, p, clerk, json=b))
-        assert (err.status, err.code) == (403, "admin_only"), (method, path)
+        assert (err.status, err.code) == (403, "forbidden"), (method, path)
 
 
 def test_register_address_deactivate_refused(client: GatewayClient, stack_handle, admin: str, clerk: str,

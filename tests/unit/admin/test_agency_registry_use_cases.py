@@ -51,7 +51,7 @@ def _register(**fields: object) -> dict:
     return agencies.create_agency(ADMIN, {"organ_id": "000.00.05.H62", "name": "Sở Tài chính Vĩnh Phúc", **fields})
 
 
-def test_every_route_refuses_a_clerk_with_admin_only(registry: MemoryRegistry) -> None:
+def test_every_use_case_refuses_a_clerk_with_forbidden(registry: MemoryRegistry) -> None:
     calls = [lambda: agencies.list_agencies(CLERK), lambda: agencies.get_agency(CLERK, "000.00.00.H62"),
              lambda: agencies.create_agency(CLERK, {"organ_id": "000.00.05.H62", "name": "x"}),
              lambda: agencies.update_agency(CLERK, "000.00.00.H62", {"active": False}),
@@ -61,7 +61,7 @@ def test_every_route_refuses_a_clerk_with_admin_only(registry: MemoryRegistry) -
     for call in calls:
         with pytest.raises(Forbidden) as info:
             call()
-        assert info.value.code == "admin_only" and info.value.status == 403
+        assert info.value.code == "forbidden" and info.value.status == 403
     assert registry.item("000.00.00.H62") == {"organ_id": "000.00.00.H62", "name": "UBND tỉnh Vĩnh Phúc",
                                               "served": True}, "nothing changed"
 
