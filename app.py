@@ -20,6 +20,8 @@ from chalicelib.domain.states import ALL_STATES
 app = Chalice(app_name="edoc-gateway")
 app.api.cors = False
 app.api.binary_types.append("application/pdf")  # POST /v1/verify takes the PDF itself as the body
+# GET /v1/admin/reports/monthly?format=xlsx answers a workbook (chalicelib.api.files: Accept must name it)
+app.api.binary_types.append("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 routes = Routes(app)
 api, _body, _query = routes.route, routes.body, routes.query
@@ -37,6 +39,7 @@ PARENT = Param("parent", "mã định danh cơ quan cấp trên")
 SERVED = Param("served", "cổng phục vụ", {"type": "string", "enum": ["true", "false"]})
 ACTIVE = Param("active", "còn hoạt động", {"type": "string", "enum": ["true", "false"]})
 SYNC_ID = Param("sync_id", "mã lần đồng bộ")
+MONTH = Param("month", "tháng báo cáo (YYYY-MM, giờ Việt Nam)", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"})
 
 
 # -- health --------------------------------------------------------------------------------------------------
@@ -316,3 +319,58 @@ def admin_retry_document(caller: Any, document_id: str) -> dict:
     from chalicelib.outbound import dead_letters
 
     return dead_letters.retry_document(caller, document_id, _body())
+
+
+# -- admin: search, revoke, reports (issue 9: find any agency's document, revoke for it, the province's KPIs) --------
+@api("/v1/admin/documents", admin=True, answer="DocumentList", query=(
+        ORGAN_ID, STATE, Param("recipient", "mã định danh cơ quan nhận"),
+        Param("from", "từ ngày tạo (YYYY-MM-DD, giờ Việt Nam)", {"type": "string", "format": "date"}),
+        Param("to", "đến ngày tạo (YYYY-MM-DD)", {"type": "string", "format": "date"}),
+        Param("number", "số văn bản"), Param("notation", "ký hiệu"),
+        Param("q", "từ trong trích yếu, không phân biệt dấu và hoa thường"), LIMIT, CURSOR))
+def admin_search_documents(caller: Any) -> dict:
+    from chalicelib.admin import search
+
+    return search.search_documents(caller, {
+        "organ_id": _query("organ_id"), "state": _query("state"), "recipient": _query("recipient"),
+        "from": _query("from"), "to": _query("to"), "number": _query("number"), "notation": _query("notation"),
+        "q": _query("q"), "limit": _query("limit"), "cursor": _query("cursor")})
+
+
+@api("/v1/admin/documents/{document_id}/revoke", methods=["POST"], status=202, admin=True, body="RevokeRequest",
+     answer="AmendmentAnswer")
+def admin_revoke_document(caller: Any, document_id: str) -> dict:
+    from chalicelib.admin import search
+
+    return search.revoke_document(caller, document_id, _body())
+
+
+@api("/v1/admin/reports/monthly", admin=True, answer="MonthlyReport", query=(MONTH, Param(
+        "format", "json (mặc định); csv và xlsx trả về tệp, mô tả ở docs/contract.md#monthly-report",
+        {"type": "string", "enum": ["json"]})))
+def admin_monthly_report(caller: Any) -> Any:
+    from chalicelib.api.files import monthly_report_answer
+
+    return monthly_report_answer(caller, month=_query("month"), fmt=_query("format"))
+
+
+@api("/v1/admin/reports/yearly", admin=True, answer="YearlyReport",
+     query=(Param("year", "năm báo cáo", {"type": "string", "pattern": "^[0-9]{4}$"}),))
+def admin_yearly_report(caller: Any) -> dict:
+    from chalicelib.admin import reports
+
+    return reports.yearly(caller, year=_query("year"))
+
+
+@api("/v1/admin/reports/targets", admin=True, answer="ReportTargetsAnswer")
+def admin_get_report_targets(caller: Any) -> dict:
+    from chalicelib.admin import reports
+
+    return reports.get_targets(caller)
+
+
+@api("/v1/admin/reports/targets", methods=["PUT"], admin=True, body="ReportTargets", answer="ReportTargetsAnswer")
+def admin_put_report_targets(caller: Any) -> dict:
+    from chalicelib.admin import reports
+
+    return reports.put_targets(caller, _body())

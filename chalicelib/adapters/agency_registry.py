@@ -179,6 +179,19 @@ class AgencyRegistry:
                 request = resp.get("UnprocessedKeys") or {}
         return found
 
+    def list_all(self) -> list[Agency]:
+        """Every registered agency (a Scan, every page: a province's registry is a few hundred items); the
+        monthly report lists the served ones (chalicelib.admin.reports)."""
+        table = aws.table(self.table_name)
+        kwargs: dict[str, Any] = {}
+        agencies: list[Agency] = []
+        while True:
+            resp = table.scan(**kwargs)
+            agencies.extend(Agency.from_item(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return agencies
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
 
 @cache
 def _for_table(table_name: str) -> AgencyRegistry:

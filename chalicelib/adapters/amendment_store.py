@@ -40,17 +40,19 @@ class AmendmentStore(DocumentStore):
         allowed = sorted(states.sources(states.REVOKED))
         values: dict[str, Any] = {":revoked": states.REVOKED, ":at": at, ":reason": item["reason"],
                                   ":by": item["created_by"], ":aid": item["amendment_id"], ":one": 1,
+                                  ":admin": bool(item.get("by_admin")),
                                   **{f":s{i}": s for i, s in enumerate(allowed)}}
         self._transact([
             {"Update": {"Key": {"pk": f"DOC#{document_id}", "sk": META},
                         "UpdateExpression": "SET #state = :revoked, updated_at = :at, revoked_at = :at, "
                                             "revocation_reason = :reason, revoked_by = :by, "
-                                            "revocation_amendment_id = :aid ADD amendments_count :one",
+                                            "revocation_amendment_id = :aid, revoked_by_admin = :admin "
+                                            "ADD amendments_count :one",
                         "ConditionExpression": f"#state IN ({', '.join(f':s{i}' for i in range(len(allowed)))})",
                         "ExpressionAttributeNames": {"#state": "state"}, "ExpressionAttributeValues": values}},
             {"Put": {"Item": self._event_item(document_id, states.REVOKED, at, {
                 "revocation_reason": item["reason"], "by": item["created_by"],
-                "amendment_id": item["amendment_id"]})}},
+                "amendment_id": item["amendment_id"], **({"by_admin": True} if item.get("by_admin") else {})})}},
             {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
         ])
 

@@ -10,6 +10,15 @@ Every state change is a transaction of a conditional update of `META` plus the e
 stale handler run fails the condition and changes nothing (at-least-once delivery everywhere). Each one also counts
 the record's `version` up and keeps the sparse index `by_sweep` (`sweep_state`, `sweep_due`) in step with the state
 (chalicelib.domain.sweep_rules): only records in AWAITING_UPLOAD, UPLOADED or SIGNED are in it, due when overdue.
+
+Two month indexes serve the administrators (issue 9; chalicelib.domain.report_months, months in Vietnam time):
+- `by_month` (`gsi2pk` = `MONTH#YYYY-MM` of creation, `gsi2sk` = `<created_at>#<id>`): every record, written at
+  creation, so the admin search across agencies reads only the months of its `from`/`to` range (one Query per
+  month and page) and filters the rest (state, recipient, number, notation, folded subject words).
+- `by_done_month` (`gsi3pk` = `DONE#YYYY-MM`, `gsi3sk` = `<at>#<id>`): sparse, set in the same conditional write
+  that records DISPATCHED, REJECTED or FAILED, and removed when a FAILED record is retried, so the monthly report
+  reads exactly the month's terminal transitions without a scan (a revoked document keeps its dispatch month).
+Their queries, and the `CONFIG#<name>` items of admin settings, are in chalicelib.adapters.report_store.
 """
 
 from __future__ import annotations
@@ -37,11 +46,25 @@ from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states, sweep_rules
 from chalicelib.domain.leases import Lease
+from chalicelib.domain.report_months import CREATED_PREFIX, DONE_PREFIX, month_of
 
 META = "META"
+#: The month indexes (module docstring) and the transitions the second one records.
+MONTH_INDEX = "by_month"
+DONE_INDEX = "by_done_month"
+DONE_STATES = frozenset({states.DISPATCHED, states.REJECTED, states.FAILED})
 
 
-def _doc_pk(document_id: str) -> str:
+def _done_fields(document_id: str, target: str, at: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """What a transition to `target` writes in (or removes from) the `by_done_month` index."""
+    if target in DONE_STATES:
+        return {"gsi3pk": f"{DONE_PREFIX}{month_of(at)}", "gsi3sk": f"{at}#{document_id}"}, ()
+    if target in (states.UPLOADED, states.SIGNED):  # a FAILED record retried: no longer the month's failure
+        return {}, ("gsi3pk", "gsi3sk")
+    return {}, ()
+
+
+def doc_pk(document_id: str) -> str:
     return f"DOC#{document_id}"
 
 
@@ -70,8 +93,9 @@ class DocumentStore:
         at = record["created_at"]
         indexed, _ = sweep_rules.index_fields(record["state"], int(time.time()))
         item = {
-            "pk": _doc_pk(record["document_id"]), "sk": META,
+            "pk": doc_pk(record["document_id"]), "sk": META,
             "gsi1pk": f"ORG#{record['organ_id']}", "gsi1sk": f"{at}#{record['document_id']}",
+            "gsi2pk": f"{CREATED_PREFIX}{month_of(at)}", "gsi2sk": f"{at}#{record['document_id']}",
             **record, **indexed, sweep_rules.VERSION_FIELD: 1,
         }
         self._transact([
@@ -81,7 +105,7 @@ class DocumentStore:
 
     def get(self, document_id: str) -> dict[str, Any] | None:
         """The record, strongly consistent (handlers decide on it)."""
-        resp = self._table.get_item(Key={"pk": _doc_pk(document_id), "sk": META}, ConsistentRead=True)
+        resp = self._table.get_item(Key={"pk": doc_pk(document_id), "sk": META}, ConsistentRead=True)
         item = resp.get("Item")
         return plain(item) if item else None
 
@@ -90,7 +114,7 @@ class DocumentStore:
         from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         items: list[dict] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_doc_pk(document_id)),
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(doc_pk(document_id)),
                                   "ConsistentRead": True}
         while True:
             resp = self._table.query(**kwargs)
@@ -140,6 +164,8 @@ class DocumentStore:
         allowed = sorted(from_states if from_states is not None else states.sources(target))
         at = now_iso()
         indexed, unindexed = sweep_rules.index_fields(target, int(time.time()))
+        done, undone = _done_fields(document_id, target, at)
+        indexed, unindexed = {**indexed, **done}, (*unindexed, *undone)
         values: dict[str, Any] = {":target": target, ":at": at, ":one": 1}
         names = {"#state": "state", "#version": sweep_rules.VERSION_FIELD}
         sets = ["#state = :target", "updated_at = :at"]
@@ -167,7 +193,7 @@ class DocumentStore:
         if fields and "reason" in fields:
             event_detail.setdefault("reason", fields["reason"])
         self._transact([
-            {"Update": {"Key": {"pk": _doc_pk(document_id), "sk": META}, "UpdateExpression": expression,
+            {"Update": {"Key": {"pk": doc_pk(document_id), "sk": META}, "UpdateExpression": expression,
                         "ConditionExpression": condition, "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": values}},
             {"Put": {"Item": self._event_item(document_id, target, at, event_detail)}},
@@ -176,7 +202,7 @@ class DocumentStore:
     def update_fields(self, document_id: str, fields: dict[str, Any], *, condition: str,
                       values: dict[str, Any]) -> None:
         """A conditional update that does not change the state (counters, markers)."""
-        self._update(_doc_pk(document_id), META, fields, condition=condition, values=values)
+        self._update(doc_pk(document_id), META, fields, condition=condition, values=values)
 
     # -- the sweep (chalicelib.outbound.sweep) and the upload binding ------------------------------------------
     def due_for_sweep(self, state: str, now: int, limit: int) -> list[str]:
@@ -208,7 +234,7 @@ class DocumentStore:
         free_cond, free_values = _free_condition(free)
         at = now_iso()
         self._transact([
-            {"Update": {"Key": {"pk": _doc_pk(document_id), "sk": META},
+            {"Update": {"Key": {"pk": doc_pk(document_id), "sk": META},
                         "UpdateExpression": "SET #due = :due, updated_at = :at ADD #counter :one, #version :one",
                         "ConditionExpression": f"#state = :state AND ({version_cond}) AND ({free_cond})",
                         "ExpressionAttributeNames": {"#state": "state", "#due": sweep_rules.DUE_FIELD,
@@ -225,7 +251,7 @@ class DocumentStore:
         at = now_iso()
         try:
             self._transact([
-                {"Update": {"Key": {"pk": _doc_pk(document_id), "sk": META},
+                {"Update": {"Key": {"pk": doc_pk(document_id), "sk": META},
                             "UpdateExpression": "ADD foreign_uploads :one",
                             "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(foreign_uploads)"
                                                    " OR foreign_uploads < :limit)",
@@ -252,7 +278,7 @@ class DocumentStore:
             values = {**(values or {}), ":in_state": in_state}
         free, free_values = lease_free(lease)
         both = f"({condition}) AND ({free})" if condition else free
-        self._update(_doc_pk(document_id), item, {**(fields or {}), **lease.values()}, condition=both,
+        self._update(doc_pk(document_id), item, {**(fields or {}), **lease.values()}, condition=both,
                      values={**(values or {}), **free_values}, names=names, keep=keep, add=add, remove=remove)
         return lease
 
@@ -260,13 +286,13 @@ class DocumentStore:
         """A transient failure: let the redelivered message take the item at once (expiry 0), if still ours."""
         owned, owned_values = lease_owned(lease)
         with contextlib.suppress(ConditionFailed):
-            self._update(_doc_pk(document_id), item, {lease.fields.until: 0}, condition=owned, values=owned_values)
+            self._update(doc_pk(document_id), item, {lease.fields.until: 0}, condition=owned, values=owned_values)
 
     def finish(self, document_id: str, lease: Lease, *, item: str = META, fields: dict[str, Any] | None = None,
                names: dict[str, str] | None = None, remove: tuple[str, ...] = ()) -> None:
         """The run is done: write `fields` and give the lease up, only while it is still ours (ConditionFailed)."""
         owned, owned_values = lease_owned(lease)
-        self._update(_doc_pk(document_id), item, dict(fields or {}), condition=owned, values=owned_values,
+        self._update(doc_pk(document_id), item, dict(fields or {}), condition=owned, values=owned_values,
                      names=names, remove=(*remove, lease.fields.owner, lease.fields.until))
 
     def _update(self, pk: str, sk: str, fields: dict[str, Any], *, condition: str, values: dict[str, Any],
@@ -281,7 +307,7 @@ class DocumentStore:
 
         Returns the existing delivery when there is one (a retry), else the new `PENDING` one.
         """
-        item = {"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
+        item = {"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
                 "status": "PENDING", "updated_at": now_iso(), "attempts": 1}
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -300,7 +326,7 @@ class DocumentStore:
         entry: dict[str, Any] = {"status": "SENT", "at": at, **({"reconciled": True} if reconciled else {})}
         try:
             self._table.update_item(
-                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                Key={"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
                 UpdateExpression="SET #s = :sent, axis_doc_id = :doc, updated_at = :at, sent_at = :at, paper = :p, "
                                  "package_sha256 = :sha, reconciled = :r, "
                                  "history = list_append(if_not_exists(history, :empty), :h)",
@@ -318,7 +344,7 @@ class DocumentStore:
         finds hashes here reconciles with the axis before sending again. Returns the row as updated."""
         try:
             resp = self._table.update_item(
-                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                Key={"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
                 UpdateExpression="SET updated_at = :at, last_attempt_at = :at, "
                                  "first_attempt_at = if_not_exists(first_attempt_at, :at) "
                                  "ADD package_hashes :h, send_attempts :one",
@@ -335,7 +361,7 @@ class DocumentStore:
         need not be reconciled any more."""
         with contextlib.suppress(self._condition_failed):
             self._table.update_item(
-                Key={"pk": _doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
+                Key={"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
                 UpdateExpression="DELETE package_hashes :h", ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":h": {package_sha256}, ":pending": "PENDING"})
@@ -350,7 +376,7 @@ class DocumentStore:
                 continue
             with contextlib.suppress(self._condition_failed):
                 self._table.update_item(
-                    Key={"pk": _doc_pk(document_id), "sk": delivery["sk"]},
+                    Key={"pk": doc_pk(document_id), "sk": delivery["sk"]},
                     UpdateExpression="REMOVE package_hashes SET updated_at = :at",
                     ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
                     ExpressionAttributeValues={":at": now_iso(), ":pending": "PENDING"})
@@ -359,7 +385,7 @@ class DocumentStore:
 
     # -- internals -------------------------------------------------------------------------------------------
     def _event_item(self, document_id: str, state: str, at: str, detail: dict[str, Any]) -> dict[str, Any]:
-        return {"pk": _doc_pk(document_id), "sk": f"EVENT#{at}#{secrets.token_hex(3)}", "state": state, "at": at,
+        return {"pk": doc_pk(document_id), "sk": f"EVENT#{at}#{secrets.token_hex(3)}", "state": state, "at": at,
                 **({"detail": detail} if detail else {})}
 
     def _transact(self, operations: list[dict[str, Any]]) -> None:
@@ -403,5 +429,5 @@ def use_document_store(store: Any) -> None:
     _override = store
 
 
-__all__ = ["META", "ConditionFailed", "DocumentStore", "decode_cursor", "encode_cursor", "get_document_store",
-           "now_iso", "use_document_store"]
+__all__ = ["DONE_INDEX", "DONE_STATES", "META", "MONTH_INDEX", "ConditionFailed", "DocumentStore", "decode_cursor",
+           "doc_pk", "encode_cursor", "get_document_store", "now_iso", "use_document_store"]

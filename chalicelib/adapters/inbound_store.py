@@ -370,6 +370,22 @@ class InboundStore(DocumentStore):
         except self._condition_failed:
             logger.info("replaced item already linked elsewhere", extra={"inbox_id": old_inbox_id})
 
+    def inbox_between(self, organ_id: str, lo: str, hi: str) -> list[dict[str, Any]]:
+        """An agency's inbox items filed in [lo, hi) (record times), every page: the monthly report's `received`
+        and `answered` (one Query per agency and 1 MB; the key condition keeps it in the agency's partition)."""
+        from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
+
+        kwargs: dict[str, Any] = {"IndexName": "by_organ",
+                                  "KeyConditionExpression": Key("gsi1pk").eq(f"INBOX#{organ_id}")
+                                  & Key("gsi1sk").between(lo, hi)}
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self._table.query(**kwargs)
+            items.extend(plain(i) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     # -- internals -------------------------------------------------------------------------------------------------
     def _page(self, partition: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a `by_organ` partition, newest first; a cursor from another partition is refused."""

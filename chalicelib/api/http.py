@@ -165,7 +165,8 @@ class Routes:
               answer: str = UNDECLARED, query: tuple[Param | str, ...] = ()) -> Callable:
         """A route that authenticates the caller (unless `auth=False`, passed as `caller=`), refuses a caller not in
         `admins` when `admin=True` (403 `forbidden`, the one answer for every admin route), and answers `status`
-        with the handler's result as JSON, or the error's answer. `body`, `answer` and `query` name what the
+        with the handler's result as JSON (or as it is when the handler returns a chalice `Response`: a file,
+        chalicelib.api.files), or the error's answer. `body`, `answer` and `query` name what the
         OpenAPI document shows (module docstring); a GET takes no body unless it says so."""
         methods = methods or ["GET"]
         declared_body = body if body is not None else (NO_BODY if methods == ["GET"] else UNDECLARED)
@@ -188,7 +189,9 @@ class Routes:
                         params[name] = client_text(value, f"path.{name}", max_len=MAX_PARAM_CHARS)
                     if auth:
                         params["caller"] = caller
-                    return json_answer(status, func(**params))
+                    result = func(**params)
+                    # A handler that built its own answer (a file: chalicelib.api.files) is answered as it is.
+                    return result if isinstance(result, Response) else json_answer(status, result)
                 except GatewayError as exc:
                     return error_answer(exc)
                 except Exception:

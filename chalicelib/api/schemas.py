@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealConfirm, SyncRequest
+from chalicelib.domain.kpi import Targets
 from chalicelib.domain.metadata import DocumentMetadata
 
 __all__ = ["MODELS", "ErrorAnswer"]
@@ -346,6 +347,54 @@ class AgencyChange(_Answer):
 class AgencyChangeList(_Answer):
     items: list[AgencyChange]
     next: str | None = None
+class ReportRow(_Answer):
+    """One agency's month (docs/contract.md#monthly-report; chalicelib.domain.kpi.AGENCY_FIELDS)."""
+
+    organ_id: str
+    name: str
+    level: int | None
+    sent: int
+    signed: int
+    electronic_only: int
+    paper_in_parallel: int
+    rejected: int
+    failed: int
+    electronic_only_share: float | None
+    signed_share: float | None
+    target_electronic_only_share: float | None
+    target_signed_share: float | None
+    below_target: bool
+    median_seconds_to_dispatch: float | None
+    p90_seconds_to_dispatch: float | None
+    received: int
+    answered: int
+    median_seconds_to_accept: float | None
+
+
+class MonthlyReport(_Answer):
+    """Báo cáo tháng: one row per served agency and per agency that sent, and the totals."""
+
+    month: str
+    agencies: list[ReportRow]
+    totals: dict[str, Any]
+
+
+class YearlyReport(_Answer):
+    """Báo cáo năm: per agency the month-by-month trend and the year, and the same for the totals."""
+
+    year: int
+    months: list[str]
+    agencies: list[dict[str, Any]]
+    totals: dict[str, Any]
+
+
+class ReportTargets(Targets):
+    """Mục tiêu theo cấp (1–4): per kind, the shares (0..1) by the year they apply from."""
+
+
+class ReportTargetsAnswer(_Answer):
+    levels: dict[str, Any]
+    source: Literal["default", "stored"]
 
 
 class OpenApiDocument(_Answer):
@@ -361,4 +410,5 @@ MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
     Health, CreatedDocument, Document, DocumentList, AmendmentAnswer, Download, VerifyReport, InboxItem, InboxList,
     InboundIssueList, Key, KeyList, Csr, Rotation, DeadLetterList, Redrive, Retry, OpenApiDocument, ErrorAnswer,
     AgencyCreate, AgencyPatch, SealConfirm, SyncRequest, Agency, AgencyList, SealUpload, SyncReport, AgencyChangeList,
+    ReportTargets, MonthlyReport, YearlyReport, ReportTargetsAnswer,
 )}

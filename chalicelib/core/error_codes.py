@@ -191,8 +191,6 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
     # -- the agency registry and the axis directory sync (chalicelib.admin.agencies, chalicelib.admin.agency_sync) --
     "Agency registry": (
         E("agency_exists", (409,), "Cơ quan đã có trong danh bạ.", "POST /v1/admin/agencies for a registered code."),
-        E("invalid_organ_id", (400,), "Mã định danh cơ quan không đúng định dạng (QCVN 102:2016).",
-          "An `organ_id` that is not a strict identifier code `000.00.00.H62` (`details.organ_id`)."),
         E("agency_changed", (409,), "Thông tin cơ quan vừa được thay đổi bởi thao tác khác, vui lòng tải lại.",
           "A concurrent change of the agency (another admin, or the directory sync) won; read it again."),
         E("invalid_filter", (400,), "Tham số lọc không hợp lệ.",
@@ -240,6 +238,22 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("invalid_document_ids", (400,), "document_ids phải là danh sách mã văn bản (UUID), tối đa 100.",
           "A bad redrive list."),
         E("not_retryable", (409,), "Chỉ văn bản ở trạng thái FAILED mới gửi lại được.", "Retry of a non-FAILED one."),
+    ),
+    # -- the administrators' search and reports (chalicelib.admin.search, chalicelib.admin.reports; issue 9) -----
+    "Search and reports": (
+        E("invalid_organ_id", (400,), "Mã định danh cơ quan không đúng dạng.",
+          "An `organ_id` or `recipient` filter that is not a strict code (`000.00.00.H62`); `details.field`. Also "
+          "POST /v1/admin/agencies with such an `organ_id` (`details.organ_id`)."),
+        E("invalid_date", (400,), "Ngày phải có dạng YYYY-MM-DD.", "A `from`/`to` search date that is no ISO date."),
+        E("invalid_date_range", (400,), "Khoảng ngày tìm kiếm không hợp lệ (từ ≤ đến, tối đa 3 năm).",
+          "`from` after `to`, or more than `details.max_days` apart."),
+        E("invalid_month", (400,), "Tháng báo cáo phải có dạng YYYY-MM.", "The monthly report's `month`."),
+        E("invalid_year", (400,), "Năm báo cáo phải có dạng YYYY.", "The yearly report's `year`."),
+        E("invalid_format", (400,), "Định dạng báo cáo phải là json, csv hoặc xlsx.",
+          "The monthly report's `format`."),
+        E("invalid_targets", (400,), "Mục tiêu báo cáo không hợp lệ.",
+          "A `PUT /v1/admin/reports/targets` body: `details.errors` lists each field and why (every level 1–4, "
+          "shares 0..1, one step per year)."),
     ),
     # -- the inbox and the clerk's status reports (chalicelib.inbound.inbox, chalicelib.domain.axis_statuses) ----
     "Inbox": (

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["AGENCIES_TABLE", "AXIS_MAX_PACKAGE_BYTES", "AXIS_SECRET_NAME", "DISPATCH_DLQ", "DISPATCH_QUEUE",
-    "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE",
+    "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS", "KPI_TARGET_DEFAULTS", "KPI_TARGET_FIRST_YEAR",
+    "KPI_TARGET_STEP_YEAR", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE",
     "UPLOAD_URL_TTL_SECONDS", "get_settings"]
 
 #: Resource names shared by app.py decorators, infra/resources.yaml and the embedded stack's provisioning.
@@ -32,6 +33,22 @@ DOWNLOAD_URL_TTL_SECONDS = 300
 #: The edXML reader's own package bound (chalicelib.standards.edxml.limits): a 150 MiB upload as base64 plus headroom,
 #: and with the decoded attachments still within a Lambda's default 512 MB of /tmp.
 AXIS_MAX_PACKAGE_BYTES = 256 * 1024 * 1024
+
+#: The province's targets for the monthly report (issue 9; the seeds: văn bản đi gửi bằng bản điện tử, không gửi
+#: bản giấy — sở/ban/ngành and huyện 80% then 90%, xã 75% then 85%; văn bản ký số above 85%). "Then" is read as a
+#: step by year: the first share until the year before KPI_TARGET_STEP_YEAR, the second from it on. Per agency level
+#: (chalicelib.standards.identifiers.level): level 1 (UBND tỉnh itself) is held to the sở/huyện targets, level 4
+#: (units under a xã-level unit) to the xã ones. Only the defaults: an admin changes them with
+#: `PUT /v1/admin/reports/targets` (stored in the documents table, chalicelib.admin.reports).
+KPI_TARGET_STEP_YEAR = 2026
+KPI_TARGET_FIRST_YEAR = 2020
+KPI_TARGET_DEFAULTS: dict[str, dict[str, tuple[tuple[int, float], ...]]] = {
+    level: {
+        "electronic_only": ((KPI_TARGET_FIRST_YEAR, first), (KPI_TARGET_STEP_YEAR, then)),
+        "signed": ((KPI_TARGET_FIRST_YEAR, 0.85),),
+    }
+    for level, (first, then) in {"1": (0.80, 0.90), "2": (0.80, 0.90), "3": (0.75, 0.85), "4": (0.75, 0.85)}.items()
+}
 
 
 @dataclass(frozen=True)

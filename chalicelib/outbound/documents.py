@@ -26,6 +26,7 @@ from chalicelib.domain.metadata import DocumentMetadata
 from chalicelib.domain.object_keys import incoming_attachment_key, incoming_key
 from chalicelib.domain.recipients import refuse_bad_recipients
 from chalicelib.domain.text import validation_failed
+from chalicelib.domain.text_search import fold
 from chalicelib.outbound.amendments import list_for_document, prepare_replacement
 from chalicelib.outbound.presenters import present
 
@@ -79,6 +80,8 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
         "metadata": {**metadata.model_dump(mode="json", exclude={"stamp", "replaces", "attachments"}),
                      **({"stamp": stamp} if stamp else {}), **({"replaces": metadata.replaces} if replaces else {})},
         "created_at": created, "updated_at": created, "created_by": caller.username, "original_key": key,
+        # The trích yếu folded (chalicelib.domain.text_search): what the admin search matches accent-free words in.
+        "subject_folded": fold(metadata.subject),
         upload_binding.RECORD_FIELD: upload_binding.digest(token),
         **({"stamp_box": stamp} if stamp else {}), **({"replaces": replaces} if replaces else {}),
         # Phụ lục (chalicelib.domain.attachments): the signing handler waits for every part, then signs them all.

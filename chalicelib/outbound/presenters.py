@@ -56,7 +56,7 @@ def present_amendment(item: dict[str, Any]) -> dict[str, Any]:
                                     "targets")}
     if item.get("kind") == UPDATE:
         out.update({k: item.get(k, []) for k in ("added", "removed", "recipients", "document_to")})
-    for name in ("sent_at", "sent", "failed_at", "reason_code", "reason_message", "axis_error_code"):
+    for name in ("sent_at", "sent", "failed_at", "reason_code", "reason_message", "axis_error_code", "by_admin"):
         if item.get(name):
             out[name] = item[name]
     return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.adapters.document_store import DONE_INDEX as DONE_GSI
+from chalicelib.adapters.document_store import MONTH_INDEX as MONTH_GSI
 from chalicelib.core import settings
 from chalicelib.domain.sweep_rules import INDEX as SWEEP_GSI
 from devstack.provision.clients import Clients, find_alias_target, ignore_codes, queue_arn
@@ -33,7 +35,8 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
     settings.DOCUMENTS_TABLE: {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "AttributeDefinitions": [
-            *({"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk", "sweep_state")),
+            *({"AttributeName": n, "AttributeType": "S"}
+              for n in ("pk", "sk", "gsi1pk", "gsi1sk", "sweep_state", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")),
             {"AttributeName": "sweep_due", "AttributeType": "N"}],
         "GlobalSecondaryIndexes": [{
             "IndexName": DOCUMENTS_GSI,
@@ -46,6 +49,18 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
             "KeySchema": [{"AttributeName": "sweep_state", "KeyType": "HASH"},
                           {"AttributeName": "sweep_due", "KeyType": "RANGE"}],
             "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }, {
+            # the admin search by creation month (chalicelib.admin.search)
+            "IndexName": MONTH_GSI,
+            "KeySchema": [{"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi2sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }, {
+            # sparse, the month's terminal transitions for the monthly report (chalicelib.admin.reports)
+            "IndexName": DONE_GSI,
+            "KeySchema": [{"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi3sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
         }],
     },
     settings.AGENCIES_TABLE: {
@@ -140,7 +155,8 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
 
 
 def provision_tables(c: Clients) -> None:
-    """`edoc-documents` (pk/sk + GSI by_organ) and `edoc-agencies` (organ_id), on demand, PITR, SSE."""
+    """`edoc-documents` (pk/sk + GSIs by_organ, by_sweep, by_month, by_done_month) and `edoc-agencies`
+    (organ_id), on demand, PITR, SSE."""
     existing = set(c.dynamodb.list_tables().get("TableNames", []))
     for name, spec in TABLE_SPECS.items():
         if name not in existing:

@@ -223,7 +223,8 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
             "UploadEventsQueue", "UploadEventsDeadLetterQueue", "DispatchQueue", "DispatchDeadLetterQueue"}, name
         tables = {_resolve_name(r) or r["Fn::Sub"] for r in by_service.get("dynamodb", [])}
         assert tables <= {"DocumentsTable", "AgenciesTable", "${DocumentsTable.Arn}/index/by_organ",
-                          "${DocumentsTable.Arn}/index/by_sweep"}, name
+                          "${DocumentsTable.Arn}/index/by_sweep", "${DocumentsTable.Arn}/index/by_month",
+                          "${DocumentsTable.Arn}/index/by_done_month"}, name
         for secret in by_service.get("secretsmanager", []):
             assert secret["Fn::Sub"].endswith((":secret:edoc-gateway/axis-??????", ":secret:edoc-gateway/pkcs11/*"))
     # The axis credentials: the functions that talk to the axis, never the signer.

@@ -211,7 +211,12 @@ def test_tables_match(infra: dict[str, Any], local: dict[str, Any]) -> None:
     assert documents["gsis"] == {"by_organ": {"keys": {"gsi1pk": ["HASH", "S"], "gsi1sk": ["RANGE", "S"]},
                                               "projection": "ALL"},
                                  "by_sweep": {"keys": {"sweep_state": ["HASH", "S"], "sweep_due": ["RANGE", "N"]},
-                                              "projection": "KEYS_ONLY"}}
+                                              "projection": "KEYS_ONLY"},
+                                 # the admin search and the monthly report (issue 9)
+                                 "by_month": {"keys": {"gsi2pk": ["HASH", "S"], "gsi2sk": ["RANGE", "S"]},
+                                              "projection": "ALL"},
+                                 "by_done_month": {"keys": {"gsi3pk": ["HASH", "S"], "gsi3sk": ["RANGE", "S"]},
+                                                   "projection": "ALL"}}
     assert local["tables"] == infra["tables"]
 
 

@@ -66,11 +66,13 @@ def _ordered_targets(record: dict[str, Any], deliveries: list[dict[str, Any]]) -
     return first + sorted(have - set(first))
 
 
-def revoke(caller: Caller, document_id: str, body: Any) -> dict[str, Any]:
+def revoke(caller: Caller, document_id: str, body: Any, *, by_admin: bool = False) -> dict[str, Any]:
     """`POST /v1/documents/{id}/revoke` {"reason"}: REVOKED now, revocation packages queued (202).
 
     A repeated request on a document already revoked answers the same revocation (and queues it again while its
-    packages are not all sent), so a client that lost the answer can simply retry."""
+    packages are not all sent), so a client that lost the answer can simply retry. `by_admin`: an administrator
+    revokes on the agency's behalf (chalicelib.admin.search; `caller` then names the admin and the document's
+    agency), recorded as such on the amendment, the record and its timeline event (issue 9)."""
     body = body_text(body, _REASON_TEXT)
     reason = validate_reason(body)
     store = get_amendment_store()
@@ -89,12 +91,14 @@ def revoke(caller: Caller, document_id: str, body: Any) -> dict[str, Any]:
     _, _, deliveries = store.get_full(document_id)
     item = amendment_item(document_id, amendment_id, REVOKE, reason=reason, by=caller.username, at=now_iso(),
                           targets=_ordered_targets(record, deliveries))
+    if by_admin:
+        item["by_admin"] = True
     try:
         store.create_revocation(item)
     except ConditionFailed:
         current = store.get(document_id) or {}
         if current.get("state") == states.REVOKED:  # a concurrent request revoked it first
-            return revoke(caller, document_id, body)
+            return revoke(caller, document_id, body, by_admin=by_admin)
         raise Conflict("Trạng thái văn bản vừa thay đổi, vui lòng tải lại.", code="state_changed",
                        details={"state": current.get("state")}) from None
     logger.info("document revoked", extra={"document_id": document_id, "amendment_id": amendment_id,
