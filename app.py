@@ -33,6 +33,12 @@ STATE = Param("state", "lọc theo trạng thái", {"type": "string", "enum": so
 PART = Param("part", "phụ lục `att-<n>` (mặc định: văn bản chính)", {"type": "string", "pattern": "^att-[0-9]+$"})
 ORGAN_ID = Param("organ_id", "mã định danh cơ quan")
 QUEUE = Param("queue", "hàng đợi", {"type": "string", "enum": ["dispatch", "upload"]})
+Q = Param("q", "tìm theo tên, không phân biệt dấu và hoa thường (\"so tai chinh\")")
+LEVEL = Param("level", "cấp của mã định danh", {"type": "string", "enum": ["1", "2", "3", "4"]})
+PARENT = Param("parent", "mã định danh cơ quan cấp trên")
+SERVED = Param("served", "cổng phục vụ", {"type": "string", "enum": ["true", "false"]})
+ACTIVE = Param("active", "còn hoạt động", {"type": "string", "enum": ["true", "false"]})
+SYNC_ID = Param("sync_id", "mã lần đồng bộ")
 MONTH = Param("month", "tháng báo cáo (YYYY-MM, giờ Việt Nam)", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"})
 _DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 AUDIT_QUERY = (Param("actor", "tên đăng nhập người thực hiện"), Param("organ_id", "cơ quan của người thực hiện"),
@@ -228,6 +234,74 @@ def admin_activate_key(caller: Any, organ_id: str, key_ref: str) -> dict:
     from chalicelib.admin import keys
 
     return keys.activate(caller, organ_id, key_ref)
+
+
+# -- admin: agency registry (register, change, deactivate, seal; synced daily from the axis directory) --------------
+@api("/v1/admin/agencies", admin=True, answer="AgencyList",
+     query=(Q, LEVEL, PARENT, SERVED, ACTIVE, LIMIT, CURSOR))
+def admin_list_agencies(caller: Any) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.list_agencies(caller, q=_query("q"), level=_query("level"), parent=_query("parent"),
+                                  served=_query("served"), active=_query("active"), limit=_query("limit"),
+                                  cursor=_query("cursor"))
+
+
+@api("/v1/admin/agencies", methods=["POST"], status=201, admin=True, body="AgencyCreate", answer="Agency")
+def admin_create_agency(caller: Any) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.create_agency(caller, _body())
+
+
+@api("/v1/admin/agencies/sync", methods=["POST"], status=202, admin=True, body="SyncRequest", answer="SyncReport")
+def admin_sync_agencies(caller: Any) -> dict:
+    from chalicelib.admin import agency_sync
+
+    return agency_sync.run_sync(caller, _body())
+
+
+@api("/v1/admin/agencies/changes", admin=True, answer="AgencyChangeList", query=(ORGAN_ID, SYNC_ID, LIMIT, CURSOR))
+def admin_agency_changes(caller: Any) -> dict:
+    from chalicelib.admin import agency_sync
+
+    return agency_sync.list_changes(caller, organ_id=_query("organ_id"), sync_id=_query("sync_id"),
+                                    limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/admin/agencies/{organ_id}", admin=True, answer="Agency")
+def admin_get_agency(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.get_agency(caller, organ_id)
+
+
+@api("/v1/admin/agencies/{organ_id}", methods=["PATCH"], admin=True, body="AgencyPatch", answer="Agency")
+def admin_update_agency(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.update_agency(caller, organ_id, _body())
+
+
+@api("/v1/admin/agencies/{organ_id}/seal", methods=["POST"], admin=True, body=NO_BODY, answer="SealUpload")
+def admin_seal_upload(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.seal_upload(caller, organ_id)
+
+
+@api("/v1/admin/agencies/{organ_id}/seal", methods=["PUT"], admin=True, body="SealConfirm", answer="Agency")
+def admin_confirm_seal(caller: Any, organ_id: str) -> dict:
+    from chalicelib.admin import agencies
+
+    return agencies.confirm_seal(caller, organ_id, _body())
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def sync_agencies(event: Any) -> dict:
+    from chalicelib.admin.agency_sync import sync_registry
+
+    return sync_registry(by="schedule")
 
 
 # -- admin: dead letters and retries (dispatch resilience) ----------------------------------------------------------

@@ -37,7 +37,8 @@ Control endpoints for tests and demos, without HMAC and only from loopback addre
 "http_status", "delay", "seed"} → {"id"}; `GET /_sim/faults`; `DELETE /_sim/faults`;
 `GET /_sim/packages?to=<code>&from=&messagetype=` (counts and envelopes); `duplicate` stores a sent package twice
 (sendEdoc) or lists every item twice (getReceivedEdocList, getSentEdocList); `GET /_sim/packages/<docId>` (the raw
-package); `POST /_sim/reset`; `GET /_sim/health`.
+package); `GET /_sim/directory` (what getAgenciesList answers); `POST /_sim/directory` {"replace"?, "reset"?,
+"add"?, "rename"?, "withdraw"?} (change it: `AxisState.change_directory`); `POST /_sim/reset`; `GET /_sim/health`.
 
 `store_then_timeout` (sendEdoc only) stores the package, exactly as a successful send would, and then answers
 nothing until `delay` has passed and drops the connection: from the sender's side this is what a worker killed

@@ -1,7 +1,12 @@
 """The agency registry: every addressable agency (synced from the axis directory in production), which ones
 this gateway serves, their paper-in-parallel flag (NĐ 30 Art. 23(4)) and their signing key.
 
-Data the admin manages, never a table in code (identifiers.md: merged provinces' codes are not published).
+Data the admin manages, never a table in code (identifiers.md: merged provinces' codes are not published): the
+admin routes (chalicelib.admin.agencies) register and change items here, the directory sync
+(chalicelib.admin.agency_sync) adds, renames and withdraws them, each with its change-log item in the same
+transaction and table (`organ_id = CHANGE#<at>#<sync>#<organ_id>`, `record_type = "agency_change"`; the table has
+only a hash key, and the sync's role may touch this table and nothing else). Readers of "every agency" skip those items.
+Every write of an agency item bumps its `version`, so a PATCH based on a stale read loses (`ConditionFailed`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,13 @@ from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.dynamo import ConditionFailed, condition_failed_class, conditional_update, plain, transact
 from chalicelib.core.settings import get_settings
+
+#: The change-log items' `record_type`, and their key prefix (chalicelib.admin.agency_sync).
+CHANGE_RECORD = "agency_change"
+CHANGE_PREFIX = "CHANGE#"
+VERSION_FIELD = "version"
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,87 @@ class AgencyRegistry:
         item = aws.table(self.table_name).get_item(Key={"organ_id": organ_id}).get("Item")
         return Agency.from_item(item) if item else None
 
+    # -- the admin's registry (raw items: the `Agency` dataclass drops the registry's own fields) -----------------
+    def item(self, organ_id: str) -> dict[str, Any] | None:
+        """The raw item, strongly consistent (a PATCH decides on it), never a change-log item."""
+        if organ_id.startswith(CHANGE_PREFIX):
+            return None
+        raw = aws.table(self.table_name).get_item(Key={"organ_id": organ_id}, ConsistentRead=True).get("Item")
+        return plain(raw) if raw else None
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every agency item (a paginated Scan: a province's registry is a few hundred to a few thousand items,
+        a few MB at most; the change log is filtered out by DynamoDB)."""
+        table = aws.table(self.table_name)
+        kwargs: dict[str, Any] = {"FilterExpression": "attribute_not_exists(record_type)"}
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = table.scan(**kwargs)
+            out.extend(plain(raw) for raw in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Every change-log item (a Scan filtered to them: a few per sync, read by an admin now and then)."""
+        table = aws.table(self.table_name)
+        kwargs: dict[str, Any] = {"FilterExpression": "record_type = :change",
+                                  "ExpressionAttributeValues": {":change": CHANGE_RECORD}}
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = table.scan(**kwargs)
+            out.extend(plain(raw) for raw in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def create(self, item: dict[str, Any], *, change: dict[str, Any] | None = None) -> None:
+        """Put a new agency item (and its change-log item, in the same transaction); ConditionFailed when the code
+        is registered already."""
+        put = {"Item": {**item, VERSION_FIELD: 1}, "ConditionExpression": "attribute_not_exists(organ_id)"}
+        if change is not None:
+            self._transact([{"Put": put}, self._change_put(change)])
+            return
+        table = aws.table(self.table_name)
+        try:
+            table.put_item(**put)
+        except condition_failed_class(table) as exc:
+            raise ConditionFailed(item["organ_id"]) from exc
+
+    def update(self, organ_id: str, fields: dict[str, Any], *, version: int, remove: tuple[str, ...] = (),
+               change: dict[str, Any] | None = None) -> None:
+        """SET `fields` (REMOVE `remove`) if the item is still at `version` (0: an item never versioned, as the
+        provisioned ones), with its change-log item in the same transaction when given; ConditionFailed otherwise."""
+        condition = ("attribute_exists(organ_id) AND attribute_not_exists(#ver)" if not version
+                     else "#ver = :ver")
+        values = {":ver": version} if version else {}
+        if change is None:
+            conditional_update(aws.table(self.table_name), {"organ_id": organ_id},
+                               {**fields, VERSION_FIELD: version + 1}, condition=condition, values=values,
+                               names={"#ver": VERSION_FIELD}, remove=remove)
+            return
+        assigned = {**fields, VERSION_FIELD: version + 1}
+        names = {"#ver": VERSION_FIELD, **{f"#f{i}": k for i, k in enumerate(assigned)}}
+        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(assigned)))
+        if remove:
+            names.update({f"#r{i}": k for i, k in enumerate(remove)})
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        update = {"Key": {"organ_id": organ_id}, "UpdateExpression": expression, "ConditionExpression": condition,
+                  "ExpressionAttributeNames": names,
+                  "ExpressionAttributeValues": {**values, **{f":f{i}": v for i, v in enumerate(assigned.values())}}}
+        self._transact([{"Update": update}, self._change_put(change)])
+
+    @staticmethod
+    def _change_put(change: dict[str, Any]) -> dict[str, Any]:
+        """A change-log item (its own `organ_id = CHANGE#...` key), never overwritten."""
+        return {"Put": {"Item": {**change, "record_type": CHANGE_RECORD},
+                        "ConditionExpression": "attribute_not_exists(organ_id)"}}
+
+    def _transact(self, operations: list[dict[str, Any]]) -> None:
+        """A change and its log item together or not at all (a fault between them would leave a change no log
+        shows, and the next sync would see nothing to record)."""
+        transact(aws.client("dynamodb"), self.table_name, operations)
+
     def get_many(self, organ_ids: list[str]) -> dict[str, Agency]:
         """Agencies by code; missing codes are simply absent from the answer."""
         found: dict[str, Agency] = {}
@@ -120,4 +212,5 @@ def use_agency_registry(registry: Any) -> None:
     _override = registry
 
 
-__all__ = ["Agency", "AgencyRegistry", "SigningKeyRef", "get_agency_registry", "use_agency_registry"]
+__all__ = ["CHANGE_PREFIX", "CHANGE_RECORD", "VERSION_FIELD", "Agency", "AgencyRegistry", "SigningKeyRef",
+           "get_agency_registry", "use_agency_registry"]

@@ -16,10 +16,28 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from chalicelib.admin.trust_roots import AddTrustRoot
-from chalicelib.domain.kpi import Targets
+from chalicelib.api.admin_schemas import (
+    Agency,
+    AgencyChangeList,
+    AgencyList,
+    AuditList,
+    AuditVerify,
+    MonthlyReport,
+    ReportTargets,
+    ReportTargetsAnswer,
+    SealUpload,
+    SyncReport,
+    TrustRoot,
+    TrustRootDeleted,
+    TrustRootList,
+    YearlyReport,
+)
+from chalicelib.api.schemas_base import Answer as _Answer
+from chalicelib.api.schemas_base import PresignedPost
+from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealConfirm, SyncRequest
 from chalicelib.domain.metadata import DocumentMetadata
 
 __all__ = ["MODELS", "ErrorAnswer"]
@@ -27,10 +45,6 @@ __all__ = ["MODELS", "ErrorAnswer"]
 _OrganId = Field(pattern=r"^[0-9A-Z.]{1,64}$", description="mã định danh cơ quan (QCVN 102:2016), e.g. 000.00.01.H62")
 
 
-class _Answer(BaseModel):
-    """An answer: the listed fields, and any added later (never renamed)."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 # -- errors ------------------------------------------------------------------------------------------------------
@@ -136,11 +150,6 @@ class Health(_Answer):
     stage: str
 
 
-class PresignedPost(_Answer):
-    url: str
-    fields: dict[str, str]
-    expires_at: str
-    max_bytes: int
 
 
 class AttachmentUpload(PresignedPost):
@@ -290,113 +299,6 @@ class Retry(_Answer):
     state: str | None
 
 
-class ReportRow(_Answer):
-    """One agency's month (docs/contract.md#monthly-report; chalicelib.domain.kpi.AGENCY_FIELDS)."""
-
-    organ_id: str
-    name: str
-    level: int | None
-    sent: int
-    signed: int
-    electronic_only: int
-    paper_in_parallel: int
-    rejected: int
-    failed: int
-    electronic_only_share: float | None
-    signed_share: float | None
-    target_electronic_only_share: float | None
-    target_signed_share: float | None
-    below_target: bool
-    median_seconds_to_dispatch: float | None
-    p90_seconds_to_dispatch: float | None
-    received: int
-    answered: int
-    median_seconds_to_accept: float | None
-
-
-class MonthlyReport(_Answer):
-    """Báo cáo tháng: one row per served agency and per agency that sent, and the totals."""
-
-    month: str
-    agencies: list[ReportRow]
-    totals: dict[str, Any]
-
-
-class YearlyReport(_Answer):
-    """Báo cáo năm: per agency the month-by-month trend and the year, and the same for the totals."""
-
-    year: int
-    months: list[str]
-    agencies: list[dict[str, Any]]
-    totals: dict[str, Any]
-
-
-class ReportTargets(Targets):
-    """Mục tiêu theo cấp (1–4): per kind, the shares (0..1) by the year they apply from."""
-
-
-class ReportTargetsAnswer(_Answer):
-    levels: dict[str, Any]
-    source: Literal["default", "stored"]
-# -- the audit trail and trust roots (issue 9; chalicelib.admin.audit, chalicelib.admin.trust_roots) ----------------
-class AuditActor(_Answer):
-    username: str
-    organ_id: str
-    admin: bool
-
-
-class AuditResource(_Answer):
-    type: str
-    id: str
-
-
-class AuditEntry(_Answer):
-    """One entry (docs/contract.md#audit-trail): who did what to which resource, the result, from where, chained."""
-
-    day: str
-    seq: int
-    at: str
-    actor: AuditActor
-    action: str
-    resource: AuditResource
-    result: str = Field(description="`ok` or the error code answered")
-    source_ip: str
-    prev_hash: str
-    hash: str
-
-
-class AuditList(_Answer):
-    items: list[AuditEntry]
-    next: str | None = None
-
-
-class AuditVerify(_Answer):
-    day: str
-    entries: int
-    valid: bool
-    first_bad: dict[str, Any] | None = None
-    last_hash: str | None = None
-
-
-class TrustRoot(_Answer):
-    fingerprint: str = Field(description="SHA-256 of the certificate (DER), hex")
-    subject: str
-    issuer: str
-    not_before: str
-    not_after: str
-    source: Literal["configured", "admin"]
-    pem: str
-
-
-class TrustRootList(_Answer):
-    items: list[TrustRoot]
-
-
-class TrustRootDeleted(_Answer):
-    fingerprint: str
-    deleted: bool
-
-
 class OpenApiDocument(_Answer):
     openapi: str
     info: dict[str, Any]
@@ -409,6 +311,7 @@ MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
     CsrRequest, CertificateRequest, RedriveRequest, RetryRequest,
     Health, CreatedDocument, Document, DocumentList, AmendmentAnswer, Download, VerifyReport, InboxItem, InboxList,
     InboundIssueList, Key, KeyList, Csr, Rotation, DeadLetterList, Redrive, Retry, OpenApiDocument, ErrorAnswer,
+    AgencyCreate, AgencyPatch, SealConfirm, SyncRequest, Agency, AgencyList, SealUpload, SyncReport, AgencyChangeList,
     ReportTargets, MonthlyReport, YearlyReport, ReportTargetsAnswer,
     AddTrustRoot, AuditList, AuditVerify, TrustRoot, TrustRootList, TrustRootDeleted,
 )}

@@ -83,7 +83,10 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("secret_document", (422,), "Văn bản mật không được gửi qua Trục liên thông văn bản quốc gia.",
           "A secret document cannot travel over the axis."),
         E("unknown_recipient", (422,), "Cơ quan nhận không có trong danh bạ hoặc đã ngừng hoạt động.",
-          "A recipient is not in the agency registry, or is no longer active."),
+          "A recipient is not in the agency registry (`details.recipients`)."),
+        E("recipient_inactive", (422,), "Cơ quan nhận đã ngừng hoạt động trong danh bạ, không gửi văn bản đến được.",
+          "A recipient is registered but inactive (set so by an admin, or withdrawn from the axis directory); "
+          "`details.recipients`."),
         E("document_not_found", (404,), "Không tìm thấy văn bản.", "No such document of the caller's agency."),
         E("invalid_state", (400,), "Trạng thái lọc không hợp lệ.", "The `state` filter names no state."),
         E("not_signed_yet", (404,), "Văn bản chưa được ký số.", "The signed PDF asked for does not exist yet."),
@@ -185,6 +188,23 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("unsupported_key_type", (503,), "Loại khóa trên HSM không được hỗ trợ (chỉ RSA hoặc EC).",
           "The HSM key is neither RSA nor EC.", True),
     ),
+    # -- the agency registry and the axis directory sync (chalicelib.admin.agencies, chalicelib.admin.agency_sync) --
+    "Agency registry": (
+        E("agency_exists", (409,), "Cơ quan đã có trong danh bạ.", "POST /v1/admin/agencies for a registered code."),
+        E("agency_changed", (409,), "Thông tin cơ quan vừa được thay đổi bởi thao tác khác, vui lòng tải lại.",
+          "A concurrent change of the agency (another admin, or the directory sync) won; read it again."),
+        E("invalid_filter", (400,), "Tham số lọc không hợp lệ.",
+          "A list filter out of its domain: `level` not 1–4, `served`/`active` not true/false, `parent` not a "
+          "strict code (`details.filter`)."),
+        E("invalid_seal", (422,), "Ảnh con dấu không hợp lệ: phải là PNG có nền trong suốt, tối đa 512 KB và "
+          "2000 x 2000 điểm ảnh.",
+          "The seal uploaded for an agency is not a usable transparent PNG within bounds; `details.reason` says why."),
+        E("seal_not_uploaded", (404,), "Chưa tải ảnh con dấu lên.", "PUT .../seal names a key with no object."),
+        E("invalid_seal_key", (400,), "Khóa ảnh con dấu không phải của cơ quan này.",
+          "PUT .../seal with a `key` other than `seals/<organ_id>/<token>.png` of the agency."),
+        E("directory_unavailable", (503,), "Chưa lấy được danh bạ từ Trục liên thông, vui lòng thử lại sau.",
+          "getAgenciesList failed or no system credentials can call it; nothing was changed."),
+    ),
     # -- POST /v1/verify (chalicelib.api.verify) ------------------------------------------------------------------
     "Signature reports": (
         E("payload_too_large", (413,),
@@ -222,7 +242,8 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
     # -- the administrators' search and reports (chalicelib.admin.search, chalicelib.admin.reports; issue 9) -----
     "Search and reports": (
         E("invalid_organ_id", (400,), "Mã định danh cơ quan không đúng dạng.",
-          "An `organ_id` or `recipient` filter that is not a strict code (`000.00.00.H62`); `details.field`."),
+          "An `organ_id` or `recipient` filter that is not a strict code (`000.00.00.H62`); `details.field`. Also "
+          "POST /v1/admin/agencies with such an `organ_id` (`details.organ_id`)."),
         E("invalid_date", (400,), "Ngày phải có dạng YYYY-MM-DD.",
           "A `from`/`to` date of a search or of the audit trail, or the audit verify's `day`, that is no ISO "
           "calendar date (`details.field`)."),

@@ -13,7 +13,8 @@ from chalicelib.core import error_codes
 
 __all__ = [
     "CertificateRejected", "CertificateUnusable", "Conflict", "Forbidden", "GatewayError", "NotFound",
-    "SecretDocument", "SigningUnavailable", "Unauthorized", "UnknownRecipient", "UploadRejected", "ValidationFailed",
+    "RecipientInactive", "SecretDocument", "SigningUnavailable", "Unauthorized", "UnknownRecipient", "UploadRejected",
+    "ValidationFailed",
 ]
 
 
@@ -66,6 +67,14 @@ class SecretDocument(GatewayError):
 class UnknownRecipient(GatewayError):
     status = 422
     code = "unknown_recipient"
+
+
+class RecipientInactive(GatewayError):
+    """A recipient is in the agency registry but an administrator set it inactive (issue 9: its own code, so a
+    clerk knows the address exists and is closed, not mistyped)."""
+
+    status = 422
+    code = "recipient_inactive"
 
 
 class Unauthorized(GatewayError):

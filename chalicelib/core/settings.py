@@ -93,6 +93,13 @@ class Settings:
     dispatch_backoff_cap_seconds: int = 600
     #: Cap on one downloaded axis package (bytes, env AXIS_MAX_PACKAGE_BYTES); see the constant.
     axis_max_package_bytes: int = AXIS_MAX_PACKAGE_BYTES
+    #: The served agency whose axis system calls getAgenciesList for the directory sync (env
+    #: AGENCY_DIRECTORY_SYSTEM); empty = the first served system in the axis secret, in code order
+    #: (chalicelib.admin.agency_sync). Any registered system may read the national directory.
+    agency_directory_system: str = ""
+    #: Level-1 codes (e.g. `H62,K62`) whose agencies the sync keeps from the national directory (~100,000 entries;
+    #: env AGENCY_SYNC_SCOPE, comma-separated); empty = every entry (the embedded stack's few hundred).
+    agency_sync_scope: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -126,4 +133,6 @@ def get_settings() -> Settings:
         dispatch_backoff_base_seconds=int(env.get("DISPATCH_BACKOFF_BASE_SECONDS", "20")),
         dispatch_backoff_cap_seconds=int(env.get("DISPATCH_BACKOFF_CAP_SECONDS", "600")),
         axis_max_package_bytes=int(env.get("AXIS_MAX_PACKAGE_BYTES", str(AXIS_MAX_PACKAGE_BYTES))),
+        agency_directory_system=env.get("AGENCY_DIRECTORY_SYSTEM", "").strip(),
+        agency_sync_scope=tuple(p.strip() for p in env.get("AGENCY_SYNC_SCOPE", "").split(",") if p.strip()),
     )

@@ -16,7 +16,7 @@ from chalicelib.adapters.agency_registry import get_agency_registry
 from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.objects import get_objects
 from chalicelib.core.clock import now_iso
-from chalicelib.core.errors import Forbidden, NotFound, SecretDocument, UnknownRecipient, ValidationFailed
+from chalicelib.core.errors import Forbidden, NotFound, SecretDocument, ValidationFailed
 from chalicelib.core.settings import DOWNLOAD_URL_TTL_SECONDS, UPLOAD_URL_TTL_SECONDS, get_settings
 from chalicelib.domain import states, upload_binding
 from chalicelib.domain.attachments import find_part
@@ -24,6 +24,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.links import expires_at
 from chalicelib.domain.metadata import DocumentMetadata
 from chalicelib.domain.object_keys import incoming_attachment_key, incoming_key
+from chalicelib.domain.recipients import refuse_bad_recipients
 from chalicelib.domain.text import validation_failed
 from chalicelib.domain.text_search import fold
 from chalicelib.outbound.amendments import list_for_document, prepare_replacement
@@ -53,9 +54,7 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
     sender = agencies.get(caller.organ_id)
     if sender is None or not sender.served or not sender.active:
         raise Forbidden("Cơ quan của tài khoản không được cổng này phục vụ.", code="agency_not_served")
-    bad = [code for code in metadata.recipients if code not in agencies or not agencies[code].active]
-    if bad:
-        raise UnknownRecipient(details={"recipients": bad})
+    refuse_bad_recipients(metadata.recipients, agencies)
 
     document_id = str(uuid.uuid4())
     key = incoming_key(caller.organ_id, document_id)

@@ -299,6 +299,14 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             with open(found, "rb") as fh:
                 shutil.copyfileobj(fh, self.wfile, _CHUNK)
+        elif path == "/_sim/directory" and method == "GET":
+            self._send_json({"agencies": self.sim.agencies()})
+        elif path == "/_sim/directory" and method == "POST":
+            try:
+                spec = json.loads(raw or b"{}")
+                self._send_json(self.sim.change_directory(spec))
+            except ValueError as exc:
+                self._send_json({"error": str(exc)}, 400)
         elif path == "/_sim/reset" and method == "POST":
             self.sim.reset()
             self._send_json({"reset": True})

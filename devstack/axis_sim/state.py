@@ -131,7 +131,8 @@ class AxisState:
                  max_package_bytes: int = 512 * 1024 * 1024, max_skew: timedelta | None = DEFAULT_MAX_SKEW,
                  clock: Callable[[], datetime] = _now) -> None:
         self._systems = dict(systems)
-        self._agencies = normalize_agencies(agencies)
+        self._initial_agencies = [dict(a) for a in agencies]
+        self._agencies = normalize_agencies(self._initial_agencies)
         self.max_package_bytes = max_package_bytes
         self.max_skew = max_skew
         self.clock = clock
@@ -149,6 +150,38 @@ class AxisState:
     def add_system(self, system_id: str, secret: str) -> None:
         with self._lock:
             self._systems[system_id] = secret
+
+    def change_directory(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the directory getAgenciesList answers (tests of the gateway's sync; `/_sim/directory`):
+        `{"replace": [...]}` sets it, `{"reset": true}` restores the one the simulator started with, then
+        `{"add": [{"code"|"organ_id", "name", "mail"?}], "rename": {code: name}, "withdraw": [code]}` apply in
+        that order. Answers `{"count", "changed"}`; raises ValueError on a malformed spec."""
+        if not isinstance(spec, Mapping):
+            raise ValueError("spec must be an object")
+        add, rename, withdraw = spec.get("add") or [], spec.get("rename") or {}, spec.get("withdraw") or []
+        if not (isinstance(add, list) and isinstance(rename, Mapping) and isinstance(withdraw, list)):
+            raise ValueError("add and withdraw are lists, rename an object")
+        with self._lock:
+            rows = [dict(r) for r in self._agencies]
+            if spec.get("reset"):
+                rows = normalize_agencies(self._initial_agencies)
+            if "replace" in spec:
+                rows = normalize_agencies(list(spec["replace"]))
+            codes = {r["code"] for r in rows}
+            changed = 0
+            for entry in normalize_agencies([{**a, "id": ""} for a in add]):
+                if entry["code"] not in codes:
+                    rows.append({**entry, "id": str(len(rows) + 1)})
+                    codes.add(entry["code"])
+                    changed += 1
+            for row in rows:
+                if row["code"] in rename:
+                    row["name"] = str(rename[row["code"]])
+                    changed += 1
+            gone = {str(c) for c in withdraw}
+            changed += sum(r["code"] in gone for r in rows)
+            self._agencies = [r for r in rows if r["code"] not in gone]
+            return {"count": len(self._agencies), "changed": changed}
 
     @property
     def system_count(self) -> int:

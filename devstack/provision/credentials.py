@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.core import settings
 from devstack import demo_data
+from devstack.axis_sim.directory import generated_agencies
 from devstack.provision.clients import Clients, put_secret
 from devstack.provision.names import AXIS_SYSTEMS_FILE
 
@@ -55,11 +56,11 @@ def load_or_create_axis_systems(state_dir: Path) -> dict[str, dict[str, str]]:
 
 
 def axis_directory() -> list[dict[str, Any]]:
-    """Every demo agency as the axis directory lists it (for the simulator)."""
-    return [
-        {"organ_id": a.organ_id, "name": a.name, "email": a.email, "address": a.address, "served": a.served}
-        for a in demo_data.AGENCIES
-    ]
+    """The directory the simulator serves: every demo agency, then a few hundred generated ones under the demo
+    provinces that the registry does not hold until a sync adds them (devstack.axis_sim.directory)."""
+    demo = [{"organ_id": a.organ_id, "name": a.name, "email": a.email, "address": a.address, "served": a.served}
+            for a in demo_data.AGENCIES]
+    return demo + generated_agencies()
 
 
 def provision_axis_secret(c: Clients, axis_url: str, served: dict[str, str]) -> None:

@@ -156,6 +156,22 @@ def test_agencies_directory(sim: AxisSimulator) -> None:
     assert rows[G22]["mail"] == "vpcp@chinhphu.vn"
 
 
+def test_the_directory_changes_at_runtime_and_resets(sim: AxisSimulator) -> None:
+    """`/_sim/directory` (the gateway's sync tests): add, rename, withdraw, then back to the starting directory;
+    a withdrawn agency can no longer receive."""
+    answer = control(sim, "POST", "/_sim/directory", {"add": [{"code": "000.00.50.H62", "name": "Sở Ngoại vụ"}],
+                                                      "rename": {H03: "UBND tỉnh Bắc Giang (mới)"},
+                                                      "withdraw": ["000.00.12.H62"]})
+    assert json.loads(answer.data) == {"count": 4, "changed": 3}
+    rows = {r["code"]: r["name"] for r in client(sim, H03).get_agencies_list()}
+    assert rows == {H62: NAMES[H62], G22: NAMES[G22], H03: "UBND tỉnh Bắc Giang (mới)", "000.00.50.H62": "Sở Ngoại vụ"}
+    assert not sim.known("000.00.12.H62") and sim.known("000.00.50.H62")
+    assert control(sim, "POST", "/_sim/directory", {"add": "nope"}).status == 400
+    assert json.loads(control(sim, "POST", "/_sim/directory", {"reset": True}).data)["count"] == 4
+    assert {r["code"] for r in json.loads(control(sim, "GET", "/_sim/directory").data)["agencies"]} == {
+        H62, "000.00.12.H62", G22, H03}
+
+
 # -- refusals -----------------------------------------------------------------------------------------------------
 
 

@@ -231,7 +231,7 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
     readers = {name for name in _of_type(template, "AWS::IAM::ManagedPolicy")
                if any(str(r).find("edoc-gateway/axis-") >= 0 for s in _statements(template, name).values()
                       for r in _as_list(s["Resource"]))}
-    assert readers == {"DispatchDocumentPolicy", "PollAxisPolicy", "ApiHandlerPolicy"}
+    assert readers == {"DispatchDocumentPolicy", "PollAxisPolicy", "ApiHandlerPolicy", "SyncAgenciesPolicy"}
     # The Chalice-generated inline policy (policy-prod.json) only writes logs.
     inline = json.loads((REPO / ".chalice" / "policy-prod.json").read_text())
     assert {a.split(":")[0] for s in inline["Statement"] for a in _as_list(s["Action"])} == {"logs"}
@@ -287,6 +287,17 @@ def test_functions_get_every_setting_they_read(template: dict[str, Any]) -> None
         env = set(function["Properties"]["Environment"]["Variables"]) | set(global_env)
         assert read - not_configured <= env, f"{name} lacks {sorted(read - not_configured - env)}"
         assert not env & {"AWS_REGION", "AWS_DEFAULT_REGION"}, f"{name}: Lambda reserves AWS_REGION"
+
+
+def test_the_directory_sync_touches_the_registry_and_the_axis_secret_only(template: dict[str, Any]) -> None:
+    """sync_agencies (issue 9): the axis secret to call getAgenciesList, the agencies table, nothing else."""
+    statements = _statements(template, "SyncAgenciesPolicy")
+    grants = {(a, str(r)) for s in statements.values() for a in _as_list(s["Action"]) for r in _as_list(s["Resource"])}
+    assert {a for a, _ in grants} == {"secretsmanager:GetSecretValue", "dynamodb:Scan", "dynamodb:GetItem",
+                                      "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert {r for a, r in grants if a.startswith("dynamodb:")} == {str({"Fn::GetAtt": ["AgenciesTable", "Arn"]})}
+    schedule = template["Resources"]["SyncAgencies"]["Properties"]["Events"]
+    assert [e["Properties"]["Schedule"] for e in schedule.values()] == ["rate(1 day)"]
 
 
 def test_function_sizes(template: dict[str, Any]) -> None:

@@ -36,6 +36,10 @@ BODY_ROUTES = [
     ("PUT", f"/v1/admin/keys/{SENDER}/k1/certificate", "admin"),
     ("POST", "/v1/admin/dead-letters/redrive", "admin"),
     ("POST", f"/v1/admin/documents/{ID}/retry", "admin"),
+    ("POST", "/v1/admin/agencies", "admin"),
+    ("PATCH", f"/v1/admin/agencies/{SENDER}", "admin"),
+    ("PUT", f"/v1/admin/agencies/{SENDER}/seal", "admin"),
+    ("POST", "/v1/admin/agencies/sync", "admin"),
 ]
 
 #: Hostile bodies and the code each must get, whatever the route.
@@ -75,6 +79,10 @@ def test_every_body_route_answers_hostile_json_with_its_code(client, tokens, met
     # nothing. Decoded ones (API Gateway's) are checked text: tests/unit/api/test_hostile_requests.py.
     ("/v1/documents/a%01b", {"document_not_found"}), ("/v1/inbox/%EF%BF%BE", {"inbox_item_not_found"}),
     (f"/v1/admin/keys/{SENDER}/k%C2%85", {"unknown_key"}),
+    ("/v1/admin/agencies?q=%01", {"invalid_text"}), ("/v1/admin/agencies?cursor=%EF%BF%BE", {"invalid_text"}),
+    ("/v1/admin/agencies/changes?cursor=%01", {"invalid_text"}),
+    ("/v1/admin/agencies/changes?cursor=x", {"invalid_cursor"}),
+    ("/v1/admin/agencies/000.00.00.H62%C2%85", {"unknown_agency"}),
 ])
 def test_bad_text_in_queries_and_paths_is_4xx_never_500(client, tokens, path, codes):
     with pytest.raises(ApiError) as info:

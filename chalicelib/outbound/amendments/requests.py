@@ -17,7 +17,7 @@ from chalicelib.adapters.amendment_store import AmendmentStore, get_amendment_st
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.queues import get_queues
 from chalicelib.core.clock import now_iso
-from chalicelib.core.errors import Conflict, NotFound, UnknownRecipient
+from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
@@ -34,6 +34,7 @@ from chalicelib.domain.amendment_rules import (
 )
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.leases import AMENDMENT, lease_until
+from chalicelib.domain.recipients import refuse_bad_recipients
 from chalicelib.domain.text import TextRule, body_text
 from chalicelib.outbound.presenters import present, present_amendment
 
@@ -118,10 +119,7 @@ def update_recipients(caller: Caller, document_id: str, body: Any) -> dict[str, 
     plan = plan_update(list(record["metadata"]["recipients"]), body, sender=record["organ_id"],
                        delivered={d["organ_id"] for d in deliveries})
     if plan.added:
-        agencies = get_agency_registry().get_many(plan.added)
-        bad = [c for c in plan.added if c not in agencies or not agencies[c].active]
-        if bad:
-            raise UnknownRecipient(details={"recipients": bad})
+        refuse_bad_recipients(plan.added, get_agency_registry().get_many(plan.added))
     amendment_id = str(uuid.uuid4())
     item = amendment_item(document_id, amendment_id, UPDATE, reason=plan.reason, by=caller.username, at=now_iso(),
                           targets=plan.targets, added=plan.added, removed=plan.removed, document_to=plan.document_to,

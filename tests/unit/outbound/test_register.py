@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.core.errors import Forbidden, UnknownRecipient
+from chalicelib.adapters.agency_registry import Agency
+from chalicelib.core.errors import Forbidden, RecipientInactive, UnknownRecipient
 from chalicelib.domain.caller import Caller
 from chalicelib.outbound.documents import create_document, get_document
 from tests.unit.outbound.conftest import G22, H62, K62, Ports, sample_metadata
@@ -30,6 +31,17 @@ def test_an_unknown_or_inactive_recipient_is_refused_and_nothing_is_written(port
     with pytest.raises(UnknownRecipient) as refused:
         create_document(CLERK, sample_metadata([G22, "000.00.00.H49"]))
     assert refused.value.details == {"recipients": ["000.00.00.H49"]}
+    assert ports.store.records == {}
+
+
+def test_an_inactive_recipient_has_its_own_code_and_unknown_ones_come_first(ports: Ports) -> None:
+    ports.agencies.add(Agency("000.00.13.H62", "Sở Nội vụ", active=False))
+    with pytest.raises(RecipientInactive) as refused:
+        create_document(CLERK, sample_metadata([G22, "000.00.13.H62"]))
+    assert (refused.value.code, refused.value.status) == ("recipient_inactive", 422)
+    assert refused.value.details == {"recipients": ["000.00.13.H62"]}
+    with pytest.raises(UnknownRecipient):
+        create_document(CLERK, sample_metadata(["000.00.13.H62", "000.00.00.H49"]))
     assert ports.store.records == {}
 
 
