@@ -221,3 +221,10 @@ def test_search_refuses_bad_parameters_and_foreign_cursors():
     assert refused.value.code == "invalid_cursor"
     with pytest.raises(ValidationFailed):
         search.search_documents(ADMIN, {"organ_id": SO, "cursor": page["next"]}, store=store)
+
+
+def test_targets_as_get_answers_them_can_be_put_back_unchanged():
+    store = _month_store()
+    stored = reports.put_targets(ADMIN, reports.get_targets(ADMIN, store.ports()), store.ports())
+    again = reports.put_targets(ADMIN, stored, store.ports())  # carries source, updated_at, updated_by
+    assert again["levels"] == stored["levels"] and again["source"] == "stored"
