@@ -252,7 +252,7 @@ class Routes:
         rules live in the model, the refusal keeps its stable code (chalicelib.api.request_bodies, imported here
         by name, like the models: it imports pydantic, which this module must not at cold start; the OpenAPI
         generator resolves the same names)."""
-        importlib.import_module(_REQUEST_BODIES).validated(name, self.body())
+        importlib.import_module(_REQUEST_BODIES).validated(name, self.body(expect_object=False))
 
     def body(self, *, expect_object: bool = True) -> Any:
         """The request's JSON body (`{}` when empty), checked by `parse_json`; one that is not an object where an

@@ -61,12 +61,15 @@ def refusal(model: type[BaseModel], exc: ValidationError, body: Any) -> GatewayE
     if own is not None:
         return own(model, exc, body)
     errors = exc.errors()
+    coded = [e for e in errors if e["type"] not in _GENERIC and error_codes.get(e["type"]) is not None]
+    if not isinstance(body, dict) and not coded:  # as chalicelib.api.http.Routes.body answers it
+        return ValidationFailed("Nội dung yêu cầu phải là một đối tượng JSON.", code="json_not_object",
+                                details={"type": type(body).__name__})
     text = validation_failed(exc)
     if text.code == INVALID_TEXT and not all(_too_short(e) for e in errors if e["type"] == INVALID_TEXT):
         return text
-    for e in errors:
-        if e["type"] not in _GENERIC and error_codes.get(e["type"]) is not None:
-            return _coded(e["type"], e, text, message=e["msg"])
+    for e in coded:
+        return _coded(e["type"], e, text, message=e["msg"])
     for e in errors:
         code = _declared_code(model, e["loc"])
         if code is not None:

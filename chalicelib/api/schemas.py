@@ -124,7 +124,7 @@ class VerifyRequest(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _one_reference(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not ({"document_id", "inbox_id"} & set(data)):
+        if not isinstance(data, dict) or not ({"document_id", "inbox_id"} & set(data)):
             raise PydanticCustomError("nothing_to_verify", "Cần gửi tệp PDF, hoặc document_id, hoặc inbox_id.")
         return data
 
