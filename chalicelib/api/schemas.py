@@ -1,10 +1,11 @@
 """The request and answer models of every route, by name: what `chalicelib.api.openapi` turns into the OpenAPI 3.1
 document (issue 9, "OpenAPI": request and response bodies from the same models).
 
-Requests: `DocumentMetadata` (chalicelib.domain.metadata) is the model `POST /v1/documents` validates with; the
-other bodies are still validated field by field in their use cases, with the codes clients branch on
-(`reason_required`, `invalid_recipients`, `invalid_status_code`, `invalid_queue`, `invalid_document_ids`...); the
-models here state the same rules for the document. Answers follow what the presenters return
+Requests: every route's body goes through its model here at the edge (chalicelib.api.request_bodies, called by
+chalicelib.api.http before the handler), a refusal answered with the codes clients branch on (`reason_required`,
+`invalid_recipients`, `invalid_status_code`, `invalid_queue`, `invalid_document_ids`...: each field's
+`x-error-code`); the use cases keep the checks no model can make (states, duplicates, the registry).
+Answers follow what the presenters return
 (chalicelib.outbound.presenters, chalicelib.inbound.inbox.present, chalicelib.keys.certificates.key_view,
 docs/contract.md): the fields every answer has are required, the others optional, and an answer may carry more
 fields than listed (DESIGN.md: "add fields freely, never rename these").
@@ -14,9 +15,10 @@ Names, not classes, are what app.py passes (`body="RevokeRequest"`): app.py must
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from chalicelib.admin.trust_roots import AddTrustRoot
 from chalicelib.api.admin_schemas import (
@@ -39,10 +41,11 @@ from chalicelib.api.schemas_base import Answer as _Answer
 from chalicelib.api.schemas_base import PresignedPost
 from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealConfirm, SyncRequest
 from chalicelib.domain.metadata import DocumentMetadata
+from chalicelib.domain.text import ClientText
+from chalicelib.standards.identifiers import STRICT_PATTERN
 
 __all__ = ["MODELS", "ErrorAnswer"]
 
-_OrganId = Field(pattern=r"^[0-9A-Z.]{1,64}$", description="mã định danh cơ quan (QCVN 102:2016), e.g. 000.00.01.H62")
 
 
 
@@ -61,33 +64,69 @@ class ErrorAnswer(BaseModel):
 
 
 # -- requests ----------------------------------------------------------------------------------------------------
-class RevokeRequest(BaseModel):
-    """Thu hồi văn bản: the reason the recipients' clerks read (required)."""
+# What each route's use case enforced field by field before issue 9, stated once: chalicelib.api.request_bodies runs
+# every body through its model at the edge and answers a refusal with the field's `x-error-code` (module docstring
+# there). Bounds are the ones enforced, no stricter: a reason is trimmed and cut to 1000 characters, not refused.
+def _code(code: str, **field: Any) -> Any:
+    """A field whose refusal answers `code` (chalicelib.api.request_bodies, rule 3)."""
+    return Field(json_schema_extra={"x-error-code": code}, **field)
 
-    reason: str = Field(min_length=1, max_length=2000, description="lý do thu hồi")
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _falsy_none(value: Any) -> Any:
+    return value or None
+
+
+_Reason = ClientText(min_len=1, multiline=True)
+_Identifier = Annotated[str, BeforeValidator(_stripped), StringConstraints(pattern=STRICT_PATTERN.pattern)]
+_Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                                                 r"[0-9a-fA-F]{12}$")]
+
+
+class RevokeRequest(BaseModel):
+    """Thu hồi văn bản: the reason the recipients' clerks read (required; trimmed, cut to 1000 characters)."""
+
+    reason: _Reason = _code("reason_required", description="lý do thu hồi")
 
 
 class UpdateRecipientsRequest(BaseModel):
-    """Cập nhật nơi nhận: identifier codes added and/or removed, and the reason."""
+    """Cập nhật nơi nhận: identifier codes added and/or removed (at least one change), and the reason."""
 
-    recipients_added: list[str] = Field(default_factory=list, max_length=100)
-    recipients_removed: list[str] = Field(default_factory=list, max_length=100)
-    reason: str = Field(min_length=1, max_length=2000)
+    recipients_added: list[_Identifier] | None = _code("invalid_recipients", default=None, max_length=100)
+    recipients_removed: list[_Identifier] | None = _code("invalid_recipients", default=None, max_length=100)
+    reason: _Reason = _code("reason_required", description="lý do cập nhật")
 
 
 class InboxStatusRequest(BaseModel):
     """A clerk's status report on an inbox item (02 needs a reason: NĐ 30/2020 Art. 21(2))."""
 
-    code: Literal["02", "03", "04", "05", "06"]
-    reason: str | None = Field(default=None, max_length=2000)
+    code: Annotated[Literal["02", "03", "04", "05", "06"], BeforeValidator(_stripped)] = _code("invalid_status_code")
+    reason: ClientText(multiline=True) | None = _code("invalid_reason", default=None,
+                                                      description="bắt buộc với 02; cắt còn 1000 ký tự")
+
+    @model_validator(mode="after")
+    def _reason_for_02(self) -> InboxStatusRequest:
+        if self.code == "02" and not (self.reason or "").strip():
+            raise PydanticCustomError("reason_required", "Từ chối tiếp nhận (02) phải kèm lý do.")
+        return self
 
 
 class VerifyRequest(BaseModel):
     """`POST /v1/verify` by reference: one of `document_id` (an own upload) or `inbox_id` (an inbox item)."""
 
-    document_id: str | None = None
-    inbox_id: str | None = None
-    attachment: int = Field(default=0, ge=0, description="which PDF of the inbox item")
+    document_id: str | int | None = None
+    inbox_id: str | int | None = None
+    attachment: StrictInt = _code("attachment_not_found", default=0, ge=0, description="which PDF of the inbox item")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_reference(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not ({"document_id", "inbox_id"} & set(data)):
+            raise PydanticCustomError("nothing_to_verify", "Cần gửi tệp PDF, hoặc document_id, hoặc inbox_id.")
+        return data
 
 
 class Pkcs11Key(BaseModel):
@@ -114,12 +153,16 @@ class CsrSubject(BaseModel):
 
 
 class CreateKeyRequest(BaseModel):
-    """A new KMS key for a served agency, or an existing PKCS#11 key registered (`backend: "pkcs11"`)."""
+    """A new KMS key for a served agency, or an existing PKCS#11 key registered (`backend: "pkcs11"`); whether the
+    agency is registered and served is the use case's (`unknown_agency`, `agency_not_served`)."""
 
-    organ_id: str = _OrganId
-    backend: Literal["kms", "pkcs11"] = "kms"
-    pkcs11: Pkcs11Key | None = None
-    key_uri: str | None = Field(default=None, description="RFC 7512 pkcs11: URI, instead of `pkcs11`")
+    organ_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = _code(
+        "missing_organ_id", description="mã định danh cơ quan (QCVN 102:2016), e.g. 000.00.01.H62")
+    backend: Annotated[Literal["kms", "pkcs11"] | None, BeforeValidator(_falsy_none)] = _code(
+        "unsupported_key_backend", default=None, description="kms (mặc định) hoặc pkcs11")
+    pkcs11: Pkcs11Key | None = _code("invalid_pkcs11_key", default=None)
+    key_uri: str | None = _code("invalid_pkcs11_key", default=None, description="RFC 7512 pkcs11: URI, instead of "
+                                                                               "`pkcs11`")
     subject: CsrSubject | None = None
 
 
@@ -128,20 +171,22 @@ class CsrRequest(BaseModel):
 
 
 class CertificateRequest(BaseModel):
-    """The certificate the CA issued for the key, and the chain up to a trust root (PEM)."""
+    """The certificate the CA issued for the key, and the chain up to a trust root (PEM); whether they are PEM and
+    chain to a trust root is the use case's (`invalid_certificate`, `certificate_untrusted`...)."""
 
-    certificate_pem: str
-    chain_pem: str | None = None
+    certificate_pem: str | None = _code("invalid_certificate", default=None)
+    chain_pem: str | None = _code("invalid_certificate", default=None)
 
 
 class RedriveRequest(BaseModel):
-    queue: Literal["dispatch", "upload"]
-    document_ids: list[str] | None = Field(default=None, min_length=1, max_length=100,
-                                           description="only the messages of these documents (UUIDs)")
+    queue: Literal["dispatch", "upload"] = _code("invalid_queue")
+    document_ids: list[_Uuid] | None = _code("invalid_document_ids", default=None, min_length=1, max_length=100,
+                                             description="only the messages of these documents (UUIDs)")
 
 
 class RetryRequest(BaseModel):
-    resend_unconfirmed: bool = Field(default=False, description="the admin checked the packages are NOT on the axis")
+    resend_unconfirmed: StrictBool = Field(default=False,
+                                           description="the admin checked the packages are NOT on the axis")
 
 
 # -- answers -----------------------------------------------------------------------------------------------------
