@@ -23,7 +23,16 @@ app.api.binary_types.append("application/pdf")  # POST /v1/verify takes the PDF 
 # GET /v1/admin/reports/monthly?format=xlsx answers a workbook (chalicelib.api.files: Accept must name it)
 app.api.binary_types.append("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
-routes = Routes(app)
+
+
+def _check_body(model: str, body: object) -> None:
+    """A request body through its route's model (chalicelib.api.request_bodies; issue 9, "Uniform errors")."""
+    from chalicelib.api.request_bodies import validated  # lazy: pydantic, off every Lambda's cold start
+
+    validated(model, body)
+
+
+routes = Routes(app, check_body=_check_body)
 api, _body, _query = routes.route, routes.body, routes.query
 
 # Query parameters as the OpenAPI document shows them (chalicelib.api.openapi); the use cases check them.

@@ -22,7 +22,6 @@ use case whose boto3 waits for the first entry): every Lambda of the app imports
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,8 +124,6 @@ def error_answer(exc: GatewayError) -> Response:
     return json_answer(exc.status, exc.to_body())
 
 
-#: The module that runs a body through its model (pydantic), named so that importing this one stays cheap.
-_REQUEST_BODIES = "chalicelib.api.request_bodies"
 #: `body=NO_BODY`: the route takes no request body (a POST that only acts, e.g. activate).
 NO_BODY = "-"
 #: What a route has not declared: the OpenAPI generator refuses it (`MissingModels`) so a new route cannot go
@@ -163,8 +160,12 @@ class Operation:
 class Routes:
     """The route decorator and request helpers of one Chalice app; `operations`, the registry of its routes."""
 
-    def __init__(self, app: Chalice) -> None:
+    def __init__(self, app: Chalice, check_body: Callable[[str, Any], None] | None = None) -> None:
+        """`check_body(model name, body)`: runs a body through its request model, refusing it with a gateway error
+        (app.py passes `chalicelib.api.request_bodies.validated`, imported when the first body comes: it brings
+        pydantic, which neither app.py nor this module may import at cold start); None checks no model."""
         self.app = app
+        self._check_body = check_body
         self.operations: list[Operation] = []
         app.register_middleware(uniform_chalice_errors, "http")
 
@@ -249,10 +250,10 @@ class Routes:
 
     def _through_model(self, name: str) -> None:
         """The body through the route's request model before its handler runs (issue 9, "Uniform errors"): the
-        rules live in the model, the refusal keeps its stable code (chalicelib.api.request_bodies, imported here
-        by name, like the models: it imports pydantic, which this module must not at cold start; the OpenAPI
-        generator resolves the same names)."""
-        importlib.import_module(_REQUEST_BODIES).validated(name, self.body(expect_object=False))
+        rules live in the model, the refusal keeps its stable code (`check_body`, see __init__; the OpenAPI
+        generator resolves the same model names)."""
+        if self._check_body is not None:
+            self._check_body(name, self.body(expect_object=False))
 
     def body(self, *, expect_object: bool = True) -> Any:
         """The request's JSON body (`{}` when empty), checked by `parse_json`; one that is not an object where an
