@@ -151,3 +151,21 @@ def test_a_seal_is_checked_before_the_agency_points_at_it(client: GatewayClient,
     assert stamped["stamp"] == {"page": 1, "x": 320, "y": 60, "width": 240, "height": 90}
     err = _refused(lambda: client.call("PATCH", f"/v1/admin/agencies/{code}", admin, json={"stamp": {"page": 0}}))
     assert err.status == 400
+
+
+def test_a_served_agencys_new_seal_is_the_one_its_next_document_is_signed_with(
+        client: GatewayClient, admin: str, sample_pdf) -> None:
+    """The seal's key is new (`seals/<organ_id>/<token>.png`): the signer, under its own role with IAM enforced,
+    reads it (a missing grant would end the document `FAILED seal_unavailable`) and draws it."""
+    code = "000.00.00.H03"  # UBND tỉnh Bắc Giang, served, with a clerk
+    post = client.call("POST", f"/v1/admin/agencies/{code}/seal", admin, json={})
+    client.upload(post, make_demo_seal("ỦY BAN NHÂN DÂN TỈNH BẮC GIANG", size_px=360), content_type="image/png")
+    assert client.call("PUT", f"/v1/admin/agencies/{code}/seal", admin, json={"key": post["key"]})["seal"]["key"] \
+        == post["key"]
+
+    clerk = client.login(client.user_for(code))
+    document = client.create_document(clerk, fresh_metadata("SEAL1", ["000.00.00.G22"]))
+    client.upload(document["upload"], sample_pdf)
+    done = client.wait_for(clerk, document["document_id"], {"DISPATCHED", "FAILED", "REJECTED"}, timeout=90)
+    assert done["state"] == "DISPATCHED", (done["state"], done.get("reason"))
+    assert done["signed_sha256"] and done["pades_level"]
