@@ -78,13 +78,15 @@ def test_racing_writers_get_consecutive_numbers(store: Any) -> None:
     items = store.day_items("2026-12-03")
     numbers = [rules.seq_of(i["sk"]) for i in items]
     assert numbers == list(range(1, len(numbers) + 1)), "consecutive: the chain never forks"
-    assert audit.verify_day(ADMIN, "2026-12-03", store)["valid"] is True
+    kept = sorted(i["resource"]["id"] for i in items) == sorted(f"d{n}" for n in range(9))
     if isinstance(store, FakeAuditStore):
         # Every entry kept: the put's condition is atomic, as on DynamoDB. moto's DynamoDB checks and writes without
         # a lock, so two threads can both pass `attribute_not_exists(sk)` and the second put replaces the first
-        # (seen about once in ten runs): on moto only the numbering and the chain are asserted.
-        assert sorted(i["resource"]["id"] for i in items) == sorted(f"d{n}" for n in range(9))
-    assert audit.verify_day(ADMIN, "2026-12-03", store)["valid"] is True
+        # (seen about once in ten runs): on moto the numbering is asserted always, the chain when nothing was lost
+        # (a replaced entry breaks its successor's link, which is what verify exists to show).
+        assert kept
+    if kept:
+        assert audit.verify_day(ADMIN, "2026-12-03", store)["valid"] is True
 
 
 def test_search_filters_and_pages(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
