@@ -96,17 +96,11 @@ def get_targets(caller: Caller, ports: ReportPorts | None = None) -> dict[str, A
     return out
 
 
-#: Fields of the GET answer that are not targets (where the answer came from), ignored by PUT.
-_READ_ONLY_TARGET_FIELDS = frozenset({"source", "updated_at", "updated_by"})
-
-
 def put_targets(caller: Caller, body: Any, ports: ReportPorts | None = None) -> dict[str, Any]:
     """`PUT /v1/admin/reports/targets` {"levels": {"1".."4": {"electronic_only": [{from_year, share}], "signed":
     [...]}}}: validated whole (every level, shares 0..1, one step per year) and stored; answers the new targets."""
     require_admin(caller)
     ports = ports or default_ports()
-    if isinstance(body, dict):  # what GET answered may be sent back as it is: its read-only fields are dropped
-        body = {k: v for k, v in body.items() if k not in _READ_ONLY_TARGET_FIELDS}
     try:
         targets = kpi.parse_targets(body)
     except kpi.TargetsInvalid as exc:

@@ -30,11 +30,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.core.settings import KPI_TARGET_DEFAULTS
 
-__all__ = ["AGENCY_FIELDS", "TOTAL_FIELDS", "YEAR_FIELDS", "InboxFacts", "SentFact", "Targets", "agency_row",
+__all__ = ["AGENCY_FIELDS", "READ_ONLY_TARGET_FIELDS", "TOTAL_FIELDS", "YEAR_FIELDS", "InboxFacts", "SentFact",
+           "Targets", "agency_row",
            "csv_bytes", "default_targets", "median", "p90", "parse_targets", "share", "table_rows", "totals_row"]
 
 #: The agency row of the monthly report, in the issue's order (the CSV and XLSX columns too).
@@ -120,6 +121,10 @@ class _LevelTargets(BaseModel):
         return sorted(steps, key=lambda s: s.from_year)
 
 
+#: Fields of the GET answer that are not targets, ignored by PUT (Targets).
+READ_ONLY_TARGET_FIELDS = frozenset({"source", "updated_at", "updated_by"})
+
+
 class Targets(BaseModel):
     """The targets document (`GET`/`PUT /v1/admin/reports/targets`): per level "1".."4", per kind, the shares by
     the year they apply from. The share for a year is that of the latest step at or before it (the first step's
@@ -128,6 +133,15 @@ class Targets(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     levels: dict[str, _LevelTargets]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_read_only_fields(cls, data: Any) -> Any:
+        """What `GET` answered may be sent back as it is: where the targets came from and who stored them when
+        are dropped, not refused (README's round trip)."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in READ_ONLY_TARGET_FIELDS}
+        return data
 
     @field_validator("levels")
     @classmethod

@@ -94,3 +94,17 @@ def test_the_attachment_index_keeps_its_404():
     with pytest.raises(GatewayError) as info:
         request_bodies.validated("VerifyRequest", {"inbox_id": "i", "attachment": -1})
     assert (info.value.status, info.value.code) == (404, "attachment_not_found")
+
+
+
+def test_report_targets_as_get_answers_them_pass_the_edge() -> None:
+    """PUT /v1/admin/reports/targets takes back what GET answered (README): its read-only fields are dropped."""
+    from chalicelib.api.request_bodies import validated
+    from chalicelib.domain import kpi
+
+    answer = {**kpi.default_targets().as_json(), "source": "stored", "updated_at": "2026-12-03T08:00:00Z",
+              "updated_by": "admin"}
+    validated("ReportTargets", answer)  # no refusal
+    with pytest.raises(Exception) as refused:
+        validated("ReportTargets", {**answer, "colour": "red"})
+    assert getattr(refused.value, "code", None) == "invalid_targets"
