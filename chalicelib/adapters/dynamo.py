@@ -35,6 +35,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+def query_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item a Query answers, page after page (DynamoDB stops a page at 1 MB: `LastEvaluatedKey`), as plain
+    Python values. For the reads that need the whole partition or index range (a report, a key list)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        resp = table.query(**kwargs)
+        items.extend(plain(i) for i in resp.get("Items", []))
+        if "LastEvaluatedKey" not in resp:
+            return items
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
 def encode_cursor(key: dict[str, Any]) -> str:
     """A LastEvaluatedKey as an opaque, URL-safe cursor."""
     return base64.urlsafe_b64encode(json.dumps(plain(key), separators=(",", ":")).encode()).decode().rstrip("=")

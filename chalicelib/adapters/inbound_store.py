@@ -44,6 +44,7 @@ from chalicelib.adapters.dynamo import (
     lease_free,
     lease_owned,
     plain,
+    query_all,
 )
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
@@ -378,13 +379,7 @@ class InboundStore(DocumentStore):
         kwargs: dict[str, Any] = {"IndexName": "by_organ",
                                   "KeyConditionExpression": Key("gsi1pk").eq(f"INBOX#{organ_id}")
                                   & Key("gsi1sk").between(lo, hi)}
-        items: list[dict[str, Any]] = []
-        while True:
-            resp = self._table.query(**kwargs)
-            items.extend(plain(i) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return items
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return query_all(self._table, **kwargs)
 
     # -- internals -------------------------------------------------------------------------------------------------
     def _page(self, partition: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
