@@ -16,7 +16,14 @@ from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.dynamo import ConditionFailed, condition_failed_class, conditional_update, plain, transact
+from chalicelib.adapters.dynamo import (
+    ConditionFailed,
+    all_pages,
+    condition_failed_class,
+    conditional_update,
+    plain,
+    transact,
+)
 from chalicelib.core.settings import get_settings
 
 #: The change-log items' `record_type`, and their key prefix (chalicelib.admin.agency_sync).
@@ -97,26 +104,14 @@ class AgencyRegistry:
         a few MB at most; the change log is filtered out by DynamoDB)."""
         table = aws.table(self.table_name)
         kwargs: dict[str, Any] = {"FilterExpression": "attribute_not_exists(record_type)"}
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = table.scan(**kwargs)
-            out.extend(plain(raw) for raw in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return all_pages(table.scan, **kwargs)
 
     def changes(self) -> list[dict[str, Any]]:
         """Every change-log item (a Scan filtered to them: a few per sync, read by an admin now and then)."""
         table = aws.table(self.table_name)
         kwargs: dict[str, Any] = {"FilterExpression": "record_type = :change",
                                   "ExpressionAttributeValues": {":change": CHANGE_RECORD}}
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = table.scan(**kwargs)
-            out.extend(plain(raw) for raw in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return all_pages(table.scan, **kwargs)
 
     def create(self, item: dict[str, Any], *, change: dict[str, Any] | None = None) -> None:
         """Put a new agency item (and its change-log item, in the same transaction); ConditionFailed when the code

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -35,12 +36,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def query_all(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """Every item a Query answers, page after page (DynamoDB stops a page at 1 MB: `LastEvaluatedKey`), as plain
-    Python values. For the reads that need the whole partition or index range (a report, a key list)."""
+def all_pages(read: Callable[..., dict[str, Any]], **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item a Query or Scan answers (`read` is the table's bound `query` or `scan`), page after page
+    (DynamoDB stops a page at 1 MB: `LastEvaluatedKey`), as plain Python values. For the reads that need a whole
+    partition, index range or small table (a report, a key list, the agency registry)."""
     items: list[dict[str, Any]] = []
     while True:
-        resp = table.query(**kwargs)
+        resp = read(**kwargs)
         items.extend(plain(i) for i in resp.get("Items", []))
         if "LastEvaluatedKey" not in resp:
             return items

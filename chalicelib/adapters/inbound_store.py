@@ -38,13 +38,13 @@ from typing import Any
 from chalicelib.adapters.document_store import META, DocumentStore
 from chalicelib.adapters.dynamo import (
     ConditionFailed,
+    all_pages,
     conditional_update,
     decode_cursor,
     encode_cursor,
     lease_free,
     lease_owned,
     plain,
-    query_all,
 )
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
@@ -379,7 +379,7 @@ class InboundStore(DocumentStore):
         kwargs: dict[str, Any] = {"IndexName": "by_organ",
                                   "KeyConditionExpression": Key("gsi1pk").eq(f"INBOX#{organ_id}")
                                   & Key("gsi1sk").between(lo, hi)}
-        return query_all(self._table, **kwargs)
+        return all_pages(self._table.query, **kwargs)
 
     # -- internals -------------------------------------------------------------------------------------------------
     def _page(self, partition: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.dynamo import ConditionFailed, condition_failed_class, plain, query_all, transact
+from chalicelib.adapters.dynamo import ConditionFailed, all_pages, condition_failed_class, plain, transact
 from chalicelib.core.settings import get_settings
 from chalicelib.keys import certificates as keys
 
@@ -55,7 +55,7 @@ class KeyStore:
     def list(self, organ_id: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
-        return query_all(self._table, KeyConditionExpression=Key("pk").eq(keys.KEY_PK_PREFIX + organ_id),
+        return all_pages(self._table.query, KeyConditionExpression=Key("pk").eq(keys.KEY_PK_PREFIX + organ_id),
                          ConsistentRead=True)
 
     def update(self, organ_id: str, key_ref: str, fields: dict[str, Any], *, states: tuple[str, ...],

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.document_store import DONE_INDEX, META, MONTH_INDEX, doc_pk
-from chalicelib.adapters.dynamo import plain, query_all
+from chalicelib.adapters.dynamo import all_pages, plain
 from chalicelib.core.clock import now_iso
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.report_months import CREATED_PREFIX, DONE_PREFIX
@@ -75,7 +75,7 @@ class ReportStore:
 
         kwargs: dict[str, Any] = {"IndexName": DONE_INDEX,
                                   "KeyConditionExpression": Key("gsi3pk").eq(f"{DONE_PREFIX}{month}")}
-        return query_all(self._table, **kwargs)
+        return all_pages(self._table.query, **kwargs)
 
     def deliveries(self, document_id: str) -> list[dict[str, Any]]:
         """A document's delivery rows (one Query on its partition, from `DELIVERY#`)."""
@@ -83,7 +83,7 @@ class ReportStore:
 
         kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(doc_pk(document_id))
                                   & Key("sk").begins_with("DELIVERY#")}
-        return query_all(self._table, **kwargs)
+        return all_pages(self._table.query, **kwargs)
 
     def get_config(self, name: str) -> dict[str, Any] | None:
         """An admin setting stored as `CONFIG#<name>` (its `value`), or None when never set."""
