@@ -127,14 +127,15 @@ def verify(caller: Any) -> dict:
 
 
 # -- events --------------------------------------------------------------------------------------------------
-@app.on_sqs_message(queue=settings.UPLOAD_QUEUE, batch_size=1)
+@app.on_sqs_message(queue=settings.UPLOAD_QUEUE, batch_size=1, maximum_concurrency=settings.SIGN_MAX_CONCURRENCY)
 def sign_document(event: Any) -> dict:
     from chalicelib.outbound.sign_upload import handle_upload_message
 
     return sqs_batch(event, handle_upload_message)
 
 
-@app.on_sqs_message(queue=settings.DISPATCH_QUEUE, batch_size=10)
+@app.on_sqs_message(queue=settings.DISPATCH_QUEUE, batch_size=10,
+                    maximum_concurrency=settings.DISPATCH_MAX_CONCURRENCY)
 def dispatch_document(event: Any) -> dict:
     from chalicelib.outbound import dispatch_queue
 

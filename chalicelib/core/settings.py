@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["AGENCIES_TABLE", "AUDIT_TABLE", "AXIS_MAX_PACKAGE_BYTES", "AXIS_SECRET_NAME", "DISPATCH_DLQ",
-    "DISPATCH_QUEUE", "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS", "KPI_TARGET_DEFAULTS", "KPI_TARGET_FIRST_YEAR",
-    "KPI_TARGET_STEP_YEAR", "MAX_UPLOAD_BYTES", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE", "UPLOAD_URL_TTL_SECONDS",
-    "get_settings"]
+    "DISPATCH_MAX_CONCURRENCY", "DISPATCH_QUEUE", "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS",
+    "KPI_TARGET_DEFAULTS", "KPI_TARGET_FIRST_YEAR", "KPI_TARGET_STEP_YEAR", "MAX_UPLOAD_BYTES",
+    "SIGN_MAX_CONCURRENCY", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE", "UPLOAD_URL_TTL_SECONDS", "get_settings"]
 
 #: Resource names shared by app.py decorators, infra/resources.yaml and the embedded stack's provisioning.
 UPLOAD_QUEUE = "edoc-upload-events"
@@ -25,6 +25,14 @@ AGENCIES_TABLE = "edoc-agencies"
 #: The audit trail (issue 9): append-only, one partition per day, hash-chained (chalicelib.domain.audit).
 AUDIT_TABLE = "edoc-audit"
 AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a secret)
+
+#: How many invocations Lambda's SQS pollers run at once per queue (the event source's MaximumConcurrency, issue 11
+#: "scale"). Each is at most its function's reserved concurrency in .chalice/config.json: with more pollers than
+#: the function may run, Lambda throttles the extra invocations, their messages come back with a higher receive
+#: count, and a burst ends in the dead-letter queue; within it a burst waits in the queue (backpressure). Raise
+#: both together (README "Scaling"); the test in tests/integration/test_infra.py keeps them in step.
+SIGN_MAX_CONCURRENCY = 10
+DISPATCH_MAX_CONCURRENCY = 10
 
 #: Upload limits. The presigned POST enforces them on real S3; the signing handler re-checks the object
 #: because moto does not enforce presigned conditions (docs/traps.md#moto-presigned-conditions-not-enforced).

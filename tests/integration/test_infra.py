@@ -309,3 +309,16 @@ def test_function_sizes(template: dict[str, Any]) -> None:
     # A message must not become visible again while its handler may still run.
     for queue in ("UploadEventsQueue", "DispatchQueue"):
         assert functions[queue]["Properties"]["VisibilityTimeout"] >= 60
+
+
+def test_sqs_pollers_never_run_more_invocations_than_the_function_may(template: dict[str, Any]) -> None:
+    """Backpressure (issue 11): MaximumConcurrency on each SQS event source, at most the function's reserved
+    concurrency, so a burst waits in the queue instead of being throttled into the dead-letter queue."""
+    functions = _of_type(template, "AWS::Serverless::Function")
+    for name in ("SignDocument", "DispatchDocument"):
+        props = functions[name]["Properties"]
+        (event,) = [ev for ev in props["Events"].values() if ev.get("Type") == "SQS"]
+        maximum = event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+        assert isinstance(maximum, int) and maximum >= 2, f"{name}: set maximum_concurrency on its on_sqs_message"
+        assert maximum <= props["ReservedConcurrentExecutions"], (
+            f"{name}: maximum_concurrency {maximum} over reserved concurrency {props['ReservedConcurrentExecutions']}")
