@@ -83,13 +83,14 @@ def document_state(document_id: str) -> str | None:
 class ApiServer:
     """The app's HTTP routes on chalice.local's server, on a background thread (`url` has the bound port)."""
 
-    def __init__(self, app: Any, disk_config: dict[str, Any], host: str, port: int) -> None:
+    def __init__(self, app: Any, disk_config: dict[str, Any], host: str, port: int, metrics: Any = None) -> None:
+        """`metrics`: the process's `devstack.function_metrics.FunctionMetrics`, told about every request."""
         # lazy: chalice is only needed once the stack starts the app
         from chalice.local import LocalDevServer, create_local_server
 
         config = _chalice_config(disk_config, "api_handler", chalice_app=app)
         create_local_server(app, config, host, port).server.server_close()  # its app class set up, as chalice does
-        self._server = LocalDevServer(app, config, host, port, handler_cls=_gateway_responses_handler())
+        self._server = LocalDevServer(app, config, host, port, handler_cls=_gateway_responses_handler(metrics))
         self.url = f"http://{host}:{self._server.server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.server.serve_forever, name="api", daemon=True)
         self._thread.start()
@@ -99,22 +100,41 @@ class ApiServer:
         self._server.server.server_close()
 
 
-def _gateway_responses_handler() -> type:
+def _gateway_responses_handler(metrics: Any = None) -> type:
     """chalice.local's request handler with the deployed API's gateway responses (infra/resources.yaml
     `GatewayResponses`, from chalicelib.api.chalice_errors): chalice.local answers an unknown path as API Gateway
     does by default (403 "Missing Authentication Token"); the deployed API answers 404 `route_not_found` in the
-    gateway's error shape, and so does the stack. A method no route has (TRACE) is the app's 405, not an HTML page."""
+    gateway's error shape, and so does the stack. A method no route has (TRACE) is the app's 405, not an HTML page.
+    With `metrics`, each request is one invocation; its work is a 2xx answer to a request with a bearer token."""
     # lazy: chalice and the app's modules load only once the stack starts the app (load_app sets the environment)
     from chalice.local import ChaliceRequestHandler, ForbiddenError
 
     from chalicelib.api.chalice_errors import GATEWAY_ERROR_CODES, gateway_response_template
 
     class GatewayResponsesHandler(ChaliceRequestHandler):
+        _status = 0
+
+        def _measured_handle(self) -> None:
+            if metrics is None:
+                self._generic_handle()
+                return
+            with metrics.invocation(1) as invocation:
+                self._generic_handle()
+                bearer = str(self.headers.get("Authorization") or "").lower().startswith("bearer ")
+                if bearer and 200 <= self._status < 300:
+                    invocation.did_work(f"{self.command} {self.path.split('?', 1)[0]} {self._status}")
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _measured_handle
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            self._status = code
+            super().send_response(code, message)
+
         def __getattr__(self, name: str) -> Any:
             # Any other method (TRACE, QUERY...) reaches the app too: Chalice answers 405 `method_not_allowed` in
             # the gateway's shape, instead of http.server's HTML 501 page, which API Gateway never sends.
             if name.startswith("do_"):
-                return self._generic_handle
+                return self._measured_handle
             raise AttributeError(name)
 
         def _send_error_response(self, error: Any) -> None:

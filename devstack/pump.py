@@ -19,6 +19,7 @@ once and its second delivery meets its own lease (found by tests/e2e/test_dispat
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -161,9 +162,10 @@ class EventPump:
     def __init__(self, app: Any, *, sqs: Any, region: str, function_settings: Callable[[str], tuple[int, int]],
                  options: PumpOptions = PumpOptions(),
                  state_of: Callable[[str], str | None] | None = None,
-                 functions: set[str] | None = None) -> None:
+                 functions: set[str] | None = None, metrics: Any = None) -> None:
         """`functions`: pump only these handlers (a function's own process pumps its own event sources, under
-        its own role, as Lambda's pollers do); None: all of them."""
+        its own role, as Lambda's pollers do); None: all of them. `metrics`: the process's
+        `devstack.function_metrics.FunctionMetrics`, told about every invocation (issue 11 cold starts)."""
         from chalice.app import ScheduledEventConfig, SQSEventConfig  # lazy: chalice is loaded with the app
 
         self._app = app
@@ -172,6 +174,7 @@ class EventPump:
         self._function_settings = function_settings
         self._options = options
         self._state_of = state_of
+        self._metrics = metrics
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.sqs_sources: list[_SqsSource] = []
@@ -275,7 +278,8 @@ class EventPump:
         heartbeat = (_Heartbeat(self._sqs, source, messages, self._options.retry_after)
                      if self._options.retry_after else None)
         try:
-            result = handler(event, context)
+            with self._invocation(len(messages)):
+                result = handler(event, context)
         except Exception as exc:  # Lambda: an invocation error fails the whole batch
             error, result = exc, None
             pump_log.exception("%s: handler raised %s", source.name, type(exc).__name__)
@@ -299,6 +303,10 @@ class EventPump:
         # ends, the queue's (shortened by `retry_after`, see start()) or whatever the handler set (backoff).
         self._log_batch(source, messages, failed, elapsed)
         return failed
+
+    def _invocation(self, records: int) -> Any:
+        """The metrics' context for one invocation, or a no-op one without metrics."""
+        return self._metrics.invocation(records) if self._metrics is not None else contextlib.nullcontext()
 
     def _log_batch(self, source: _SqsSource, messages: list[dict[str, Any]], failed: set[str],
                    elapsed: float) -> None:
@@ -347,7 +355,10 @@ class EventPump:
         context = LambdaContext(function, memory, timeout, self._region)
         started = time.monotonic()
         try:
-            handler(scheduled_event(f"{function}-event", self._region), context)
+            with self._invocation(1) as invocation:
+                handler(scheduled_event(f"{function}-event", self._region), context)
+                if invocation is not None:
+                    invocation.did_work("scheduled run")
         except Exception as exc:
             pump_log.exception("%s: scheduled run raised %s", schedule.name, type(exc).__name__)
             return

@@ -11,6 +11,8 @@ function's name, its Lambda environment (the stage's variables, the provisioned 
 - an event handler: `pump.EventPump` for that handler only; its SQS polling uses the function's role, as Lambda's
   pollers do. SIGUSR1 runs its schedules now.
 SIGTERM or SIGINT stops it (an invocation under way finishes first), and so does the end of the stack's process.
+Its cold start and work go to `<functions dir>/metrics/<function>-<pid>.json` (`devstack.function_metrics`); the
+spec's optional `instance` (default 0) numbers several processes of one function.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     function = spec["function"]
+    # First, so that cold start is counted from before `import app` (devstack.function_metrics, issue 11).
+    from devstack.function_metrics import FunctionMetrics
+
+    metrics = FunctionMetrics(Path(spec["ready_file"]).parent / "metrics", function, int(spec.get("instance") or 0))
     logging.basicConfig(level=logging.DEBUG if spec.get("verbose") else logging.INFO,
                         format=f"%(asctime)s %(name)s[{function}] %(levelname)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "fontTools"):
@@ -59,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     from devstack import call_log, chalice_app
     from devstack.pump import EventPump, PumpOptions
 
+    disk_config = chalice_app.read_config()
+    app = chalice_app.load_app(disk_config, spec["env"])
+    metrics.mark_app_loaded()
+    # After `import app` (which makes no AWS call), so that import_app is the app's own: these import botocore.
     if spec.get("record_dir"):
         call_log.install(Path(spec["record_dir"]), function)
     if spec["env"].get("EDOC_CHAOS_RATE"):
@@ -68,19 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         stats_dir = spec["env"].get("EDOC_CHAOS_STATS_DIR")
         stats = {chaos.STATS_FILE_ENV: f"{stats_dir}/{function}-{os.getpid()}.json"} if stats_dir else {}
         chaos.install_from_env({**spec["env"], **stats})
-    disk_config = chalice_app.read_config()
-    app = chalice_app.load_app(disk_config, spec["env"])
     stop = threading.Event()
     pump: EventPump | None = None
     server: chalice_app.ApiServer | None = None
     if function == API_FUNCTION:
-        server = chalice_app.ApiServer(app, disk_config, spec["host"], int(spec.get("api_port") or 0))
+        server = chalice_app.ApiServer(app, disk_config, spec["host"], int(spec.get("api_port") or 0), metrics=metrics)
         ready: dict[str, Any] = {"function": function, "pid": os.getpid(), "url": server.url}
     else:
         options = PumpOptions(**spec.get("pump_options", {}))
         pump = EventPump(app, sqs=_sqs_client(spec["region"]), region=spec["region"],
                          function_settings=lambda name: chalice_app.function_settings(disk_config, name),
-                         options=options, state_of=chalice_app.document_state, functions={function})
+                         options=options, state_of=chalice_app.document_state, functions={function},
+                         metrics=metrics)
         if not pump.sqs_sources and not pump.schedules:
             log.error("%s: no such event handler on the app", function)
             return 2
@@ -101,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             pump.stop()
         if server is not None:
             server.stop()
+        metrics.close()
     return 0
 
 
