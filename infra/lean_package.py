@@ -1,0 +1,195 @@
+"""The lean Lambda package: Chalice's deployment.zip cut down to what the gateway's functions run (issue 11,
+acceptance 3: ≤ 60 MB unzipped, "no dev stack, tests, or transitive packages nothing imports").
+
+`make package` runs this after `chalice package`: `python infra/lean_package.py build/package` rewrites
+`build/package/deployment.zip` in place (the SAM template's CodeUri is unchanged) and prints the unzipped size per
+function. Chalice vendors every wheel whole; what a wheel carries beside the code that runs (C and Cython sources,
+type stubs, tests, every AWS service's model, optional accelerators and subpackages nothing imports) is dropped
+here, and every shared object is stripped of its symbol tables (`strip --strip-unneeded`: the dynamic symbols the
+loader needs stay).
+
+Every exclusion is in `EXCLUSIONS`, with its reason; docs/deployment.md shows the same table. What holds is proved
+by tests/integration/test_package_contents.py: the lean package, unzipped, runs every path of every function in
+an interpreter that sees only the package and the standard library (tests/integration/package_probe.py), and an
+exclusion that removes something a path needs makes it fail.
+
+Why boto3 and botocore stay bundled (and pinned by the wheel Chalice resolves) rather than taken from the Lambda
+runtime: the runtime's copy is whatever AWS last put in the image (often months behind, changing under a deployed
+function without a deploy), and the tests and the embedded stack run the bundled version; pruning botocore's data
+to the six services the gateway calls keeps that guarantee for about 2 MB instead of 21 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BOTOCORE_SERVICES", "EXCLUSIONS", "Exclusion", "LIMIT_BYTES", "excluded", "lean_zip", "main"]
+
+#: Issue 11, acceptance 3: the package, unzipped, at most 60 MB.
+LIMIT_BYTES = 60 * 1000 * 1000
+#: The services the gateway creates clients for (`aws.client(...)` / `aws.table(...)` in chalicelib.adapters).
+BOTOCORE_SERVICES = ("s3", "sqs", "dynamodb", "kms", "secretsmanager", "cognito-idp")
+SHARED_OBJECT = re.compile(r"\.so(\.\d+)*$")
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Entries whose name matches one of `patterns` (fnmatch: `*` crosses `/`) and none of `keep` are dropped."""
+
+    patterns: tuple[str, ...]
+    reason: str
+    keep: tuple[str, ...] = ()
+
+    def matches(self, name: str) -> bool:
+        return (any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
+                and not any(fnmatch.fnmatchcase(name, k) for k in self.keep))
+
+
+EXCLUSIONS: tuple[Exclusion, ...] = (
+    Exclusion(("*/__pycache__/*", "*.pyc"),
+              "bytecode caches of the packaging machine; Lambda compiles from the .py files"),
+    Exclusion(("*.c", "*.h", "*.pyx", "*.pxd", "*.pxi", "lxml/includes/*"),
+              "C and Cython sources and headers shipped beside the compiled modules; nothing reads them at run time"),
+    Exclusion(("*.pyi", "*/py.typed"), "type stubs and markers, for type checkers only"),
+    Exclusion(("*/tests/*", "*/testing/*"), "the wheels' own test suites"),
+    Exclusion(("*.dist-info/RECORD",), "pip's install manifest (uninstall only); METADATA stays (importlib.metadata)"),
+    Exclusion(("botocore/data/*/*",),
+              "AWS service models: only the services the gateway calls (BOTOCORE_SERVICES) are ever loaded",
+              keep=tuple(f"botocore/data/{s}/*" for s in BOTOCORE_SERVICES)),
+    Exclusion(("botocore/data/*/*/examples-1.json",), "request examples for documentation, never loaded by clients"),
+    Exclusion(("boto3/data/*", "boto3/examples/*"),
+              "boto3 resource models and docs: the gateway uses only the DynamoDB Table resource",
+              keep=("boto3/data/dynamodb/*",)),
+    Exclusion((*(f"fontTools/{sub}/*" for sub in ("cu2qu", "qu2cu", "ufoLib", "voltLib", "mtiLib", "merge", "svgLib",
+                                                  "t1Lib", "diff", "varLib/instancer")),
+               "fontTools/pens/momentsPen*", "fontTools/feaLib/lexer.*.so"),
+              "fontTools parts the stamp's subsetting never imports (curve conversion, UFO, VOLT, MTI, merging, "
+              "Type 1, instancing) and optional accelerators it never loads (the pure-Python modules stay)"),
+    Exclusion(("fontTools/ttx.py", "fontTools/fontBuilder.py", "fontTools/afmLib.py", "fontTools/tfmLib.py",
+               "fontTools/help.py", "fontTools/__main__.py"), "fontTools command-line tools and builders"),
+    Exclusion(("lxml/objectify*", "lxml/html/*", "lxml/isoschematron/*"),
+              "lxml parts pyHanko's XMP metadata (lxml.etree) never imports"),
+    Exclusion(tuple(f"aws_lambda_powertools/{sub}/*" for sub in (
+        "event_handler", "utilities/idempotency", "utilities/feature_flags", "utilities/parameters",
+        "utilities/streaming", "utilities/validation", "utilities/data_masking", "utilities/kafka",
+        "utilities/auth_alpha", "utilities/circuit_breaker", "utilities/metadata")),
+              "powertools utilities the gateway does not use (it uses Logger and the SQS batch processor; Chalice "
+              "serves the API)"),
+    Exclusion(("oscrypto/*",),
+              "imported only for the operating system's trust list (pyhanko_certvalidator), which the gateway never "
+              "uses: every ValidationContext gets the configured roots"),
+    Exclusion(("cffi/*", "pycparser/*"),
+              "cffi's build-time half (only oscrypto would use it); the compiled _cffi_backend stays"),
+)
+
+
+def excluded(name: str) -> str | None:
+    """The reason `name` (a zip entry) is left out of the lean package, or None when it stays."""
+    for rule in EXCLUSIONS:
+        if rule.matches(name):
+            return rule.reason
+    return None
+
+
+def _strip(data: bytes, workdir: Path) -> bytes:
+    """A shared object without its symbol tables and debug sections (what the dynamic loader needs stays)."""
+    path = workdir / "object.so"
+    path.write_bytes(data)
+    subprocess.run(["strip", "--strip-unneeded", str(path)], check=True, capture_output=True)
+    return path.read_bytes()
+
+
+def lean_zip(src: Path, dst: Path, *, strip: bool = True, extra: tuple[Exclusion, ...] = ()) -> dict[str, int]:
+    """Write the lean copy of the zip `src` to `dst`; answers the bytes dropped per reason and `"unzipped"`."""
+    if strip and shutil.which("strip") is None:
+        raise SystemExit("lean_package: `strip` (Debian binutils) is missing: run .ci/install-system-packages")
+    dropped: dict[str, int] = {}
+    unzipped = 0
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(src) as zin, \
+            zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for info in sorted(zin.infolist(), key=lambda i: i.filename):
+            reason = excluded(info.filename) or next((r.reason for r in extra if r.matches(info.filename)), None)
+            if reason is not None:
+                dropped[reason] = dropped.get(reason, 0) + info.file_size
+                continue
+            data = zin.read(info)
+            if strip and SHARED_OBJECT.search(info.filename):
+                stripped = _strip(data, Path(tmp))
+                dropped["symbol tables of shared objects (strip --strip-unneeded)"] = (
+                    dropped.get("symbol tables of shared objects (strip --strip-unneeded)", 0)
+                    + len(data) - len(stripped))
+                data = stripped
+            out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            out.external_attr, out.compress_type = info.external_attr, zipfile.ZIP_DEFLATED
+            zout.writestr(out, data)
+            unzipped += len(data)
+    return {**dropped, "unzipped": unzipped}
+
+
+def functions(template: Path) -> list[tuple[str, str, str]]:
+    """(logical id, handler, CodeUri) of every function in the SAM template, read without a YAML round trip (the
+    merge template's short-form tags stay as they are)."""
+    import yaml  # the venv's PyYAML (Chalice's own dependency); the tool runs at build time only
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        return loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else {}
+
+    Loader.add_multi_constructor("!", any_tag)
+    resources = yaml.load(template.read_text(encoding="utf-8"), Loader)["Resources"]  # noqa: S506 - SafeLoader
+    return [(name, res["Properties"].get("Handler", ""), str(res["Properties"]["CodeUri"]))
+            for name, res in sorted(resources.items()) if res.get("Type") == "AWS::Serverless::Function"]
+
+
+def unzipped_bytes(path: Path) -> int:
+    with zipfile.ZipFile(path) as zf:
+        return sum(i.file_size for i in zf.infolist())
+
+
+def size_table(package_dir: Path) -> str:
+    """The per-function table `make package` prints: each function's zip, zipped and unzipped."""
+    rows = ["| function | handler | package | zipped MB | unzipped MB |", "|---|---|---|---|---|"]
+    for name, handler, uri in functions(package_dir / "sam.yaml"):
+        path = package_dir / uri
+        rows.append(f"| {name} | {handler} | {path.name} | {path.stat().st_size / 1e6:.1f} | "
+                    f"{unzipped_bytes(path) / 1e6:.1f} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("package_dir", type=Path, help="chalice package's output folder (build/package)")
+    parser.add_argument("--no-strip", action="store_true", help="keep shared objects as they are")
+    args = parser.parse_args(argv)
+    src = args.package_dir / "deployment.zip"
+    before = unzipped_bytes(src)
+    tmp = src.with_suffix(".lean.zip")
+    report = lean_zip(src, tmp, strip=not args.no_strip)
+    os.replace(tmp, src)
+    after = report.pop("unzipped")
+    print(f"lean package: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB unzipped (limit {LIMIT_BYTES / 1e6:.0f} MB)")
+    for reason, size in sorted(report.items(), key=lambda kv: -kv[1]):
+        print(f"  -{size / 1e6:6.1f} MB  {reason}")
+    print(size_table(args.package_dir))
+    if after > LIMIT_BYTES:
+        print(f"lean package over the limit: {after} > {LIMIT_BYTES} bytes", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
