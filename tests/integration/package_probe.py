@@ -47,84 +47,162 @@ def _audit(event: str, args: tuple) -> None:
 
 sys.addaudithook(_audit)
 RESULTS: dict[str, str] = {}
+STEPS: list[tuple[str, str, Any]] = []
+#: Which steps to run (their keys; all by default): a function's own package runs only its own paths.
+WANTED = set(INPUTS.get("steps") or [])
 
 
-def step(name: str):  # noqa: ANN201 - a decorator running the step at once
-    def run(fn: Any) -> Any:
+def step(key: str, name: str):  # noqa: ANN201 - registers a step; they run in order at the end
+    def register(fn: Any) -> Any:
+        STEPS.append((key, name, fn))
+        return fn
+    return register
+
+
+def run_steps() -> None:
+    for key, name, fn in STEPS:
+        if WANTED and key not in WANTED:
+            continue
         try:
             detail = fn()
             RESULTS[name] = "ok" + (f": {detail}" if detail else "")
         except BaseException as exc:  # noqa: BLE001 - every failure is the answer
             RESULTS[name] = f"FAILED: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
-        return fn
-    return run
 
 
-def _lazy_imports(path: Path) -> list[tuple[str, list[str]]]:
-    """(module, names) for every import placed inside a function of `path`."""
-    found: list[tuple[str, list[str]]] = []
+def _imports(path: Path) -> list[tuple[str, list[str], bool]]:
+    """(module, names, inside a function) for every absolute import of `path` outside `if TYPE_CHECKING:`."""
+    found: list[tuple[str, list[str], bool]] = []
 
     def visit(node: ast.AST, lazy: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            if lazy and isinstance(child, ast.Import):
-                found.extend((alias.name, []) for alias in child.names)
-            elif lazy and isinstance(child, ast.ImportFrom) and not child.level:
-                found.append((child.module or "", [alias.name for alias in child.names]))
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.Import):
+                found.extend((alias.name, [], lazy) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and not child.level:
+                found.append((child.module or "", [alias.name for alias in child.names], lazy))
             visit(child, lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef))
 
     visit(ast.parse(path.read_text(encoding="utf-8")), False)
     return found
 
 
-@step("import app")
+def _gateway_file(module: str) -> Path | None:
+    base = PKG.joinpath(*module.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+def _reachable(handlers: list[str] | None) -> list[str]:
+    """The chalicelib modules `handlers` (app.py function names; None = all of chalicelib) can load, counting
+    imports inside functions: app.py's top-level imports, the handlers' own, and everything those import."""
+    if handlers is None:
+        return sorted(".".join(p.relative_to(PKG).with_suffix("").parts).removesuffix(".__init__")
+                      for p in (PKG / "chalicelib").rglob("*.py"))
+    tree = ast.parse((PKG / "app.py").read_text(encoding="utf-8"))
+    roots = [n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) or n.name in handlers]
+    missing = set(handlers) - {n.name for n in roots if isinstance(n, ast.FunctionDef)}
+    assert not missing, f"no such handlers in app.py: {missing}"
+    todo = []
+    for node in roots:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.ImportFrom) and (sub.module or "").startswith("chalicelib"):
+                todo += [sub.module, *(f"{sub.module}.{a.name}" for a in sub.names)]
+            elif isinstance(sub, ast.Import):
+                todo += [a.name for a in sub.names if a.name.startswith("chalicelib")]
+    seen: set[str] = set()
+    while todo:
+        module = todo.pop()
+        path = _gateway_file(module)
+        if module in seen or path is None:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parents' __init__ run first
+        for target, names, _ in _imports(path):
+            if target.startswith("chalicelib"):
+                todo += [target, *(f"{target}.{n}" for n in names)]
+    return sorted(seen)
+
+
+@step("app", "import app")
 def _import_app() -> None:
     importlib.import_module("app")
 
 
-@step("every chalicelib module and every lazy import")
+@step("imports", "every chalicelib module the handlers reach and every import inside their functions")
 def _every_import() -> str:
-    sources = [PKG / "app.py", *sorted((PKG / "chalicelib").rglob("*.py"))]
+    modules = _reachable(INPUTS.get("handlers"))
     count = 0
-    for path in sources[1:]:
-        dotted = ".".join(path.relative_to(PKG).with_suffix("").parts).removesuffix(".__init__")
-        importlib.import_module(dotted)
-    for path in sources:
-        for module, names in _lazy_imports(path):
-            mod = importlib.import_module(module)
+    for module in modules:
+        importlib.import_module(module)
+    for module in modules:
+        for target, names, lazy in _imports(_gateway_file(module)):
+            if not lazy:
+                continue
+            mod = importlib.import_module(target)
             for name in names:
                 if not hasattr(mod, name):
-                    importlib.import_module(f"{module}.{name}")
+                    importlib.import_module(f"{target}.{name}")
             count += 1
-    return f"{count} lazy imports"
+    return f"{len(modules)} modules, {count} imports inside functions"
 
 
-@step("PAdES B-B with the seal, local RSA key, verified by the package")
-def _sign_and_verify() -> str:
+def _identity() -> tuple[Any, Any]:
     from asn1crypto import x509
 
     from chalicelib.keys.backends import LocalKeySigner
     from chalicelib.signing.identity import SigningIdentity
-    from chalicelib.signing.seal import load_png
-    from chalicelib.signing.sign_file import sign_pdf_file
-    from chalicelib.signing.verification import summary, verify_pdf
 
     raw = LocalKeySigner.from_pem(Path(INPUTS["key_pem"]).read_bytes())
     cert = x509.Certificate.load(Path(INPUTS["cert_der"]).read_bytes())
     root = x509.Certificate.load(Path(INPUTS["root_der"]).read_bytes())
-    identity = SigningIdentity(INPUTS["organ_id"], INPUTS["org_name"], cert, [root], raw)
+    return SigningIdentity(INPUTS["organ_id"], INPUTS["org_name"], cert, [root], raw), root
+
+
+def _sign(level: str) -> str:
+    from chalicelib.signing.profile import PadesProfile
+    from chalicelib.signing.seal import load_png
+    from chalicelib.signing.sign_file import sign_pdf_file
+    from chalicelib.signing.verification import summary, verify_pdf
+
+    identity, root = _identity()
     seal = load_png(Path(INPUTS["seal_png"]).read_bytes(), "seals/probe.png")
-    signed = Path(INPUTS["workdir"]) / "signed.pdf"
-    result = sign_pdf_file(INPUTS["pdf"], signed, identity, seal=seal)
+    profile = PadesProfile() if level == "B-B" else PadesProfile(level=level, tsa_url=INPUTS["tsa_url"])
+    signed = Path(INPUTS["workdir"]) / f"signed-{level}.pdf"
+    result = sign_pdf_file(INPUTS["pdf"], signed, identity, seal=seal, profile=profile)
+    assert result.level == level, result
     # pyHanko updates the document's XMP metadata through lxml when it can import it, and silently skips it
     # when it cannot (PDF/A info dictionary and XMP would then disagree): lxml must load on the signing path.
     assert "lxml.etree" in sys.modules, "pyHanko's XMP writer (lxml) did not load"
     report = verify_pdf(signed, trust_roots=[root])
     word = summary(report)
     assert word == "valid", json.dumps(report, default=str)[:2000]
-    return f"{getattr(result, 'level', '')} {word}"
+    assert report["signatures"][-1]["pades_level"] == level, report["signatures"][-1]
+    return f"{len(report['signatures'])} signatures {word}"
 
 
-@step("edXML written and parsed")
+@step("sign", "PAdES B-B with the seal, local RSA key, verified by the package")
+def _sign_b_b() -> str:
+    return _sign("B-B")
+
+
+@step("sign", "PAdES B-LT with the seal (TSA, OCSP over HTTP), verified by the package")
+def _sign_b_lt() -> str:
+    return _sign("B-LT")
+
+
+@step("verify", "a signed PDF verified by the package (chalicelib.signing.verification)")
+def _verify() -> str:
+    from chalicelib.signing.verification import summary, verify_pdf
+
+    _, root = _identity()
+    report = verify_pdf(INPUTS["pdf"], trust_roots=[root])
+    assert summary(report) == "valid", report
+    return f"{len(report['signatures'])} signature"
+
+
+@step("edxml", "edXML written and parsed")
 def _edxml() -> str:
     from datetime import date, datetime
 
@@ -175,7 +253,7 @@ def _built(client: Any, call: Any) -> str:
     raise AssertionError("no request was sent")
 
 
-@step("boto3: a signed request per service, presigned S3, the Table resource")
+@step("aws", "boto3: a signed request per service, presigned S3, the Table resource")
 def _aws() -> str:
     from chalicelib.adapters import aws
     from chalicelib.adapters.objects import S3Objects
@@ -203,7 +281,7 @@ def _aws() -> str:
     return " ".join(sorted({u.split("/")[2] for u in urls}))
 
 
-@step("RS256 ID token verified with PyJWT (chalicelib.api.jwks)")
+@step("jwt", "RS256 ID token verified with PyJWT (chalicelib.api.jwks)")
 def _jwt() -> None:
     import json as _json
     import time
@@ -224,7 +302,7 @@ def _jwt() -> None:
     assert claims["sub"] == "u"
 
 
-@step("XLSX report written and read back (openpyxl)")
+@step("xlsx", "XLSX report written and read back (openpyxl)")
 def _xlsx() -> str:
     import io
 
@@ -238,7 +316,7 @@ def _xlsx() -> str:
     return f"{len(data)} bytes"
 
 
-@step("an SQS batch through powertools (chalicelib.api.events)")
+@step("batch", "an SQS batch through powertools (chalicelib.api.events)")
 def _batch() -> None:
     from types import SimpleNamespace
 
@@ -253,7 +331,7 @@ def _batch() -> None:
     assert seen == ["hello"] and answer == {"batchItemFailures": []}, answer
 
 
-@step("pkcs11 and pyHanko's PKCS#11 signer")
+@step("pkcs11", "pkcs11 and pyHanko's PKCS#11 signer")
 def _pkcs11() -> str:
     import pkcs11
     import pkcs11.util.ec  # noqa: F401 - the backend's EC helpers
@@ -266,10 +344,20 @@ def _pkcs11() -> str:
     return "imported"
 
 
+@step("alone", "nothing loaded from outside the package and the standard library")
+def _alone() -> str:
+    stdlib = (sys.base_prefix, sys.base_exec_prefix)
+    outside = sorted(name for name, mod in sys.modules.items()
+                     if (f := getattr(mod, "__file__", None)) and not str(f).startswith((str(PKG), *stdlib))
+                     and f != __file__)  # the probe itself (also as multiprocessing's __mp_main__)
+    assert not outside, outside
+    return f"{len(sys.modules)} modules"
+
+
+run_steps()
 OUT.write_text(json.dumps({
     "results": RESULTS,
     "modules": {m: os.path.relpath(mod.__file__, PKG) for m, mod in sorted(sys.modules.items())
                 if str(getattr(mod, "__file__", "") or "").startswith(str(PKG))},
     "opened": sorted(OPENED),
-    "sys_path": sys.path,
 }, indent=1), encoding="utf-8")
