@@ -2,11 +2,13 @@
 acceptance 3: ≤ 60 MB unzipped, "no dev stack, tests, or transitive packages nothing imports").
 
 `make package` runs this after `chalice package`: `python infra/lean_package.py build/package` rewrites
-`build/package/deployment.zip` in place (the SAM template's CodeUri is unchanged) and prints the unzipped size per
-function. Chalice vendors every wheel whole; what a wheel carries beside the code that runs (C and Cython sources,
-type stubs, tests, every AWS service's model, optional accelerators and subpackages nothing imports) is dropped
-here, and every shared object is stripped of its symbol tables (`strip --strip-unneeded`: the dynamic symbols the
-loader needs stay).
+`build/package/deployment.zip` in place, writes a smaller zip of its own for each function in `FUNCTION_CUTS`
+(pointing that function's CodeUri in sam.yaml at it), and prints the unzipped size per function.
+
+Chalice vendors every wheel whole; what a wheel carries beside the code that runs (C and Cython sources, type
+stubs, tests, every AWS service's model, optional accelerators and subpackages nothing imports) is dropped here,
+and every shared object is stripped of its symbol tables (`strip --strip-unneeded`: the dynamic symbols the loader
+needs stay).
 
 Every exclusion is in `EXCLUSIONS`, with its reason; docs/deployment.md shows the same table. What holds is proved
 by tests/integration/test_package_contents.py: the lean package, unzipped, runs every path of every function in
@@ -33,7 +35,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BOTOCORE_SERVICES", "EXCLUSIONS", "Exclusion", "LIMIT_BYTES", "excluded", "lean_zip", "main"]
+__all__ = ["BOTOCORE_SERVICES", "EXCLUSIONS", "FUNCTION_CUTS", "Exclusion", "FunctionCut", "LIMIT_BYTES", "excluded",
+           "exclusion_table", "functions", "lean_zip", "main", "point_functions_at", "size_table", "unzipped_bytes"]
 
 #: Issue 11, acceptance 3: the package, unzipped, at most 60 MB.
 LIMIT_BYTES = 60 * 1000 * 1000
@@ -99,6 +102,41 @@ def excluded(name: str) -> str | None:
         if rule.matches(name):
             return rule.reason
     return None
+
+
+#: Packages (with their dist-info) by what uses them, for the per-function cuts below.
+STAMP_FONT = ("fontTools/*", "fonttools-*", "uharfbuzz/*", "uharfbuzz-*")
+XLSX = ("openpyxl/*", "openpyxl-*", "et_xmlfile/*", "et_xmlfile-*")
+PKCS11 = ("pkcs11/*", "python_pkcs11-*")
+PDF_SIGNATURES = ("pyhanko/*", "pyhanko-*", "pyhanko_certvalidator/*", "pyhanko_certvalidator-*", "lxml/*", "lxml-*",
+                  "tzlocal/*", "tzlocal-*", "uritools/*", "uritools-*", "aiohttp/*", "aiohttp-*", "aiosignal/*",
+                  "aiosignal-*", "aiohappyeyeballs/*", "aiohappyeyeballs-*", "frozenlist/*", "frozenlist-*",
+                  "multidict/*", "multidict-*", "yarl/*", "yarl-*", "propcache/*", "propcache-*")
+
+
+@dataclass(frozen=True)
+class FunctionCut:
+    """A function's own package: the lean package without `exclusion` (what none of its handlers can load)."""
+
+    function: str  # the SAM logical id (Chalice's name for the handler: sign_document → SignDocument)
+    exclusion: Exclusion
+
+
+#: Chalice gives every function the same zip; a function whose handlers cannot reach a heavy package (app.py's
+#: handler, the chalicelib modules it imports, counting imports inside functions: tests/integration/
+#: test_package_contents.py proves each cut by running the function's paths on its own package) gets its own
+#: smaller zip. SignDocument and SweepDocuments keep deployment.zip (the sweep reaches chalicelib.outbound.
+#: sign_upload, whose signing imports need the stamp font).
+FUNCTION_CUTS: tuple[FunctionCut, ...] = (
+    FunctionCut("APIHandler", Exclusion(STAMP_FONT, "APIHandler: no route draws a stamp (fontTools, HarfBuzz)")),
+    FunctionCut("PollAxis", Exclusion(STAMP_FONT + XLSX + PKCS11,
+                                      "PollAxis: verifies inbound signatures, never signs or writes reports")),
+    FunctionCut("SyncAgencies", Exclusion(STAMP_FONT + XLSX + PKCS11,
+                                          "SyncAgencies: the agency registry, never signs or writes reports")),
+    FunctionCut("DispatchDocument", Exclusion(STAMP_FONT + XLSX + PKCS11 + PDF_SIGNATURES,
+                                              "DispatchDocument: packs signed files as they are, never opens a PDF "
+                                              "(pyHanko and its HTTP and XML stacks)")),
+)
 
 
 def _strip(data: bytes, workdir: Path) -> bytes:
@@ -170,11 +208,50 @@ def size_table(package_dir: Path) -> str:
     return "\n".join(rows)
 
 
+def point_functions_at(template: Path, zips: dict[str, str]) -> None:
+    """Set each function's CodeUri in the SAM template to its own zip (`zips`: logical id → file name), editing
+    the one line, so the rest of Chalice's output stays byte for byte."""
+    lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
+    current = ""
+    for i, line in enumerate(lines):
+        if re.fullmatch(r"  [A-Za-z0-9]+:\n", line):
+            current = line.strip().rstrip(":")
+        elif current in zips and line.strip() == "CodeUri: ./deployment.zip":
+            lines[i] = line.replace("./deployment.zip", f"./{zips[current]}")
+    template.write_text("".join(lines), encoding="utf-8")
+    found = {name: uri for name, _, uri in functions(template)}
+    wrong = {name: uri for name, uri in found.items() if name in zips and uri != f"./{zips[name]}"}
+    if wrong or set(zips) - set(found):
+        raise SystemExit(f"lean_package: could not point {sorted(wrong) or sorted(set(zips) - set(found))} "
+                         "at their zips: has Chalice's template layout changed?")
+
+
+def exclusion_table() -> str:
+    """docs/deployment.md's table of what is left out and why (tests keep the page equal to this)."""
+    rows = ["| left out | why |", "|---|---|"]
+    for rule in EXCLUSIONS:
+        kept = f" (kept: {', '.join(f'`{k}`' for k in rule.keep)})" if rule.keep else ""
+        rows.append(f"| {', '.join(f'`{p}`' for p in rule.patterns)}{kept} | {rule.reason} |")
+    rows += ["", "| function | its own zip also leaves out | why |", "|---|---|---|"]
+    for cut in FUNCTION_CUTS:
+        names = sorted({p.split("/")[0] for p in cut.exclusion.patterns if p.endswith("/*")})
+        rows.append(f"| {cut.function} | {', '.join(f'`{n}`' for n in names)} | "
+                    f"{cut.exclusion.reason.split(': ', 1)[1]} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("package_dir", type=Path, help="chalice package's output folder (build/package)")
+    parser.add_argument("package_dir", type=Path, nargs="?", help="chalice package's output folder (build/package)")
     parser.add_argument("--no-strip", action="store_true", help="keep shared objects as they are")
+    parser.add_argument("--one-zip", action="store_true", help="every function keeps deployment.zip (no cuts)")
+    parser.add_argument("--table", action="store_true", help="print docs/deployment.md's exclusion table and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(exclusion_table())
+        return 0
+    if args.package_dir is None:
+        parser.error("package_dir is required")
     src = args.package_dir / "deployment.zip"
     before = unzipped_bytes(src)
     tmp = src.with_suffix(".lean.zip")
@@ -184,9 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lean package: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB unzipped (limit {LIMIT_BYTES / 1e6:.0f} MB)")
     for reason, size in sorted(report.items(), key=lambda kv: -kv[1]):
         print(f"  -{size / 1e6:6.1f} MB  {reason}")
+    for stale in args.package_dir.glob("*.zip"):  # a function's zip of an earlier run, perhaps no longer cut
+        if stale.name != "deployment.zip":
+            stale.unlink()
+    if not args.one_zip:
+        for cut in FUNCTION_CUTS:
+            lean_zip(src, args.package_dir / f"{cut.function}.zip", strip=False, extra=(cut.exclusion,))
+        point_functions_at(args.package_dir / "sam.yaml", {c.function: f"{c.function}.zip" for c in FUNCTION_CUTS})
     print(size_table(args.package_dir))
-    if after > LIMIT_BYTES:
-        print(f"lean package over the limit: {after} > {LIMIT_BYTES} bytes", file=sys.stderr)
+    over = [uri for _, _, uri in functions(args.package_dir / "sam.yaml")
+            if unzipped_bytes(args.package_dir / uri) > LIMIT_BYTES]
+    if over:
+        print(f"lean package over the limit of {LIMIT_BYTES} bytes unzipped: {over}", file=sys.stderr)
         return 1
     return 0
 
