@@ -6,9 +6,10 @@ acceptance 3: ≤ 60 MB unzipped, "no dev stack, tests, or transitive packages n
 (pointing that function's CodeUri in sam.yaml at it), and prints the unzipped size per function.
 
 Chalice vendors every wheel whole; what a wheel carries beside the code that runs (C and Cython sources, type
-stubs, tests, every AWS service's model, optional accelerators and subpackages nothing imports) is dropped here,
-and every shared object is stripped of its symbol tables (`strip --strip-unneeded`: the dynamic symbols the loader
-needs stay).
+stubs, tests, every AWS service's model, optional accelerators and subpackages nothing imports) is dropped here;
+every shared object is stripped of its symbol tables (`strip --strip-unneeded`: the dynamic symbols the loader
+needs stay), and every module is shipped compiled (`_compiled`): Lambda's /var/task is read-only, so a zip of
+sources is compiled again on every cold start (docs/deployment.md#bytecode).
 
 Every exclusion is in `EXCLUSIONS`, with its reason; docs/deployment.md shows the same table. What holds is proved
 by tests/integration/test_package_contents.py: the lean package, unzipped, runs every path of every function in
@@ -60,7 +61,7 @@ class Exclusion:
 
 EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion(("*/__pycache__/*", "*.pyc"),
-              "bytecode caches of the packaging machine; Lambda compiles from the .py files"),
+              "bytecode caches from wheels or the packaging machine; the packager compiles its own (`_compiled`)"),
     Exclusion(("*.c", "*.h", "*.pyx", "*.pxd", "*.pxi", "lxml/includes/*"),
               "C and Cython sources and headers shipped beside the compiled modules; nothing reads them at run time"),
     Exclusion(("*.pyi", "*/py.typed"), "type stubs and markers, for type checkers only"),
@@ -147,31 +148,68 @@ def _strip(data: bytes, workdir: Path) -> bytes:
     return path.read_bytes()
 
 
-def lean_zip(src: Path, dst: Path, *, strip: bool = True, extra: tuple[Exclusion, ...] = ()) -> dict[str, int]:
-    """Write the lean copy of the zip `src` to `dst`; answers the bytes dropped per reason and `"unzipped"`."""
+def _compiled(name: str, data: bytes, workdir: Path) -> list[tuple[str, bytes]]:
+    """What a `.py` entry becomes: the gateway's own (app.py, chalicelib/) keeps its source beside its bytecode in
+    `__pycache__` (its tracebacks stay readable); a third-party module becomes its bytecode alone, `name.pyc` in
+    place of `name.py` (Python's sourceless import). Unchecked-hash pycs: Python never compares them with a source
+    (Lambda's /var/task is read-only, so the only bytecode a cold start can use is what the zip carries)."""
+    import importlib.util
+    import py_compile
+
+    source, cfile = workdir / "module.py", workdir / "module.pyc"
+    source.write_bytes(data)
+    try:
+        py_compile.compile(str(source), cfile=str(cfile), dfile=f"/var/task/{name}", doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except py_compile.PyCompileError:
+        return [(name, data)]  # not Python 3.11 (a template, a Python 2 leftover): left as it is
+    if name == "app.py" or name.startswith("chalicelib/"):
+        return [(name, data), (importlib.util.cache_from_source(name), cfile.read_bytes())]
+    return [(name[:-3] + ".pyc", cfile.read_bytes())]
+
+
+def lean_zip(src: Path, dst: Path, *, rules: tuple[Exclusion, ...] = EXCLUSIONS, strip: bool = True,
+             compile_pyc: bool = False) -> dict[str, int]:
+    """Write a copy of the zip `src` to `dst` without the entries `rules` exclude, shared objects stripped and
+    Python compiled (`_compiled`) if asked; answers the bytes dropped per reason, `"bytecode"` (the .pyc bytes
+    added), `"sources"` (the third-party .py bytes they replace) and `"unzipped"`."""
     if strip and shutil.which("strip") is None:
         raise SystemExit("lean_package: `strip` (Debian binutils) is missing: run .ci/install-system-packages")
     dropped: dict[str, int] = {}
-    unzipped = 0
+    unzipped = bytecode = sources = 0
+    stripped_reason = "symbol tables of shared objects (strip --strip-unneeded)"
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(src) as zin, \
             zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
         for info in sorted(zin.infolist(), key=lambda i: i.filename):
-            reason = excluded(info.filename) or next((r.reason for r in extra if r.matches(info.filename)), None)
+            reason = next((rule.reason for rule in rules if rule.matches(info.filename)), None)
             if reason is not None:
                 dropped[reason] = dropped.get(reason, 0) + info.file_size
                 continue
             data = zin.read(info)
             if strip and SHARED_OBJECT.search(info.filename):
-                stripped = _strip(data, Path(tmp))
-                dropped["symbol tables of shared objects (strip --strip-unneeded)"] = (
-                    dropped.get("symbol tables of shared objects (strip --strip-unneeded)", 0)
-                    + len(data) - len(stripped))
-                data = stripped
-            out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-            out.external_attr, out.compress_type = info.external_attr, zipfile.ZIP_DEFLATED
-            zout.writestr(out, data)
-            unzipped += len(data)
-    return {**dropped, "unzipped": unzipped}
+                smaller = _strip(data, Path(tmp))
+                dropped[stripped_reason] = dropped.get(stripped_reason, 0) + len(data) - len(smaller)
+                data = smaller
+            entries = [(info.filename, data)]
+            if compile_pyc and info.filename.endswith(".py"):
+                entries = _compiled(info.filename, data, Path(tmp))
+                bytecode += sum(len(body) for name, body in entries if name.endswith(".pyc"))
+                sources += 0 if any(name == info.filename for name, _ in entries) else len(data)
+            for name, body in entries:
+                out = zipfile.ZipInfo(name, date_time=info.date_time)
+                out.external_attr, out.compress_type = info.external_attr, zipfile.ZIP_DEFLATED
+                zout.writestr(out, body)
+                unzipped += len(body)
+    return {**dropped, "bytecode": bytecode, "sources": sources, "unzipped": unzipped}
+
+
+def check_runtime(template: Path) -> None:
+    """Bytecode is per Python minor version: the packager's interpreter must be the functions' runtime."""
+    wanted = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    runtimes = set(re.findall(r"^\s+Runtime: (\S+)$", template.read_text(encoding="utf-8"), re.MULTILINE))
+    if runtimes != {wanted}:
+        raise SystemExit(f"lean_package: the functions run {sorted(runtimes)}, this is {wanted}: the bytecode would "
+                         "not load (run with that Python, or --no-pyc)")
 
 
 def functions(template: Path) -> list[tuple[str, str, str]]:
@@ -245,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("package_dir", type=Path, nargs="?", help="chalice package's output folder (build/package)")
     parser.add_argument("--no-strip", action="store_true", help="keep shared objects as they are")
     parser.add_argument("--one-zip", action="store_true", help="every function keeps deployment.zip (no cuts)")
+    parser.add_argument("--no-pyc", action="store_true", help="ship sources only (every cold start compiles them)")
     parser.add_argument("--table", action="store_true", help="print docs/deployment.md's exclusion table and exit")
     args = parser.parse_args(argv)
     if args.table:
@@ -253,20 +292,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.package_dir is None:
         parser.error("package_dir is required")
     src = args.package_dir / "deployment.zip"
+    if not args.no_pyc:
+        check_runtime(args.package_dir / "sam.yaml")
     before = unzipped_bytes(src)
     tmp = src.with_suffix(".lean.zip")
-    report = lean_zip(src, tmp, strip=not args.no_strip)
+    report = lean_zip(src, tmp, strip=not args.no_strip, compile_pyc=not args.no_pyc)
     os.replace(tmp, src)
-    after = report.pop("unzipped")
+    after, bytecode, sources = report.pop("unzipped"), report.pop("bytecode"), report.pop("sources")
     print(f"lean package: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB unzipped (limit {LIMIT_BYTES / 1e6:.0f} MB)")
     for reason, size in sorted(report.items(), key=lambda kv: -kv[1]):
         print(f"  -{size / 1e6:6.1f} MB  {reason}")
+    if bytecode:
+        print(f"  +{bytecode / 1e6:6.1f} MB  bytecode (.pyc), so no cold start compiles; -{sources / 1e6:.1f} MB of "
+              "third-party sources it replaces")
     for stale in args.package_dir.glob("*.zip"):  # a function's zip of an earlier run, perhaps no longer cut
         if stale.name != "deployment.zip":
             stale.unlink()
     if not args.one_zip:
         for cut in FUNCTION_CUTS:
-            lean_zip(src, args.package_dir / f"{cut.function}.zip", strip=False, extra=(cut.exclusion,))
+            lean_zip(src, args.package_dir / f"{cut.function}.zip", rules=(cut.exclusion,), strip=False)
         point_functions_at(args.package_dir / "sam.yaml", {c.function: f"{c.function}.zip" for c in FUNCTION_CUTS})
     print(size_table(args.package_dir))
     over = [uri for _, _, uri in functions(args.package_dir / "sam.yaml")

@@ -16,7 +16,9 @@ run reports every missing piece):
 - a boto3 client per service the gateway calls, each building and signing a real request (sent nowhere: a
   `before-send` hook captures it), an S3 presigned POST and GET, and the DynamoDB Table resource;
 - an RS256 ID token verified with PyJWT through chalicelib.api.jwks; an XLSX report through openpyxl;
-- an SQS batch through powertools (chalicelib.api.events.sqs_batch); pkcs11 and pyHanko's PKCS#11 signer loaded.
+- an SQS batch through powertools (chalicelib.api.events.sqs_batch); pkcs11 and pyHanko's PKCS#11 signer loaded;
+- nothing loaded from outside the package and the standard library, and nothing of the package compiled from
+  source (every module from the bytecode infra/lean_package.py ships: Lambda cannot write a cache).
 
 The answer (out.json) also lists every module loaded and every package file opened, which is how the exclusion
 table in infra/lean_package.py was checked against what runs.
@@ -38,11 +40,14 @@ INPUTS = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
 OUT = Path(sys.argv[3])
 sys.path.insert(0, str(PKG))
 OPENED: set[str] = set()
+COMPILED: set[str] = set()
 
 
 def _audit(event: str, args: tuple) -> None:
     if event == "open" and isinstance(args[0], str) and args[0].startswith(str(PKG)):
         OPENED.add(os.path.relpath(args[0], PKG))
+    elif event == "compile" and isinstance(args[1], str) and args[1].startswith(str(PKG)):
+        COMPILED.add(os.path.relpath(args[1], PKG))  # a module imported from its source: no usable bytecode
 
 
 sys.addaudithook(_audit)
@@ -352,6 +357,12 @@ def _alone() -> str:
                      and f != __file__)  # the probe itself (also as multiprocessing's __mp_main__)
     assert not outside, outside
     return f"{len(sys.modules)} modules"
+
+
+@step("alone", "every module of the package loaded from its bytecode (no cold start compiles)")
+def _bytecode() -> str:
+    assert not COMPILED, sorted(COMPILED)
+    return f"{sum(1 for m in sys.modules.values() if str(getattr(m, '__file__', '')).startswith(str(PKG)))} modules"
 
 
 run_steps()
