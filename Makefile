@@ -39,11 +39,13 @@ lint: setup
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 
-## The deployable CloudFormation: Chalice's SAM output merged with infra/resources.yaml.
+## The deployable CloudFormation: Chalice's SAM output merged with infra/resources.yaml, its zip cut to what the
+## functions run (infra/lean_package.py, docs/deployment.md); prints the unzipped size per function.
 ## chalice needs a region to name ARNs; a newcomer's shell has none, so the target gives one (override it freely).
 package: setup
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} \
 	  $(VENV)/bin/chalice package --stage prod --merge-template infra/resources.yaml build/package
+	$(PY) infra/lean_package.py build/package
 
 ## checkov on the deployable template: every failed check fixed, or suppressed in infra/resources.yaml with a
 ## written reason (docs/checkov.md). checkov has its own venv: it pins boto3 1.35 and networkx 2.x, which the
