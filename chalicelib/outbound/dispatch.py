@@ -193,7 +193,7 @@ def _send_all(store: DocumentStore, record: dict[str, Any], tmp: str, deadline: 
     """Build the package(s) and send to each recipient whose delivery is not `SENT` yet."""
     metadata = record["metadata"]
     recipients: list[str] = metadata["recipients"]
-    agencies = get_agency_registry().get_many([record["organ_id"], *recipients])
+    agencies = get_agency_registry().cached_many([record["organ_id"], *recipients])
     sender = agencies[record["organ_id"]]
     client = axis_client_for(sender.organ_id)
     signed_pdf = os.path.join(tmp, "signed.pdf")

@@ -294,3 +294,7 @@ class FakeAgencies:
 
     def get_many(self, organ_ids: list[str]) -> dict[str, Agency]:
         return {i: self.agencies[i] for i in organ_ids if i in self.agencies}
+
+    def cached_many(self, organ_ids: list[str]) -> dict[str, Agency]:
+        """The adapter's per-container cache is its own concern (tests/unit/core/test_ttl_cache.py): here, fresh."""
+        return self.get_many(organ_ids)
