@@ -34,6 +34,7 @@ from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.objects import get_objects
 from chalicelib.adapters.queues import get_queues
 from chalicelib.adapters.signing_keys import open_raw_signer
+from chalicelib.adapters.signing_reads import record_and_agency
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import SigningUnavailable, UploadRejected
 from chalicelib.core.log import logger
@@ -82,7 +83,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         return
     organ_id, document_id, part = parsed
     store = get_document_store()
-    record = store.get(document_id)
+    record, agency = record_and_agency(document_id, organ_id)  # one read (issue 11); the key is never cached
     if record is None or record["organ_id"] != organ_id:
         logger.warning("upload without a matching record", extra={"document_id": document_id})
         return
@@ -113,9 +114,9 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     try:
         with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
             result, facts = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id, document_id,
-                                  tmp, record, heads.get(MAIN_PART))
+                                  tmp, record, heads.get(MAIN_PART), agency)
             attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at, versions,
-                                            heads)
+                                            heads, agency)
     except UploadRejected as exc:
         logger.info("upload rejected", extra={"document_id": document_id, "reason": exc.code})
         part_details = {k: exc.details[k] for k in ("part", "name") if k in exc.details}
@@ -146,7 +147,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
 
 
 def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
-          record: dict[str, Any], head: ObjectHead | None = None) -> tuple[Any, Any]:
+          record: dict[str, Any], head: ObjectHead | None = None, agency: Agency | None = None) -> tuple[Any, Any]:
     """Download, check, sign and store; returns (SignResult, PdfFacts). `head`: the HEAD `_bound_parts` made of
     this very version (issue 11: one HeadObject per part, not three); asked again only when it found nothing."""
     objects = get_objects(bucket)
@@ -163,7 +164,7 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
     objects.download(key, src, version_id)
     facts = check_upload(src, settings.max_upload_bytes)
 
-    agency = _agency(organ_id)
+    agency = _agency(organ_id, agency)
     identity = signing_identity(agency)
     ensure_certificate_usable(identity.certificate, identity.chain)  # per document: expiry is not cacheable
     profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
@@ -226,7 +227,8 @@ def _refuse_foreign(record: dict[str, Any], part: str, version_id: str | None) -
 
 def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, record: dict[str, Any],
                       signed_at: Any, versions: dict[str, str | None],
-                      heads: dict[str, ObjectHead] | None = None) -> list[dict[str, Any]]:
+                      heads: dict[str, ObjectHead] | None = None, agency: Agency | None = None
+                      ) -> list[dict[str, Any]]:
     """Check every phụ lục like the main file, then sign each with the organisation's key and the text-only stamp
     in the top-right corner of its first page (signature-appearance.md), at the main signature's time.
 
@@ -257,7 +259,7 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
             raise UploadRejected(exc.message, code=exc.code, details={**exc.details, **where}) from exc
         sources.append((entry, part, src))
 
-    agency = _agency(organ_id)
+    agency = _agency(organ_id, agency)
     identity = signing_identity(agency)
     profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
     md = record["metadata"]
@@ -335,8 +337,10 @@ def agency_seal(bucket: str, agency: Agency) -> Any:
     return seal
 
 
-def _agency(organ_id: str) -> Agency:
-    agency = get_agency_registry().get(organ_id)
+def _agency(organ_id: str, agency: Agency | None = None) -> Agency:
+    """The agency read with the record for this very event (`record_and_agency`), else read now; never from a cache:
+    its signing key decides which key signs (chalicelib.adapters.signing_reads)."""
+    agency = agency or get_agency_registry().get(organ_id)
     if agency is None or agency.signing_key is None:
         raise SigningUnavailable(details={"organ_id": organ_id})
     return agency
