@@ -45,21 +45,12 @@ class AuditStore:
 
     def put_new(self, item: dict[str, Any]) -> bool:
         """Write `item` if its number is still free; False when another writer took it first."""
-        return self.put_next(item) is None
-
-    def put_next(self, item: dict[str, Any]) -> dict[str, Any] | None:
-        """Write `item` if its number is still free: None; else the entry that holds the number, returned by the lost
-        condition itself (`ReturnValuesOnConditionCheckFailure`, no second read; {} if DynamoDB sent none)."""
         table = self._table
         try:
-            table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)",
-                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
-        except condition_failed_class(table) as exc:
-            from boto3.dynamodb.types import TypeDeserializer  # lazy: boto3, loaded already by the put
-
-            raw = exc.response.get("Item") or {}  # type: ignore[attr-defined]
-            return plain({k: TypeDeserializer().deserialize(v) for k, v in raw.items()})
-        return None
+            table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
+        except condition_failed_class(table):
+            return False
+        return True
 
     def day_items(self, day: str) -> list[dict[str, Any]]:
         """Every entry of the day, in order (for the chain check)."""

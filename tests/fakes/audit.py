@@ -52,14 +52,6 @@ class FakeAuditStore:
             self.items[key] = copy.deepcopy(item)
             return True
 
-    def put_next(self, item: dict[str, Any]) -> dict[str, Any] | None:
-        """As the adapter: None when written, else the entry holding the number (through `put_new`, so a test that
-        replaces `put_new` replaces both)."""
-        if self.put_new(item):
-            return None
-        with self._lock:
-            return copy.deepcopy(self.items.get((item["pk"], item["sk"]), {}))
-
     def day_items(self, day: str) -> list[dict[str, Any]]:
         return self._day(day)
 
