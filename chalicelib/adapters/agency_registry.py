@@ -25,11 +25,20 @@ from chalicelib.adapters.dynamo import (
     transact,
 )
 from chalicelib.core.settings import get_settings
+from chalicelib.core.ttl_cache import TtlCache
 
 #: The change-log items' `record_type`, and their key prefix (chalicelib.admin.agency_sync).
 CHANGE_RECORD = "agency_change"
 CHANGE_PREFIX = "CHANGE#"
 VERSION_FIELD = "version"
+#: How long a warm container answers `cached_many` from memory (issue 11: fewer AWS calls per document). Safe for
+#: what its callers read: names, the paper flag, `served` and `active` of senders and recipients. A renamed agency
+#: or a changed paper flag reaches packages within this; an agency deactivated stops being accepted as a recipient
+#: (POST /v1/documents) within this; the container that made the change (the API's admin routes, the directory
+#: sync) forgets the item at once. Never used to sign: `sign_document` reads the agency (its signing key) fresh for
+#: each document, so a rotated key never signs after its activation (chalicelib.admin.keys.activate).
+AGENCY_TTL_SECONDS = 60
+_agency_cache: TtlCache[tuple[str, str], Agency] = TtlCache(AGENCY_TTL_SECONDS, 4096)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class AgencyRegistry:
         self.table_name = table_name or get_settings().agencies_table
 
     def get(self, organ_id: str) -> Agency | None:
+        """The agency as stored now (one GetItem; no cache: the signing handler decides on its signing key)."""
         item = aws.table(self.table_name).get_item(Key={"organ_id": organ_id}).get("Item")
         return Agency.from_item(item) if item else None
 
@@ -116,6 +126,7 @@ class AgencyRegistry:
     def create(self, item: dict[str, Any], *, change: dict[str, Any] | None = None) -> None:
         """Put a new agency item (and its change-log item, in the same transaction); ConditionFailed when the code
         is registered already."""
+        _agency_cache.forget((self.table_name, item["organ_id"]))
         put = {"Item": {**item, VERSION_FIELD: 1}, "ConditionExpression": "attribute_not_exists(organ_id)"}
         if change is not None:
             self._transact([{"Put": put}, self._change_put(change)])
@@ -130,6 +141,7 @@ class AgencyRegistry:
                change: dict[str, Any] | None = None) -> None:
         """SET `fields` (REMOVE `remove`) if the item is still at `version` (0: an item never versioned, as the
         provisioned ones), with its change-log item in the same transaction when given; ConditionFailed otherwise."""
+        _agency_cache.forget((self.table_name, organ_id))
         condition = ("attribute_exists(organ_id) AND attribute_not_exists(#ver)" if not version
                      else "#ver = :ver")
         values = {":ver": version} if version else {}
@@ -174,6 +186,15 @@ class AgencyRegistry:
                 request = resp.get("UnprocessedKeys") or {}
         return found
 
+    def cached_many(self, organ_ids: list[str]) -> dict[str, Agency]:
+        """`get_many` answered from this container's memory for up to AGENCY_TTL_SECONDS (see there for why that
+        is safe, and for whom it is not); only the codes not remembered are read, in one BatchGetItem."""
+        table = self.table_name
+        found = _agency_cache.get_many(
+            [(table, i) for i in organ_ids],
+            lambda keys: {(table, code): agency for code, agency in self.get_many([k[1] for k in keys]).items()})
+        return {code: agency for (_, code), agency in found.items()}
+
     def list_all(self) -> list[Agency]:
         """Every registered agency (a Scan, every page: a province's registry is a few hundred items); the
         monthly report lists the served ones (chalicelib.admin.reports)."""
@@ -205,7 +226,13 @@ def use_agency_registry(registry: Any) -> None:
     """Point every use case at `registry` (an in-memory fake), or back at DynamoDB with None."""
     global _override
     _override = registry
+    forget_cached_agencies()
 
 
-__all__ = ["CHANGE_PREFIX", "CHANGE_RECORD", "VERSION_FIELD", "Agency", "AgencyRegistry", "SigningKeyRef",
-           "get_agency_registry", "use_agency_registry"]
+def forget_cached_agencies() -> None:
+    """Drop every agency `cached_many` remembers (tests, and the embedded stack when it changes the registry)."""
+    _agency_cache.forget()
+
+
+__all__ = ["AGENCY_TTL_SECONDS", "CHANGE_PREFIX", "CHANGE_RECORD", "VERSION_FIELD", "Agency", "AgencyRegistry",
+           "SigningKeyRef", "forget_cached_agencies", "get_agency_registry", "use_agency_registry"]

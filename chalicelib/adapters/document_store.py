@@ -307,14 +307,31 @@ class DocumentStore:
 
         Returns the existing delivery when there is one (a retry), else the new `PENDING` one.
         """
-        item = {"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
-                "status": "PENDING", "updated_at": now_iso(), "attempts": 1}
+        return self.open_delivery(document_id, organ_id)[0]
+
+    def open_delivery(self, document_id: str, organ_id: str, package_sha256: str | None = None
+                      ) -> tuple[dict[str, Any], bool]:
+        """`(row, created)`: the new `PENDING` row, or the existing one (a retry) with `created` False. With
+        `package_sha256` a new row also records the first send attempt as `note_send_attempt` would: one PutItem, not
+        a PutItem and an UpdateItem (issue 11). An existing row comes back with the lost condition itself
+        (`ReturnValuesOnConditionCheckFailure`), not from a second read; its hashes are for the caller to reconcile."""
+        at = now_iso()
+        item: dict[str, Any] = {"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
+                                "status": "PENDING", "updated_at": at, "attempts": 1}
+        if package_sha256:
+            item.update(package_hashes={package_sha256}, send_attempts=1, first_attempt_at=at, last_attempt_at=at)
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-            return item
-        except self._condition_failed:
-            resp = self._table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)
-            return plain(resp["Item"])
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)",
+                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return item, True
+        except self._condition_failed as exc:
+            from boto3.dynamodb.types import TypeDeserializer  # lazy: with boto3, loaded already by the put
+
+            raw = exc.response.get("Item")  # type: ignore[attr-defined]  # low-level shape: {"S": ...}
+            if raw:
+                return plain({k: TypeDeserializer().deserialize(v) for k, v in raw.items()}), False
+        old = self._table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)["Item"]
+        return plain(old), False
 
     def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
                            package_sha256: str = "", reconciled: bool = False) -> None:

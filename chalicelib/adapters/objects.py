@@ -21,6 +21,8 @@ __all__ = ["S3Objects", "get_objects", "use_objects"]
 #: Error codes of a missing object (HEAD answers a bare 404; GET names it).
 _MISSING = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 _UNREADABLE = frozenset({"404", "NoSuchKey", "AccessDenied", "403"})
+#: The pieces a download is written in.
+_CHUNK_BYTES = 1 << 20
 
 
 def _code(exc: Any) -> str:
@@ -53,8 +55,21 @@ class S3Objects:
                           version_id=str(version) if version and version != "null" else None)
 
     def download(self, key: str, path: str, version_id: str | None = None) -> None:
-        """The object to a local file (streamed: signed PDFs reach 150 MB)."""
-        self._s3.download_file(self.bucket, key, path, ExtraArgs={"VersionId": version_id} if version_id else None)
+        """The object to a local file, streamed in 1 MB pieces (signed PDFs reach 150 MB).
+
+        One GetObject, not boto3's `download_file`: that one asks HeadObject first for the size (to split a large
+        object into ranged GETs), a call per document the signing and dispatch handlers do not need (issue 11:
+        their callers already know the object is there, and a Lambda streams 150 MB from S3 in about a second).
+        A body cut short raises (botocore checks Content-Length), so a partial file is never taken for the object:
+        the handler's message is retried."""
+        extra = {"VersionId": version_id} if version_id else {}
+        body = self._s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
+        try:
+            with open(path, "wb") as out:
+                for chunk in body.iter_chunks(_CHUNK_BYTES):
+                    out.write(chunk)
+        finally:
+            body.close()
 
     def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
         """The local file to `key` (streamed, multipart when large)."""

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from chalicelib.adapters.agency_registry import AgencyRegistry
 from chalicelib.adapters.axis.client import AxisClient
-from chalicelib.adapters.axis.credentials import axis_credentials
+from chalicelib.adapters.axis.credentials import axis_credentials, shared_pool
 from chalicelib.adapters.axis.errors import AxisError
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.inbound_store import inbound_store
@@ -74,7 +74,7 @@ def api_axis_client(organ_id: str) -> AxisSender:
     if not secret:
         raise PermissionError("no axis credentials")
     timeout = min(API_AXIS_TIMEOUT_SECONDS, float(creds.get("timeout", 30)))
-    return AxisClient(creds["endpoint"], organ_id, secret, timeout=timeout)
+    return AxisClient(creds["endpoint"], organ_id, secret, timeout=timeout, http=shared_pool())  # one pool
 
 
 def default_ports() -> InboxPorts:

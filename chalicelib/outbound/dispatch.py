@@ -139,6 +139,9 @@ def process_dispatch(document_id: str, *, receive_count: int = 1,
     started = {}
     if not record.get("dispatch_started_at"):  # fixed once: the edXML trace time, so rebuilds hash the same
         started["dispatch_started_at"] = record["dispatch_started_at"] = now_iso()
+        # Lets poll_axis match status packages to it. Once, before the claim that writes `dispatch_started_at`
+        # (issue 11: not a PutItem per attempt): a run that dies after this and before the claim does it again.
+        remember_sent_document(package_header(record, []).document_id, record["document_id"], record["organ_id"])
     try:
         store.claim(document_id, lease, in_state=states.SIGNED, fields=started)
     except ConditionFailed:
@@ -193,39 +196,41 @@ def _send_all(store: DocumentStore, record: dict[str, Any], tmp: str, deadline: 
     """Build the package(s) and send to each recipient whose delivery is not `SENT` yet."""
     metadata = record["metadata"]
     recipients: list[str] = metadata["recipients"]
-    agencies = get_agency_registry().get_many([record["organ_id"], *recipients])
+    agencies = get_agency_registry().cached_many([record["organ_id"], *recipients])
     sender = agencies[record["organ_id"]]
     client = axis_client_for(sender.organ_id)
     signed_pdf = os.path.join(tmp, "signed.pdf")
     get_objects().download(record["signed_key"], signed_pdf)
     packages: dict[bool, tuple[str, str]] = {}  # paper flag → (path, sha256)
-    # lets poll_axis match status packages to it
-    remember_sent_document(package_header(record, []).document_id, record["document_id"], record["organ_id"])
     for organ_id in recipients:
-        delivery = store.put_delivery_intent(record["document_id"], organ_id)
-        if delivery["status"] != "PENDING":
-            continue
         recipient = agencies.get(organ_id)
         paper = bool(recipient and recipient.paper)
-        if paper not in packages:
+        if paper not in packages:  # built before the row, whose first attempt records the package's hash
             path = _build_package(record, sender, [agencies.get(r) or unknown_agency(r) for r in recipients],
                                   signed_pdf, paper, tmp)
             packages[paper] = (path, sha256_file(path))
-        deliver(store, client, record["document_id"], delivery, packages[paper], paper, deadline or Deadline(None))
+        delivery, created = store.open_delivery(record["document_id"], organ_id, packages[paper][1])
+        if delivery["status"] != "PENDING":
+            continue
+        deliver(store, client, record["document_id"], delivery, packages[paper], paper, deadline or Deadline(None),
+                noted=created)
     return len(recipients)
 
 
 def deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict[str, Any],
-            package: tuple[str, str], paper: bool, deadline: Deadline) -> None:
+            package: tuple[str, str], paper: bool, deadline: Deadline, *, noted: bool = False) -> None:
     """One recipient, from PENDING to SENT: reconcile what earlier attempts may have left on the axis, then send,
     retrying transient failures in place (IN_PLACE_TRIES) while the invocation has time. Shared by the
-    amendments' sending (their own delivery rows under `document_id` = `amendment_rules.sends_partition`)."""
+    amendments' sending (their own delivery rows under `document_id` = `amendment_rules.sends_partition`).
+
+    `noted`: the row was created by this run with this package's attempt on it (`open_delivery`), so the first
+    send neither reconciles (nothing earlier can be on the axis) nor notes the attempt again."""
     organ_id = delivery["organ_id"]
     path, sha = package
     call = client.timeout.read_timeout + client.timeout.connect_timeout
     tries = 0
     while True:
-        unknown = set(delivery.get("package_hashes") or ())
+        unknown = set() if noted else set(delivery.get("package_hashes") or ())
         if unknown:
             found = _reconcile(client, organ_id, unknown, delivery.get("first_attempt_at") or "")
             if found is not None:
@@ -236,7 +241,9 @@ def deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict[
                 return
             for gone in unknown:  # the axis has none of them: those attempts never arrived
                 store.forget_send_attempt(document_id, organ_id, gone)
-        delivery = store.note_send_attempt(document_id, organ_id, sha)
+        if not noted:
+            delivery = store.note_send_attempt(document_id, organ_id, sha)
+        noted = False
         tries += 1
         try:
             result = client.send_edoc(path, to=[organ_id], package_sha256=sha)

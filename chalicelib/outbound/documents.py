@@ -50,7 +50,7 @@ def create_document(caller: Caller, body: Any) -> dict[str, Any]:
     """`POST /v1/documents`: validate, check sender and recipients, write `AWAITING_UPLOAD`, presign the POST."""
     metadata = _validate(body)
     registry = get_agency_registry()
-    agencies = registry.get_many([caller.organ_id, *metadata.recipients])
+    agencies = registry.cached_many([caller.organ_id, *metadata.recipients])
     sender = agencies.get(caller.organ_id)
     if sender is None or not sender.served or not sender.active:
         raise Forbidden("Cơ quan của tài khoản không được cổng này phục vụ.", code="agency_not_served")

@@ -34,6 +34,7 @@ from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.objects import get_objects
 from chalicelib.adapters.queues import get_queues
 from chalicelib.adapters.signing_keys import open_raw_signer
+from chalicelib.adapters.signing_reads import record_and_agency
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import SigningUnavailable, UploadRejected
 from chalicelib.core.log import logger
@@ -42,7 +43,7 @@ from chalicelib.domain import states, upload_binding
 from chalicelib.domain.attachments import MAIN_PART, stamp_label
 from chalicelib.domain.leases import UPLOAD, Lease, lease_until
 from chalicelib.domain.object_keys import incoming_key, parse_incoming_key, signed_attachment_key, signed_key
-from chalicelib.domain.ports import NotModified, ObjectUnavailable
+from chalicelib.domain.ports import NotModified, ObjectHead, ObjectUnavailable
 from chalicelib.domain.retry import RetryLater
 from chalicelib.keys.certificates import ensure_certificate_usable
 from chalicelib.signing.pades import PadesProfile, StampBox, identity_from_pem, sign_pdf_file
@@ -82,7 +83,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         return
     organ_id, document_id, part = parsed
     store = get_document_store()
-    record = store.get(document_id)
+    record, agency = record_and_agency(document_id, organ_id)  # one read (issue 11); the key is never cached
     if record is None or record["organ_id"] != organ_id:
         logger.warning("upload without a matching record", extra={"document_id": document_id})
         return
@@ -92,9 +93,10 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     if record["state"] not in (states.AWAITING_UPLOAD, states.UPLOADED):
         logger.info("duplicate upload event", extra={"document_id": document_id, "state": record["state"]})
         return
-    versions = _bound_parts(bucket, record, part, version_id)
-    if versions is None:
+    bound = _bound_parts(bucket, record, part, version_id)
+    if bound is None:
         return
+    versions, heads = bound
     main_version = versions.get(MAIN_PART)
 
     lease = Lease.new(UPLOAD, LEASE_SECONDS)
@@ -112,8 +114,9 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     try:
         with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
             result, facts = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id, document_id,
-                                  tmp, record)
-            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at, versions)
+                                  tmp, record, heads.get(MAIN_PART), agency)
+            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at, versions,
+                                            heads, agency)
     except UploadRejected as exc:
         logger.info("upload rejected", extra={"document_id": document_id, "reason": exc.code})
         part_details = {k: exc.details[k] for k in ("part", "name") if k in exc.details}
@@ -144,11 +147,13 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
 
 
 def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
-          record: dict[str, Any]) -> tuple[Any, Any]:
-    """Download, check, sign and store; returns (SignResult, PdfFacts)."""
+          record: dict[str, Any], head: ObjectHead | None = None, agency: Agency | None = None) -> tuple[Any, Any]:
+    """Download, check, sign and store; returns (SignResult, PdfFacts). `head`: the HEAD `_bound_parts` made of
+    this very version (issue 11: one HeadObject per part, not three); asked again only when it found nothing."""
     objects = get_objects(bucket)
     settings = get_settings()
-    head = objects.head(key, version_id)
+    if head is None:
+        head = objects.head(key, version_id)
     if head is None:
         raise UploadRejected("Không tìm thấy tệp đã tải lên.", code="missing_upload")
     if head.size > settings.max_upload_bytes:
@@ -159,7 +164,7 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
     objects.download(key, src, version_id)
     facts = check_upload(src, settings.max_upload_bytes)
 
-    agency = _agency(organ_id)
+    agency = _agency(organ_id, agency)
     identity = signing_identity(agency)
     ensure_certificate_usable(identity.certificate, identity.chain)  # per document: expiry is not cacheable
     profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
@@ -170,9 +175,10 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
     return result, facts
 
 
-def _bound_parts(bucket: str, record: dict[str, Any], part: str,
-                 version_id: str | None) -> dict[str, str | None] | None:
-    """Each part's (`main`, `att-<n>`) version to sign, checked to be the upload its POST was issued for; None when
+def _bound_parts(bucket: str, record: dict[str, Any], part: str, version_id: str | None
+                 ) -> tuple[dict[str, str | None], dict[str, ObjectHead]] | None:
+    """Each part's (`main`, `att-<n>`) version to sign, checked to be the upload its POST was issued for, and the HEAD
+    answer of each part found (its size is checked before the download; no second HEAD); None when
     the record must wait: a part not in S3 yet (HEAD on each expected key; S3 is strongly consistent, so the event of
     the last part to arrive sees all of them) or a part that is a foreign upload (refused, see the module docstring).
 
@@ -184,6 +190,7 @@ def _bound_parts(bucket: str, record: dict[str, Any], part: str,
     expected += [(f"att-{int(a['index'])}", a["original_key"], a.get(upload_binding.RECORD_FIELD))
                  for a in record.get("attachments") or []]
     versions: dict[str, str | None] = {}
+    heads: dict[str, ObjectHead] = {}
     missing = []
     for name, key, digest in expected:
         own = name == part
@@ -199,11 +206,12 @@ def _bound_parts(bucket: str, record: dict[str, Any], part: str,
                 logger.warning("another part is a foreign upload", extra={"document_id": document_id, "part": name})
             return None
         versions[name] = head.version_id or (version_id if own else None)
+        heads[name] = head
     if missing and record.get("attachments"):
         logger.info("waiting for the other parts", extra={"document_id": document_id, "part": part,
                                                           "missing": missing})
         return None
-    return versions
+    return versions, heads
 
 
 def _refuse_foreign(record: dict[str, Any], part: str, version_id: str | None) -> None:
@@ -218,7 +226,9 @@ def _refuse_foreign(record: dict[str, Any], part: str, version_id: str | None) -
 
 
 def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, record: dict[str, Any],
-                      signed_at: Any, versions: dict[str, str | None]) -> list[dict[str, Any]]:
+                      signed_at: Any, versions: dict[str, str | None],
+                      heads: dict[str, ObjectHead] | None = None, agency: Agency | None = None
+                      ) -> list[dict[str, Any]]:
     """Check every phụ lục like the main file, then sign each with the organisation's key and the text-only stamp
     in the top-right corner of its first page (signature-appearance.md), at the main signature's time.
 
@@ -236,7 +246,7 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
         where = {"part": part, "name": entry["name"]}
         version = versions.get(part)  # the version whose upload token was checked
         try:
-            head = objects.head(entry["original_key"], version)
+            head = (heads or {}).get(part) or objects.head(entry["original_key"], version)
             if head is None:  # the parts were all there a moment ago: a transient oddity, retried
                 raise ObjectUnavailable(entry["original_key"], "404")
             if head.size > settings.max_upload_bytes:
@@ -249,7 +259,7 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
             raise UploadRejected(exc.message, code=exc.code, details={**exc.details, **where}) from exc
         sources.append((entry, part, src))
 
-    agency = _agency(organ_id)
+    agency = _agency(organ_id, agency)
     identity = signing_identity(agency)
     profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
     md = record["metadata"]
@@ -327,8 +337,10 @@ def agency_seal(bucket: str, agency: Agency) -> Any:
     return seal
 
 
-def _agency(organ_id: str) -> Agency:
-    agency = get_agency_registry().get(organ_id)
+def _agency(organ_id: str, agency: Agency | None = None) -> Agency:
+    """The agency read with the record for this very event (`record_and_agency`), else read now; never from a cache:
+    its signing key decides which key signs (chalicelib.adapters.signing_reads)."""
+    agency = agency or get_agency_registry().get(organ_id)
     if agency is None or agency.signing_key is None:
         raise SigningUnavailable(details={"organ_id": organ_id})
     return agency

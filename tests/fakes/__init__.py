@@ -143,11 +143,20 @@ class InMemoryDocumentStore:
         return self.deliveries.get(document_id, {}).get(organ_id)
 
     def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:
+        return self.open_delivery(document_id, organ_id)[0]
+
+    def open_delivery(self, document_id: str, organ_id: str, package_sha256: str | None = None
+                      ) -> tuple[dict[str, Any], bool]:
         rows = self.deliveries.setdefault(document_id, {})
-        if organ_id not in rows:
-            rows[organ_id] = {"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
-                              "status": "PENDING", "updated_at": now_iso(), "attempts": 1}
-        return copy.deepcopy(rows[organ_id])
+        if organ_id in rows:
+            return copy.deepcopy(rows[organ_id]), False
+        at = now_iso()
+        rows[organ_id] = {"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
+                          "status": "PENDING", "updated_at": at, "attempts": 1}
+        if package_sha256:
+            rows[organ_id].update({"package_hashes": {package_sha256}, "send_attempts": 1,
+                                   "first_attempt_at": at, "last_attempt_at": at})
+        return copy.deepcopy(rows[organ_id]), True
 
     def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
                            package_sha256: str = "", reconciled: bool = False) -> None:
@@ -294,3 +303,7 @@ class FakeAgencies:
 
     def get_many(self, organ_ids: list[str]) -> dict[str, Agency]:
         return {i: self.agencies[i] for i in organ_ids if i in self.agencies}
+
+    def cached_many(self, organ_ids: list[str]) -> dict[str, Agency]:
+        """The adapter's per-container cache is its own concern (tests/unit/core/test_ttl_cache.py): here, fresh."""
+        return self.get_many(organ_ids)

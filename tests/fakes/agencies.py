@@ -58,3 +58,7 @@ class MemoryRegistry:
 
     def get_many(self, organ_ids: list[str]) -> dict[str, Agency]:
         return {i: Agency.from_item(self.rows[i]) for i in organ_ids if i in self.rows}
+
+    def cached_many(self, organ_ids: list[str]) -> dict[str, Agency]:
+        """Fresh here: the adapter's per-container cache is tested on its own (tests/unit/core/test_ttl_cache.py)."""
+        return self.get_many(organ_ids)

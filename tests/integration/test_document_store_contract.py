@@ -105,6 +105,25 @@ class TestDocumentStoreContract:
         assert [h["status"] for h in delivery["history"]] == ["SENT"]
         assert store.put_delivery_intent(document_id, G22)["status"] == "SENT", "a retry finds it sent"
 
+    def test_a_delivery_opened_with_its_first_attempt_and_found_again_on_a_retry(self, store: Any) -> None:
+        """open_delivery (issue 11): a new row carries the first attempt; an existing one comes back unchanged, with
+        `created` False and its own hashes (for the retry to reconcile), never this run's."""
+        document_id = _record(store, "SIGNED")
+        row, created = store.open_delivery(document_id, G22, "aa")
+        assert created and row["status"] == "PENDING" and row["package_hashes"] == {"aa"}
+        assert row["send_attempts"] == 1 and row["first_attempt_at"] == row["last_attempt_at"]
+        again, created = store.open_delivery(document_id, G22, "bb")
+        assert not created and again["package_hashes"] == {"aa"} and again["send_attempts"] == 1
+        assert store.note_send_attempt(document_id, G22, "bb")["send_attempts"] == 2
+        store.mark_delivery_sent(document_id, G22, "doc-1", paper=False, package_sha256="bb")
+        sent, created = store.open_delivery(document_id, G22, "cc")
+        assert not created and sent["status"] == "SENT" and sent["axis_doc_id"] == "doc-1"
+        assert sent["history"][0]["status"] == "SENT" and isinstance(sent["send_attempts"], int)
+        plain_row, created = store.open_delivery(document_id, H62)
+        assert created and "package_hashes" not in plain_row
+        ((_, g22), (_, h62)) = sorted((d["organ_id"], d) for d in store.get_full(document_id)[2])
+        assert g22["package_hashes"] == {"aa", "bb"} and h62["status"] == "PENDING"
+
     def test_unconfirmed_sends_are_forgotten_only_on_pending_rows(self, store: Any) -> None:
         document_id = _record(store, "SIGNED")
         store.put_delivery_intent(document_id, G22)

@@ -210,3 +210,30 @@ def test_the_resource_comes_from_the_path_then_the_answer() -> None:
     assert rules.resource_of("/v1/documents", {}, {"document_id": "new", "upload": {}}) == ("document", "new")
     assert rules.resource_of("/v1/admin/audit", {}, {"items": []}) == ("audit", "")
     assert rules.resource_of("/v1/inbox/{inbox_id}/status", {"inbox_id": "i1"}, None) == ("inbox_item", "i1")
+
+
+def test_a_container_chains_from_its_own_last_entry_without_reading() -> None:
+    """Issue 11: the next entry of the same container needs no Query; when another container wrote meanwhile, the
+    put loses, the day's end is read once, and the chain still verifies."""
+    class Counting(FakeAuditStore):
+        reads = 0
+
+        def latest(self, day: str) -> dict[str, Any] | None:
+            Counting.reads += 1
+            return super().latest(day)
+
+    store = Counting()
+    audit.append(_fields(resource_id="a"), store)
+    reads_first = Counting.reads
+    audit.append(_fields(resource_id="b"), store)
+    assert Counting.reads == reads_first, "the second entry was chained from the first without a read"
+    # another container (no hint of ours) writes two entries: our hint is now two behind
+    other = rules.chained_item(_fields(resource_id="x"), last=store.latest("2026-12-03"), previous_day_hash=None)
+    assert store.put_new(other)
+    other2 = rules.chained_item(_fields(resource_id="y"), last=other, previous_day_hash=None)
+    assert store.put_new(other2)
+    reads = Counting.reads
+    item = audit.append(_fields(resource_id="c"), store)
+    assert rules.seq_of(item["sk"]) == 5 and item["prev_hash"] == other2["hash"]
+    assert Counting.reads == reads + 1  # the hint lost (x holds 3): one read (y is the end), then 5
+    assert audit.verify_day(ADMIN, "2026-12-03", store)["valid"] is True

@@ -100,3 +100,33 @@ def test_a_package_the_axis_refuses_is_dead_lettered_and_the_record_failed(ports
     (letter,) = ports.queues.messages(ports.queues.dlq_of(dispatch.get_settings().dispatch_queue))
     assert json.loads(letter.body) == {"document_id": document_id}
     assert letter.message_attributes == {"reason": "axis_rejected", "axis_error_code": "E42"}
+
+
+def test_a_first_send_writes_the_row_once_and_a_retry_reconciles_what_it_left(ports: Ports, axis: FakeAxis,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: a new delivery row carries its first attempt (no note_send_attempt, no reconciling list), and the
+    edXML id is remembered once, before the claim; a run that died after that first attempt left the package's hash
+    on the row, and the next run asks the axis before it sends again."""
+    noted: list[str] = []
+    remembered: list[str] = []
+    listed: list[str] = []
+    real_note = ports.store.note_send_attempt
+    monkeypatch.setattr(ports.store, "note_send_attempt", lambda d, o, sha: noted.append(o) or real_note(d, o, sha))
+    monkeypatch.setattr(dispatch, "remember_sent_document", lambda *args: remembered.append(args[1]))
+    monkeypatch.setattr(axis, "list_sent_edocs", lambda *a, **k: listed.append(k["to_code"]) or [])
+    document_id = _signed(ports, [G22, K62])
+
+    dispatch.process_dispatch(document_id)
+    rows = {d["organ_id"]: d for d in ports.store.get_full(document_id)[2]}
+    assert noted == [] and listed == [] and remembered == [document_id]
+    assert all(r["status"] == "SENT" and r["send_attempts"] == 1 and len(r["package_hashes"]) == 1
+               for r in rows.values())
+
+    crashed = _signed(ports, [G22])
+    sha = next(iter(rows[G22]["package_hashes"]))
+    ports.store.open_delivery(crashed, G22, sha)  # the first attempt noted, then the worker died
+    ports.store.records[crashed]["dispatch_started_at"] = ports.store.get(document_id)["dispatch_started_at"]
+    dispatch.process_dispatch(crashed)
+    assert listed == [G22], "the hash left by the dead run is reconciled before any resend"
+    assert noted == [G22] and remembered == [document_id], "a retry notes its own attempt, remembers nothing"
+    assert ports.store.get(crashed)["state"] == "DISPATCHED"
