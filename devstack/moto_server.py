@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto import settings as moto_settings
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_fixes, moto_iam, sampler
+    from devstack import moto_fixes, moto_iam, moto_speed, sampler
     from devstack.parts import serve_until_stopped, write_ready
     from devstack.provision.clients import Clients
     from devstack.provision.iam import admin_credentials
@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
     moto_fixes.apply()  # TransactWriteItems: isolated and O(items), as on DynamoDB (see the module)
     moto_iam.apply()  # presigned GETs and POSTs authorised as their signer, and the rest (see the module)
+    moto_speed.apply()  # no directory listing and no lock-held pattern matching per request (see the module)
+    # Each request is a thread that blocks on its socket a few times; with the default 5 ms switch interval a
+    # thread whose read returned waits up to 5 ms for the GIL behind a busy one, per I/O (the "convoy"): moto's
+    # answers are short, so a shorter interval trades a little switching for much lower latency per call.
+    sys.setswitchinterval(float(spec.get("switch_interval", 0.001)))
     server = ThreadedMotoServer(ip_address=spec["host"], port=int(spec.get("port") or 0), verbose=False)
     server.start()
     host, port = server.get_host_and_port()

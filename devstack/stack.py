@@ -56,11 +56,11 @@ class Stack:
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, *, host: str = DEFAULT_HOST, ports: Ports = Ports(),
                  region: str = DEFAULT_REGION, retry_after: int | None = None,
                  schedule_seconds: float | None = None, app_env: dict[str, str] | None = None,
-                 sqs_concurrency: int = 1, sqs_processes: int = 1) -> None:
+                 sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1) -> None:
         self.state_dir = Path(state_dir)
         self.host, self.ports, self.region = host, ports, region
         self.pump_options = PumpOptions(retry_after=retry_after, schedule_seconds=schedule_seconds,
-                                        sqs_concurrency=sqs_concurrency)
+                                        sqs_concurrency=sqs_concurrency, wait_seconds=sqs_wait_seconds)
         #: Containers (processes) per SQS function, each with `sqs_concurrency` pollers.
         self.sqs_processes = max(1, int(sqs_processes))
         #: Overrides of the app's environment (e.g. a small MAX_UPLOAD_BYTES for tests); applied last.
@@ -305,7 +305,7 @@ class StackHandle:
 def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_REGION, in_process: bool = False,
                 retry_after: int | None = None, schedule_seconds: float | None = None,
                 app_env: dict[str, str] | None = None, timeout: float = 180.0,
-                sqs_concurrency: int = 1, sqs_processes: int = 1) -> StackHandle:
+                sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1) -> StackHandle:
     """Start a stack whose state (stack.json, CA, axis credentials, log) lives in `tmp_dir`.
 
     By default in a child process, so the caller's environment and modules stay untouched (a pytest session
@@ -313,7 +313,8 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
     process (it sets os.environ and imports `app` here). `ports=0` picks free ports. `app_env` overrides the
     app's environment variables (e.g. `{"MAX_UPLOAD_BYTES": "2097152"}`); `retry_after` and
     `schedule_seconds` speed up retries and schedules, `sqs_concurrency` runs that many invocations of each SQS
-    handler at once in each of its `sqs_processes` processes (see `run --help`).
+    handler at once in each of its `sqs_processes` processes, each polling with `sqs_wait_seconds` long polls
+    (see `run --help`).
     """
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -321,7 +322,7 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
     if in_process:
         stack = Stack(tmp_dir, ports=port_set, region=region, retry_after=retry_after,
                       schedule_seconds=schedule_seconds, app_env=app_env, sqs_concurrency=sqs_concurrency,
-                      sqs_processes=sqs_processes)
+                      sqs_processes=sqs_processes, sqs_wait_seconds=sqs_wait_seconds)
         return StackHandle(stack.start(), tmp_dir, stack=stack)
 
     stack_file = tmp_dir / STACK_FILE
@@ -337,6 +338,8 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
         cmd += ["--sqs-concurrency", str(sqs_concurrency)]
     if sqs_processes != 1:
         cmd += ["--sqs-processes", str(sqs_processes)]
+    if sqs_wait_seconds != 1:
+        cmd += ["--sqs-wait-seconds", str(sqs_wait_seconds)]
     for name, value in (app_env or {}).items():
         cmd += ["--env", f"{name}={value}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -1,0 +1,65 @@
+"""Per-request costs of moto's server that do no AWS work, removed; applied in the moto process
+(`devstack.moto_server`) before the server starts. Nothing here changes what moto answers or authorises.
+
+Why (measured with `devstack.sampler` under the load run, issue 11): moto's `DomainDispatcherApplication`
+finds the backend for every request under one global lock, and on the way calls `backends.list_of_moto_modules()`
+twice, which lists moto's package directory and stats each of its ~200 entries (`os.listdir` + `os.path.isdir`):
+11% of moto's CPU, and the lock held meanwhile serialises every request of every function. The directory does not
+change while the server runs, so the list is computed once; and the backend a host name maps to is a pure function
+of the host (the URL patterns are fixed at import), so it is remembered per host. Requests whose backend is found
+from the body (unsigned calls) still take moto's own path.
+
+Then every backend lookup (`BackendDict[account]`, several per request) takes moto's global `backend_lock`, copies
+the dict's keys into a list and searches the list of every BackendDict by `__eq__` (the `isinstance` calls showed up
+at 3%); once a BackendDict holds the account and is registered, that work finds nothing to do, so it is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["apply"]
+
+_applied: dict[str, Any] = {}
+
+
+def apply() -> None:
+    """Patch moto's dispatcher (idempotent)."""
+    if _applied:
+        return
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    remembered: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        try:
+            return remembered[host]
+        except KeyError:
+            backend = original(self, host)
+            if backend:  # only what was found: a miss may be found another way (the body) next time
+                remembered[host] = backend
+            return backend
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    _applied["original"] = original
+    _apply_backend_dict()
+
+
+def _apply_backend_dict() -> None:
+    from moto.core.base_backend import BackendDict
+
+    original = BackendDict._create_account_specific_backend
+    registered: set[int] = set()  # BackendDicts are module-level singletons: their ids never change
+
+    def _create_account_specific_backend(self: Any, account_id: str) -> None:
+        if id(self) in registered and dict.__contains__(self, account_id):
+            return  # made and registered already: moto's version would take the lock and do nothing
+        original(self, account_id)
+        registered.add(id(self))
+
+    BackendDict._create_account_specific_backend = _create_account_specific_backend  # type: ignore[method-assign]
