@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 from devstack.client import ApiError, GatewayClient
 
-__all__ = ["DONE", "AxisCounts", "check_axis", "held", "metadata", "patiently", "sim", "submit_all", "wait_all"]
+__all__ = ["DONE", "AxisCounts", "check_axis", "held", "metadata", "patiently", "send_ids", "sim", "submit_all",
+           "wait_all"]
 
 DONE = frozenset({"DISPATCHED", "FAILED", "REJECTED"})
 
@@ -90,10 +91,11 @@ def submit_all(info: dict[str, Any], tokens: dict[str, str], wanted: list[tuple[
 
 
 def wait_all(info: dict[str, Any], client: GatewayClient, tokens: dict[str, str], docs: dict[str, dict],
-             deadline: float, retries: list[int], *, poll: float = 2.0) -> dict[str, dict]:
-    """Watch the axis fill (cheap), then the senders' lists, then read each document's full view."""
+             deadline: float, retries: list[int], *, poll: float = 2.0, already: int = 0) -> dict[str, dict]:
+    """Watch the axis fill (cheap; `already`: the senders' packages held before), then the senders' lists, then
+    read each document's full view."""
     senders = sorted({d["sender"] for d in docs.values()})
-    expected = sum(len(d["recipients"]) for d in docs.values())
+    expected = already + sum(len(d["recipients"]) for d in docs.values())
     while time.monotonic() < deadline and held(info, senders) < expected:
         time.sleep(poll)
     while time.monotonic() < deadline:
@@ -122,13 +124,21 @@ def wait_all(info: dict[str, Any], client: GatewayClient, tokens: dict[str, str]
         return dict(pool.map(view, docs))
 
 
+def send_ids(info: dict[str, Any], recipients: Iterable[str]) -> dict[str, set[str]]:
+    """recipient → the sendIds of the documents' packages it holds now (a later run's check leaves them out)."""
+    return {r: {p["sendId"] for p in sim(info, f"/_sim/packages?to={r}&messagetype=edoc")["items"]}
+            for r in recipients}
+
+
 def check_axis(info: dict[str, Any], views: dict[str, dict], docs: dict[str, dict], recipients: Iterable[str],
-               report: AxisCounts) -> None:
-    """Each recipient holds exactly one package per document addressed to it, the one its delivery row names."""
+               report: AxisCounts, *, before: dict[str, set[str]] | None = None) -> None:
+    """Each recipient holds exactly one package per document addressed to it, the one its delivery row names
+    (`before`: packages held before this run, `send_ids`, left out)."""
     senders = {d["sender"] for d in docs.values()}
     for recipient in recipients:
+        old = (before or {}).get(recipient, set())
         at_axis = [p for p in sim(info, f"/_sim/packages?to={recipient}&messagetype=edoc")["items"]
-                   if p["from"] in senders]
+                   if p["from"] in senders and p["sendId"] not in old]
         expected = {d: v for d, v in views.items() if recipient in docs[d]["recipients"]}
         report.packages[recipient] = (len(at_axis), len(expected))
         by_send = Counter(p["sendId"] for p in at_axis)

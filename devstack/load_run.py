@@ -25,7 +25,7 @@ from typing import Any
 from devstack import proc_stats
 from devstack.chaos_run import RECIPIENTS
 from devstack.client import GatewayClient, operator_client
-from devstack.drive import check_axis, held, patiently, submit_all, wait_all
+from devstack.drive import check_axis, held, patiently, send_ids, submit_all, wait_all
 
 __all__ = ["LoadPlan", "LoadReport", "run", "start_load_stack"]
 
@@ -188,7 +188,9 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     rng = random.Random(plan.seed)  # noqa: S311 - a test plan, not a secret
     wanted = [(senders[i % len(senders)], rng.sample(RECIPIENTS, plan.recipients_per_document))
               for i in range(plan.documents)]
-    expected = sum(len(r) for _, r in wanted)
+    before = send_ids(info, RECIPIENTS)  # a stack that ran documents before: its packages are not this run's
+    already = held(info, senders)
+    expected = already + sum(len(r) for _, r in wanted)
     retries = [0]
     calls_dir = Path(info["aws_calls_dir"])
     marks = proc_stats.call_log_marks(calls_dir)
@@ -202,7 +204,7 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     deadline = started + plan.settle_seconds
     while time.monotonic() < deadline and (n := held(info, senders)) < expected:
         if on_progress is not None:
-            on_progress(n, expected, time.monotonic() - started)
+            on_progress(n - already, expected - already, time.monotonic() - started)
         time.sleep(1.0)
     # CPU and calls now: what follows (reading every document back) is the check's cost, not the pipeline's.
     cpu_after, me_after = _cpu(pids), proc_stats.cpu_ms(os.getpid()) or 0.0
@@ -217,7 +219,7 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     report.processes["clients"] = {"pids": [os.getpid()], "restarted": [], "cpu_ms": me_after - me_before,
                                    "peak_rss_mb": proc_stats.peak_rss_mb(os.getpid()) or 0.0}
 
-    views = wait_all(info, client, tokens, docs, deadline, retries)
+    views = wait_all(info, client, tokens, docs, deadline, retries, already=already)
     states: dict[str, int] = {}
     last = report.started_at
     for document_id, view in views.items():
@@ -229,7 +231,7 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     report.states = states
     report.elapsed = last - report.started_at
     report.client_retries = retries[0]
-    check_axis(info, views, docs, RECIPIENTS, report)
+    check_axis(info, views, docs, RECIPIENTS, report, before=before)
     report.dead_letters = len(patiently(lambda: client.call("GET", "/v1/admin/dead-letters", admin),
                                         retries)["items"])
     report.s3_bytes, report.s3_objects = _s3_usage(info)
