@@ -18,7 +18,8 @@ comparisons that recompute `cast_value` each time) and then keeps those whose in
 per Query in the table's size, so the stack slowed as its tables filled (measured: the largest share of moto's CPU
 at 200 documents). Here, during such a Query (and only on its thread), `all_items()` returns the items whose
 attributes equal the query's hash-key conditions, sorted by the same key: the same items in the same order moto's
-filter would keep, without sorting the table first. What the Query answers is unchanged.
+filter would keep, without sorting the table first. What the Query answers is unchanged. (`all_items()` also
+works on snapshots of the table's dicts: moto's iterated them live and failed under concurrent writes.)
 """
 
 from __future__ import annotations
@@ -92,18 +93,19 @@ def _apply_index_query() -> None:
 
     from moto.dynamodb.models.table import Table
 
-    original_query, original_all_items = Table.query, Table.all_items
+    original_query = Table.query
     local = threading.local()
 
     def all_items(self: Any) -> list[Any]:
         conditions = getattr(local, "conditions", {}).get(id(self))
-        if conditions is None:
-            return original_all_items(self)
         items = []
-        for hash_set in self.items.values():
-            for item in (hash_set.values() if self.range_key_attr else [hash_set]):
+        # Snapshots (list() of a dict is one step under the GIL): moto iterates the live dicts, and a PutItem on
+        # another thread meanwhile failed its Query with "dictionary changed size during iteration" (HTTP 500).
+        for hash_set in list(self.items.values()):
+            for item in (list(hash_set.values()) if self.range_key_attr else [hash_set]):
                 attrs = getattr(item, "attrs", None)
-                if attrs is None or all(_equal(attrs.get(name), expected) for name, expected in conditions):
+                if conditions is None or attrs is None or all(_equal(attrs.get(name), expected)
+                                                              for name, expected in conditions):
                     items.append(item)  # what moto's own loop would keep (items without attrs: its isinstance test)
         return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
