@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test demo chaos lint package checkov checkov-setup bench clean
+.PHONY: setup run test demo chaos lint package checkov checkov-setup bench bench-load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	./.ci/install-system-packages
@@ -65,6 +65,14 @@ checkov: package checkov-setup
 
 bench: setup
 	$(PY) -m tests.bench.bench
+
+## The load run (issue 11): a burst of N documents (default 1000; `make bench-load N=200`) from the five served
+## agencies through a stack of its own; prints throughput, latency, CPU/RSS per process, AWS calls per document
+## and the naive signing rate, writes build/bench-load.json, and fails unless every check holds.
+## BENCH_LOAD_FLAGS passes more options (e.g. --sqs-processes 2 --sqs-concurrency 2; see --help).
+bench-load: setup
+	$(PY) -m tests.bench.bench_load --documents $(if $(filter command line environment,$(origin N)),$(N),1000) \
+	  $(BENCH_LOAD_FLAGS)
 
 clean:
 	rm -rf build .local .pytest_cache

@@ -8,6 +8,11 @@ needs to authorise it: service, operation, the identifying parameters, and the e
 
 It wraps `botocore.client.BaseClient._make_api_call` in the worker's process only (never in chalicelib): every
 client the app makes (`boto3.session.Session().client(...)` per container) goes through it.
+
+The poller's own calls (ReceiveMessage, DeleteMessageBatch, the heartbeat's ChangeMessageVisibility, GetQueueUrl
+and GetQueueAttributes at start) are Lambda's on AWS, not the function's: its client is tagged (`tag_poller`) and
+its lines carry `"by": "poller"`, so per-document counts show the function's calls and the poller's apart. The
+least-privilege check reads both (Lambda's poller uses the function's role for them).
 """
 
 from __future__ import annotations
@@ -17,7 +22,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IDENTIFYING_PARAMS", "install", "read_calls", "summarise_params"]
+__all__ = ["IDENTIFYING_PARAMS", "POLLER", "install", "read_calls", "summarise_params", "tag_poller"]
+
+#: The `by` of a call the event pump made as Lambda's SQS poller.
+POLLER = "poller"
+_TAG = "_edoc_call_by"
+
+
+def tag_poller(client: Any) -> Any:
+    """Mark an SQS client as the poller's: its calls are recorded with `"by": "poller"`. Returns the client."""
+    setattr(client, _TAG, POLLER)
+    return client
 
 #: The request parameters that name what a call acts on, or carry the values IAM conditions read.
 IDENTIFYING_PARAMS = (
@@ -61,6 +76,9 @@ def install(directory: Path, function: str) -> Path:
                                       self.meta.service_model.endpoint_prefix,
                                       "operation": operation_name, "params": summarise_params(api_params),
                                       "region": self.meta.region_name}
+            by = getattr(self, _TAG, None)
+            if by:
+                record["by"] = by
             try:
                 return original(self, operation_name, api_params)
             except ClientError as exc:

@@ -19,7 +19,8 @@ from typing import Any
 
 from devstack.config import REPO_ROOT, STAGE
 
-__all__ = ["ApiServer", "document_state", "function_names", "function_settings", "load_app", "read_config"]
+__all__ = ["ApiServer", "document_state", "function_names", "function_settings", "load_app", "read_config",
+           "sqs_function_names"]
 
 #: Credentials that must not reach the app: from here on only moto, with fake credentials, is AWS.
 _REAL_CREDENTIAL_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
@@ -64,6 +65,16 @@ def function_names() -> list[str]:
         sys.path.insert(0, str(REPO_ROOT))
     app = importlib.import_module("app").app
     return ["api_handler", *dict.fromkeys(source.name for source in app.event_sources)]
+
+
+def sqs_function_names() -> list[str]:
+    """The functions fed by an SQS queue (`@app.on_sqs_message`): the ones that may run in several containers.
+    A scheduled function runs in one (EventBridge invokes it once per tick), the API in one (one port)."""
+    from chalice.app import SQSEventConfig  # lazy: chalice is loaded with the app
+
+    function_names()  # imports `app`
+    app = sys.modules["app"].app
+    return list(dict.fromkeys(s.name for s in app.event_sources if isinstance(s, SQSEventConfig)))
 
 
 def function_settings(disk_config: dict[str, Any], function_name: str) -> tuple[int, int]:

@@ -30,13 +30,13 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.client import ApiError, GatewayClient
+from devstack.client import GatewayClient
+from devstack.drive import check_axis, patiently, submit_all, wait_all
+from devstack.drive import held as axis_held
 
 __all__ = ["ChaosPlan", "main", "print_report", "run", "start_chaos_stack"]
 
@@ -46,7 +46,6 @@ SENDERS = ("000.00.00.H62", "000.00.01.H62", "000.00.12.H62", "000.00.00.H03")
 RECIPIENTS = ("000.00.00.G22", "000.00.00.K62", "000.00.00.H49")
 #: The functions whose processes hold the event pumps (the SQS pollers): the ones the run kills.
 PUMP_FUNCTIONS = ("sign_document", "dispatch_document")
-DONE = frozenset({"DISPATCHED", "FAILED", "REJECTED"})
 
 
 @dataclass(frozen=True)
@@ -115,59 +114,42 @@ def start_chaos_stack(state_dir: Path, plan: ChaosPlan) -> Any:
         "DISPATCH_BACKOFF_BASE_SECONDS": "1", "DISPATCH_BACKOFF_CAP_SECONDS": "4"})
 
 
-def _sim(info: dict[str, Any], path: str) -> Any:
-    import urllib.request
-
-    with urllib.request.urlopen(info["axis"]["url"] + path, timeout=30) as resp:  # noqa: S310 (the local simulator)
-        return json.loads(resp.read())
-
-
 def _functions(state_dir: Path) -> dict[str, Any]:
     return json.loads((state_dir / "stack.json").read_text(encoding="utf-8"))["functions"]
 
 
-def _metadata(i: int, recipients: list[str]) -> dict[str, Any]:
-    from devstack.demo_data import SAMPLES
-
-    md = json.loads(json.dumps(SAMPLES[0].metadata))
-    md["number"] = str(5000 + i)
-    md["notation"] = f"{md['notation']}-C{i}"
-    md["recipients"] = recipients
-    return md
-
-
-def _patiently(call: Callable[[], Any], counter: list[int], attempts: int = 6) -> Any:
-    """An outside client's retry of a 5xx answer (the API's own AWS calls fail in this run too)."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except ApiError as exc:
-            if exc.status < 500 or attempt == attempts - 1:
-                raise
-            counter[0] += 1
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 def _held(info: dict[str, Any]) -> int:
-    return sum(1 for p in _sim(info, "/_sim/packages?messagetype=edoc")["items"] if p["from"] in SENDERS)
+    return axis_held(info, SENDERS)
+
+
+def _pids(entry: dict[str, Any]) -> list[int]:
+    return list(entry.get("pids") or [entry["pid"]])
 
 
 def _kill_and_wait(state_dir: Path, report: ChaosReport, when: str) -> None:
-    """SIGKILL every pump process, then wait until the stack has started each again (stack.json's new pids)."""
+    """SIGKILL every process of every pump function (all its containers), then wait until the stack has started
+    each again (stack.json's new pids: none of the killed ones left, as many as before)."""
     before = _functions(state_dir)
-    killed = {name: before[name]["pid"] for name in PUMP_FUNCTIONS}
-    for pid in killed.values():
-        os.kill(pid, signal.SIGKILL)
+    killed = {name: _pids(before[name]) for name in PUMP_FUNCTIONS}
+    for pids in killed.values():
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+
+    def back(now: dict[str, Any]) -> bool:
+        return all(len(_pids(now[n])) == len(pids) and not set(_pids(now[n])) & set(pids)
+                   for n, pids in killed.items())
+
     deadline = time.monotonic() + 60
     now = _functions(state_dir)
-    while any(now[n]["pid"] == pid for n, pid in killed.items()) and time.monotonic() < deadline:
+    while not back(now) and time.monotonic() < deadline:
         time.sleep(0.2)
         now = _functions(state_dir)
-    for name, pid in killed.items():
-        restarted = now[name]["pid"]
-        report.kills.append({"function": name, "pid": pid, "when": when,
-                             "restarted_pid": restarted if restarted != pid else None})
+    for name, pids in killed.items():
+        fresh = _pids(now[name])
+        for i, pid in enumerate(pids):
+            restarted = fresh[i] if i < len(fresh) else None
+            report.kills.append({"function": name, "pid": pid, "when": when,
+                                 "restarted_pid": restarted if restarted not in pids else None})
 
 
 def _killer(info: dict[str, Any], state_dir: Path, plan: ChaosPlan, report: ChaosReport, expected: int,
@@ -181,47 +163,6 @@ def _killer(info: dict[str, Any], state_dir: Path, plan: ChaosPlan, report: Chao
                 _kill_and_wait(state_dir, report, f"{held}/{expected} packages at the axis")
                 break
             time.sleep(0.5)
-
-
-def _wait_all(info: dict[str, Any], client: GatewayClient, tokens: dict[str, str], docs: dict[str, dict],
-              deadline: float, retries: list[int]) -> dict[str, dict]:
-    """Watch the axis fill (cheap), then the senders' lists, then read each document's full view."""
-    expected = sum(len(d["recipients"]) for d in docs.values())
-    while time.monotonic() < deadline and _held(info) < expected:
-        time.sleep(2)
-    while time.monotonic() < deadline:
-        listed: dict[str, str] = {}
-        for sender in SENDERS:
-            items = _patiently(lambda s=sender: client.call("GET", "/v1/documents", tokens[s],
-                                                            params={"limit": 200}), retries)["items"]
-            listed.update({item["document_id"]: item["state"] for item in items})
-        if all(listed.get(d) in DONE for d in docs):
-            break
-        time.sleep(2)
-    local = threading.local()
-
-    def view(document_id: str) -> tuple[str, dict]:
-        if not hasattr(local, "client"):
-            local.client = GatewayClient(info)
-        token = tokens[docs[document_id]["sender"]]
-        return document_id, _patiently(lambda: local.client.get_document(token, document_id), retries)
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return dict(pool.map(view, docs))
-
-
-def _check_axis(info: dict[str, Any], views: dict[str, dict], docs: dict[str, dict], report: ChaosReport) -> None:
-    for recipient in RECIPIENTS:
-        held = [p for p in _sim(info, f"/_sim/packages?to={recipient}&messagetype=edoc")["items"]
-                if p["from"] in SENDERS]
-        expected = {d: v for d, v in views.items() if recipient in docs[d]["recipients"]}
-        report.packages[recipient] = (len(held), len(expected))
-        by_send = Counter(p["sendId"] for p in held)
-        report.doubled += [s for s, n in by_send.items() if n > 1]
-        for document_id, view in expected.items():
-            delivery = next((d for d in view["deliveries"] if d["organ_id"] == recipient), {})
-            if delivery.get("status") != "SENT" or by_send.get(delivery.get("axis_doc_id")) != 1:
-                report.mismatched.append(f"{document_id}→{recipient}")
 
 
 def _fault_counts(state_dir: Path) -> Counter[str]:
@@ -245,33 +186,21 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: ChaosPlan = Cha
               for i in range(plan.documents)]
     expected = sum(len(r) for _, r in wanted)
     retries = [0]
-    local = threading.local()
-
-    def submit(i: int) -> tuple[str, dict]:
-        if not hasattr(local, "client"):
-            local.client = GatewayClient(info)
-        sender, recipients = wanted[i]
-        created = _patiently(lambda: local.client.create_document(tokens[sender], _metadata(i, recipients)),
-                             retries)
-        local.client.upload(created["upload"], pdf)
-        return created["document_id"], {"sender": sender, "recipients": recipients}
-
     started = time.monotonic()
     stop = threading.Event()
     killer = threading.Thread(target=_killer, args=(info, state_dir, plan, report, expected, stop), daemon=True)
     killer.start()
     try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            docs = dict(pool.map(submit, range(plan.documents)))
-        views = _wait_all(info, client, tokens, docs, started + plan.settle_seconds, retries)
+        docs = submit_all(info, tokens, wanted, pdf, retries)
+        views = wait_all(info, client, tokens, docs, started + plan.settle_seconds, retries)
     finally:
         stop.set()
         killer.join(timeout=90)
     report.elapsed = time.monotonic() - started
     report.states = Counter(v["state"] for v in views.values())
     report.client_retries = retries[0]
-    _check_axis(info, views, docs, report)
-    report.dead_letters = len(_patiently(lambda: client.call("GET", "/v1/admin/dead-letters", admin),
+    check_axis(info, views, docs, RECIPIENTS, report)
+    report.dead_letters = len(patiently(lambda: client.call("GET", "/v1/admin/dead-letters", admin),
                                          retries)["items"])
     report.reconciled = sum(1 for v in views.values() for d in v["deliveries"]
                             if any(h.get("reconciled") for h in d["history"]))

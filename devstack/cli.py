@@ -37,6 +37,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sqs-concurrency", type=int, default=1, metavar="N",
                         help="invocations of each SQS handler running at once (Lambda runs several pollers per "
                              "queue; default 1, one at a time)")
+    parser.add_argument("--sqs-processes", type=int, default=1, metavar="K",
+                        help="processes (Lambda containers) per SQS handler, each with --sqs-concurrency pollers; "
+                             "one per core lets the stack use the cores (default 1)")
+    parser.add_argument("--sqs-wait-seconds", type=int, default=1, metavar="S",
+                        help="long-poll wait of each ReceiveMessage (Lambda's pollers wait 20 s; default 1 so that "
+                             "the stack stops quickly); idle pollers cost moto one call per S seconds each")
     parser.add_argument("--schedule-seconds", type=float, default=None, metavar="SECONDS",
                         help="run scheduled handlers every SECONDS instead of their rate/cron")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -64,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stack = Stack(args.state_dir, host=args.host, ports=Ports(args.port_moto, args.port_api, args.port_axis),
                   region=args.region, retry_after=args.retry_after, schedule_seconds=args.schedule_seconds,
-                  app_env=_parse_env(args.env), sqs_concurrency=args.sqs_concurrency)
+                  app_env=_parse_env(args.env), sqs_concurrency=args.sqs_concurrency,
+                  sqs_processes=args.sqs_processes, sqs_wait_seconds=args.sqs_wait_seconds)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, lambda *_: stack.trigger_schedules())

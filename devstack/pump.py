@@ -319,8 +319,9 @@ class EventPump:
         pump_log.info("%s: %s (%d ms)", source.name, "; ".join(parts), elapsed * 1000)
 
     def _states(self, document_ids: list[str]) -> str:
-        """` → SIGNED`: the records' states after the handler ran (best effort, for the log only)."""
-        if self._state_of is None:
+        """` → SIGNED`: the records' states after the handler ran (best effort, for the log only): one GetItem per
+        document, so only with debug logging (at INFO it doubled a batch's reads, issue 11)."""
+        if self._state_of is None or not pump_log.isEnabledFor(logging.DEBUG):
             return ""
         try:
             states = [self._state_of(d) for d in document_ids if d != "s3:TestEvent"]

@@ -1,6 +1,8 @@
 """The embedded stack, orchestrated: moto as AWS (IAM enforced), the local PKI, the axis simulator, provisioning
-(resources, and one IAM role per function from infra/resources.yaml), then one process per function under its
-role's credentials (the API, and each event handler with its own pump), started in that order, stopped in reverse.
+(resources, and one IAM role per function from infra/resources.yaml), then the functions' processes under their
+roles' credentials (the API, and each event handler with its own pump; `sqs_processes` of each SQS handler),
+started in that order, stopped in reverse. moto and the simulator with the PKI run in processes of their own
+(`moto_server`, `sim_server`): with every part in its own process the stack uses the machine's cores (issue 11).
 
 Everything on 127.0.0.1; the parts live in their own modules (`chalice_app`: the app as Lambda loads it, `worker`
 and `workers`: a function's process, `pump`: Lambda's pollers and EventBridge, `provision`: the AWS resources and
@@ -37,6 +39,7 @@ from devstack.config import (
     Ports,
 )
 from devstack.net import check_port_free, wait_http
+from devstack.parts import ServiceProcess
 from devstack.provision import Provisioned, axis_directory, load_or_create_axis_systems, provision
 from devstack.pump import PumpOptions
 from devstack.worker import API_FUNCTION
@@ -53,11 +56,13 @@ class Stack:
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, *, host: str = DEFAULT_HOST, ports: Ports = Ports(),
                  region: str = DEFAULT_REGION, retry_after: int | None = None,
                  schedule_seconds: float | None = None, app_env: dict[str, str] | None = None,
-                 sqs_concurrency: int = 1) -> None:
+                 sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1) -> None:
         self.state_dir = Path(state_dir)
         self.host, self.ports, self.region = host, ports, region
         self.pump_options = PumpOptions(retry_after=retry_after, schedule_seconds=schedule_seconds,
-                                        sqs_concurrency=sqs_concurrency)
+                                        sqs_concurrency=sqs_concurrency, wait_seconds=sqs_wait_seconds)
+        #: Containers (processes) per SQS function, each with `sqs_concurrency` pollers.
+        self.sqs_processes = max(1, int(sqs_processes))
         #: Overrides of the app's environment (e.g. a small MAX_UPLOAD_BYTES for tests); applied last.
         self.app_env = dict(app_env or {})
         self.info: dict[str, Any] = {}
@@ -65,8 +70,8 @@ class Stack:
         #: The function processes (`devstack.worker`), each under its own role.
         self.functions = FunctionProcesses(self.state_dir / "functions")
         self._stopped = threading.Event()
-        #: What runs, in start order (moto, axis, pki, api): stop() ends them in reverse.
-        self._parts: list[Any] = []
+        #: The service processes, in start order (moto, axis+pki): stop() ends them in reverse, after the functions.
+        self._parts: list[ServiceProcess] = []
         self._owns_stack_file = False
 
     @property
@@ -90,8 +95,7 @@ class Stack:
 
         endpoint, admin = self._start_moto()
         systems = load_or_create_axis_systems(self.state_dir)
-        axis_url = self._start_axis({**systems["served"], **systems["external"]})
-        pki = self._start_pki()
+        axis_url, pki = self._start_axis_and_pki({**systems["served"], **systems["external"]})
         hsm_agencies = (self.app_env.get(PKCS11_AGENCIES_ENV) or os.environ.get(PKCS11_AGENCIES_ENV) or "").split(",")
         functions = chalice_app.function_names()
         prov = provision(endpoint, self.region, axis_url=axis_url, state_dir=self.state_dir,
@@ -113,8 +117,11 @@ class Stack:
             # under its own role; tests and tools that act as the operator use `aws_admin`.
             "iam": "enforced",
             "aws_admin": {"access_key_id": admin["access_key_id"], "secret_access_key": admin["secret_access_key"]},
-            "functions": {name: {"role_arn": role.role_arn, "pid": self.functions.pids().get(name)}
+            "functions": {name: {"role_arn": role.role_arn, "pid": self.functions.pids().get(name),
+                                 "pids": self.functions.all_pids().get(name, [])}
                           for name, role in prov.roles.items()},
+            # The processes that are not functions (the load run reads their CPU and memory in /proc).
+            "processes": {"stack": os.getpid(), **{part.name: part.pid for part in self._parts}},
             "aws_calls_dir": str(self.calls_dir),
             "cognito": {"user_pool_id": prov.user_pool_id, "client_id": prov.client_id},
             "users": [{"username": u["username"], "password": u["password"], "organ_id": u["organ_id"],
@@ -144,11 +151,12 @@ class Stack:
         options = {"schedule_seconds": self.pump_options.schedule_seconds,
                    "sqs_concurrency": self.pump_options.sqs_concurrency,
                    "wait_seconds": self.pump_options.wait_seconds}
+        sqs = set(chalice_app.sqs_function_names())
         specs = [WorkerSpec(function=name, env={**prov.env, **self.app_env, **prov.function_credentials[name]},
                             region=self.region, host=self.host, api_port=self.ports.api if name == API_FUNCTION else 0,
                             pump_options=options, record_dir=str(self.calls_dir),
-                            verbose=log.isEnabledFor(logging.DEBUG))
-                 for name in functions]
+                            verbose=log.isEnabledFor(logging.DEBUG), instance=i)
+                 for name in functions for i in range(self.sqs_processes if name in sqs else 1)]
         self.functions.start(specs)
         self.functions.wait_ready()
         threading.Thread(target=self._supervise, name="functions-supervisor", daemon=True).start()
@@ -166,9 +174,10 @@ class Stack:
         log.warning("function process(es) died and were started again: %s", ", ".join(functions))
         if not self.info or not self._owns_stack_file:
             return
-        pids = self.functions.pids()
+        pids, all_pids = self.functions.pids(), self.functions.all_pids()
         for name in functions:
             self.info["functions"][name]["pid"] = pids.get(name)
+            self.info["functions"][name]["pids"] = all_pids.get(name, [])
         self._write_stack_file()
 
     def _shorten_visibility(self, prov: Provisioned, admin: dict[str, str]) -> None:
@@ -187,49 +196,28 @@ class Stack:
         self.functions.trigger_schedules()
 
     def _start_moto(self) -> tuple[str, dict[str, str]]:
-        """moto with IAM enforced: the admin user is made first (moto answers unsigned calls until enforcement
-        is on), then every request must be signed by a principal whose policies allow it."""
-        # lazy: moto's server is slow to import, and a child-process handle needs none
-        from moto import settings as moto_settings
-        from moto.server import ThreadedMotoServer
-
-        from devstack import moto_fixes, moto_iam
-        from devstack.provision.clients import Clients
-        from devstack.provision.iam import admin_credentials
-
-        moto_fixes.apply()  # TransactWriteItems: isolated and O(items), as on DynamoDB (see the module)
-        moto_iam.apply()  # presigned GETs and POSTs authorised as their signer (see the module)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
-        moto = ThreadedMotoServer(ip_address=self.host, port=self.ports.moto, verbose=False)
-        moto.start()
+        """moto with IAM enforced, in its own process (`devstack.moto_server`: the operator user is made there
+        before enforcement is switched on); returns its endpoint and the operator's credentials."""
+        moto = ServiceProcess("moto", "devstack.moto_server", self.state_dir / "services",
+                              {"host": self.host, "port": self.ports.moto, "region": self.region})
         self._parts.append(moto)
-        host, port = moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        admin = admin_credentials(Clients(endpoint, self.region))
-        moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # from here on, IAM is enforced
-        return endpoint, admin
+        ready = moto.start()
+        return str(ready["endpoint"]), dict(ready["admin"])
 
-    def _start_pki(self) -> dict[str, str]:
-        """The local PKI (pki_server.LocalPki: OCSP responder, CRL, RFC 3161 TSA) over the demo CA, on a free port.
+    def _start_axis_and_pki(self, systems: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The axis simulator and the local PKI (OCSP responder, CRL, RFC 3161 TSA over the demo CA) in one process
+        of their own (`devstack.sim_server`); returns the axis URL and the PKI's URLs.
 
-        Started before provisioning: the agency certificates issued there name its OCSP and CRL URLs, and the app
-        gets its TSA URL, so documents are signed at PAdES B-LT end to end. A free port every start is fine:
-        certificates are issued anew at every start, and signed documents carry their validation data.
+        The PKI starts before provisioning: the agency certificates issued there name its OCSP and CRL URLs, and
+        the app gets its TSA URL, so documents are signed at PAdES B-LT end to end. A free port every start is
+        fine: certificates are issued anew at every start, and signed documents carry their validation data.
         """
-        from devstack.pki import DemoCA
-        from devstack.pki_server import LocalPki
-
-        pki = LocalPki(DemoCA.load_or_create(self.state_dir / "pki"), host=self.host).start()
-        self._parts.append(pki)
-        return pki.urls
-
-    def _start_axis(self, systems: dict[str, str]) -> str:
-        from devstack.axis_simulator import AxisSimulator
-
-        axis = AxisSimulator(systems, axis_directory(), host=self.host, port=self.ports.axis)
-        axis.start()
-        self._parts.append(axis)
-        return str(axis.url).rstrip("/")
+        sim = ServiceProcess("axis_pki", "devstack.sim_server", self.state_dir / "services",
+                             {"host": self.host, "axis_port": self.ports.axis, "systems": systems,
+                              "agencies": axis_directory(), "ca_dir": str(self.state_dir / "pki")})
+        self._parts.append(sim)
+        ready = sim.start()
+        return str(ready["axis_url"]), dict(ready["pki"])
 
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice and after a failed start."""
@@ -317,7 +305,7 @@ class StackHandle:
 def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_REGION, in_process: bool = False,
                 retry_after: int | None = None, schedule_seconds: float | None = None,
                 app_env: dict[str, str] | None = None, timeout: float = 180.0,
-                sqs_concurrency: int = 1) -> StackHandle:
+                sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1) -> StackHandle:
     """Start a stack whose state (stack.json, CA, axis credentials, log) lives in `tmp_dir`.
 
     By default in a child process, so the caller's environment and modules stay untouched (a pytest session
@@ -325,14 +313,16 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
     process (it sets os.environ and imports `app` here). `ports=0` picks free ports. `app_env` overrides the
     app's environment variables (e.g. `{"MAX_UPLOAD_BYTES": "2097152"}`); `retry_after` and
     `schedule_seconds` speed up retries and schedules, `sqs_concurrency` runs that many invocations of each SQS
-    handler at once (see `run --help`).
+    handler at once in each of its `sqs_processes` processes, each polling with `sqs_wait_seconds` long polls
+    (see `run --help`).
     """
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     port_set = ports if isinstance(ports, Ports) else Ports.from_base(ports)
     if in_process:
         stack = Stack(tmp_dir, ports=port_set, region=region, retry_after=retry_after,
-                      schedule_seconds=schedule_seconds, app_env=app_env, sqs_concurrency=sqs_concurrency)
+                      schedule_seconds=schedule_seconds, app_env=app_env, sqs_concurrency=sqs_concurrency,
+                      sqs_processes=sqs_processes, sqs_wait_seconds=sqs_wait_seconds)
         return StackHandle(stack.start(), tmp_dir, stack=stack)
 
     stack_file = tmp_dir / STACK_FILE
@@ -346,6 +336,10 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
         cmd += ["--schedule-seconds", str(schedule_seconds)]
     if sqs_concurrency != 1:
         cmd += ["--sqs-concurrency", str(sqs_concurrency)]
+    if sqs_processes != 1:
+        cmd += ["--sqs-processes", str(sqs_processes)]
+    if sqs_wait_seconds != 1:
+        cmd += ["--sqs-wait-seconds", str(sqs_wait_seconds)]
     for name, value in (app_env or {}).items():
         cmd += ["--env", f"{name}={value}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

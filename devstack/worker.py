@@ -43,7 +43,10 @@ def _write_ready(path: Path, info: dict[str, Any]) -> None:
 def _sqs_client(region: str) -> Any:
     import boto3  # lazy: as the app's own clients, after the environment is set
 
-    return boto3.session.Session().client("sqs", region_name=region)
+    from devstack.call_log import tag_poller
+
+    # Lambda's poller, not the function: its calls are recorded as the poller's (devstack.call_log).
+    return tag_poller(boto3.session.Session().client("sqs", region_name=region))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     server: chalice_app.ApiServer | None = None
     if function == API_FUNCTION:
         server = chalice_app.ApiServer(app, disk_config, spec["host"], int(spec.get("api_port") or 0), metrics=metrics)
-        ready: dict[str, Any] = {"function": function, "pid": os.getpid(), "url": server.url}
+        ready: dict[str, Any] = {"function": function, "instance": spec.get("instance", 0), "pid": os.getpid(),
+                                 "url": server.url}
     else:
         options = PumpOptions(**spec.get("pump_options", {}))
         pump = EventPump(app, sqs=_sqs_client(spec["region"]), region=spec["region"],
@@ -94,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s: no such event handler on the app", function)
             return 2
         pump.start()
-        ready = {"function": function, "pid": os.getpid(), "schedules": [s.name for s in pump.schedules]}
+        ready = {"function": function, "instance": spec.get("instance", 0), "pid": os.getpid(),
+                 "schedules": [s.name for s in pump.schedules]}
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, lambda *_: pump.trigger_schedules() if pump else None)

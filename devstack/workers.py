@@ -1,4 +1,6 @@
-"""The stack's function processes (`python -m devstack.worker`), one per function, each under its own role.
+"""The stack's function processes (`python -m devstack.worker`), each under its function's role: one per function,
+or several for an SQS function (`instance` 0…K-1: Lambda runs several containers per event source mapping, each
+with its own pollers, and one process per core is how the embedded stack uses the cores, issue 11).
 
 Why a module of its own: the stack starts them after provisioning (they need the role sessions), waits until each
 says it is ready (the API's ready file carries its URL), forwards SIGUSR1 to the ones that own schedules, and
@@ -34,11 +36,19 @@ class WorkerSpec:
     pump_options: dict[str, Any] = field(default_factory=dict)
     record_dir: str | None = None
     verbose: bool = False
+    #: Which of the function's containers this is (0 for the first; only SQS functions have more than one).
+    instance: int = 0
+
+    @property
+    def key(self) -> str:
+        """The container's name: the function's, with `-<instance>` after the first."""
+        return self.function if self.instance == 0 else f"{self.function}-{self.instance}"
 
 
 @dataclass
 class _Worker:
     function: str
+    instance: int
     process: subprocess.Popen
     ready_file: Path
     info: dict[str, Any] = field(default_factory=dict)
@@ -62,10 +72,10 @@ class FunctionProcesses:
         self.restarts: dict[str, int] = {}
 
     def _spawn(self, spec: WorkerSpec) -> _Worker:
-        spec_file = self.directory / f"{spec.function}.spec.json"
-        ready_file = self.directory / f"{spec.function}.ready.json"
+        spec_file = self.directory / f"{spec.key}.spec.json"
+        ready_file = self.directory / f"{spec.key}.ready.json"
         ready_file.unlink(missing_ok=True)
-        body = {**spec.__dict__, "ready_file": str(ready_file)}
+        body = {**spec.__dict__, "instance": spec.instance, "ready_file": str(ready_file)}
         spec_file.write_text(json.dumps(body), encoding="utf-8")
         os.chmod(spec_file, 0o600)
         # The worker's environment is its spec's (set before `app` is imported); only the interpreter's
@@ -74,16 +84,16 @@ class FunctionProcesses:
         env["PYTHONUNBUFFERED"] = "1"
         process = subprocess.Popen([sys.executable, "-m", "devstack.worker", str(spec_file)], cwd=REPO_ROOT,
                                    env=env)
-        return _Worker(spec.function, process, ready_file)
+        return _Worker(spec.function, spec.instance, process, ready_file)
 
     def start(self, specs: list[WorkerSpec]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for spec in specs:
-            self._specs[spec.function] = spec
-            self._workers[spec.function] = self._spawn(spec)
+            self._specs[spec.key] = spec
+            self._workers[spec.key] = self._spawn(spec)
 
     def supervise(self, on_restart: Any = None) -> list[str]:
-        """Start again every function process that died (not stopped by `stop`); returns their names."""
+        """Start again every function process that died (not stopped by `stop`); returns their functions' names."""
         restarted = []
         with self._lock:
             if self._stopping.is_set():
@@ -97,10 +107,10 @@ class FunctionProcesses:
                 fresh = self._spawn(spec)
                 self._workers[name] = fresh
                 self._wait(fresh, 120.0)
-                self.restarts[name] = self.restarts.get(name, 0) + 1
-                restarted.append(name)
+                self.restarts[spec.function] = self.restarts.get(spec.function, 0) + 1
+                restarted.append(spec.function)
         if restarted and on_restart is not None:
-            on_restart(restarted)
+            on_restart(list(dict.fromkeys(restarted)))
         return restarted
 
     def _wait(self, worker: _Worker, timeout: float) -> None:
@@ -120,6 +130,7 @@ class FunctionProcesses:
         return {name: w.info for name, w in self._workers.items()}
 
     def info(self, function: str) -> dict[str, Any]:
+        """The first container's ready info (the API's has its URL)."""
         return self._workers[function].info
 
     def trigger_schedules(self) -> None:
@@ -130,7 +141,15 @@ class FunctionProcesses:
                     worker.process.send_signal(signal.SIGUSR1)
 
     def pids(self) -> dict[str, int]:
-        return {name: w.process.pid for name, w in self._workers.items()}
+        """function → the pid of its first container."""
+        return {w.function: w.process.pid for w in self._workers.values() if w.instance == 0}
+
+    def all_pids(self) -> dict[str, list[int]]:
+        """function → the pids of all its containers, first first."""
+        out: dict[str, list[int]] = {}
+        for worker in sorted(self._workers.values(), key=lambda w: (w.function, w.instance)):
+            out.setdefault(worker.function, []).append(worker.process.pid)
+        return out
 
     def stop(self, timeout: float = 75.0) -> None:
         """SIGTERM to all, then wait (an invocation under way finishes, as Lambda lets it); SIGKILL after."""
