@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from devstack import call_log, chalice_app
+    from devstack import call_log, chalice_app, sampler
     from devstack.pump import EventPump, PumpOptions
+
+    profile = sampler.start_from_env(function)  # EDOC_PROFILE_DIR: where this container's CPU goes (bench-load)
 
     disk_config = chalice_app.read_config()
     app = chalice_app.load_app(disk_config, spec["env"])
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.stop()
         metrics.close()
+        if profile is not None:
+            profile.stop()
     return 0
 
 

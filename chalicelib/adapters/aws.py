@@ -6,6 +6,7 @@ comes from boto3's own `AWS_ENDPOINT_URL` variable, so tests and the embedded st
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -14,10 +15,29 @@ from chalicelib.core.settings import get_settings
 __all__ = ["client", "queue_url", "reset", "table"]
 
 
+#: Client creation is not thread-safe in botocore, and the SQS pollers of a container may make their first calls
+#: at once: one lock, held only while a client, resource or session is made.
+_lock = threading.RLock()
+
+
+@cache
+def _session() -> Any:
+    """One boto3 session per container: its loader parses each service's model once, shared by the client and the
+    resources of that service (a session per client parsed DynamoDB's model once per table, issue 11 cold start)."""
+    import boto3  # lazy: boto3 costs ~150 ms; the API's pure routes and app.py's import never pay it
+
+    return boto3.session.Session()
+
+
+@cache
+def _dynamodb() -> Any:
+    with _lock:
+        return _session().resource("dynamodb", region_name=get_settings().region)
+
+
 @cache
 def client(service: str) -> Any:
     """A boto3 client for `service`, created once per container (clients are thread-safe)."""
-    import boto3  # lazy: boto3 costs ~150 ms; the API's pure routes and app.py's import never pay it
     from botocore.config import Config  # lazy: with boto3
 
     cfg = Config(
@@ -26,15 +46,14 @@ def client(service: str) -> Any:
         connect_timeout=5,
         read_timeout=30,
     )
-    return boto3.session.Session().client(service, region_name=get_settings().region, config=cfg)
+    with _lock:
+        return _session().client(service, region_name=get_settings().region, config=cfg)
 
 
 @cache
 def table(name: str) -> Any:
-    """A DynamoDB Table resource for `name`."""
-    import boto3  # lazy: as in client()
-
-    return boto3.session.Session().resource("dynamodb", region_name=get_settings().region).Table(name)
+    """A DynamoDB Table resource for `name` (every table shares the container's one DynamoDB resource)."""
+    return _dynamodb().Table(name)
 
 
 @cache
@@ -47,5 +66,7 @@ def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()
     table.cache_clear()
+    _dynamodb.cache_clear()
+    _session.cache_clear()
     queue_url.cache_clear()
     get_settings.cache_clear()

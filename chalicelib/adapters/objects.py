@@ -9,6 +9,7 @@ container; `use_objects()` points the use cases at another (tests/fakes).
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -23,6 +24,8 @@ _MISSING = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 _UNREADABLE = frozenset({"404", "NoSuchKey", "AccessDenied", "403"})
 #: The pieces a download is written in.
 _CHUNK_BYTES = 1 << 20
+#: Up to this size an upload is one PutObject; above it, boto3's multipart transfer (its default threshold).
+SINGLE_PUT_BYTES = 8 * 1024 * 1024
 
 
 def _code(exc: Any) -> str:
@@ -72,11 +75,19 @@ class S3Objects:
             body.close()
 
     def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
-        """The local file to `key` (streamed, multipart when large)."""
+        """The local file to `key`: one streamed PutObject up to `SINGLE_PUT_BYTES`, multipart above it.
+
+        Why not `upload_file` for every size (issue 11): boto3's transfer manager starts a thread pool and a future
+        per file even for a 200 KB signed PDF, which cost the signing function more CPU than the PutObject itself;
+        it pays off only where multipart does (S3 takes up to 5 GB in one PUT; a part failing alone is the gain)."""
         extra: dict[str, Any] = {"ContentType": content_type}
         if metadata is not None:
             extra["Metadata"] = metadata
-        self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra)
+        if os.path.getsize(path) > SINGLE_PUT_BYTES:
+            self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra)
+            return
+        with open(path, "rb") as body:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
 
     def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
         """(up to `limit` bytes, ETag) of a small object; NotModified when `etag` is still current (a conditional
