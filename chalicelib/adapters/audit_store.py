@@ -55,14 +55,20 @@ class AuditStore:
                                   Limit=1, ConsistentRead=True).get("Items", [])
         return plain(items[0]) if items else None
 
-    def put_new(self, item: dict[str, Any]) -> bool:
-        """Write `item` if its number is still free; False when another writer took it first."""
+    def put_new(self, item: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+        """Write `item` if its number is still free: (True, None); when another writer took it first, (False, the
+        entry that holds the number), returned by the failed put itself (`ReturnValuesOnConditionCheckFailure`, no
+        read and no extra charge), or None if the answer lacks it."""
         table = self._table
         try:
-            table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)")
-        except condition_failed_class(table):
-            return False
-        return True
+            table.put_item(Item=item, ConditionExpression="attribute_not_exists(sk)",
+                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except condition_failed_class(table) as exc:
+            from boto3.dynamodb.types import TypeDeserializer  # lazy: with boto3, loaded already by the put
+
+            raw = getattr(exc, "response", {}).get("Item")  # the low-level shape: {"S": ...}
+            return False, (plain({k: TypeDeserializer().deserialize(v) for k, v in raw.items()}) if raw else None)
+        return True, None
 
     def chain_day(self, organ_id: str, day: str) -> list[dict[str, Any]]:
         """The chain's entries of the day, in order, from the table itself (for the chain check)."""

@@ -106,20 +106,22 @@ def append(fields: dict[str, Any], store: Any = None) -> dict[str, Any]:
       first entry always reads (its link is to whatever the chain's previous entry is, which a number cannot prove);
     - one Query answers both cases: the chain's last entry at or before the day (`sk < DAY#<day>$`): of the day,
       the next number follows it; of an earlier day, number 1 links to it;
-    - after a lost race the writer waits a random, growing pause before it reads again, so writers of one agency
+    - a lost put answers with the entry that won the number (`put_new`), and the next try chains from it without a
+      Query, by the same argument (if n+2 is free, the winner's n+1 is the day's last);
+    - after a lost race the writer waits a random, growing pause before it tries again, so writers of one agency
       spread out instead of losing to each other in lockstep (docs/performance.md)."""
     store = store or get_audit_store()
     day, organ = day_of(fields["at"]), str(fields["actor"]["organ_id"])
     last = _hint(store, organ, day)
-    known = last is not None
     for losses in range(MAX_ATTEMPTS):
-        if not known:
+        if last is None:
             last = store.last_before(organ, day_end(day))
         item = chained_item(fields, last=last)
-        if store.put_new(item):
+        written, holder = store.put_new(item)
+        if written:
             _remember(store, organ, item)
             return item
-        known = False
+        last = holder if holder is not None and holder.get("sk") == item["sk"] and "hash" in holder else None
         time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** losses)))  # noqa: S311 (jitter)
     raise AuditUnavailable(details={"reason": "contention"})
 

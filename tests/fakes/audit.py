@@ -59,15 +59,15 @@ class FakeAuditStore:
             time.sleep(self.slow_reads)
         return items[-1] if items else None
 
-    def put_new(self, item: dict[str, Any]) -> bool:
+    def put_new(self, item: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
         with self._lock:
             key = (item["pk"], item["sk"])
             if key in self.items:
                 self.lost_races += 1
                 self.lost_by_chain[chain_of(item["pk"]) or ""] += 1
-                return False
+                return False, copy.deepcopy(self.items[key])
             self.items[key] = copy.deepcopy(item)
-            return True
+            return True, None
 
     def chain_day(self, organ_id: str, day: str) -> list[dict[str, Any]]:
         return [i for i in self._chain(organ_id) if i["sk"].startswith(day_prefix(day))]

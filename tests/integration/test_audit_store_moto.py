@@ -43,7 +43,7 @@ def _fields(n: int, at: str = "2026-12-03T02:00:00.000000Z", username: str = "cl
 
 def test_a_taken_number_is_refused(store: Any) -> None:
     item = audit.append(_fields(1), store)
-    assert store.put_new({**item, "result": "changed"}) is False
+    assert store.put_new({**item, "result": "changed"}) == (False, item), "the lost put names the holder"
     assert store.chain_day(ORGAN, "2026-12-03") == [item]
     assert store.last_before(ORGAN, rules.day_end("2026-12-03")) == item
     assert store.last_before(ORGAN, rules.day_prefix("2026-12-03")) is None
