@@ -24,6 +24,11 @@ for that day's next number, each lost race a billed write and a read, and a burs
   so the search reads a day across agencies in time order and verify finds the chains that have entries that day.
   They are not hashed (they are derived): verify checks them against the entry instead (`misindexed`).
 
+A limit kept from issue 9: a day's first entry links to whatever the chain's previous entry is when it is written.
+An entry of the day before still in flight across midnight (its `at` a few ms before 17:00Z, its put landing after
+the new day's first) is written, and verify then names the new day's first link (`broken_link`): a false alarm
+that shows, never a fork that hides. Guarding it would take a transaction on every put.
+
 Never document contents or tokens: the entry holds ids, names and codes only (what `entry_fields` takes).
 """
 
