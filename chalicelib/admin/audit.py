@@ -1,4 +1,4 @@
-"""The audit trail's use cases: append an entry (called once, at the HTTP edge), search, verify a day's chain.
+"""The audit trail's use cases: append an entry (called once, at the HTTP edge), search, verify a day's chains.
 
 Issue 9: every admin action, every admin read and every state-changing agency action is appended by
 `chalicelib.api.http.Routes.route` through `record`; the entry's shape and the chain are `chalicelib.domain.audit`,
@@ -28,7 +28,19 @@ from chalicelib.adapters.dynamo import decode_cursor, encode_cursor
 from chalicelib.core.clock import VN_TZ, now_iso, utc_now
 from chalicelib.core.errors import Forbidden, GatewayError, ValidationFailed
 from chalicelib.core.log import logger
-from chalicelib.domain.audit import chained_item, day_key, day_of, parse_day, verify_chain
+from chalicelib.domain.audit import (
+    DAY_INDEX_PK,
+    DAY_INDEX_SK,
+    DayReport,
+    chained_item,
+    day_end,
+    day_key,
+    day_of,
+    day_prefix,
+    parse_day,
+    parse_entry_key,
+    verify_chain,
+)
 
 __all__ = ["AuditUnavailable", "MAX_DAYS", "MAX_LIMIT", "append", "record", "search", "verify_day"]
 
@@ -55,44 +67,61 @@ def _require_admin(caller: Any) -> None:
         raise Forbidden(details={"required_group": "admins"})  # the one answer of every admin route (admin/keys.py)
 
 
-#: store → (day, the last entry this container put there): where its next entry most likely goes (issue 11).
-_last_put: weakref.WeakKeyDictionary[Any, tuple[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+#: store → {organ_id: the last entry this container put in that agency's chain}: where its next entry most likely
+#: goes (issue 11). Bounded: a container that served more agencies than this forgets them all and reads once more.
+_last_put: weakref.WeakKeyDictionary[Any, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
 _last_put_lock = threading.Lock()
+_MAX_HINTS = 1024
 #: After a lost race, a random pause of up to this many seconds times 2^(losses-1), capped by _BACKOFF_CAP.
 _BACKOFF_BASE = 0.005
 _BACKOFF_CAP = 0.1
 
 
-def append(fields: dict[str, Any], store: Any = None) -> dict[str, Any]:
-    """Append one entry to its day's chain: take the next number with a conditional put, retried on a lost race
-    (another writer's entry is then the new last one, chained from); the stored item.
-
-    Fewer calls (issue 11) without weakening the chain:
-    - the first try chains from the last entry this container put in the same store and day, without a Query. Safe
-      because numbers are taken one after the other: if number n+1 is free, entry n (ours) is the day's last, which
-      is what a fresh read would have answered; if it is taken, the put loses and the day's end is read as before;
-    - after a lost race the writer waits a random, growing pause before it reads again, so a burst of writers (every
-      `POST /v1/documents` of a 1,000-document burst is audited) spreads out instead of losing to each other in
-      lockstep, each loss a billed write and a read (measured: docs/performance.md)."""
-    store = store or get_audit_store()
-    day = day_of(fields["at"])
+def _hint(store: Any, organ_id: str, day: str) -> dict[str, Any] | None:
+    """This container's last entry in the chain, if it is of `day` (a guess the conditional put then proves)."""
     with _last_put_lock:
-        hint = _last_put.get(store)
-    last = hint[1] if hint is not None and hint[0] == day else None
-    known = last is not None
+        last = _last_put.get(store, {}).get(organ_id)
+    where = parse_entry_key(str(last["sk"])) if last is not None else None
+    return last if where is not None and where[0] == day else None
+
+
+def _remember(store: Any, organ_id: str, item: dict[str, Any]) -> None:
+    with _last_put_lock:
+        hints = _last_put.setdefault(store, {})
+        if len(hints) >= _MAX_HINTS and organ_id not in hints:
+            hints.clear()
+        hints[organ_id] = item
+
+
+def append(fields: dict[str, Any], store: Any = None) -> dict[str, Any]:
+    """Append one entry to its agency's chain (the actor's `organ_id`): take the day's next number with a conditional
+    put, retried on a lost race (another writer's entry is then the chain's new last one, chained from); the stored
+    item.
+
+    Issue 11 (scale): writers of different agencies never race (each agency has its own chain, so a burst from five
+    agencies is five independent sequences); within one agency, without weakening the chain:
+    - the first try chains from the last entry this container put in the same chain and day, without a Query. Safe
+      because numbers are taken one after the other: if number n+1 is free, entry n (ours) is the day's last, which
+      is what a fresh read would have answered; if it is taken, the put loses and the chain's end is read. A day's
+      first entry always reads (its link is to whatever the chain's previous entry is, which a number cannot prove);
+    - one Query answers both cases: the chain's last entry at or before the day (`sk < DAY#<day>$`): of the day,
+      the next number follows it; of an earlier day, number 1 links to it;
+    - a lost put answers with the entry that won the number (`put_new`), and the next try chains from it without a
+      Query, by the same argument (if n+2 is free, the winner's n+1 is the day's last);
+    - after a lost race the writer waits a random, growing pause before it tries again, so writers of one agency
+      spread out instead of losing to each other in lockstep (docs/performance.md)."""
+    store = store or get_audit_store()
+    day, organ = day_of(fields["at"]), str(fields["actor"]["organ_id"])
+    last = _hint(store, organ, day)
     for losses in range(MAX_ATTEMPTS):
-        previous_hash = None
-        if not known:
-            last = store.latest(day)
-            if last is None:
-                previous = store.latest((parse_day(day) - dt.timedelta(days=1)).isoformat())
-                previous_hash = previous["hash"] if previous else None
-        item = chained_item(fields, last=last, previous_day_hash=previous_hash)
-        if store.put_new(item):
-            with _last_put_lock:
-                _last_put[store] = (day, item)
+        if last is None:
+            last = store.last_before(organ, day_end(day))
+        item = chained_item(fields, last=last)
+        written, holder = store.put_new(item)
+        if written:
+            _remember(store, organ, item)
             return item
-        known = False
+        last = holder if holder is not None and holder.get("sk") == item["sk"] and "hash" in holder else None
         time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** losses)))  # noqa: S311 (jitter)
     raise AuditUnavailable(details={"reason": "contention"})
 
@@ -141,24 +170,40 @@ def _days(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]
     return start, end
 
 
-def _resume(cursor: str | None, start: dt.date, end: dt.date) -> tuple[dt.date, str | None]:
-    """Where a page starts: the cursor's day and sort key (checked: one of ours, inside the asked range)."""
+#: The cursor's keys: the day index's key of the last entry answered (both the table's and the index's attributes).
+_CURSOR_KEYS = frozenset({"pk", "sk", DAY_INDEX_PK, DAY_INDEX_SK})
+
+
+def _cursor(day: dt.date, start: dict[str, str] | None) -> str:
+    return encode_cursor(start or {"pk": _DAY_START, "sk": _DAY_START, DAY_INDEX_PK: day_key(day.isoformat()),
+                                   DAY_INDEX_SK: _DAY_START})
+
+
+def _resume(cursor: str | None, start: dt.date, end: dt.date) -> tuple[dt.date, dict[str, str] | None]:
+    """Where a page starts: the cursor's day and index key (checked: one of ours, inside the asked range, every
+    attribute in its place, so it can neither trip the query nor start it in another day)."""
     if cursor is None:
         return end, None
-    key = decode_cursor(cursor, keys=frozenset({"pk", "sk"}))
+    key = decode_cursor(cursor, keys=_CURSOR_KEYS)
     try:
-        day = parse_day(key["pk"].removeprefix("DAY#")) if key["pk"].startswith("DAY#") else None
+        day = parse_day(key[DAY_INDEX_PK].removeprefix("DAY#")) if key[DAY_INDEX_PK].startswith("DAY#") else None
     except ValueError:
         day = None
-    if day is None or not start <= day <= end or not (key["sk"] == _DAY_START or key["sk"].startswith("SEQ#")):
+    if day is None or not start <= day <= end:
         raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
-    return day, (None if key["sk"] == _DAY_START else key["sk"])
+    if key[DAY_INDEX_SK] == _DAY_START and key["pk"] == key["sk"] == _DAY_START:
+        return day, None
+    where = parse_entry_key(key["sk"])
+    if where is None or where[0] != day.isoformat() or not key["pk"].startswith("CHAIN#") or \
+            key[DAY_INDEX_SK] == _DAY_START:
+        raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
+    return day, key
 
 
 def _view(item: dict[str, Any]) -> dict[str, Any]:
     fields = ("at", "actor", "action", "resource", "result", "source_ip", "prev_hash", "hash")
-    return {"day": item["pk"].removeprefix("DAY#"), "seq": int(item["sk"].removeprefix("SEQ#")),
-            **{k: item[k] for k in fields if k in item}}
+    day, seq = parse_entry_key(item["sk"]) or ("", 0)
+    return {"day": day, "seq": seq, **{k: item[k] for k in fields if k in item}}
 
 
 def search(caller: Any, *, actor: str | None = None, organ_id: str | None = None, resource_id: str | None = None,
@@ -166,37 +211,40 @@ def search(caller: Any, *, actor: str | None = None, organ_id: str | None = None
            cursor: str | None = None, store: Any = None) -> dict[str, Any]:
     """`GET /v1/admin/audit`: entries newest first, in the days `from`..`to` (Vietnam days; default the last 7,
     at most 366), matching `actor` (username), `organ_id` (the actor's agency) and `resource_id`, all exact;
-    `{"items", "next"?}` with an opaque cursor."""
+    `{"items", "next"?}` with an opaque cursor. A day is read from the `by_day` index, every agency's chain at
+    once, in time order (`seq` then counts within the entry's agency and day)."""
     _require_admin(caller)
     store = store or get_audit_store()
     start, end = _days(_day_param(from_day, "from"), _day_param(to_day, "to"))
     size = _limit(limit)
     filters = {k: v for k, v in (("actor", actor), ("organ_id", organ_id), ("resource_id", resource_id)) if v}
-    day, before = _resume(cursor, start, end)
+    day, after = _resume(cursor, start, end)
     items: list[dict[str, Any]] = []
     for _ in range(MAX_QUERIES):
-        page, before = store.search_day(day.isoformat(), filters, before_sk=before, limit=size - len(items))
+        page, after = store.search_day(day.isoformat(), filters, start=after, limit=size - len(items))
         items.extend(_view(i) for i in page)
-        if before is None:
+        if after is None:
             if day <= start:
                 return {"items": items}
             day -= dt.timedelta(days=1)
         if len(items) >= size:
             break
-    return {"items": items, "next": encode_cursor({"pk": day_key(day.isoformat()), "sk": before or _DAY_START})}
+    return {"items": items, "next": _cursor(day, after)}
 
 
 def verify_day(caller: Any, day: str | None, store: Any = None) -> dict[str, Any]:
-    """`GET /v1/admin/audit/verify?day=YYYY-MM-DD`: recompute the day's chain from the stored entries;
-    `{"day", "entries", "valid", "first_bad"?, "last_hash"?}`."""
+    """`GET /v1/admin/audit/verify?day=YYYY-MM-DD`: recompute, from the stored entries, every agency's chain that
+    has entries that day (found on the `by_day` index; each chain then read from the table, consistently, with
+    its entry just before the day for the first link); `{"day", "entries", "valid", "first_bad"?, "chains":
+    [{"organ_id", "entries", "valid", "first_bad"?, "last_hash"?}]}`, `valid` when every chain holds."""
     _require_admin(caller)
     if not day:
         raise ValidationFailed("Thiếu tham số day (YYYY-MM-DD).", code="invalid_date", details={"field": "query.day"})
-    date = _day_param(day, "day")
+    date = _day_param(day, "day").isoformat()
     store = store or get_audit_store()
-    previous = store.latest((date - dt.timedelta(days=1)).isoformat())
-    report = verify_chain(date.isoformat(), store.day_items(date.isoformat()), previous["hash"] if previous else None)
-    return report.as_dict()
+    reports = tuple(verify_chain(date, organ, store.chain_day(organ, date), store.last_before(organ, day_prefix(date)))
+                    for organ in store.day_chains(date))
+    return DayReport(date, reports).as_dict()
 
 
 def now() -> str:

@@ -155,12 +155,23 @@ class AuditList(_Answer):
     next: str | None = None
 
 
-class AuditVerify(_Answer):
-    day: str
+class AuditChain(_Answer):
+    """One agency's chain on the day (issue 11: a chain per agency, docs/contract.md#audit-trail)."""
+
+    organ_id: str
     entries: int
     valid: bool
-    first_bad: dict[str, Any] | None = None
+    first_bad: dict[str, Any] | None = Field(default=None, description="`seq`, `sk`, `at`, `problem`")
     last_hash: str | None = None
+
+
+class AuditVerify(_Answer):
+    day: str
+    entries: int = Field(description="entries of the day, every chain together")
+    valid: bool = Field(description="every chain with entries that day holds")
+    first_bad: dict[str, Any] | None = Field(default=None, description="the first bad entry of the first bad chain, "
+                                                                       "with its `organ_id`")
+    chains: list[AuditChain]
 
 
 class TrustRoot(_Answer):

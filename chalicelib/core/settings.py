@@ -22,7 +22,7 @@ DISPATCH_QUEUE = "edoc-dispatch"
 DISPATCH_DLQ = "edoc-dispatch-dlq"
 DOCUMENTS_TABLE = "edoc-documents"
 AGENCIES_TABLE = "edoc-agencies"
-#: The audit trail (issue 9): append-only, one partition per day, hash-chained (chalicelib.domain.audit).
+#: The audit trail (issue 9): append-only, a hash chain per agency (issue 11), chalicelib.domain.audit.
 AUDIT_TABLE = "edoc-audit"
 AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a secret)
 

@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.adapters.document_store import DONE_INDEX as DONE_GSI
 from chalicelib.adapters.document_store import MONTH_INDEX as MONTH_GSI
 from chalicelib.core import settings
+from chalicelib.domain.audit import DAY_INDEX as AUDIT_DAY_GSI
 from chalicelib.domain.sweep_rules import INDEX as SWEEP_GSI
 from devstack.provision.clients import Clients, find_alias_target, ignore_codes, queue_arn
 from devstack.provision.names import (
@@ -67,10 +68,17 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
         "KeySchema": [{"AttributeName": "organ_id", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "organ_id", "AttributeType": "S"}],
     },
-    # append-only, hash-chained per day (chalicelib.adapters.audit_store): pk DAY#YYYY-MM-DD, sk SEQ#0000000001
+    # append-only, a hash chain per agency (chalicelib.adapters.audit_store): pk CHAIN#<organ_id>,
+    # sk DAY#YYYY-MM-DD#SEQ#0000000001; the by_day index for the search and the verify (issue 11)
     settings.AUDIT_TABLE: {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "day_pk", "day_sk")],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": AUDIT_DAY_GSI,
+            "KeySchema": [{"AttributeName": "day_pk", "KeyType": "HASH"},
+                          {"AttributeName": "day_sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
     },
 }
 
@@ -161,7 +169,7 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
 
 def provision_tables(c: Clients) -> None:
     """`edoc-documents` (pk/sk + GSIs by_organ, by_sweep, by_month, by_done_month), `edoc-agencies` (organ_id) and
-    `edoc-audit` (pk/sk), on demand, PITR, SSE."""
+    `edoc-audit` (pk/sk + GSI by_day), on demand, PITR, SSE."""
     existing = set(c.dynamodb.list_tables().get("TableNames", []))
     for name, spec in TABLE_SPECS.items():
         if name not in existing:

@@ -83,7 +83,12 @@ def test_verify_holds_then_fails_on_the_altered_entry(client: GatewayClient, adm
     day = entry["day"]
     report = client.call("GET", "/v1/admin/audit/verify", admin, params={"day": day})
     assert report["valid"] is True and report["entries"] >= 3
-    table, key = _audit_table(stack), {"pk": f"DAY#{day}", "sk": f"SEQ#{entry['seq']:010d}"}
+    # issue 11: a chain per agency; the admin's read is in the admin's agency's chain, the clerk's acts in theirs
+    chains = {c["organ_id"]: c for c in report["chains"]}
+    organ = entry["actor"]["organ_id"]
+    assert chains[organ]["valid"] is True and SENDER in chains, sorted(chains)
+    assert sum(c["entries"] for c in chains.values()) == report["entries"]
+    table, key = _audit_table(stack), {"pk": f"CHAIN#{organ}", "sk": f"DAY#{day}#SEQ#{entry['seq']:010d}"}
 
     def set_result(value: str) -> None:
         table.update_item(Key=key, UpdateExpression="SET #r = :r", ExpressionAttributeNames={"#r": "result"},
@@ -94,6 +99,9 @@ def test_verify_holds_then_fails_on_the_altered_entry(client: GatewayClient, adm
         report = client.call("GET", "/v1/admin/audit/verify", admin, params={"day": day})
         assert report["valid"] is False
         assert report["first_bad"]["seq"] == entry["seq"] and report["first_bad"]["problem"] == "altered"
+        assert report["first_bad"]["organ_id"] == organ
+        by_organ = {c["organ_id"]: c["valid"] for c in report["chains"]}
+        assert by_organ[organ] is False and by_organ[SENDER] is True, "only the altered chain is invalid"
     finally:
         set_result(entry["result"])  # the stack is shared by the session: leave the day's chain as it was
     assert client.call("GET", "/v1/admin/audit/verify", admin, params={"day": day})["valid"] is True

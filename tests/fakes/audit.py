@@ -1,12 +1,14 @@
 """In-memory twins of the audit store and the trust bundle (chalicelib.adapters.audit_store, .trust_store).
 
-`FakeAuditStore` keeps the adapter's items and its one condition (a put on a taken sort key loses) under a lock,
-so concurrent writers race exactly as they do on DynamoDB; `slow_reads` widens the window between reading the
-last entry and putting the next, so a test sees the races happen.
+`FakeAuditStore` keeps the adapter's items (chains `CHAIN#<organ>` / `DAY#<day>#SEQ#…`, with the `by_day` index's
+keys) and its one condition (a put on a taken key loses) under a lock, so concurrent writers race exactly as they do
+on DynamoDB; `slow_reads` widens the window between reading a chain's end and putting the next entry, so a test sees
+the races happen. `reads` and `puts` count calls per chain, so a test can show agencies do not contend.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import threading
 import time
@@ -14,6 +16,7 @@ from typing import Any
 
 from chalicelib.adapters.audit_store import FILTER_PATHS
 from chalicelib.adapters.dynamo import ConditionFailed
+from chalicelib.domain.audit import DAY_INDEX_PK, DAY_INDEX_SK, chain_key, chain_of, day_key, day_prefix
 
 __all__ = ["FakeAuditStore", "FakeTrustBundle"]
 
@@ -25,42 +28,71 @@ def _at(item: dict[str, Any], path: str) -> Any:
     return value
 
 
+def _index_key(item: dict[str, Any]) -> dict[str, str]:
+    return {k: item[k] for k in ("pk", "sk", DAY_INDEX_PK, DAY_INDEX_SK)}
+
+
 class FakeAuditStore:
     def __init__(self, slow_reads: float = 0.0) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.lost_races = 0
+        self.lost_by_chain: collections.Counter[str] = collections.Counter()
+        self.reads: collections.Counter[str] = collections.Counter()
         self.slow_reads = slow_reads
         self._lock = threading.Lock()
 
-    def _day(self, day: str) -> list[dict[str, Any]]:
-        pk = f"DAY#{day}"
+    def _chain(self, organ_id: str) -> list[dict[str, Any]]:
+        pk = chain_key(organ_id)
         with self._lock:
             return [copy.deepcopy(v) for k, v in sorted(self.items.items()) if k[0] == pk]
 
-    def latest(self, day: str) -> dict[str, Any] | None:
-        items = self._day(day)
+    def _day_index(self, day: str) -> list[dict[str, Any]]:
+        """The `by_day` index: the day's items (those that carry its keys) by `day_sk`, as DynamoDB orders them."""
+        with self._lock:
+            found = [copy.deepcopy(v) for v in self.items.values() if v.get(DAY_INDEX_PK) == day_key(day)]
+        return sorted(found, key=lambda i: str(i.get(DAY_INDEX_SK)))
+
+    def last_before(self, organ_id: str, bound: str) -> dict[str, Any] | None:
+        self.reads[organ_id] += 1
+        items = [i for i in self._chain(organ_id) if i["sk"] < bound]
         if self.slow_reads:
             time.sleep(self.slow_reads)
         return items[-1] if items else None
 
-    def put_new(self, item: dict[str, Any]) -> bool:
+    def put_new(self, item: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
         with self._lock:
             key = (item["pk"], item["sk"])
             if key in self.items:
                 self.lost_races += 1
-                return False
+                self.lost_by_chain[chain_of(item["pk"]) or ""] += 1
+                return False, copy.deepcopy(self.items[key])
             self.items[key] = copy.deepcopy(item)
-            return True
+            return True, None
 
-    def day_items(self, day: str) -> list[dict[str, Any]]:
-        return self._day(day)
+    def chain_day(self, organ_id: str, day: str) -> list[dict[str, Any]]:
+        return [i for i in self._chain(organ_id) if i["sk"].startswith(day_prefix(day))]
 
-    def search_day(self, day: str, filters: dict[str, str], *, before_sk: str | None, limit: int
-                   ) -> tuple[list[dict[str, Any]], str | None]:
-        items = [i for i in reversed(self._day(day)) if before_sk is None or i["sk"] < before_sk]
+    def day_chains(self, day: str) -> list[str]:
+        return sorted({c for c in (chain_of(i["pk"]) for i in self._day_index(day)) if c is not None})
+
+    def search_day(self, day: str, filters: dict[str, str], *, start: dict[str, str] | None, limit: int
+                   ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+        items = [i for i in reversed(self._day_index(day)) if start is None or i[DAY_INDEX_SK] < start[DAY_INDEX_SK]]
         page, rest = items[:limit], items[limit:]
         found = [i for i in page if all(_at(i, FILTER_PATHS[k]) == v for k, v in filters.items())]
-        return found, (page[-1]["sk"] if rest else None)
+        return found, (_index_key(page[-1]) if rest else None)
+
+    # -- for tests: the stored items as a tamperer would edit them -------------------------------------------------
+    def chain_items(self, organ_id: str) -> list[dict[str, Any]]:
+        return self._chain(organ_id)
+
+    def replace(self, items: list[dict[str, Any]], organ_id: str) -> None:
+        """Make `items` the chain's whole content (an operator with table access editing it)."""
+        with self._lock:
+            for key in [k for k in self.items if k[0] == chain_key(organ_id)]:
+                del self.items[key]
+            for item in items:
+                self.items[(item["pk"], item["sk"])] = copy.deepcopy(item)
 
 
 class FakeTrustBundle:

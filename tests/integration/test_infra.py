@@ -224,7 +224,7 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
         tables = {_resolve_name(r) or r["Fn::Sub"] for r in by_service.get("dynamodb", [])}
         assert tables <= {"DocumentsTable", "AgenciesTable", "AuditTable", "${DocumentsTable.Arn}/index/by_organ",
                           "${DocumentsTable.Arn}/index/by_sweep", "${DocumentsTable.Arn}/index/by_month",
-                          "${DocumentsTable.Arn}/index/by_done_month"}, name
+                          "${DocumentsTable.Arn}/index/by_done_month", "${AuditTable.Arn}/index/by_day"}, name
         for secret in by_service.get("secretsmanager", []):
             assert secret["Fn::Sub"].endswith((":secret:edoc-gateway/axis-??????", ":secret:edoc-gateway/pkcs11/*"))
     # The axis credentials: the functions that talk to the axis, never the signer.
@@ -238,13 +238,19 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
 
 
 def test_the_audit_table_is_append_only_for_every_role(template: dict[str, Any]) -> None:
-    """Issue 9: entries are never updated or deleted. Only the API touches the audit table, with PutItem and Query."""
+    """Issue 9: entries are never updated or deleted. Only the API touches the audit table, with PutItem and Query,
+    and its by_day index (issue 11) with Query only."""
     grants: dict[str, set[str]] = {}
+    index: dict[str, set[str]] = {}
     for name in _of_type(template, "AWS::IAM::ManagedPolicy"):
         for statement in _statements(template, name).values():
-            if "AuditTable" in {_resolve_name(r) for r in _as_list(statement["Resource"]) if isinstance(r, dict)}:
+            resources = _as_list(statement["Resource"])
+            if "AuditTable" in {_resolve_name(r) for r in resources if isinstance(r, dict)}:
                 grants.setdefault(name, set()).update(_as_list(statement["Action"]))
+            if any("AuditTable" in str(r) and "/index/" in str(r) for r in resources):
+                index.setdefault(name, set()).update(_as_list(statement["Action"]))
     assert grants == {"ApiHandlerPolicy": {"dynamodb:PutItem", "dynamodb:Query"}}
+    assert index == {"ApiHandlerPolicy": {"dynamodb:Query"}}
 
 
 def test_every_checkov_suppression_says_why(template: dict[str, Any]) -> None:

@@ -206,6 +206,9 @@ def test_tables_match(infra: dict[str, Any], local: dict[str, Any]) -> None:
     assert set(infra["tables"]) == {settings.DOCUMENTS_TABLE, settings.AGENCIES_TABLE, settings.AUDIT_TABLE}
     assert infra["tables"][settings.AUDIT_TABLE]["keys"] == {"pk": ["HASH", "S"], "sk": ["RANGE", "S"]}
     assert infra["tables"][settings.AUDIT_TABLE]["pitr"]
+    # issue 11: a chain per agency, a day read across chains on the by_day index
+    assert infra["tables"][settings.AUDIT_TABLE]["gsis"] == {
+        "by_day": {"keys": {"day_pk": ["HASH", "S"], "day_sk": ["RANGE", "S"]}, "projection": "ALL"}}
     # Both sides are read by table_keys_summary: pin what it must read from the template, so a broken reader
     # cannot make the comparison pass by saying nothing on either side.
     documents = infra["tables"][settings.DOCUMENTS_TABLE]

@@ -26,6 +26,7 @@ AXIS_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/ax
 PIN_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/pkcs11/000.00.00.H62-XyZ987"
 DOCUMENTS = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-documents"
 AGENCIES = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-agencies"
+AUDIT = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-audit"
 
 
 def queue(name: str) -> str:
@@ -116,6 +117,24 @@ def test_only_the_api_creates_keys_and_only_tagged_signing_keys(statements: dict
                        **{**request, "aws:TagKeys": ["edoc-gateway:purpose", "owner"]})
     for function in ("sign_document", "dispatch_document", "poll_axis"):
         assert not allowed(statements, function, "kms:CreateKey", "*", **request), function
+
+
+def test_the_audit_trail_is_append_only_and_its_day_index_read_only(statements: dict[str, list[Any]]) -> None:
+    """Issues 9 and 11: the API appends (PutItem) and reads chains (Query) on the table and Queries the by_day index;
+    nobody updates or deletes an entry, nor writes through the index; no other function touches either."""
+    index = f"{AUDIT}/index/by_day"
+    assert allowed(statements, "api_handler", "dynamodb:PutItem", AUDIT)
+    assert allowed(statements, "api_handler", "dynamodb:Query", AUDIT)
+    assert allowed(statements, "api_handler", "dynamodb:Query", index)
+    assert not allowed(statements, "api_handler", "dynamodb:PutItem", index)
+    for function in FUNCTIONS:
+        for action in ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                       "dynamodb:TransactWriteItems"):
+            assert not allowed(statements, function, action, AUDIT), f"{function}: {action}"
+        if function != "api_handler":
+            for action in ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"):
+                assert not allowed(statements, function, action, AUDIT), f"{function}: {action}"
+                assert not allowed(statements, function, action, index), f"{function}: {action}"
 
 
 def test_only_the_api_reads_users_and_only_their_mfa_settings(statements: dict[str, list[Any]]) -> None:
