@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,6 +73,13 @@ class LoadReport:
     s3_bytes: int = 0
     s3_objects: int = 0
     metrics: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: The functions' invocations and billed ms between the first create and the last package (not the read-back).
+    window_metrics: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    transact_items: int = 0
+    #: table name → (items, bytes) at the end (bytes: each item's attributes as DynamoDB counts them, approximately).
+    tables: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: queue name → the most messages it held at once (visible + in flight): the burst waiting, backpressure.
+    peak_backlog: dict[str, int] = field(default_factory=dict)
     naive_docs_per_s: float | None = None
 
     @property
@@ -175,6 +183,64 @@ def _metrics(state_dir: Path, functions: list[str]) -> dict[str, dict[str, Any] 
     return out
 
 
+def _minus(after: dict[str, dict[str, Any] | None],
+           before: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+    out: dict[str, dict[str, Any] | None] = {}
+    for name, now in after.items():
+        then = before.get(name) or {}
+        out[name] = None if now is None else {k: now[k] - then.get(k, 0) for k in
+                                              ("invocations", "records", "billed_ms", "duration_ms")}
+    return out
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it, near enough for the bill: names plus values (low-level JSON)."""
+    return sum(len(name) + len(json.dumps(value, separators=(",", ":"))) for name, value in item.items())
+
+
+def _table_usage(info: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    dynamodb = operator_client(info, "dynamodb")
+    out = {}
+    for name in dynamodb.list_tables()["TableNames"]:
+        items = size = 0
+        for page in dynamodb.get_paginator("scan").paginate(TableName=name):
+            for item in page.get("Items", []):
+                items += 1
+                size += _item_bytes(item)
+        out[name] = (items, size)
+    return out
+
+
+class _BacklogWatch:
+    """Samples the upload and dispatch queues' depth (visible + in flight) every second, keeping the peak."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        from chalicelib.core import settings  # lazy: the queue names the app declares
+
+        self._sqs = operator_client(info, "sqs")
+        self._urls = {q: self._sqs.get_queue_url(QueueName=q)["QueueUrl"]
+                      for q in (settings.UPLOAD_QUEUE, settings.DISPATCH_QUEUE)}
+        self.peak = dict.fromkeys(self._urls, 0)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backlog", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        while not self._done.wait(1.0):
+            for queue, url in self._urls.items():
+                try:
+                    attrs = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+                except Exception:  # noqa: S112 - a sample lost to a busy moto: the next one counts
+                    continue
+                self.peak[queue] = max(self.peak[queue], sum(int(attrs.get(n, 0)) for n in names))
+
+    def stop(self) -> dict[str, int]:
+        self._done.set()
+        self._thread.join(timeout=5)
+        return dict(self.peak)
+
+
 def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = LoadPlan(), *,
         on_progress: Any = None) -> LoadReport:
     """Drive `plan` through the running stack described by `info` (its stack.json in `state_dir`) and measure."""
@@ -196,6 +262,9 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     marks = proc_stats.call_log_marks(calls_dir)
     pids = _stack_pids(state_dir)
     cpu_before, me_before = _cpu(pids), proc_stats.cpu_ms(os.getpid()) or 0.0
+    functions = [k for k in pids if k in info["functions"]]
+    metrics_before = _metrics(state_dir, functions)
+    backlog = _BacklogWatch(info)
 
     started = time.monotonic()
     report.started_at = time.time()
@@ -209,6 +278,10 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     # CPU and calls now: what follows (reading every document back) is the check's cost, not the pipeline's.
     cpu_after, me_after = _cpu(pids), proc_stats.cpu_ms(os.getpid()) or 0.0
     report.calls = dict(proc_stats.call_counts(calls_dir, marks))
+    report.transact_items = proc_stats.transact_items(calls_dir, marks)
+    report.peak_backlog = backlog.stop()
+    time.sleep(1.5)  # the workers rewrite their metrics files at most once a second
+    report.window_metrics = _minus(_metrics(state_dir, functions), metrics_before)
     now_pids = _stack_pids(state_dir)
     for label, group in pids.items():
         gone = [p for p in group if p not in now_pids.get(label, [])]
@@ -235,7 +308,8 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     report.dead_letters = len(patiently(lambda: client.call("GET", "/v1/admin/dead-letters", admin),
                                         retries)["items"])
     report.s3_bytes, report.s3_objects = _s3_usage(info)
-    report.metrics = _metrics(state_dir, [k for k in pids if k in info["functions"]])
+    report.tables = _table_usage(info)
+    report.metrics = _metrics(state_dir, functions)
     return report
 
 
@@ -262,7 +336,13 @@ def as_json(report: LoadReport) -> dict[str, Any]:
         "functions": {name: ({"invocations": m["invocations"], "billed_ms": m["billed_ms"], "records": m["records"]}
                              if m else {"invocations": None, "billed_ms": None, "records": None})
                       for name, m in report.metrics.items()},
-        "s3": {"bytes_per_document": report.s3_bytes / n, "objects_per_document": report.s3_objects / n},
+        "window_functions": report.window_metrics,
+        "s3": {"bytes_per_document": report.s3_bytes / n, "objects_per_document": report.s3_objects / n,
+               "bytes": report.s3_bytes},
+        "transact_items": report.transact_items,
+        "calls": {f"{function}|{by}|{op}": count for (function, by, op), count in sorted(report.calls.items())},
+        "tables": {name: {"items": items, "bytes": size} for name, (items, size) in report.tables.items()},
+        "peak_backlog": report.peak_backlog,
         "states": report.states, "packages": {k: list(v) for k, v in report.packages.items()},
         "doubled": len(report.doubled), "mismatched": len(report.mismatched), "dead_letters": report.dead_letters,
         "failures": report.failures,

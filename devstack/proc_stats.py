@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["call_counts", "call_log_marks", "cpu_ms", "peak_rss_mb"]
+__all__ = ["call_counts", "call_log_marks", "cpu_ms", "peak_rss_mb", "transact_items"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,3 +57,21 @@ def call_counts(directory: Path, marks: dict[str, int] | None = None) -> Counter
                     continue  # a line being written as we read
                 counts[(path.stem, call.get("by") or "function", f"{call['service']}:{call['operation']}")] += 1
     return counts
+
+
+def transact_items(directory: Path, marks: dict[str, int] | None = None) -> int:
+    """Items written inside the TransactWriteItems calls recorded after `marks` (DynamoDB bills two write units per
+    item of a transaction: the bill, tests/bench/bill.py)."""
+    total = 0
+    for path in sorted(Path(directory).glob("*.jsonl")):
+        with open(path, "rb") as fh:
+            fh.seek((marks or {}).get(path.name, 0))
+            for line in fh.read().splitlines():
+                try:
+                    call = json.loads(line)
+                except ValueError:
+                    continue
+                if call.get("operation") == "TransactWriteItems":
+                    total += len((call.get("params") or {}).get("TransactItems") or [])
+    return total
+

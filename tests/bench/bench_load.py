@@ -98,6 +98,8 @@ def print_report(report: LoadReport, naive_ms: float | None) -> None:
     for op, (fn, poller) in sorted(by_op.items(), key=lambda kv: -sum(kv[1])):
         print(f"  {op:<44} {fn:8.2f} {poller:8.2f}")
     print(f"  {'all':<44} {sum(v[0] for v in by_op.values()):8.2f} {sum(v[1] for v in by_op.values()):8.2f}")
+    print("\n  queue backlog at its peak (visible + in flight): " + ", ".join(
+        f"{q} {n}" for q, n in sorted(report.peak_backlog.items())) + f"; dead letters {report.dead_letters}")
     print("\nresult: " + ("PASS" if not report.failures else "FAIL: " + "; ".join(report.failures)))
 
 
@@ -147,12 +149,19 @@ def main(argv: list[str] | None = None) -> int:
         handle.stop()
     report.naive_docs_per_s = naive_docs_per_s
     print_report(report, naive_ms)
+    measured = {**as_json(report), "naive_median_ms": naive_ms, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({**as_json(report), "naive_median_ms": naive_ms,
-                                     "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2),
-                         encoding="utf-8")
+    args.json.write_text(json.dumps(measured, indent=2), encoding="utf-8")
+    from tests.bench.bill import print_bills
+
+    cost = print_bills(measured)
+    if cost >= 0.05:
+        print(f"FAIL: {cost:.4f} USD per 1,000 documents, over the 0.05 target")
+        report_failed = True
+    else:
+        report_failed = False
     print(f"measurements: {args.json}; stack log: {state_dir / 'stack.log'}")
-    return 0 if not report.failures else 1
+    return 0 if not report.failures and not report_failed else 1
 
 
 if __name__ == "__main__":
