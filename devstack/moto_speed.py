@@ -97,6 +97,15 @@ def _apply_index_query() -> None:
     local = threading.local()
 
     def all_items(self: Any) -> list[Any]:
+        hash_only = getattr(local, "hash_only", {}).get(id(self))
+        if hash_only is not None:
+            # A Query on the base table keeps only the items of its hash key: read that partition, not the table
+            # (moto sorted every item of the table for each such Query: O(n log n) as the table filled).
+            found = self.items.get(hash_only[0])
+            if found is None:
+                return []
+            partition = list(found.values()) if self.range_key_attr else [found]
+            return sorted(partition, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
         conditions = getattr(local, "conditions", {}).get(id(self))
         items = []
         # Snapshots (list() of a dict is one step under the GIL): moto iterates the live dicts, and a PutItem on
@@ -112,7 +121,17 @@ def _apply_index_query() -> None:
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         conditions = kwargs.get("hash_key_conditions")
         index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)
-        if not index_name or not conditions or _bypass["on"]:
+        hash_key = kwargs.get("hash_key", args[0] if args else None)
+        if _bypass["on"]:
+            return original_query(self, *args, **kwargs)
+        if not index_name and hash_key is not None:
+            only = local.__dict__.setdefault("hash_only", {})
+            only[id(self)] = (hash_key,)
+            try:
+                return original_query(self, *args, **kwargs)
+            finally:
+                only.pop(id(self), None)
+        if not index_name or not conditions:
             return original_query(self, *args, **kwargs)
         active = local.__dict__.setdefault("conditions", {})
         active[id(self)] = list(conditions)
