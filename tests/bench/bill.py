@@ -143,6 +143,13 @@ def estimate(measured: dict[str, Any], prices: Prices = PRICES) -> list[BillLine
     batch_items = int(measured.get("batch_write_items", 0))
     add("DynamoDB", f"write units ({wru} per {item_bytes / 1024:.1f} KB item; ×2 in a transaction)",
         (plain_writes + batch_items) * wru + transact_items * 2 * wru, "WRU", prices.dynamodb_write_unit)
+    # Each write of a document's record is also written to the indexes that hold it (infra/resources.yaml:
+    # by_organ and by_month always, by_sweep while it waits, by_done_month once done): about 3.5 index writes per
+    # state change, every state change being one transaction (the record and its timeline event).
+    index_writes = count("dynamodb", frozenset({"TransactWriteItems"})) * float(measured.get("index_writes_per_change",
+                                                                                           3.5))
+    add("DynamoDB", "index writes (3.5 indexes per record write, modelled)", index_writes * wru, "WRU",
+        prices.dynamodb_write_unit)
     reads = count("dynamodb", _DYNAMODB_READS) + int(measured.get("batch_get_items", count("dynamodb",
                                                                                           frozenset({"BatchGetItem"}))))
     add("DynamoDB", "read units (strongly consistent, upper bound)", reads * _read_units(item_bytes), "RRU",

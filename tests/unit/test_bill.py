@@ -44,6 +44,8 @@ def test_dynamodb_units_round_items_up_and_double_transactions():
     writes = _line(lines, "DynamoDB", "write units")
     # 1,500 B items = 2 WRU; (2 Put + 1 Update) per doc plain, 2 transact items per doc at double rate
     assert writes.quantity == pytest.approx(1000 * (3 * 2 + 2 * 2 * 2))
+    index = _line(lines, "DynamoDB", "index writes")
+    assert index.quantity == pytest.approx(1000 * 1 * 3.5 * 2)  # one transaction per doc, 3.5 indexes, 2 WRU items
     reads = _line(lines, "DynamoDB", "read units")
     assert reads.quantity == pytest.approx(1000 * 4)
 
