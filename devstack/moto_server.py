@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     from devstack import moto_fixes, moto_iam, moto_speed, sampler
     from devstack.parts import serve_until_stopped, write_ready
     from devstack.provision.clients import Clients
+    from devstack.provision.cognito import TOTP_FLAG
     from devstack.provision.iam import admin_credentials
+
+    # moto checks TOTP codes only with this set, and reads it per call in its own process (an admin's wrong MFA
+    # code must be refused: tests/e2e/test_api_validation_e2e.py); it was the stack's process's while moto ran there.
+    os.environ.setdefault(TOTP_FLAG, "true")
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s moto %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
