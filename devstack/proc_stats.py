@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["call_counts", "call_log_marks", "cpu_ms", "peak_rss_mb", "transact_items"]
 
@@ -43,35 +45,30 @@ def call_log_marks(directory: Path) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in Path(directory).glob("*.jsonl")}
 
 
-def call_counts(directory: Path, marks: dict[str, int] | None = None) -> Counter[tuple[str, str, str]]:
-    """(function, "function" | "poller", "service:Operation") → calls recorded after `marks` (every call, repeats
-    included: `call_log.read_calls` keeps distinct ones for the least-privilege check, this counts them all)."""
-    counts: Counter[tuple[str, str, str]] = Counter()
+def _calls_after(directory: Path, marks: dict[str, int] | None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(function, call) for each call recorded after `marks`, file by file (a line being written as we read is
+    skipped)."""
     for path in sorted(Path(directory).glob("*.jsonl")):
         with open(path, "rb") as fh:
             fh.seek((marks or {}).get(path.name, 0))
             for line in fh.read().splitlines():
                 try:
-                    call = json.loads(line)
+                    yield path.stem, json.loads(line)
                 except ValueError:
-                    continue  # a line being written as we read
-                counts[(path.stem, call.get("by") or "function", f"{call['service']}:{call['operation']}")] += 1
+                    continue
+
+
+def call_counts(directory: Path, marks: dict[str, int] | None = None) -> Counter[tuple[str, str, str]]:
+    """(function, "function" | "poller", "service:Operation") → calls recorded after `marks` (every call, repeats
+    included: `call_log.read_calls` keeps distinct ones for the least-privilege check, this counts them all)."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for function, call in _calls_after(directory, marks):
+        counts[(function, call.get("by") or "function", f"{call['service']}:{call['operation']}")] += 1
     return counts
 
 
 def transact_items(directory: Path, marks: dict[str, int] | None = None) -> int:
     """Items written inside the TransactWriteItems calls recorded after `marks` (DynamoDB bills two write units per
     item of a transaction: the bill, tests/bench/bill.py)."""
-    total = 0
-    for path in sorted(Path(directory).glob("*.jsonl")):
-        with open(path, "rb") as fh:
-            fh.seek((marks or {}).get(path.name, 0))
-            for line in fh.read().splitlines():
-                try:
-                    call = json.loads(line)
-                except ValueError:
-                    continue
-                if call.get("operation") == "TransactWriteItems":
-                    total += len((call.get("params") or {}).get("TransactItems") or [])
-    return total
-
+    return sum(len((call.get("params") or {}).get("TransactItems") or [])
+               for _, call in _calls_after(directory, marks) if call.get("operation") == "TransactWriteItems")
