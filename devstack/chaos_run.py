@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.client import GatewayClient
-from devstack.drive import check_axis, patiently, submit_all, wait_all
+from devstack.drive import axis_failures, check_axis, patiently, submit_all, wait_all
 from devstack.drive import held as axis_held
 
 __all__ = ["ChaosPlan", "main", "print_report", "run", "start_chaos_stack"]
@@ -79,18 +79,7 @@ class ChaosReport:
     @property
     def failures(self) -> list[str]:
         """Each check that did not hold, in words; empty when the run passed."""
-        out = []
-        if self.states != Counter({"DISPATCHED": self.plan.documents}):
-            out.append(f"states {dict(self.states)}, expected all {self.plan.documents} DISPATCHED")
-        for recipient, (held, expected) in sorted(self.packages.items()):
-            if held != expected:
-                out.append(f"{recipient} holds {held} packages for {expected} documents")
-        if self.doubled:
-            out.append(f"packages stored twice: {self.doubled[:5]}")
-        if self.mismatched:
-            out.append(f"deliveries not naming their package: {self.mismatched[:5]}")
-        if self.dead_letters:
-            out.append(f"{self.dead_letters} dead letters")
+        out = axis_failures(self, self.states, self.plan.documents, self.dead_letters)
         if len(self.kills) < self.plan.kills:
             out.append(f"{len(self.kills)} of {self.plan.kills} kills done")
         if any(k.get("restarted_pid") in (None, k["pid"]) for k in self.kills):

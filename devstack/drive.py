@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from devstack.client import ApiError, GatewayClient
 
-__all__ = ["DONE", "AxisCounts", "check_axis", "held", "metadata", "patiently", "send_ids", "sim", "submit_all",
-           "wait_all"]
+__all__ = ["DONE", "AxisCounts", "axis_failures", "check_axis", "held", "metadata", "patiently", "send_ids", "sim",
+           "submit_all", "wait_all"]
 
 DONE = frozenset({"DISPATCHED", "FAILED", "REJECTED"})
 
@@ -147,3 +147,23 @@ def check_axis(info: dict[str, Any], views: dict[str, dict], docs: dict[str, dic
             delivery = next((d for d in view["deliveries"] if d["organ_id"] == recipient), {})
             if delivery.get("status") != "SENT" or by_send.get(delivery.get("axis_doc_id")) != 1:
                 report.mismatched.append(f"{document_id}→{recipient}")
+
+
+def axis_failures(report: AxisCounts, states: dict[str, int], documents: int, dead_letters: int) -> list[str]:
+    """The checks every run makes, in words (empty when they held): all `documents` DISPATCHED, each recipient
+    holding one package per document, none stored twice or unnamed by its delivery, no dead letter."""
+    out = []
+    if dict(states) != {"DISPATCHED": documents}:
+        lost = documents - states.get("DISPATCHED", 0)
+        out.append(f"states {dict(states)}, expected all {documents} DISPATCHED (lost: {lost})")
+    for recipient, (at_axis, expected) in sorted(report.packages.items()):
+        if at_axis != expected:
+            out.append(f"{recipient} holds {at_axis} packages for {expected} documents")
+    if report.doubled:
+        out.append(f"packages stored twice: {report.doubled[:5]}")
+    if report.mismatched:
+        out.append(f"deliveries not naming their package: {report.mismatched[:5]}")
+    if dead_letters:
+        out.append(f"{dead_letters} dead letters")
+    return out
+

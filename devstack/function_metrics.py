@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack import proc_stats
+
 __all__ = ["WORK_LOG_LINES", "FunctionMetrics", "Invocation", "metrics_path", "peak_rss_mb", "process_cpu_ms"]
 
 #: The gateway's log lines (chalicelib.core.log, logger "edoc-gateway") that mean a function did its work.
@@ -57,12 +59,9 @@ def process_cpu_ms() -> float:
 
 def peak_rss_mb() -> float:
     """VmHWM, the process's peak resident set (what Lambda reports as max memory used)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = proc_stats.peak_rss_mb(os.getpid())
+    if peak is not None:
+        return peak
     import resource  # lazy: only where /proc is missing
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

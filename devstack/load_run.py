@@ -26,7 +26,7 @@ from typing import Any
 from devstack import proc_stats
 from devstack.chaos_run import RECIPIENTS
 from devstack.client import GatewayClient, operator_client
-from devstack.drive import check_axis, held, patiently, send_ids, submit_all, wait_all
+from devstack.drive import axis_failures, check_axis, held, patiently, send_ids, submit_all, wait_all
 
 __all__ = ["LoadPlan", "LoadReport", "run", "start_load_stack"]
 
@@ -95,20 +95,7 @@ class LoadReport:
     @property
     def failures(self) -> list[str]:
         """Each check that did not hold, in words; empty when the run passed."""
-        n = self.plan.documents
-        out = []
-        if self.states != {"DISPATCHED": n}:
-            lost = n - self.states.get("DISPATCHED", 0)
-            out.append(f"states {self.states}, expected all {n} DISPATCHED (lost: {lost})")
-        for recipient, (at_axis, expected) in sorted(self.packages.items()):
-            if at_axis != expected:
-                out.append(f"{recipient} holds {at_axis} packages for {expected} documents")
-        if self.doubled:
-            out.append(f"packages stored twice: {self.doubled[:5]}")
-        if self.mismatched:
-            out.append(f"deliveries not naming their package: {self.mismatched[:5]}")
-        if self.dead_letters:
-            out.append(f"{self.dead_letters} dead letters")
+        out = axis_failures(self, self.states, self.plan.documents, self.dead_letters)
         if self.naive_docs_per_s is not None and self.throughput < self.naive_docs_per_s:
             out.append(f"throughput {self.throughput:.2f}/s below naive signing {self.naive_docs_per_s:.2f}/s")
         return out
