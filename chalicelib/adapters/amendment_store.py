@@ -11,8 +11,8 @@ import contextlib
 from functools import cache
 from typing import Any
 
-from chalicelib.adapters.document_store import META, DocumentStore
-from chalicelib.adapters.dynamo import ConditionFailed, plain
+from chalicelib.adapters.document_store import META, DocumentStore, append_event
+from chalicelib.adapters.dynamo import ConditionFailed, index_page, plain
 from chalicelib.core.clock import now_iso
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
@@ -42,17 +42,18 @@ class AmendmentStore(DocumentStore):
                                   ":by": item["created_by"], ":aid": item["amendment_id"], ":one": 1,
                                   ":admin": bool(item.get("by_admin")),
                                   **{f":s{i}": s for i, s in enumerate(allowed)}}
+        names = {"#state": "state"}
+        event = append_event(names, values, {"state": states.REVOKED, "at": at, "detail": {
+            "revocation_reason": item["reason"], "by": item["created_by"],
+            "amendment_id": item["amendment_id"], **({"by_admin": True} if item.get("by_admin") else {})}})
         self._transact([
             {"Update": {"Key": {"pk": f"DOC#{document_id}", "sk": META},
                         "UpdateExpression": "SET #state = :revoked, updated_at = :at, revoked_at = :at, "
                                             "revocation_reason = :reason, revoked_by = :by, "
-                                            "revocation_amendment_id = :aid, revoked_by_admin = :admin "
+                                            f"revocation_amendment_id = :aid, revoked_by_admin = :admin, {event} "
                                             "ADD amendments_count :one",
                         "ConditionExpression": f"#state IN ({', '.join(f':s{i}' for i in range(len(allowed)))})",
-                        "ExpressionAttributeNames": {"#state": "state"}, "ExpressionAttributeValues": values}},
-            {"Put": {"Item": self._event_item(document_id, states.REVOKED, at, {
-                "revocation_reason": item["reason"], "by": item["created_by"],
-                "amendment_id": item["amendment_id"], **({"by_admin": True} if item.get("by_admin") else {})})}},
+                        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
             {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
         ])
 
@@ -161,9 +162,9 @@ class AmendmentStore(DocumentStore):
     def open_amendments(self, before: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
-        resp = self._table.query(IndexName="by_organ", Limit=100,
-                                 KeyConditionExpression=Key("gsi1pk").eq(OPEN_KEY) & Key("gsi1sk").lt(before))
-        return [plain(i) for i in resp.get("Items", [])]
+        items, _ = index_page(self._table, IndexName="by_organ", Limit=100,  # keys only: read by key
+                              KeyConditionExpression=Key("gsi1pk").eq(OPEN_KEY) & Key("gsi1sk").lt(before))
+        return items
 
     def touch_enqueued(self, item: dict[str, Any], at: str) -> bool:
         """Move a stale open amendment to the end of the open list; False when another poll did it first."""

@@ -3,11 +3,17 @@
 One table, `edoc-documents`, keyed `pk`/`sk`:
 - `DOC#<id>` / `META`: the record (state, metadata, hashes, lease); GSI `by_organ` (`ORG#<organ>`, `<created>#<id>`)
   lists an agency's documents newest first, so tenant isolation is the key condition itself.
-- `DOC#<id>` / `EVENT#<at>#<nonce>`: one item per transition (the timeline and the audit trail).
+  Its `timeline` attribute is the list of its transitions (the document's timeline and audit trail), oldest first.
 - `DOC#<id>` / `DELIVERY#<organ_id>`: one item per recipient (status on the axis, axis DocId).
 
-Every state change is a transaction of a conditional update of `META` plus the event put, so a duplicate or
-stale handler run fails the condition and changes nothing (at-least-once delivery everywhere). Each one also counts
+Every state change is one conditional UpdateItem of `META` that also appends its event to `timeline`
+(`list_append`), so a duplicate or stale handler run fails the condition and changes nothing (at-least-once
+delivery everywhere), and the event lands exactly when the change does. Until issue 11 each event was an item of
+its own (`EVENT#<at>#<nonce>`) written with the change in a TransactWriteItems: a transaction bills each item
+twice and every event item was one more write, four of each per document; records written then keep their
+event items, which `get_full` still reads and merges. The list stays small: a document has a handful of
+transitions, and what could repeat without bound (refused foreign uploads, sweep retries) is capped by its
+counter in the same condition, far below DynamoDB's 400 KB item limit. Each one also counts
 the record's `version` up and keeps the sparse index `by_sweep` (`sweep_state`, `sweep_due`) in step with the state
 (chalicelib.domain.sweep_rules): only records in AWAITING_UPLOAD, UPLOADED or SIGNED are in it, due when overdue.
 
@@ -24,18 +30,19 @@ Their queries, and the `CONFIG#<name>` items of admin settings, are in chaliceli
 from __future__ import annotations
 
 import contextlib
-import secrets
 import time
 from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.delivery_rows import DeliveryRows, doc_pk
 from chalicelib.adapters.dynamo import (
     ConditionFailed,
     condition_failed_class,
     conditional_update,
     decode_cursor,
     encode_cursor,
+    index_page,
     lease_free,
     lease_owned,
     plain,
@@ -53,6 +60,11 @@ META = "META"
 MONTH_INDEX = "by_month"
 DONE_INDEX = "by_done_month"
 DONE_STATES = frozenset({states.DISPATCHED, states.REJECTED, states.FAILED})
+#: What `by_done_month` projects besides its keys: what the monthly report reads of a record (chalicelib.admin.
+#: reports._fact), none of which changes once the record is done but its state (REVOKED), so the index is written
+#: about once per record (infra/resources.yaml spells the same list).
+DONE_INDEX_ATTRIBUTES = ("document_id", "organ_id", "state", "dispatched_at", "uploaded_at", "created_at",
+                         "signed_sha256", "pades_level")
 
 
 def _done_fields(document_id: str, target: str, at: str) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -64,12 +76,8 @@ def _done_fields(document_id: str, target: str, at: str) -> tuple[dict[str, str]
     return {}, ()
 
 
-def doc_pk(document_id: str) -> str:
-    return f"DOC#{document_id}"
-
-
-class DocumentStore:
-    """Records, timelines and deliveries of documents."""
+class DocumentStore(DeliveryRows):
+    """Records, timelines and deliveries of documents (the delivery rows' writes: chalicelib.adapters.delivery_rows)."""
 
     def __init__(self, table_name: str | None = None) -> None:
         self.table_name = table_name or get_settings().documents_table
@@ -96,21 +104,22 @@ class DocumentStore:
             "pk": doc_pk(record["document_id"]), "sk": META,
             "gsi1pk": f"ORG#{record['organ_id']}", "gsi1sk": f"{at}#{record['document_id']}",
             "gsi2pk": f"{CREATED_PREFIX}{month_of(at)}", "gsi2sk": f"{at}#{record['document_id']}",
-            **record, **indexed, sweep_rules.VERSION_FIELD: 1,
+            **record, **indexed, sweep_rules.VERSION_FIELD: 1, TIMELINE: [_event(record["state"], at, {})],
         }
-        self._transact([
-            {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"Item": self._event_item(record["document_id"], record["state"], at, {})}},
-        ])
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except self._condition_failed as exc:
+            raise ConditionFailed(record["document_id"]) from exc
 
     def get(self, document_id: str) -> dict[str, Any] | None:
         """The record, strongly consistent (handlers decide on it)."""
         resp = self._table.get_item(Key={"pk": doc_pk(document_id), "sk": META}, ConsistentRead=True)
         item = resp.get("Item")
-        return plain(item) if item else None
+        return as_record(plain(item)) if item else None
 
     def get_full(self, document_id: str) -> tuple[dict[str, Any] | None, list[dict], list[dict]]:
-        """Record, timeline (oldest first) and deliveries in one query."""
+        """Record, timeline (oldest first: the record's own `timeline`, and the event items of records written
+        before it) and deliveries in one query."""
         from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         items: list[dict] = []
@@ -123,29 +132,32 @@ class DocumentStore:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         record = next((i for i in items if i["sk"] == META), None)
-        events = [i for i in items if i["sk"].startswith("EVENT#")]
+        events = list(record.get(TIMELINE) or []) if record else []
+        legacy = [{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items if i["sk"].startswith("EVENT#")]
+        if legacy:
+            events = sorted(legacy + events, key=lambda e: str(e.get("at", "")))  # stable: the list's own order
         deliveries = [i for i in items if i["sk"].startswith("DELIVERY#")]
-        return record, events, deliveries
+        return (as_record(record) if record else None), events, deliveries
 
     def list_for_organ(self, organ_id: str, *, limit: int = 50, cursor: str | None = None,
                        state: str | None = None) -> tuple[list[dict], str | None]:
         """An agency's records, newest first. The cursor is opaque; one from another agency fails the query."""
-        from boto3.dynamodb.conditions import Attr, Key  # lazy: boto3 costs ~150 ms at cold start
+        from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         kwargs: dict[str, Any] = {
             "IndexName": "by_organ", "KeyConditionExpression": Key("gsi1pk").eq(f"ORG#{organ_id}"),
             "ScanIndexForward": False, "Limit": limit,
         }
-        if state:
-            kwargs["FilterExpression"] = Attr("state").eq(state)
         if cursor:
             start = decode_cursor(cursor)
             if start.get("gsi1pk") != f"ORG#{organ_id}":
                 raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
             kwargs["ExclusiveStartKey"] = start
-        resp = self._table.query(**kwargs)
-        nxt = resp.get("LastEvaluatedKey")
-        return [plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None
+        page, nxt = index_page(self._table, **kwargs)  # by_organ holds keys only (infra/resources.yaml)
+        found = [as_record(i) for i in page]
+        if state:  # filtered after the read, as DynamoDB's FilterExpression did: the page may come back short
+            found = [r for r in found if r.get("state") == state]
+        return found, encode_cursor(nxt) if nxt else None
 
     # -- transitions -----------------------------------------------------------------------------------------
     def transition(self, document_id: str, target: str, *, fields: dict[str, Any] | None = None,
@@ -186,18 +198,14 @@ class DocumentStore:
                 condition = f"({condition}) AND ({extra})"
                 values.update(extra_values)
         removed = (*remove, *((lease.fields.owner, lease.fields.until) if lease else ()), *unindexed)
-        expression = "SET " + ", ".join(sets) + " ADD #version :one"
-        if removed:
-            expression += " REMOVE " + ", ".join(removed)
         event_detail = dict(detail or {})
         if fields and "reason" in fields:
             event_detail.setdefault("reason", fields["reason"])
-        self._transact([
-            {"Update": {"Key": {"pk": doc_pk(document_id), "sk": META}, "UpdateExpression": expression,
-                        "ConditionExpression": condition, "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values}},
-            {"Put": {"Item": self._event_item(document_id, target, at, event_detail)}},
-        ])
+        sets.append(append_event(names, values, _event(target, at, event_detail)))
+        expression = "SET " + ", ".join(sets) + " ADD #version :one"
+        if removed:
+            expression += " REMOVE " + ", ".join(removed)
+        self._update_item(document_id, expression, condition, names, values)
 
     def update_fields(self, document_id: str, fields: dict[str, Any], *, condition: str,
                       values: dict[str, Any]) -> None:
@@ -233,31 +241,24 @@ class DocumentStore:
         version_cond, version_values = _version_condition(version)
         free_cond, free_values = _free_condition(free)
         at = now_iso()
-        self._transact([
-            {"Update": {"Key": {"pk": doc_pk(document_id), "sk": META},
-                        "UpdateExpression": "SET #due = :due, updated_at = :at ADD #counter :one, #version :one",
-                        "ConditionExpression": f"#state = :state AND ({version_cond}) AND ({free_cond})",
-                        "ExpressionAttributeNames": {"#state": "state", "#due": sweep_rules.DUE_FIELD,
-                                                     "#counter": counter, "#version": sweep_rules.VERSION_FIELD},
-                        "ExpressionAttributeValues": {":state": state, ":due": due, ":at": at, ":one": 1,
-                                                      **version_values, **free_values}}},
-            {"Put": {"Item": self._event_item(document_id, state, at, detail)}},
-        ])
+        names = {"#state": "state", "#due": sweep_rules.DUE_FIELD, "#counter": counter,
+                 "#version": sweep_rules.VERSION_FIELD}
+        values = {":state": state, ":due": due, ":at": at, ":one": 1, **version_values, **free_values}
+        event = append_event(names, values, _event(state, at, detail))
+        self._update_item(document_id, f"SET #due = :due, updated_at = :at, {event} ADD #counter :one, #version :one",
+                          f"#state = :state AND ({version_cond}) AND ({free_cond})", names, values)
 
     def record_foreign_upload(self, document_id: str, *, state: str, detail: dict[str, Any], limit: int) -> bool:
         """A refused foreign upload on the record's timeline (an event in its current `state`, which is unchanged)
         and counted (`foreign_uploads`), while fewer than `limit` were recorded: a flood of writes to one key cannot
         grow the timeline without bound. Returns False when the limit was reached (or the record is gone)."""
-        at = now_iso()
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":one": 1, ":limit": limit}
+        event = append_event(names, values, _event(state, at=now_iso(), detail=detail))
         try:
-            self._transact([
-                {"Update": {"Key": {"pk": doc_pk(document_id), "sk": META},
-                            "UpdateExpression": "ADD foreign_uploads :one",
-                            "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(foreign_uploads)"
-                                                   " OR foreign_uploads < :limit)",
-                            "ExpressionAttributeValues": {":one": 1, ":limit": limit}}},
-                {"Put": {"Item": self._event_item(document_id, state, at, detail)}},
-            ])
+            self._update_item(document_id, f"SET {event} ADD foreign_uploads :one",
+                              "attribute_exists(pk) AND (attribute_not_exists(foreign_uploads)"
+                              " OR foreign_uploads < :limit)", names, values)
         except ConditionFailed:
             return False
         return True
@@ -301,112 +302,44 @@ class DocumentStore:
         conditional_update(self._table, {"pk": pk, "sk": sk}, fields, condition=condition, values=values,
                            names=names, keep=keep, add=add, remove=remove)
 
-    # -- deliveries ------------------------------------------------------------------------------------------
-    def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:
-        """Record the intent to send to `organ_id` before sending (so a crash after the send is visible).
-
-        Returns the existing delivery when there is one (a retry), else the new `PENDING` one.
-        """
-        return self.open_delivery(document_id, organ_id)[0]
-
-    def open_delivery(self, document_id: str, organ_id: str, package_sha256: str | None = None
-                      ) -> tuple[dict[str, Any], bool]:
-        """`(row, created)`: the new `PENDING` row, or the existing one (a retry) with `created` False. With
-        `package_sha256` a new row also records the first send attempt as `note_send_attempt` would: one PutItem, not
-        a PutItem and an UpdateItem (issue 11). An existing row comes back with the lost condition itself
-        (`ReturnValuesOnConditionCheckFailure`), not from a second read; its hashes are for the caller to reconcile."""
-        at = now_iso()
-        item: dict[str, Any] = {"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
-                                "status": "PENDING", "updated_at": at, "attempts": 1}
-        if package_sha256:
-            item.update(package_hashes={package_sha256}, send_attempts=1, first_attempt_at=at, last_attempt_at=at)
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)",
-                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            return item, True
-        except self._condition_failed as exc:
-            from boto3.dynamodb.types import TypeDeserializer  # lazy: with boto3, loaded already by the put
-
-            raw = exc.response.get("Item")  # type: ignore[attr-defined]  # low-level shape: {"S": ...}
-            if raw:
-                return plain({k: TypeDeserializer().deserialize(v) for k, v in raw.items()}), False
-        old = self._table.get_item(Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)["Item"]
-        return plain(old), False
-
-    def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
-                           package_sha256: str = "", reconciled: bool = False) -> None:
-        """PENDING → SENT with the axis DocId; a second run finds it SENT and changes nothing.
-
-        `reconciled`: the DocId was found on the axis's list of our sends, not in a sendEdoc answer (the answer of
-        an earlier attempt was lost), kept on the row and in its history so such cases can be audited."""
-        at = now_iso()
-        entry: dict[str, Any] = {"status": "SENT", "at": at, **({"reconciled": True} if reconciled else {})}
-        try:
-            self._table.update_item(
-                Key={"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
-                UpdateExpression="SET #s = :sent, axis_doc_id = :doc, updated_at = :at, sent_at = :at, paper = :p, "
-                                 "package_sha256 = :sha, reconciled = :r, "
-                                 "history = list_append(if_not_exists(history, :empty), :h)",
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":sent": "SENT", ":pending": "PENDING", ":doc": axis_doc_id, ":at": at,
-                                           ":p": paper, ":sha": package_sha256, ":r": reconciled, ":empty": [],
-                                           ":h": [entry]})
-        except self._condition_failed as exc:
-            raise ConditionFailed(f"{document_id}/{organ_id}") from exc
-
-    def note_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> dict[str, Any]:
-        """Before each sendEdoc: add the package's hash to the PENDING row's `package_hashes` (a set: every
-        package that may have reached the axis for this recipient) and count the attempt. A later attempt that
-        finds hashes here reconciles with the axis before sending again. Returns the row as updated."""
-        try:
-            resp = self._table.update_item(
-                Key={"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
-                UpdateExpression="SET updated_at = :at, last_attempt_at = :at, "
-                                 "first_attempt_at = if_not_exists(first_attempt_at, :at) "
-                                 "ADD package_hashes :h, send_attempts :one",
-                ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":at": now_iso(), ":h": {package_sha256}, ":one": 1,
-                                           ":pending": "PENDING"},
-                ReturnValues="ALL_NEW")
-        except self._condition_failed as exc:
-            raise ConditionFailed(f"{document_id}/{organ_id}") from exc
-        return plain(resp["Attributes"])
-
-    def forget_send_attempt(self, document_id: str, organ_id: str, package_sha256: str) -> None:
-        """The axis answered that it did not take the package (an HTTP error status it sent itself): the hash
-        need not be reconciled any more."""
-        with contextlib.suppress(self._condition_failed):
-            self._table.update_item(
-                Key={"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}"},
-                UpdateExpression="DELETE package_hashes :h", ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":h": {package_sha256}, ":pending": "PENDING"})
-
-    def forget_unconfirmed_sends(self, document_id: str) -> list[str]:
-        """An administrator confirmed that nothing reached the axis: PENDING rows drop their hashes, so the next
-        dispatch sends without reconciling. Returns the recipients concerned."""
-        _, _, deliveries = self.get_full(document_id)
-        cleared = []
-        for delivery in deliveries:
-            if delivery.get("status") != "PENDING" or not delivery.get("package_hashes"):
-                continue
-            with contextlib.suppress(self._condition_failed):
-                self._table.update_item(
-                    Key={"pk": doc_pk(document_id), "sk": delivery["sk"]},
-                    UpdateExpression="REMOVE package_hashes SET updated_at = :at",
-                    ConditionExpression="#s = :pending", ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":at": now_iso(), ":pending": "PENDING"})
-                cleared.append(delivery["organ_id"])
-        return cleared
-
     # -- internals -------------------------------------------------------------------------------------------
-    def _event_item(self, document_id: str, state: str, at: str, detail: dict[str, Any]) -> dict[str, Any]:
-        return {"pk": doc_pk(document_id), "sk": f"EVENT#{at}#{secrets.token_hex(3)}", "state": state, "at": at,
-                **({"detail": detail} if detail else {})}
+    def _update_item(self, document_id: str, expression: str, condition: str, names: dict[str, str],
+                     values: dict[str, Any]) -> None:
+        """One conditional UpdateItem of the record; a lost condition is ConditionFailed."""
+        request: dict[str, Any] = {"Key": {"pk": doc_pk(document_id), "sk": META}, "UpdateExpression": expression,
+                                   "ConditionExpression": condition, "ExpressionAttributeValues": values}
+        if names:
+            request["ExpressionAttributeNames"] = names
+        try:
+            self._table.update_item(**request)
+        except self._condition_failed as exc:
+            raise ConditionFailed(document_id) from exc
 
     def _transact(self, operations: list[dict[str, Any]]) -> None:
         transact(self._client, self.table_name, operations)
+
+
+#: The record's attribute that holds its timeline (module docstring).
+TIMELINE = "timeline"
+
+
+def _event(state: str, at: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """One entry of a record's timeline."""
+    return {"state": state, "at": at, **({"detail": detail} if detail else {})}
+
+
+def append_event(names: dict[str, str], values: dict[str, Any], event: dict[str, Any]) -> str:
+    """The SET clause that appends `event` to the record's timeline, its names and values added to the request's."""
+    names["#timeline"] = TIMELINE
+    values[":no_events"] = []
+    values[":event"] = [event]
+    return "#timeline = list_append(if_not_exists(#timeline, :no_events), :event)"
+
+
+def as_record(item: dict[str, Any]) -> dict[str, Any]:
+    """The record without its timeline (`get_full` returns that apart; the handlers decide on the rest)."""
+    item.pop(TIMELINE, None)
+    return item
 
 
 def _version_condition(version: int | None) -> tuple[str, dict[str, Any]]:
@@ -446,5 +379,6 @@ def use_document_store(store: Any) -> None:
     _override = store
 
 
-__all__ = ["DONE_INDEX", "DONE_STATES", "META", "MONTH_INDEX", "ConditionFailed", "DocumentStore", "decode_cursor",
-           "doc_pk", "encode_cursor", "get_document_store", "now_iso", "use_document_store"]
+__all__ = ["DONE_INDEX", "DONE_INDEX_ATTRIBUTES", "DONE_STATES", "META", "MONTH_INDEX", "ConditionFailed",
+           "DocumentStore", "append_event", "as_record", "decode_cursor", "doc_pk", "encode_cursor",
+           "get_document_store", "now_iso", "use_document_store"]

@@ -15,7 +15,8 @@ from typing import Any
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.domain.leases import Lease
 
-__all__ = ["CURSOR_KEYS", "MAX_CURSOR_CHARS", "ConditionFailed", "condition_failed_class", "conditional_update",
+__all__ = ["CURSOR_KEYS", "MAX_CURSOR_CHARS", "ConditionFailed", "all_index_pages", "batch_get",
+           "condition_failed_class", "conditional_update", "index_page",
            "decode_cursor", "encode_cursor", "lease_free", "lease_owned", "plain", "transact"]
 
 
@@ -81,6 +82,52 @@ def decode_cursor(cursor: str, *, partition: str | None = None,
         return value
     except (ValueError, RecursionError) as exc:
         raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor") from exc
+
+
+#: BatchGetItem: at most 100 keys a call; rounds for keys DynamoDB left unprocessed (throttling) before giving up.
+_BATCH_KEYS = 100
+_BATCH_ROUNDS = 4
+
+
+def batch_get(table: Any, keys: list[dict[str, Any]], names: tuple[str, ...] = ("pk", "sk")) -> list[dict[str, Any]]:
+    """The items at `keys` (pk/sk of index entries, say), in the keys' order, an absent one left out: BatchGetItem,
+    100 keys a call, eventually consistent. Why: the documents table's `by_organ` and `by_month` indexes hold keys
+    only (issue 11: no later write of a record writes to them), so their readers take the records by key. `names`:
+    the table's key attributes (given, not read: `table.key_schema` would cost a DescribeTable)."""
+    wanted = [{n: k[n] for n in names} for k in keys]
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    client = table.meta.client  # the resource's client: Python values in, Python values out
+    for start in range(0, len(wanted), _BATCH_KEYS):
+        request: dict[str, Any] = {table.name: {"Keys": wanted[start:start + _BATCH_KEYS]}}
+        for _ in range(_BATCH_ROUNDS):
+            resp = client.batch_get_item(RequestItems=request)
+            for item in resp.get("Responses", {}).get(table.name, []):
+                found[tuple(item[n] for n in names)] = item
+            request = resp.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:  # throttled throughout: the caller's request fails and its client retries it
+            raise RuntimeError("BatchGetItem left keys unprocessed")
+    return [found[key] for key in (tuple(k[n] for n in names) for k in wanted) if key in found]
+
+
+def index_page(table: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One Query page on a keys-only index and the items it names (`batch_get`), as plain Python values, with the
+    page's LastEvaluatedKey (None at the end). Every reader of the documents table's `by_organ` and `by_month`."""
+    resp = table.query(**kwargs)
+    keys = resp.get("Items", [])
+    return ([plain(i) for i in batch_get(table, keys)] if keys else []), resp.get("LastEvaluatedKey")
+
+
+def all_index_pages(table: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """`all_pages` on a keys-only index: every item of the index range, read by key page after page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page, last = index_page(table, **kwargs)
+        items.extend(page)
+        if last is None:
+            return items
+        kwargs["ExclusiveStartKey"] = last
 
 
 def condition_failed_class(table: Any) -> type[Exception]:

@@ -38,10 +38,11 @@ from typing import Any
 from chalicelib.adapters.document_store import META, DocumentStore
 from chalicelib.adapters.dynamo import (
     ConditionFailed,
-    all_pages,
+    all_index_pages,
     conditional_update,
     decode_cursor,
     encode_cursor,
+    index_page,
     lease_free,
     lease_owned,
     plain,
@@ -379,7 +380,7 @@ class InboundStore(DocumentStore):
         kwargs: dict[str, Any] = {"IndexName": "by_organ",
                                   "KeyConditionExpression": Key("gsi1pk").eq(f"INBOX#{organ_id}")
                                   & Key("gsi1sk").between(lo, hi)}
-        return all_pages(self._table.query, **kwargs)
+        return all_index_pages(self._table, **kwargs)  # by_organ holds keys only: the items are read by key
 
     # -- internals -------------------------------------------------------------------------------------------------
     def _page(self, partition: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -393,6 +394,5 @@ class InboundStore(DocumentStore):
             if start.get("gsi1pk") != partition:
                 raise ValidationFailed("Con trỏ phân trang không hợp lệ.", code="invalid_cursor")
             kwargs["ExclusiveStartKey"] = start
-        resp = self._table.query(**kwargs)
-        nxt = resp.get("LastEvaluatedKey")
-        return [plain(i) for i in resp.get("Items", [])], encode_cursor(nxt) if nxt else None
+        items, nxt = index_page(self._table, **kwargs)  # by_organ holds keys only: the items are read by key
+        return items, encode_cursor(nxt) if nxt else None

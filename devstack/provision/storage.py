@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from chalicelib.adapters.document_store import DONE_INDEX as DONE_GSI
+from chalicelib.adapters.document_store import DONE_INDEX_ATTRIBUTES
 from chalicelib.adapters.document_store import MONTH_INDEX as MONTH_GSI
 from chalicelib.core import settings
 from chalicelib.domain.audit import DAY_INDEX as AUDIT_DAY_GSI
@@ -43,7 +44,7 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
             "IndexName": DOCUMENTS_GSI,
             "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
                           {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
         }, {
             # sparse, for sweep_documents (chalicelib.domain.sweep_rules)
             "IndexName": SWEEP_GSI,
@@ -55,13 +56,13 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
             "IndexName": MONTH_GSI,
             "KeySchema": [{"AttributeName": "gsi2pk", "KeyType": "HASH"},
                           {"AttributeName": "gsi2sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
         }, {
             # sparse, the month's terminal transitions for the monthly report (chalicelib.admin.reports)
             "IndexName": DONE_GSI,
             "KeySchema": [{"AttributeName": "gsi3pk", "KeyType": "HASH"},
                           {"AttributeName": "gsi3sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(DONE_INDEX_ATTRIBUTES)},
         }],
     },
     settings.AGENCIES_TABLE: {

@@ -33,7 +33,9 @@ def table_keys_summary(definition: Mapping[str, Any]) -> dict[str, Any]:
 
     return {
         "keys": keys(definition["KeySchema"]),
-        "gsis": {g["IndexName"]: {"keys": keys(g["KeySchema"]), "projection": g["Projection"]["ProjectionType"]}
+        "gsis": {g["IndexName"]: {"keys": keys(g["KeySchema"]), "projection": g["Projection"]["ProjectionType"],
+                                  **({"attributes": sorted(g["Projection"]["NonKeyAttributes"])}
+                                     if g["Projection"].get("NonKeyAttributes") else {})}
                  for g in definition.get("GlobalSecondaryIndexes", [])},
     }
 

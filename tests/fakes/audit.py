@@ -3,7 +3,9 @@
 `FakeAuditStore` keeps the adapter's items (chains `CHAIN#<organ>` / `DAY#<day>#SEQ#…`, with the `by_day` index's
 keys) and its one condition (a put on a taken key loses) under a lock, so concurrent writers race exactly as they do
 on DynamoDB; `slow_reads` widens the window between reading a chain's end and putting the next entry, so a test sees
-the races happen. `reads` and `puts` count calls per chain, so a test can show agencies do not contend.
+the races happen, and `racing_readers` makes them certain: the first that many reads all read before any returns
+(a barrier), so they find the same chain end and all but one lose. `reads` and `puts` count calls per chain,
+so a test can show agencies do not contend.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ def _index_key(item: dict[str, Any]) -> dict[str, str]:
 
 
 class FakeAuditStore:
-    def __init__(self, slow_reads: float = 0.0) -> None:
+    def __init__(self, slow_reads: float = 0.0, racing_readers: int = 0) -> None:
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
         self.lost_races = 0
         self.lost_by_chain: collections.Counter[str] = collections.Counter()
         self.reads: collections.Counter[str] = collections.Counter()
         self.slow_reads = slow_reads
+        self._barrier = threading.Barrier(racing_readers) if racing_readers > 1 else None
+        self._barrier_left = racing_readers
         self._lock = threading.Lock()
 
     def _chain(self, organ_id: str) -> list[dict[str, Any]]:
@@ -55,6 +59,10 @@ class FakeAuditStore:
     def last_before(self, organ_id: str, bound: str) -> dict[str, Any] | None:
         self.reads[organ_id] += 1
         items = [i for i in self._chain(organ_id) if i["sk"] < bound]
+        with self._lock:
+            barrier, self._barrier_left = (self._barrier if self._barrier_left > 0 else None), self._barrier_left - 1
+        if barrier is not None:
+            barrier.wait(timeout=10)
         if self.slow_reads:
             time.sleep(self.slow_reads)
         return items[-1] if items else None

@@ -201,7 +201,7 @@ def test_one_tampered_chain_leaves_the_others_valid_and_is_named() -> None:
 
 
 def test_concurrent_writers_of_one_agency_never_fork_the_chain() -> None:
-    store = FakeAuditStore(slow_reads=0.002)
+    store = FakeAuditStore(slow_reads=0.002, racing_readers=4)  # the first four surely race (a barrier)
     _run(*(lambda n=n: audit.append(_fields(resource_id=f"t{n}"), store) for n in range(12)))
     items = store.chain_day(CLERK_ORGAN, "2026-12-03")
     assert [rules.parse_entry_key(i["sk"])[1] for i in items] == list(range(1, 13))
