@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from devstack import proc_stats
+from devstack import proc_stats, write_meter
 from devstack.chaos_run import RECIPIENTS
 from devstack.client import GatewayClient, operator_client
 from devstack.drive import axis_failures, check_axis, held, patiently, send_ids, submit_all, wait_all
@@ -76,6 +76,8 @@ class LoadReport:
     #: The functions' invocations and billed ms between the first create and the last package (not the read-back).
     window_metrics: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     transact_items: int = 0
+    #: DynamoDB write units in the window as the embedded moto metered them (devstack.write_meter).
+    write_units: dict[str, int] = field(default_factory=dict)
     #: table name → (items, bytes) at the end (bytes: each item's attributes as DynamoDB counts them, approximately).
     tables: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: queue name → the most messages it held at once (visible + in flight): the burst waiting, backpressure.
@@ -247,6 +249,9 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     retries = [0]
     calls_dir = Path(info["aws_calls_dir"])
     marks = proc_stats.call_log_marks(calls_dir)
+    meter = state_dir / "services" / write_meter.FILE_NAME
+    time.sleep(0.6)  # the meter rewrites its file at most twice a second
+    meter_before = write_meter.read_totals(meter)
     pids = _stack_pids(state_dir)
     cpu_before, me_before = _cpu(pids), proc_stats.cpu_ms(os.getpid()) or 0.0
     functions = [k for k in pids if k in info["functions"]]
@@ -266,6 +271,9 @@ def run(info: dict[str, Any], state_dir: Path, pdf: bytes, plan: LoadPlan = Load
     cpu_after, me_after = _cpu(pids), proc_stats.cpu_ms(os.getpid()) or 0.0
     report.calls = dict(proc_stats.call_counts(calls_dir, marks))
     report.transact_items = proc_stats.transact_items(calls_dir, marks)
+    time.sleep(0.6)
+    after_meter = write_meter.read_totals(meter)
+    report.write_units = {k: v - meter_before.get(k, 0) for k, v in after_meter.items() if k != "version"}
     report.peak_backlog = backlog.stop()
     time.sleep(1.5)  # the workers rewrite their metrics files at most once a second
     report.window_metrics = _minus(_metrics(state_dir, functions), metrics_before)
@@ -327,6 +335,7 @@ def as_json(report: LoadReport) -> dict[str, Any]:
         "s3": {"bytes_per_document": report.s3_bytes / n, "objects_per_document": report.s3_objects / n,
                "bytes": report.s3_bytes},
         "transact_items": report.transact_items,
+        "write_units": report.write_units,
         "calls": {f"{function}|{by}|{op}": count for (function, by, op), count in sorted(report.calls.items())},
         "tables": {name: {"items": items, "bytes": size} for name, (items, size) in report.tables.items()},
         "peak_backlog": report.peak_backlog,

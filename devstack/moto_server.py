@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto import settings as moto_settings
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_fixes, moto_iam, moto_speed, sampler
+    from devstack import moto_fixes, moto_iam, moto_speed, sampler, write_meter
     from devstack.parts import serve_until_stopped, write_ready
     from devstack.provision.clients import Clients
     from devstack.provision.cognito import TOTP_FLAG
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     moto_fixes.apply()  # TransactWriteItems: isolated and O(items), as on DynamoDB (see the module)
     moto_iam.apply()  # presigned GETs and POSTs authorised as their signer, and the rest (see the module)
     moto_speed.apply()  # no directory listing and no lock-held pattern matching per request (see the module)
+    # DynamoDB's write units, table and indexes, as DynamoDB bills them, for the load run's bill (see the module)
+    write_meter.apply(Path(spec["ready_file"]).parent / write_meter.FILE_NAME)
     # Each request is a thread that blocks on its socket a few times; with the default 5 ms switch interval a
     # thread whose read returned waits up to 5 ms for the GIL behind a busy one, per I/O (the "convoy"): moto's
     # answers are short, so a shorter interval trades a little switching for much lower latency per call.

@@ -16,9 +16,12 @@ the axis secret, the scheduled functions' runs) are printed apart (`fixed_monthl
 `from_load_run` turns a load run's JSON into the measurements `estimate` takes, which are a dict: `documents`;
 `functions`: name → {"invocations", "billed_ms", "memory_mb"}; `aws_calls`: "service:Operation" → count (the
 functions' and Lambda's pollers' calls alike: SQS bills both); `transact_items`: items written inside
-TransactWriteItems calls; `api_requests`: the HTTP requests to the API a document needs (its creation and one read of
-its result: a load run's own polling is not an agency's); `s3_uploads`: presigned POSTs; `stored_bytes`: bytes in S3
-at the end; `dynamodb_item_bytes`: the mean size of an item in the tables at the end; `dynamodb_bytes`: their total.
+TransactWriteItems calls; `write_units`: DynamoDB's write units as the embedded moto metered them
+(devstack.write_meter: `writes`, `table_wru`, `index_wru`, `transactional_writes`; without them the bill falls back
+to a model from the call counts); `api_requests`: the HTTP requests to the API a document needs (its creation and one
+read of its result: a load run's own polling is not an agency's); `s3_uploads`: presigned POSTs; `stored_bytes`:
+bytes in S3 at the end; `dynamodb_item_bytes`: the mean size of an item in the tables at the end; `dynamodb_bytes`:
+their total.
 """
 
 from __future__ import annotations
@@ -137,19 +140,28 @@ def estimate(measured: dict[str, Any], prices: Prices = PRICES) -> list[BillLine
     add("SQS", "requests (functions and pollers)", count("sqs"), "requests", prices.sqs_request)
 
     item_bytes = float(measured.get("dynamodb_item_bytes") or 1024)
-    wru = _write_units(item_bytes)
-    plain_writes = count("dynamodb", _DYNAMODB_WRITES)
-    transact_items = int(measured.get("transact_items", 0))
-    batch_items = int(measured.get("batch_write_items", 0))
-    add("DynamoDB", f"write units ({wru} per {item_bytes / 1024:.1f} KB item; ×2 in a transaction)",
-        (plain_writes + batch_items) * wru + transact_items * 2 * wru, "WRU", prices.dynamodb_write_unit)
-    # Each write of a document's record is also written to the indexes that hold it (infra/resources.yaml:
-    # by_organ and by_month always, by_sweep while it waits, by_done_month once done): about 3.5 index writes per
-    # state change, every state change being one transaction (the record and its timeline event).
-    index_writes = count("dynamodb", frozenset({"TransactWriteItems"})) * float(measured.get("index_writes_per_change",
-                                                                                           3.5))
-    add("DynamoDB", "index writes (3.5 indexes per record write, modelled)", index_writes * wru, "WRU",
-        prices.dynamodb_write_unit)
+    metered = measured.get("write_units") or {}
+    if metered.get("writes"):
+        # What the embedded moto metered, write by write, by DynamoDB's rules (devstack.write_meter): each item's
+        # own size before and after, transactions at twice, each index by its projection and key changes.
+        add("DynamoDB", f"write units (metered: {metered['writes'] * scale:.0f} writes, "
+                        f"{metered.get('transactional_writes', 0) * scale:.0f} in transactions)",
+            metered["table_wru"], "WRU", prices.dynamodb_write_unit)
+        add("DynamoDB", "index writes (metered, by projection and key change)", metered.get("index_wru", 0), "WRU",
+            prices.dynamodb_write_unit)
+    else:
+        # No meter (a run before it existed): the mean item size for every write and 3.5 index writes per
+        # TransactWriteItems, the layout then (every state change a transaction, indexes projecting ALL).
+        wru = _write_units(item_bytes)
+        plain_writes = count("dynamodb", _DYNAMODB_WRITES)
+        transact_items = int(measured.get("transact_items", 0))
+        batch_items = int(measured.get("batch_write_items", 0))
+        add("DynamoDB", f"write units ({wru} per {item_bytes / 1024:.1f} KB item; ×2 in a transaction)",
+            (plain_writes + batch_items) * wru + transact_items * 2 * wru, "WRU", prices.dynamodb_write_unit)
+        index_writes = count("dynamodb", frozenset({"TransactWriteItems"})) * float(
+            measured.get("index_writes_per_change", 3.5))
+        add("DynamoDB", "index writes (3.5 indexes per record write, modelled)", index_writes * wru, "WRU",
+            prices.dynamodb_write_unit)
     reads = count("dynamodb", _DYNAMODB_READS) + int(measured.get("batch_get_items", count("dynamodb",
                                                                                           frozenset({"BatchGetItem"}))))
     add("DynamoDB", "read units (strongly consistent, upper bound)", reads * _read_units(item_bytes), "RRU",
@@ -215,6 +227,7 @@ def from_load_run(load: dict[str, Any], memory_mb: dict[str, int], *, latency_ms
         "functions": functions,
         "aws_calls": {op: int(round(c)) for op, c in calls.items()},
         "transact_items": int(load.get("transact_items") or 0),
+        "write_units": dict(load.get("write_units") or {}),
         "api_requests": 2 * n,
         "s3_uploads": n,
         "stored_bytes": int(load["s3"]["bytes"]),

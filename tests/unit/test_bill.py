@@ -50,6 +50,16 @@ def test_dynamodb_units_round_items_up_and_double_transactions():
     assert reads.quantity == pytest.approx(1000 * 4)
 
 
+def test_metered_write_units_replace_the_model_when_the_run_has_them():
+    measured = {**_measured(), "write_units": {"writes": 500, "table_wru": 700, "index_wru": 300,
+                                               "transactional_writes": 100}}
+    lines = estimate(measured)
+    writes = _line(lines, "DynamoDB", "write units (metered")
+    assert writes.quantity == pytest.approx(7000) and "5000 writes, 1000 in transactions" in writes.what
+    assert _line(lines, "DynamoDB", "index writes (metered").quantity == pytest.approx(3000)
+    assert not any("modelled" in line.what for line in lines)
+
+
 def test_kms_sign_is_priced_as_asymmetric_and_s3_reads_apart_from_writes():
     lines = estimate(_measured())
     assert _line(lines, "KMS", "Sign").cost == pytest.approx(1000 * PRICES.kms_asymmetric_request)
