@@ -154,9 +154,23 @@ def _image(table: Any, key: tuple[Any, Any]) -> tuple[int, dict[str, tuple[Any, 
         else:
             extra = projection.get("NonKeyAttributes", []) if kind == "INCLUDE" else []
             names = [n for n in dict.fromkeys([*table_keys, *index_keys, *extra]) if n in attrs]
-        projected = tuple(sorted((n, json.dumps(attrs[n].to_json(), sort_keys=True)) for n in names))
+        projected = tuple(sorted((n, json.dumps(_canon(attrs[n]), sort_keys=True)) for n in names))
         images[index.name] = (tuple(attrs[k].value for k in index_keys), projected, sum(sizes[n] for n in names))
     return sum(sizes.values()), images
+
+
+def _canon(value: Any) -> Any:
+    """A DynamoType (maps and lists of them nested) as plain JSON values, to compare images by."""
+    if hasattr(value, "type") and hasattr(value, "value"):
+        return {str(value.type): _canon(value.value)}
+    if isinstance(value, dict):
+        return {str(k): _canon(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_canon(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
 
 
 def _count(table_name: str, op: str, *, base: int, index: int, failed: bool) -> None:

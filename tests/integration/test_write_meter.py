@@ -66,7 +66,8 @@ def _update(client: Any, expression: str, values: dict[str, Any], condition: str
 
 def test_each_write_costs_what_dynamodb_bills(ddb: Any) -> None:
     big = "x" * 1500  # a 1.5 KB attribute: two units wherever it is written whole
-    item = {"pk": {"S": "p"}, "sk": {"S": "s"}, "a": {"S": "A"}, "k": {"S": "K"}, "body": {"S": big}}
+    item = {"pk": {"S": "p"}, "sk": {"S": "s"}, "a": {"S": "A"}, "k": {"S": "K"}, "body": {"S": big},
+            "nested": {"M": {"list": {"L": [{"S": "x"}, {"N": "1"}]}, "set": {"SS": ["b", "a"]}}}}
     # new: the table (2 units), ALL (2: the whole item), KEYS_ONLY (1); not in the sparse INCLUDE index
     assert _delta(ddb, lambda: ddb.put_item(TableName=TABLE, Item=item)) == (2, 3)
     # an attribute no index but ALL projects: the table and ALL only
@@ -79,6 +80,11 @@ def test_each_write_costs_what_dynamodb_bills(ddb: Any) -> None:
         TableName=TABLE, Key={"pk": {"S": "p"}, "sk": {"S": "s"}}, UpdateExpression="SET #s = :s",
         ExpressionAttributeNames={"#s": "state"}, ExpressionAttributeValues={":s": {"S": "DONE"}})) == (2, 3)
     assert _delta(ddb, _update(ddb, "SET note = :n", {":n": {"S": "3"}})) == (2, 2)  # INCLUDE does not hold it
+    # a change deep in a map is a change of what ALL projects
+    assert _delta(ddb, lambda: ddb.update_item(
+        TableName=TABLE, Key={"pk": {"S": "p"}, "sk": {"S": "s"}},
+        UpdateExpression="SET nested.#l = list_append(nested.#l, :v)",
+        ExpressionAttributeNames={"#l": "list"}, ExpressionAttributeValues={":v": {"L": [{"S": "y"}]}})) == (2, 2)
     # a lost condition still consumes the item's units, and writes no index
     assert _delta(ddb, _update(ddb, "SET note = :n", {":n": {"S": "2"}}, "attribute_not_exists(pk)")) == (2, 0)
     # small items in a transaction: twice the table's units; the indexes once
