@@ -10,6 +10,7 @@ status, so a redelivered dispatch finds a SENT row and changes nothing (at-least
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.dynamo import ConditionFailed, plain
@@ -27,9 +28,8 @@ class DeliveryRows:
 
     _table: Any
     _condition_failed: type[Exception]
-
-    def get_full(self, document_id: str) -> tuple[dict[str, Any] | None, list[dict], list[dict]]:
-        raise NotImplementedError  # DocumentStore's
+    #: DocumentStore.get_full (record, timeline, deliveries), which `forget_unconfirmed_sends` reads the rows with.
+    get_full: Callable[[str], tuple[dict[str, Any] | None, list[dict], list[dict]]]
 
     # -- deliveries ------------------------------------------------------------------------------------------
     def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.moto_tables import use_fake_aws
+
 TABLE = "moto-fixes"
 
 
@@ -24,10 +26,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from devstack import moto_fixes
 
     moto_fixes.apply()
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    use_fake_aws(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-southeast-1")
         client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",

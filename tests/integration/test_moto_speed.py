@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.moto_tables import use_fake_aws
+
 TABLE = "moto-speed"
 
 
@@ -25,10 +27,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from devstack import moto_speed
 
     moto_speed.apply()
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    use_fake_aws(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-southeast-1")
         client.create_table(

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from devstack import write_meter
+from tests.support.moto_tables import use_fake_aws
 
 TABLE = "meter"
 
@@ -26,10 +27,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactor
     from moto import mock_aws
 
     write_meter.apply(tmp_path_factory.mktemp("meter") / write_meter.FILE_NAME)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    use_fake_aws(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-southeast-1")
         client.create_table(
