@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.moto_tables import use_fake_aws
+from tests.support.moto_tables import REGION, mocked_aws
 
 TABLE = "moto-speed"
 
@@ -22,14 +22,12 @@ TABLE = "moto-speed"
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import boto3
-    from moto import mock_aws
 
     from devstack import moto_speed
 
     moto_speed.apply()
-    use_fake_aws(monkeypatch)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="ap-southeast-1")
+    with mocked_aws(monkeypatch):
+        client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(
             TableName=TABLE, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from devstack import write_meter
-from tests.support.moto_tables import use_fake_aws
+from tests.support.moto_tables import REGION, mocked_aws
 
 TABLE = "meter"
 
@@ -24,12 +24,10 @@ TABLE = "meter"
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import boto3
-    from moto import mock_aws
 
     write_meter.apply(tmp_path_factory.mktemp("meter") / write_meter.FILE_NAME)
-    use_fake_aws(monkeypatch)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="ap-southeast-1")
+    with mocked_aws(monkeypatch):
+        client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(
             TableName=TABLE, BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
