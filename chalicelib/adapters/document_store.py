@@ -14,8 +14,9 @@ twice and every event item was one more write, four of each per document; record
 event items, which `get_full` still reads and merges. The list stays small: a document has a handful of
 transitions, and what could repeat without bound (refused foreign uploads, sweep retries) is capped by its
 counter in the same condition, far below DynamoDB's 400 KB item limit. Each one also counts
-the record's `version` up and keeps the sparse index `by_sweep` (`sweep_state`, `sweep_due`) in step with the state
-(chalicelib.domain.sweep_rules): only records in AWAITING_UPLOAD, UPLOADED or SIGNED are in it, due when overdue.
+the record's `version` up and keeps the sparse index `by_sweep` in step with the state (chalicelib.domain.sweep_rules:
+`sweep_lane` and `sweep_from` set once on entering AWAITING_UPLOAD, UPLOADED or SIGNED and removed on leaving them,
+the due time `sweep_due` rewritten at each such state).
 
 Two month indexes serve the administrators (issue 9; chalicelib.domain.report_months, months in Vietnam time):
 - `by_month` (`gsi2pk` = `MONTH#YYYY-MM` of creation, `gsi2sk` = `<created_at>#<id>`): every record, written at
@@ -99,7 +100,8 @@ class DocumentStore(DeliveryRows):
     def create(self, record: dict[str, Any]) -> None:
         """Write a new record in `AWAITING_UPLOAD` with its first event; fails if the id exists."""
         at = record["created_at"]
-        indexed, _ = sweep_rules.index_fields(record["state"], int(time.time()))
+        due, keys, _ = sweep_rules.index_fields(record["state"], int(time.time()))
+        indexed = {**due, **keys}
         item = {
             "pk": doc_pk(record["document_id"]), "sk": META,
             "gsi1pk": f"ORG#{record['organ_id']}", "gsi1sk": f"{at}#{record['document_id']}",
@@ -175,7 +177,7 @@ class DocumentStore(DeliveryRows):
         """
         allowed = sorted(from_states if from_states is not None else states.sources(target))
         at = now_iso()
-        indexed, unindexed = sweep_rules.index_fields(target, int(time.time()))
+        indexed, keyed, unindexed = sweep_rules.index_fields(target, int(time.time()))
         done, undone = _done_fields(document_id, target, at)
         indexed, unindexed = {**indexed, **done}, (*unindexed, *undone)
         values: dict[str, Any] = {":target": target, ":at": at, ":one": 1}
@@ -186,6 +188,10 @@ class DocumentStore(DeliveryRows):
             names[f"#f{i}"] = key
             values[f":f{i}"] = value
             sets.append(f"#f{i} = :f{i}")
+        for i, (key, value) in enumerate(keyed.items()):  # by_sweep's keys: set once, kept while swept
+            names[f"#k{i}"] = key
+            values[f":k{i}"] = value
+            sets.append(f"#k{i} = if_not_exists(#k{i}, :k{i})")
         in_list = []
         for i, source in enumerate(allowed):
             values[f":s{i}"] = source
@@ -213,14 +219,15 @@ class DocumentStore(DeliveryRows):
         self._update(doc_pk(document_id), META, fields, condition=condition, values=values)
 
     # -- the sweep (chalicelib.outbound.sweep) and the upload binding ------------------------------------------
-    def due_for_sweep(self, state: str, now: int, limit: int) -> list[str]:
-        """Ids of records in `state` whose `sweep_due` is at or before `now`, oldest due first, at most `limit`
-        (the sparse index: no scan; eventually consistent, so the sweep reads each record again)."""
+    def due_for_sweep(self, now: int, limit: int) -> list[str]:
+        """Ids of records in flight whose `sweep_from` is at or before `now` (those that may be overdue), earliest
+        first, at most `limit` (the sparse index: no scan; eventually consistent, so the sweep reads each again)."""
         from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
         kwargs: dict[str, Any] = {
             "IndexName": sweep_rules.INDEX,
-            "KeyConditionExpression": Key(sweep_rules.STATE_FIELD).eq(state) & Key(sweep_rules.DUE_FIELD).lte(now),
+            "KeyConditionExpression": Key(sweep_rules.LANE_FIELD).eq(sweep_rules.LANE)
+            & Key(sweep_rules.FROM_FIELD).lte(now),
             "Limit": limit,
         }
         found: list[str] = []
@@ -232,6 +239,14 @@ class DocumentStore(DeliveryRows):
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return found[:limit]
 
+    def retime_sweep(self, document_id: str, due: int) -> None:
+        """A record the sweep found not yet due: its `sweep_from` moves up to `due` (never back), so the sweep
+        reads it again only when it may be due. Nothing when it left the index meanwhile."""
+        names = {"#lane": sweep_rules.LANE_FIELD, "#from": sweep_rules.FROM_FIELD}
+        with contextlib.suppress(ConditionFailed):
+            self._update_item(document_id, "SET #from = :due", "attribute_exists(#lane) AND #from < :due", names,
+                              {":due": due})
+
     def record_sweep_retry(self, document_id: str, *, state: str, version: int, due: int, free: Lease,
                            detail: dict[str, Any]) -> None:
         """The sweep retries a stuck record: count it (`sweep_retries_<state>`), push its due time to `due`, bump
@@ -241,11 +256,12 @@ class DocumentStore(DeliveryRows):
         version_cond, version_values = _version_condition(version)
         free_cond, free_values = _free_condition(free)
         at = now_iso()
-        names = {"#state": "state", "#due": sweep_rules.DUE_FIELD, "#counter": counter,
-                 "#version": sweep_rules.VERSION_FIELD}
+        names = {"#state": "state", "#due": sweep_rules.DUE_FIELD, "#from": sweep_rules.FROM_FIELD,
+                 "#counter": counter, "#version": sweep_rules.VERSION_FIELD}
         values = {":state": state, ":due": due, ":at": at, ":one": 1, **version_values, **free_values}
         event = append_event(names, values, _event(state, at, detail))
-        self._update_item(document_id, f"SET #due = :due, updated_at = :at, {event} ADD #counter :one, #version :one",
+        self._update_item(document_id, f"SET #due = :due, #from = :due, updated_at = :at, {event} "
+                                        "ADD #counter :one, #version :one",
                           f"#state = :state AND ({version_cond}) AND ({free_cond})", names, values)
 
     def record_foreign_upload(self, document_id: str, *, state: str, detail: dict[str, Any], limit: int) -> bool:

@@ -5,11 +5,17 @@ Why: every other way out of these states is an event (an upload notification, a 
 its timeout or by the OOM killer runs no `except` clause, and a message that failed `maxReceiveCount` times is in the
 DLQ; an upload that never comes produces no event at all. Without a sweep such a record waits forever.
 
-How the sweep finds them without a table scan: a sparse index (`by_sweep`, partition `sweep_state`, sort
-`sweep_due` in epoch seconds). Every transition INTO a swept state writes both fields (the due time counted from that
-moment), every transition OUT of one removes them (`index_fields`), so the index holds only the records in flight,
-and a query `sweep_state = S AND sweep_due <= now` is the overdue ones. Both writes happen in the document store's
-single transition primitive, so no writer can forget them.
+How the sweep finds them without a table scan: a sparse index (`by_sweep`, partition `sweep_lane`, sort
+`sweep_from` in epoch seconds). A record enters it once, when it enters the swept states (created, or retried out of
+`FAILED`), with `sweep_from` = that moment + the smallest bound (`MIN_BOUND_SECONDS`): no record can be overdue
+before then, whatever swept state it moves to. Moves between swept states leave both keys as they are (an update
+that changes no key or projected attribute writes nothing to a KEYS_ONLY index), and leaving the swept states
+removes them (`index_fields`): the index costs a record one put and one delete, not a delete and a put at every
+state (issue 11, the bill). The real due time is `sweep_due` on the record (not a key), rewritten by every
+transition into a swept state. A query `sweep_lane = LANE AND sweep_from <= now` gives the records that may be
+overdue; the sweep reads each again and decides on `sweep_due`; one that is not due yet has its `sweep_from` moved
+to its `sweep_due` (`retime`), so the sweep reads it again only when it may be due. Both kinds of write happen in
+the document store's transition primitive, so no writer can forget them.
 
 The bounds (seconds after entering the state):
 - `AWAITING_UPLOAD`: the presigned POST's lifetime plus `UPLOAD_GRACE_SECONDS` (an upload started before the URL
@@ -37,14 +43,18 @@ from chalicelib.core.settings import UPLOAD_URL_TTL_SECONDS
 from chalicelib.domain import states
 from chalicelib.domain.leases import DISPATCH, UPLOAD, LeaseFields, lease_until
 
-__all__ = ["DUE_FIELD", "INDEX", "MAX_SWEEP_RETRIES", "RETRY_FIELDS", "SIGNED_BOUND_SECONDS",
-           "STATE_FIELD", "SWEPT", "UPLOADED_BOUND_SECONDS", "UPLOAD_GRACE_SECONDS", "VERSION_FIELD",
-           "UNPROCESSED_UPLOAD", "Decision", "bound_seconds", "decide", "index_fields", "retry_after_seconds",
-           "worker_lease"]
+__all__ = ["DUE_FIELD", "FROM_FIELD", "INDEX", "LANE", "LANE_FIELD", "MAX_SWEEP_RETRIES", "MIN_BOUND_SECONDS",
+           "RETRY_FIELDS", "SIGNED_BOUND_SECONDS", "SWEPT", "UPLOADED_BOUND_SECONDS", "UPLOAD_GRACE_SECONDS",
+           "VERSION_FIELD", "UNPROCESSED_UPLOAD", "Decision", "bound_seconds", "decide", "index_fields",
+           "retry_after_seconds", "worker_lease"]
 
-#: The sparse index and its keys.
+#: The sparse index and its keys: one partition (`LANE`) for every record in flight (a province's volume is far
+#: below one index partition's 1,000 writes a second, two writes a document), sorted by `sweep_from`.
 INDEX = "by_sweep"
-STATE_FIELD = "sweep_state"
+LANE_FIELD = "sweep_lane"
+LANE = "inflight"
+FROM_FIELD = "sweep_from"
+#: The record's real due time (epoch seconds; not an index key).
 DUE_FIELD = "sweep_due"
 #: Counted up by every transition and by the sweep's own writes: the sweep's writes are conditional on the version it
 #: read, so a record that moved (or was retried by another sweep) in between is left alone.
@@ -56,6 +66,8 @@ UPLOAD_GRACE_SECONDS = 900
 UPLOADED_BOUND_SECONDS = 900
 SIGNED_BOUND_SECONDS = 1800
 MAX_SWEEP_RETRIES = 2
+#: The earliest a record can be overdue after entering the swept states: the smallest bound.
+MIN_BOUND_SECONDS = min(UPLOAD_URL_TTL_SECONDS + UPLOAD_GRACE_SECONDS, UPLOADED_BOUND_SECONDS, SIGNED_BOUND_SECONDS)
 
 RETRY_FIELDS = {states.AWAITING_UPLOAD: "sweep_retries_awaiting", states.UPLOADED: "sweep_retries_uploaded",
                 states.SIGNED: "sweep_retries_signed"}
@@ -64,6 +76,20 @@ UNPROCESSED_UPLOAD = "upload_not_processed"
 #: The lease whose holder is working on a record in that state (the sweep leaves a leased record alone).
 _WORKER_LEASE: dict[str, LeaseFields] = {states.AWAITING_UPLOAD: UPLOAD, states.UPLOADED: UPLOAD,
                                          states.SIGNED: DISPATCH}
+
+
+def index_fields(target: str, now: int) -> tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]:
+    """(fields to set, index keys to set where absent, fields to remove) of a transition to `target` at `now`
+    (epoch seconds): into a swept state the due time, and the index keys unless the record has them already (it
+    came from another swept state); out of them all three go (and FAILED clears the retry counters, so an
+    administrator's retry starts afresh)."""
+    if target in SWEPT:
+        return ({DUE_FIELD: now + bound_seconds(target)}, {LANE_FIELD: LANE, FROM_FIELD: now + MIN_BOUND_SECONDS},
+                ())
+    removed: tuple[str, ...] = (LANE_FIELD, FROM_FIELD, DUE_FIELD)
+    if target == states.FAILED:
+        removed += tuple(RETRY_FIELDS.values())
+    return {}, {}, removed
 
 
 def bound_seconds(state: str) -> int:
@@ -76,18 +102,6 @@ def retry_after_seconds(state: str) -> int:
     """After a sweep's retry, how long until the sweep looks at the record again."""
     return {states.AWAITING_UPLOAD: UPLOAD_GRACE_SECONDS, states.UPLOADED: UPLOADED_BOUND_SECONDS,
             states.SIGNED: SIGNED_BOUND_SECONDS}[state]
-
-
-def index_fields(target: str, now: int) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """(fields to set, fields to remove) of a transition to `target` at `now` (epoch seconds): into a swept state
-    the index keys with the new due time; out of them the keys go (and FAILED clears the retry counters, so an
-    administrator's retry starts afresh)."""
-    if target in SWEPT:
-        return {STATE_FIELD: target, DUE_FIELD: now + bound_seconds(target)}, ()
-    removed: tuple[str, ...] = (STATE_FIELD, DUE_FIELD)
-    if target == states.FAILED:
-        removed += tuple(RETRY_FIELDS.values())
-    return {}, removed
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ def decide(record: dict[str, Any] | None, now: int, *, upload_arrived: bool = Fa
         return Decision("leave", "gone")
     state = record.get("state")
     due = record.get(DUE_FIELD)
-    if state not in SWEPT or due is None or record.get(STATE_FIELD) != state:
+    if state not in SWEPT or due is None or record.get(LANE_FIELD) is None:
         return Decision("leave", "not_swept")
     if int(due) > now:
         return Decision("leave", "not_due")

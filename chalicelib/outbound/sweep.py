@@ -30,8 +30,8 @@ from chalicelib.outbound.sign_upload import enqueue_dispatch, enqueue_upload
 
 __all__ = ["BATCH", "SOURCE", "sweep_documents", "sweep_one"]
 
-#: Records looked at per state and run; the rest wait for the next run (five minutes later).
-BATCH = 200
+#: Records looked at per run; the rest wait for the next run (five minutes later).
+BATCH = 600
 #: `eventSource` of the upload messages the sweep sends (logged by the signing handler like any other).
 SOURCE = "edoc-gateway:sweep"
 #: Stop starting records when the invocation has less than this left (ms).
@@ -44,26 +44,31 @@ def _message(reason: str) -> str:
 
 
 def sweep_documents(*, now: int | None = None, remaining_ms: Callable[[], int] | None = None) -> dict[str, int]:
-    """One run: every overdue record of every swept state (up to BATCH each). Returns the count per outcome."""
+    """One run: every record that may be overdue (up to BATCH). Returns the count per outcome."""
     store = get_document_store()
     moment = int(time.time()) if now is None else now
     outcomes: Counter[str] = Counter()
-    for state in sweep_rules.SWEPT:
-        for document_id in store.due_for_sweep(state, moment, BATCH):
-            if remaining_ms is not None and remaining_ms() < _RESERVE_MS:
-                logger.info("sweep out of time", extra=dict(outcomes))
-                return dict(outcomes)
-            outcomes[sweep_one(store, document_id, moment)] += 1
+    for document_id in store.due_for_sweep(moment, BATCH):
+        if remaining_ms is not None and remaining_ms() < _RESERVE_MS:
+            logger.info("sweep out of time", extra=dict(outcomes))
+            return dict(outcomes)
+        outcomes[sweep_one(store, document_id, moment)] += 1
     if outcomes:
         logger.info("documents swept", extra=dict(outcomes))
     return dict(outcomes)
 
 
 def sweep_one(store: DocumentStore, document_id: str, now: int) -> str:
-    """Resolve one overdue record; returns the outcome (`expired`, `retried`, `failed`, `left`, `raced`)."""
+    """Resolve one record that may be overdue; returns the outcome (`expired`, `retried`, `failed`, `left`,
+    `retimed`: not due yet, looked at again when it may be; `raced`)."""
     record = store.get(document_id)
-    arrived = bool(record and record.get("state") == states.AWAITING_UPLOAD and _upload_arrived(record))
+    due = int((record or {}).get(sweep_rules.DUE_FIELD) or 0)
+    arrived = bool(record and record.get("state") == states.AWAITING_UPLOAD and due <= now
+                   and _upload_arrived(record))
     decision = sweep_rules.decide(record, now, upload_arrived=arrived)
+    if record is not None and decision.reason == "not_due":
+        store.retime_sweep(document_id, due)
+        return "retimed"
     if record is None or decision.action == "leave":
         return "left"
     state = record["state"]

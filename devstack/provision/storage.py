@@ -38,8 +38,8 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "AttributeDefinitions": [
             *({"AttributeName": n, "AttributeType": "S"}
-              for n in ("pk", "sk", "gsi1pk", "gsi1sk", "sweep_state", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")),
-            {"AttributeName": "sweep_due", "AttributeType": "N"}],
+              for n in ("pk", "sk", "gsi1pk", "gsi1sk", "sweep_lane", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")),
+            {"AttributeName": "sweep_from", "AttributeType": "N"}],
         "GlobalSecondaryIndexes": [{
             "IndexName": DOCUMENTS_GSI,
             "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
@@ -48,8 +48,8 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
         }, {
             # sparse, for sweep_documents (chalicelib.domain.sweep_rules)
             "IndexName": SWEEP_GSI,
-            "KeySchema": [{"AttributeName": "sweep_state", "KeyType": "HASH"},
-                          {"AttributeName": "sweep_due", "KeyType": "RANGE"}],
+            "KeySchema": [{"AttributeName": "sweep_lane", "KeyType": "HASH"},
+                          {"AttributeName": "sweep_from", "KeyType": "RANGE"}],
             "Projection": {"ProjectionType": "KEYS_ONLY"},
         }, {
             # the admin search by creation month (chalicelib.admin.search)

@@ -38,8 +38,8 @@ class InMemoryDocumentStore:
     def create(self, record: dict[str, Any]) -> None:
         if record["document_id"] in self.records:
             raise ConditionFailed(record["document_id"])
-        indexed, _ = sweep_rules.index_fields(record["state"], self.now())
-        self.records[record["document_id"]] = {**copy.deepcopy(record), **indexed, sweep_rules.VERSION_FIELD: 1}
+        due, keys, _ = sweep_rules.index_fields(record["state"], self.now())
+        self.records[record["document_id"]] = {**copy.deepcopy(record), **due, **keys, sweep_rules.VERSION_FIELD: 1}
         self.events[record["document_id"]] = [{"state": record["state"], "at": record["created_at"]}]
 
     def get(self, document_id: str) -> dict[str, Any] | None:
@@ -86,9 +86,10 @@ class InMemoryDocumentStore:
                 or (free and not self._free(record, free))):
             raise ConditionFailed(document_id)
         at = now_iso()
-        indexed, unindexed = sweep_rules.index_fields(target, self.now())
+        indexed, keyed, unindexed = sweep_rules.index_fields(target, self.now())
         record.update({"state": target, "updated_at": at, **copy.deepcopy(fields or {}),
                        **(claim.values() if claim else {}), **indexed,
+                       **{k: v for k, v in keyed.items() if k not in record},
                        sweep_rules.VERSION_FIELD: record.get(sweep_rules.VERSION_FIELD, 0) + 1})
         for name in (*remove, *((lease.fields.owner, lease.fields.until) if lease else ()), *unindexed):
             record.pop(name, None)
@@ -99,11 +100,16 @@ class InMemoryDocumentStore:
                                                                          if event_detail else {})})
 
     # -- the sweep and the upload binding -----------------------------------------------------------------------
-    def due_for_sweep(self, state: str, now: int, limit: int) -> list[str]:
+    def due_for_sweep(self, now: int, limit: int) -> list[str]:
         due = [r for r in self.records.values()
-               if r.get(sweep_rules.STATE_FIELD) == state and r.get(sweep_rules.DUE_FIELD, now + 1) <= now]
-        due.sort(key=lambda r: (r[sweep_rules.DUE_FIELD], r["document_id"]))
+               if r.get(sweep_rules.LANE_FIELD) == sweep_rules.LANE and r.get(sweep_rules.FROM_FIELD, now + 1) <= now]
+        due.sort(key=lambda r: (r[sweep_rules.FROM_FIELD], r["document_id"]))
         return [r["document_id"] for r in due[:limit]]
+
+    def retime_sweep(self, document_id: str, due: int) -> None:
+        record = self.records.get(document_id)
+        if record is not None and sweep_rules.LANE_FIELD in record and record[sweep_rules.FROM_FIELD] < due:
+            record[sweep_rules.FROM_FIELD] = due
 
     def record_sweep_retry(self, document_id: str, *, state: str, version: int, due: int, free: Lease,
                            detail: dict[str, Any]) -> None:
@@ -113,7 +119,8 @@ class InMemoryDocumentStore:
             raise ConditionFailed(document_id)
         counter = sweep_rules.RETRY_FIELDS[state]
         at = now_iso()
-        record.update({sweep_rules.DUE_FIELD: due, "updated_at": at, counter: record.get(counter, 0) + 1,
+        record.update({sweep_rules.DUE_FIELD: due, sweep_rules.FROM_FIELD: due, "updated_at": at,
+                       counter: record.get(counter, 0) + 1,
                        sweep_rules.VERSION_FIELD: record.get(sweep_rules.VERSION_FIELD, 0) + 1})
         self.events[document_id].append({"state": state, "at": at, "detail": dict(detail)})
 

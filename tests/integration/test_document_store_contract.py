@@ -145,16 +145,33 @@ class TestSweepIndexContract:
         done = _record(store)
         store.transition(done, "REJECTED", fields={"reason": "not_pdf"})
         now = int(time.time())
-        assert store.get(waiting)["sweep_state"] == "AWAITING_UPLOAD"
+        assert store.get(waiting)["sweep_lane"] == sweep_rules.LANE
         assert store.get(waiting)["sweep_due"] >= now + sweep_rules.bound_seconds("AWAITING_UPLOAD") - 5
-        assert store.get(signed)["sweep_state"] == "SIGNED"
-        assert "sweep_state" not in store.get(done) and "sweep_due" not in store.get(done)
-        assert waiting not in store.due_for_sweep("AWAITING_UPLOAD", now, 100), "not due yet"
-        later = now + sweep_rules.bound_seconds("AWAITING_UPLOAD") + 10
-        assert waiting in store.due_for_sweep("AWAITING_UPLOAD", later, 100)
-        assert done not in store.due_for_sweep("AWAITING_UPLOAD", later, 100)
-        assert signed in store.due_for_sweep("SIGNED", now + sweep_rules.SIGNED_BOUND_SECONDS + 10, 100)
-        assert signed not in store.due_for_sweep("UPLOADED", now + 10**6, 100)
+        assert store.get(signed)["sweep_lane"] == sweep_rules.LANE
+        assert not {"sweep_lane", "sweep_from", "sweep_due"} & set(store.get(done))
+        assert waiting not in store.due_for_sweep(now, 100), "cannot be overdue yet"
+        soonest = now + sweep_rules.MIN_BOUND_SECONDS + 10
+        assert {waiting, signed} <= set(store.due_for_sweep(soonest, 100))
+        assert done not in store.due_for_sweep(now + 10**6, 100)
+
+    def test_moves_between_swept_states_keep_the_index_keys_and_a_retime_moves_them_up(self, store: Any) -> None:
+        from chalicelib.domain import sweep_rules
+
+        document_id = _record(store)
+        first = store.get(document_id)
+        store.transition(document_id, "UPLOADED")
+        moved = store.get(document_id)
+        assert moved["sweep_from"] == first["sweep_from"], "the index entry is written once"
+        assert moved["sweep_due"] >= first["sweep_from"]
+        store.retime_sweep(document_id, moved["sweep_due"])
+        assert store.get(document_id)["sweep_from"] == moved["sweep_due"]
+        store.retime_sweep(document_id, moved["sweep_due"] - 100)
+        assert store.get(document_id)["sweep_from"] == moved["sweep_due"], "never moved back"
+        assert document_id not in store.due_for_sweep(moved["sweep_due"] - 1, 100)
+        assert document_id in store.due_for_sweep(moved["sweep_due"], 100)
+        store.transition(document_id, "FAILED", fields={"reason": "stuck_uploaded"})
+        store.retime_sweep(document_id, moved["sweep_due"] + 100)  # out of the index: nothing
+        assert sweep_rules.FROM_FIELD not in store.get(document_id)
 
     def test_every_transition_counts_the_version_and_an_old_version_loses(self, store: Any) -> None:
         document_id = _record(store)
@@ -165,7 +182,7 @@ class TestSweepIndexContract:
             store.transition(document_id, "FAILED", expect_version=1)
         store.transition(document_id, "FAILED", expect_version=2, fields={"reason": "stuck_uploaded"})
         record = store.get(document_id)
-        assert record["state"] == "FAILED" and record["version"] == 3 and "sweep_state" not in record
+        assert record["state"] == "FAILED" and record["version"] == 3 and "sweep_lane" not in record
 
     def test_a_held_lease_blocks_a_probe_and_a_free_one_does_not(self, store: Any) -> None:
         document_id = _record(store, "SIGNED")
@@ -195,7 +212,7 @@ class TestSweepIndexContract:
         assert record["state"] == "UPLOADED" and record["sweep_retries_uploaded"] == 1
         assert record["sweep_due"] == 12345 and record["version"] == version + 1
         assert events[-1]["state"] == "UPLOADED" and events[-1]["detail"] == {"sweep": "retried", "attempt": 1}
-        assert document_id in store.due_for_sweep("UPLOADED", 12345, 100)
+        assert document_id in store.due_for_sweep(12345, 100)
         store.transition(document_id, "FAILED", fields={"reason": "stuck_uploaded"})
         assert "sweep_retries_uploaded" not in store.get(document_id), "FAILED clears the counters"
 

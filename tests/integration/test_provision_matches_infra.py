@@ -218,7 +218,7 @@ def test_tables_match(infra: dict[str, Any], local: dict[str, Any]) -> None:
     # write nothing to them)
     assert documents["gsis"] == {"by_organ": {"keys": {"gsi1pk": ["HASH", "S"], "gsi1sk": ["RANGE", "S"]},
                                               "projection": "KEYS_ONLY"},
-                                 "by_sweep": {"keys": {"sweep_state": ["HASH", "S"], "sweep_due": ["RANGE", "N"]},
+                                 "by_sweep": {"keys": {"sweep_lane": ["HASH", "S"], "sweep_from": ["RANGE", "N"]},
                                               "projection": "KEYS_ONLY"},
                                  # the admin search and the monthly report (issue 9)
                                  "by_month": {"keys": {"gsi2pk": ["HASH", "S"], "gsi2sk": ["RANGE", "S"]},

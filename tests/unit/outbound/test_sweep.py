@@ -52,7 +52,9 @@ def _dispatch_ids(ports: Ports) -> list[str]:
 
 def test_an_upload_that_never_came_expires_after_the_url_and_the_grace(ports: Ports) -> None:
     document_id, _ = _created(ports)
-    assert sweep_documents(now=_later(UPLOAD_URL_TTL_SECONDS)) == {}, "the URL's life plus grace is not over yet"
+    early = _later(UPLOAD_URL_TTL_SECONDS)
+    assert sweep_documents(now=early) == {"retimed": 1}, "the URL's life plus grace is not over yet"
+    assert sweep_documents(now=early) == {}, "retimed to its due time: not read again before it"
     assert ports.store.get(document_id)["state"] == "AWAITING_UPLOAD"
 
     outcome = sweep_documents(now=_later(UPLOAD_URL_TTL_SECONDS + sweep_rules.UPLOAD_GRACE_SECONDS))
@@ -60,7 +62,7 @@ def test_an_upload_that_never_came_expires_after_the_url_and_the_grace(ports: Po
     assert outcome == {"expired": 1}
     record, events, _ = ports.store.get_full(document_id)
     assert record["state"] == "EXPIRED" and record["reason"] == "upload_expired" and record["reason_message"]
-    assert "sweep_state" not in record and "sweep_due" not in record
+    assert not {"sweep_lane", "sweep_from", "sweep_due"} & set(record)
     assert events[-1]["state"] == "EXPIRED" and events[-1]["detail"] == {"by": "sweep", "reason": "upload_expired"}
     assert sweep_documents(now=_later(10**6)) == {}, "out of the index: never looked at again"
 
@@ -103,7 +105,9 @@ def test_a_stuck_record_is_retried_a_bounded_number_of_times_then_fails_with_its
     document_id, _ = _created(ports)
     _into(ports, document_id, *path)
     bound = sweep_rules.bound_seconds(state)
-    assert sweep_documents(now=_later(bound - 60)) == {}
+    early = _later(bound - 60)
+    assert sweep_documents(now=early) in ({}, {"retimed": 1}), "not due yet (read once if it may have been)"
+    assert sweep_documents(now=early) == {}
 
     moment = _later(bound)
     for attempt in range(1, sweep_rules.MAX_SWEEP_RETRIES + 1):
@@ -144,6 +148,8 @@ def test_a_retry_of_the_pipeline_itself_pushes_the_due_time(ports: Ports) -> Non
     ports.store.now = lambda: int(time.time()) + 600  # type: ignore[method-assign]  # a redelivery 10 min later
     ports.store.transition(document_id, "UPLOADED", from_states=frozenset({"AWAITING_UPLOAD", "UPLOADED"}))
     assert ports.store.get(document_id)["sweep_due"] >= first_due + 600
+    assert sweep_documents(now=first_due + 1) == {"retimed": 1}, "read, found not due, looked at later"
+    assert ports.store.get(document_id)["sweep_from"] == ports.store.get(document_id)["sweep_due"]
     assert sweep_documents(now=first_due + 1) == {}
 
 
