@@ -39,17 +39,24 @@ class DeliveryRows:
         """
         return self.open_delivery(document_id, organ_id)[0]
 
-    def open_delivery(self, document_id: str, organ_id: str, package_sha256: str | None = None
-                      ) -> tuple[dict[str, Any], bool]:
+    def open_delivery(self, document_id: str, organ_id: str, package_sha256: str | None = None,
+                      earlier: frozenset[str] = frozenset(), earlier_at: str = "") -> tuple[dict[str, Any], bool]:
         """`(row, created)`: the new `PENDING` row, or the existing one (a retry) with `created` False. With
         `package_sha256` a new row also records the first send attempt as `note_send_attempt` would: one PutItem, not
-        a PutItem and an UpdateItem (issue 11). An existing row comes back with the lost condition itself
-        (`ReturnValuesOnConditionCheckFailure`), not from a second read; its hashes are for the caller to reconcile."""
+        a PutItem and an UpdateItem (issue 11); `earlier`: hashes an earlier attempt may have sent without a row (the
+        first attempt's intents, kept on the record, made at `earlier_at`: the row's `first_attempt_at`, from which
+        the axis's list of sends is read), for the caller to reconcile like any other. An existing row
+        comes back with the lost condition itself (`ReturnValuesOnConditionCheckFailure`), not from a second read;
+        its hashes are for the caller to reconcile."""
         at = now_iso()
         item: dict[str, Any] = {"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
                                 "status": "PENDING", "updated_at": at, "attempts": 1}
+        hashes = set(earlier) | ({package_sha256} if package_sha256 else set())
+        if hashes:
+            item.update(package_hashes=hashes, first_attempt_at=(earlier_at if earlier else "") or at,
+                        last_attempt_at=at)
         if package_sha256:
-            item.update(package_hashes={package_sha256}, send_attempts=1, first_attempt_at=at, last_attempt_at=at)
+            item["send_attempts"] = 1
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)",
                                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -82,6 +89,23 @@ class DeliveryRows:
                 ExpressionAttributeValues={":sent": "SENT", ":pending": "PENDING", ":doc": axis_doc_id, ":at": at,
                                            ":p": paper, ":sha": package_sha256, ":r": reconciled, ":empty": [],
                                            ":h": [entry]})
+        except self._condition_failed as exc:
+            raise ConditionFailed(f"{document_id}/{organ_id}") from exc
+
+    def put_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
+                          package_sha256: str) -> None:
+        """The row of a recipient served by a dispatch's first attempt, written once, `SENT` (issue 11: one write,
+        not an intent and then SENT): that attempt's claim recorded the package's hash on the record before the
+        send (`send_intents`), which is what a crash after the send is reconciled from. ConditionFailed when a row
+        is there already."""
+        at = now_iso()
+        item = {"pk": doc_pk(document_id), "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id, "status": "SENT",
+                "updated_at": at, "attempts": 1, "package_hashes": {package_sha256}, "send_attempts": 1,
+                "first_attempt_at": at, "last_attempt_at": at, "axis_doc_id": axis_doc_id, "sent_at": at,
+                "paper": paper, "package_sha256": package_sha256, "reconciled": False,
+                "history": [{"status": "SENT", "at": at}]}
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except self._condition_failed as exc:
             raise ConditionFailed(f"{document_id}/{organ_id}") from exc
 

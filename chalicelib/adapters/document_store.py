@@ -285,11 +285,16 @@ class DocumentStore(DeliveryRows):
     def claim(self, document_id: str, lease: Lease, *, in_state: str | None = None, item: str = META,
               condition: str = "", values: dict[str, Any] | None = None, fields: dict[str, Any] | None = None,
               names: dict[str, str] | None = None, keep: dict[str, Any] | None = None,
-              add: dict[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Lease:
+              add: dict[str, Any] | None = None, remove: tuple[str, ...] = (), absent: tuple[str, ...] = ()
+              ) -> Lease:
         """Take `lease` on the item (the record, or `item` = another sort key of the document) if nobody holds one of
-        its kind, the record is `in_state` (when given) and `condition` holds, writing `fields` with it (`keep`:
-        written only where absent; `add`: counters added to; `remove`: fields dropped). Raises ConditionFailed
-        otherwise."""
+        its kind, the record is `in_state` (when given), has none of the fields `absent` and `condition` holds,
+        writing `fields` with it (`keep`: written only where absent; `add`: counters added to; `remove`: fields
+        dropped). Raises ConditionFailed otherwise."""
+        if absent:
+            names = {**(names or {}), **{f"#absent{i}": name for i, name in enumerate(absent)}}
+            unset = " AND ".join(f"attribute_not_exists(#absent{i})" for i in range(len(absent)))
+            condition = f"({condition}) AND {unset}" if condition else unset
         if in_state is not None:
             condition = f"({condition}) AND #state = :in_state" if condition else "#state = :in_state"
             values = {**(values or {}), ":in_state": in_state}

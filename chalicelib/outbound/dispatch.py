@@ -4,14 +4,18 @@ Why one `sendEdoc` per recipient: `Paper` (NĐ 30 Art. 23(4)) sits in the packag
 set per recipient, and each recipient's delivery is then tracked (and retried) on its own. The package is built
 at most twice (Paper 0 and 1), streamed to /tmp, never held in memory.
 
-Exactly once per recipient: the record is claimed with a lease, each recipient gets a `PENDING` delivery row
-(the intent) before its send and `SENT` with the axis DocId after; a retry skips recipients already `SENT`.
-Before each sendEdoc the row also records the package's SHA-256 (`package_hashes`: the packages whose fate is
-unknown). A send whose answer never came (timeout, dropped connection, or a worker killed between sending and
-recording) leaves its hash there, and the next attempt first RECONCILES: it asks the axis for our recent sends
-to that recipient (getSentEdocList without docId, `AxisClient.list_sent_edocs`) and, if one carries a listed
-hash, records that DocId as `SENT` (`reconciled`) instead of sending again. Packages are rebuilt byte for byte
-(the edXML trace time is the record's `dispatch_started_at`), so every attempt usually has the same hash.
+Exactly once per recipient: the record is claimed with a lease, and every send has its intent recorded before
+it. The first attempt builds the packages before its claim, and the claim itself records each recipient's package
+SHA-256 on the record (`send_intents`); each send is then followed by one write, the recipient's row `SENT` with
+the axis DocId (issue 11: a row written once instead of an intent row and an update). Any later attempt (a retry,
+or an administrator's) opens a `PENDING` row before each send, carrying the hashes the first attempt recorded for
+that recipient, and records each further attempt's hash on it (`package_hashes`: the packages whose fate is
+unknown); a retry skips recipients already `SENT`. A send whose answer never came (timeout, dropped connection,
+or a worker killed between sending and recording) leaves its hash there (on the record or on the row), and the
+next attempt first RECONCILES: it asks the axis for our recent sends to that recipient (getSentEdocList without
+docId, `AxisClient.list_sent_edocs`) and, if one carries a listed hash, records that DocId as `SENT` (`reconciled`)
+instead of sending again. Packages are rebuilt byte for byte (the edXML trace time is the record's
+`dispatch_started_at`), so every attempt usually has the same hash.
 
 What is and is not verified of the real axis (docs/axis-protocol.md#getsentedoclist-without-docid): getSentEdocList is
 documented with `docId` only, answering per recipient `toCode`, `sendStatus`, `receiveStatus` and times. Listing without
@@ -69,8 +73,9 @@ from chalicelib.outbound.packages import (
 from chalicelib.standards.axis_protocol import sha256_file
 from chalicelib.standards.edxml import AttachmentSource
 
-__all__ = ["FAILURE_REASONS", "IN_PLACE_TRIES", "LEASE_SECONDS", "MAX_RECEIVES", "OutOfTime", "RetryLater",
-           "SendUnconfirmed", "backoff_seconds", "call_seconds", "delay_redelivery", "deliver", "process_dispatch"]
+__all__ = ["FAILURE_REASONS", "IN_PLACE_TRIES", "LEASE_SECONDS", "MAX_RECEIVES", "SEND_INTENTS", "OutOfTime",
+           "RetryLater", "SendUnconfirmed", "backoff_seconds", "call_seconds", "delay_redelivery", "deliver",
+           "intents", "process_dispatch", "send_first"]
 
 LEASE_SECONDS = 90
 #: The dispatch queue's maxReceiveCount (infra/resources.yaml): on this receive the record goes FAILED.
@@ -82,6 +87,9 @@ IN_PLACE_TRIES = 3
 #: after an answer that may hide a stored package, so that an axis still storing it has time to list it before the
 #: reconciling getSentEdocList (a window, not a guarantee: see the module docstring).
 _IN_PLACE_PAUSE_SHARE = {"refused": 0.01, "unknown": 0.1}
+#: On the record, written by the first attempt's claim: `"<organ_id> <sha256>"` for each recipient's package, the
+#: intents that attempt's sends are reconciled from if it dies after one (removed at DISPATCHED).
+SEND_INTENTS = "send_intents"
 #: Reasons a dispatch writes on a FAILED record (the admin API moves such records back to SIGNED).
 FAILURE_REASONS = frozenset({"axis_rejected", "axis_unavailable", "axis_send_unconfirmed"})
 #: HTTP statuses by which the axis says it did not take the request (overload, unavailable): nothing stored.
@@ -136,46 +144,54 @@ def process_dispatch(document_id: str, *, receive_count: int = 1,
     if receive_count < MAX_RECEIVES and not deadline.allows(call_seconds()):
         raise OutOfTime(document_id)  # a batch's last records when the axis is slow: not worth a half call
     lease = Lease.new(DISPATCH, LEASE_SECONDS)
-    started = {}
-    if not record.get("dispatch_started_at"):  # fixed once: the edXML trace time, so rebuilds hash the same
-        started["dispatch_started_at"] = record["dispatch_started_at"] = now_iso()
-        # Lets poll_axis match status packages to it. Once, before the claim that writes `dispatch_started_at`
-        # (issue 11: not a PutItem per attempt): a run that dies after this and before the claim does it again.
-        remember_sent_document(package_header(record, []).document_id, record["document_id"], record["organ_id"])
-    try:
-        store.claim(document_id, lease, in_state=states.SIGNED, fields=started)
-    except ConditionFailed:
-        current = store.get(document_id) or {}
-        if current.get("state") == states.SIGNED:
-            raise RetryLater(document_id, until=lease_until(current, DISPATCH)) from None
-        return
-    try:
-        with tempfile.TemporaryDirectory(prefix="dispatch-") as tmp:
-            sent = _send_all(store, record, tmp, deadline)
-    except AxisBusinessError as exc:
-        logger.warning("axis refused the package", extra={"document_id": document_id, "error_code": exc.error_code})
-        _fail_permanently(store, document_id, receive_count, {
-            "reason": "axis_rejected", "reason_message": "Trục liên thông từ chối gói tin.",
-            "axis_error_code": exc.error_code, "axis_error": exc.error_desc[:500]}, lease)
-        return
-    except SendUnconfirmed as exc:
-        logger.warning("send unconfirmed", extra={"document_id": document_id, "to": exc.organ_id,
-                                                  "detail": exc.detail})
-        _fail_permanently(store, document_id, receive_count, {
-            "reason": "axis_send_unconfirmed",
-            "reason_message": "Không xác định được gói tin đã lên Trục hay chưa; cần kiểm tra trước khi gửi lại.",
-            "unconfirmed_recipient": exc.organ_id, "axis_error": exc.detail[:500]}, lease)
-        return
-    except Exception as exc:  # transient (5xx, timeouts), but also auth refusals, AWS errors, bugs: retried
-        if receive_count >= MAX_RECEIVES:
-            store.transition(document_id, states.FAILED, fields={
-                "reason": "axis_unavailable", "reason_message": "Không gửi được lên Trục sau nhiều lần thử.",
-                "last_error": type(exc).__name__, "dispatch_attempts": receive_count}, lease=lease)
-        else:
-            store.release(document_id, lease)
-        raise
+    first = not record.get("dispatch_started_at")
+    started: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="dispatch-") as tmp:
+        plan = None
+        if first:  # fixed once: the edXML trace time, so rebuilds hash the same
+            started["dispatch_started_at"] = record["dispatch_started_at"] = now_iso()
+            # Lets poll_axis match status packages to it. Once, before the claim that writes `dispatch_started_at`
+            # (issue 11: not a PutItem per attempt): a run that dies after this and before the claim does it again.
+            remember_sent_document(package_header(record, []).document_id, record["document_id"], record["organ_id"])
+            # Built before the claim, whose write records what is about to be sent (SEND_INTENTS): the first
+            # attempt writes each recipient's row once, SENT (issue 11), instead of an intent row before each send.
+            plan = _prepare(record, tmp)
+            started[SEND_INTENTS] = {f"{organ_id} {package[1]}" for organ_id, (package, _) in plan.items()}
+        try:
+            store.claim(document_id, lease, in_state=states.SIGNED, fields=started,
+                        absent=("dispatch_started_at",) if first else ())
+        except ConditionFailed:
+            current = store.get(document_id) or {}
+            if current.get("state") == states.SIGNED:
+                raise RetryLater(document_id, until=lease_until(current, DISPATCH)) from None
+            return
+        try:
+            sent = _send_all(store, record, plan or _prepare(record, tmp), deadline, first=first)
+        except AxisBusinessError as exc:
+            logger.warning("axis refused the package", extra={"document_id": document_id,
+                                                              "error_code": exc.error_code})
+            _fail_permanently(store, document_id, receive_count, {
+                "reason": "axis_rejected", "reason_message": "Trục liên thông từ chối gói tin.",
+                "axis_error_code": exc.error_code, "axis_error": exc.error_desc[:500]}, lease)
+            return
+        except SendUnconfirmed as exc:
+            logger.warning("send unconfirmed", extra={"document_id": document_id, "to": exc.organ_id,
+                                                      "detail": exc.detail})
+            _fail_permanently(store, document_id, receive_count, {
+                "reason": "axis_send_unconfirmed",
+                "reason_message": "Không xác định được gói tin đã lên Trục hay chưa; cần kiểm tra trước khi gửi lại.",
+                "unconfirmed_recipient": exc.organ_id, "axis_error": exc.detail[:500]}, lease)
+            return
+        except Exception as exc:  # transient (5xx, timeouts), but also auth refusals, AWS errors, bugs: retried
+            if receive_count >= MAX_RECEIVES:
+                store.transition(document_id, states.FAILED, fields={
+                    "reason": "axis_unavailable", "reason_message": "Không gửi được lên Trục sau nhiều lần thử.",
+                    "last_error": type(exc).__name__, "dispatch_attempts": receive_count}, lease=lease)
+            else:
+                store.release(document_id, lease)
+            raise
     store.transition(document_id, states.DISPATCHED, fields={"dispatched_at": now_iso(), "recipients_sent": sent},
-                     lease=lease)
+                     remove=(SEND_INTENTS,), lease=lease)
     logger.info("document dispatched", extra={"document_id": document_id, "recipients": sent})
 
 
@@ -192,33 +208,93 @@ def _fail_permanently(store: DocumentStore, document_id: str, receive_count: int
     store.transition(document_id, states.FAILED, fields={**fields, "dispatch_attempts": receive_count}, lease=lease)
 
 
-def _send_all(store: DocumentStore, record: dict[str, Any], tmp: str, deadline: Deadline | None = None) -> int:
-    """Build the package(s) and send to each recipient whose delivery is not `SENT` yet."""
+Plan = dict[str, tuple[tuple[str, str], bool]]
+
+
+def _prepare(record: dict[str, Any], tmp: str) -> Plan:
+    """Each recipient's package, `organ_id → ((path, sha256), paper)`: the signed PDF downloaded once and the
+    package built at most twice (Paper 0 and 1), in the recipients' order."""
     metadata = record["metadata"]
     recipients: list[str] = metadata["recipients"]
     agencies = get_agency_registry().cached_many([record["organ_id"], *recipients])
     sender = agencies[record["organ_id"]]
-    client = axis_client_for(sender.organ_id)
     signed_pdf = os.path.join(tmp, "signed.pdf")
     get_objects().download(record["signed_key"], signed_pdf)
     packages: dict[bool, tuple[str, str]] = {}  # paper flag → (path, sha256)
+    plan: Plan = {}
     for organ_id in recipients:
         recipient = agencies.get(organ_id)
         paper = bool(recipient and recipient.paper)
-        if paper not in packages:  # built before the row, whose first attempt records the package's hash
+        if paper not in packages:
             path = _build_package(record, sender, [agencies.get(r) or unknown_agency(r) for r in recipients],
                                   signed_pdf, paper, tmp)
             packages[paper] = (path, sha256_file(path))
-        delivery, created = store.open_delivery(record["document_id"], organ_id, packages[paper][1])
+        plan[organ_id] = (packages[paper], paper)
+    return plan
+
+
+def _send_all(store: DocumentStore, record: dict[str, Any], plan: Plan, deadline: Deadline | None = None, *,
+              first: bool = False) -> int:
+    """Send to each recipient whose delivery is not `SENT` yet. `first`: this run's claim recorded the packages'
+    hashes on the record (SEND_INTENTS) and no row exists yet, so each send goes out at once and its row is written
+    once, SENT (`send_first`). Otherwise each recipient's row is opened before its send (`open_delivery`, with
+    the hashes the first attempt recorded for it when it has none yet) and `deliver` reconciles what may be on
+    the axis already."""
+    document_id = record["document_id"]
+    client = axis_client_for(record["organ_id"])
+    earlier = intents(record)
+    for organ_id, (package, paper) in plan.items():
+        if first:
+            send_first(store, client, document_id, organ_id, package, paper, deadline or Deadline(None))
+            continue
+        hashes = earlier.get(organ_id, frozenset())
+        delivery, created = store.open_delivery(document_id, organ_id, package[1], earlier=hashes,
+                                                earlier_at=str(record.get("dispatch_started_at") or ""))
         if delivery["status"] != "PENDING":
             continue
-        deliver(store, client, record["document_id"], delivery, packages[paper], paper, deadline or Deadline(None),
-                noted=created)
-    return len(recipients)
+        deliver(store, client, document_id, delivery, package, paper, deadline or Deadline(None),
+                noted=created and not hashes)
+    return len(plan)
+
+
+def intents(record: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The first attempt's SEND_INTENTS on the record (`"<organ_id> <sha256>"` each), by recipient."""
+    found: dict[str, set[str]] = {}
+    for entry in record.get(SEND_INTENTS) or ():
+        organ_id, _, sha = str(entry).partition(" ")
+        found.setdefault(organ_id, set()).add(sha)
+    return {organ_id: frozenset(hashes) for organ_id, hashes in found.items()}
+
+
+def send_first(store: DocumentStore, client: Any, document_id: str, organ_id: str, package: tuple[str, str],
+               paper: bool, deadline: Deadline) -> None:
+    """A first attempt's send to one recipient: its intent is on the record already, so the send goes out and the
+    row is written once, SENT. A transient failure opens the row (with the hash unless the axis proved it did not
+    take the package) and goes on as `deliver` does, reconciling before it sends again."""
+    path, sha = package
+    try:
+        result = client.send_edoc(path, to=[organ_id], package_sha256=sha)
+    except AxisTransientError as exc:
+        refused = _not_stored(exc)
+        delivery, _ = store.open_delivery(document_id, organ_id, None if refused else sha)
+        if delivery["status"] != "PENDING":
+            return
+        pause = get_settings().dispatch_backoff_base_seconds * _IN_PLACE_PAUSE_SHARE["refused" if refused
+                                                                                     else "unknown"]
+        call = client.timeout.read_timeout + client.timeout.connect_timeout
+        if IN_PLACE_TRIES <= 1 or not deadline.allows(call + pause):
+            raise
+        logger.info("axis send failed, retrying in place",
+                    extra={"document_id": document_id, "to": organ_id, "try": 1, "error": exc.details})
+        time.sleep(pause)
+        deliver(store, client, document_id, delivery, package, paper, deadline, tries=1)
+        return
+    store.put_delivery_sent(document_id, organ_id, result.doc_id, paper=paper, package_sha256=sha)
+    logger.info("package sent", extra={"document_id": document_id, "to": organ_id, "axis_doc_id": result.doc_id})
 
 
 def deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict[str, Any],
-            package: tuple[str, str], paper: bool, deadline: Deadline, *, noted: bool = False) -> None:
+            package: tuple[str, str], paper: bool, deadline: Deadline, *, noted: bool = False, tries: int = 0) -> None:
     """One recipient, from PENDING to SENT: reconcile what earlier attempts may have left on the axis, then send,
     retrying transient failures in place (IN_PLACE_TRIES) while the invocation has time. Shared by the
     amendments' sending (their own delivery rows under `document_id` = `amendment_rules.sends_partition`).
@@ -228,7 +304,6 @@ def deliver(store: DocumentStore, client: Any, document_id: str, delivery: dict[
     organ_id = delivery["organ_id"]
     path, sha = package
     call = client.timeout.read_timeout + client.timeout.connect_timeout
-    tries = 0
     while True:
         unknown = set() if noted else set(delivery.get("package_hashes") or ())
         if unknown:

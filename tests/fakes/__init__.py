@@ -133,9 +133,10 @@ class InMemoryDocumentStore:
         return True
 
     def claim(self, document_id: str, lease: Lease, *, in_state: str | None = None,
-              fields: dict[str, Any] | None = None) -> Lease:
+              fields: dict[str, Any] | None = None, absent: tuple[str, ...] = ()) -> Lease:
         record = self.records.get(document_id)
-        if record is None or (in_state is not None and record["state"] != in_state) or not self._free(record, lease):
+        if (record is None or (in_state is not None and record["state"] != in_state) or not self._free(record, lease)
+                or any(name in record for name in absent)):
             raise ConditionFailed(document_id)
         record.update({**copy.deepcopy(fields or {}), **lease.values()})
         return lease
@@ -152,18 +153,33 @@ class InMemoryDocumentStore:
     def put_delivery_intent(self, document_id: str, organ_id: str) -> dict[str, Any]:
         return self.open_delivery(document_id, organ_id)[0]
 
-    def open_delivery(self, document_id: str, organ_id: str, package_sha256: str | None = None
-                      ) -> tuple[dict[str, Any], bool]:
+    def open_delivery(self, document_id: str, organ_id: str, package_sha256: str | None = None,
+                      earlier: frozenset[str] = frozenset(), earlier_at: str = "") -> tuple[dict[str, Any], bool]:
         rows = self.deliveries.setdefault(document_id, {})
         if organ_id in rows:
             return copy.deepcopy(rows[organ_id]), False
         at = now_iso()
         rows[organ_id] = {"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
                           "status": "PENDING", "updated_at": at, "attempts": 1}
+        hashes = set(earlier) | ({package_sha256} if package_sha256 else set())
+        if hashes:
+            rows[organ_id].update({"package_hashes": hashes, "first_attempt_at": (earlier_at if earlier else "") or at,
+                                   "last_attempt_at": at})
         if package_sha256:
-            rows[organ_id].update({"package_hashes": {package_sha256}, "send_attempts": 1,
-                                   "first_attempt_at": at, "last_attempt_at": at})
+            rows[organ_id]["send_attempts"] = 1
         return copy.deepcopy(rows[organ_id]), True
+
+    def put_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
+                          package_sha256: str) -> None:
+        rows = self.deliveries.setdefault(document_id, {})
+        if organ_id in rows:
+            raise ConditionFailed(f"{document_id}/{organ_id}")
+        at = now_iso()
+        rows[organ_id] = {"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}", "organ_id": organ_id,
+                          "status": "SENT", "updated_at": at, "attempts": 1, "package_hashes": {package_sha256},
+                          "send_attempts": 1, "first_attempt_at": at, "last_attempt_at": at,
+                          "axis_doc_id": axis_doc_id, "sent_at": at, "paper": paper, "package_sha256": package_sha256,
+                          "reconciled": False, "history": [{"status": "SENT", "at": at}]}
 
     def mark_delivery_sent(self, document_id: str, organ_id: str, axis_doc_id: str, *, paper: bool,
                            package_sha256: str = "", reconciled: bool = False) -> None:

@@ -130,3 +130,104 @@ def test_a_first_send_writes_the_row_once_and_a_retry_reconciles_what_it_left(po
     assert listed == [G22], "the hash left by the dead run is reconciled before any resend"
     assert noted == [G22] and remembered == [document_id], "a retry notes its own attempt, remembers nothing"
     assert ports.store.get(crashed)["state"] == "DISPATCHED"
+
+
+class _Died(Exception):
+    """A worker killed between a send and its row (the OOM killer, a timeout): nothing after it runs."""
+
+
+def test_the_first_attempt_records_its_intents_in_the_claim_and_each_row_once(ports: Ports, axis: FakeAxis,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11: the claim writes each recipient's package hash on the record; no intent row is opened before a
+    send; each row is written once, SENT; DISPATCHED drops the intents."""
+    claims: list[dict[str, Any]] = []
+    opened: list[str] = []
+    real_claim, real_open = ports.store.claim, ports.store.open_delivery
+    monkeypatch.setattr(ports.store, "claim", lambda d, lease, **kw: claims.append(kw) or real_claim(d, lease, **kw))
+    monkeypatch.setattr(ports.store, "open_delivery", lambda d, o, *a, **kw: opened.append(o) or real_open(d, o, *a,
+                                                                                                           **kw))
+    document_id = _signed(ports, [G22, K62])
+
+    dispatch.process_dispatch(document_id)
+
+    (claim,) = claims
+    assert claim["absent"] == ("dispatch_started_at",), "only a run that finds no earlier attempt goes this way"
+    sent = {s["to"][0]: s["sha256"] for s in axis.sent}
+    assert claim["fields"][dispatch.SEND_INTENTS] == {f"{G22} {sent[G22]}", f"{K62} {sent[K62]}"}
+    assert opened == []
+    record, _, deliveries = ports.store.get_full(document_id)
+    assert record["state"] == "DISPATCHED" and dispatch.SEND_INTENTS not in record
+    assert [(d["organ_id"], d["status"], d["axis_doc_id"]) for d in deliveries] == [(G22, "SENT", "doc-1"),
+                                                                                   (K62, "SENT", "doc-2")]
+
+
+def test_a_first_attempt_that_died_after_a_send_is_reconciled_from_its_intents(ports: Ports, axis: FakeAxis,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    document_id = _signed(ports, [G22, K62])
+    real_put = ports.store.put_delivery_sent
+
+    def dies_after_g22(d: str, organ_id: str, *args: Any, **kwargs: Any) -> None:
+        if organ_id == G22:
+            raise _Died()
+        real_put(d, organ_id, *args, **kwargs)
+
+    monkeypatch.setattr(ports.store, "put_delivery_sent", dies_after_g22)
+    with pytest.raises(_Died):
+        dispatch.process_dispatch(document_id)
+    assert [s["to"] for s in axis.sent] == [[G22]] and ports.store.get_full(document_id)[2] == []
+    g22_sha = axis.sent[0]["sha256"]
+    assert f"{G22} {g22_sha}" in ports.store.get(document_id)[dispatch.SEND_INTENTS]
+
+    listed: list[str] = []
+    monkeypatch.setattr(axis, "list_sent_edocs", lambda *a, **k: listed.append(k["to_code"]) or (
+        [{"toCode": G22, "hashFile": g22_sha, "docId": "doc-1"}] if k["to_code"] == G22 else []))
+    dispatch.process_dispatch(document_id, receive_count=2)
+
+    record, _, deliveries = ports.store.get_full(document_id)
+    assert record["state"] == "DISPATCHED"
+    rows = {d["organ_id"]: d for d in deliveries}
+    assert rows[G22]["status"] == "SENT" and rows[G22]["reconciled"] and rows[G22]["axis_doc_id"] == "doc-1"
+    assert rows[G22]["first_attempt_at"] == record["dispatch_started_at"], "the axis is asked from the first send"
+    assert [s["to"] for s in axis.sent] == [[G22], [K62]], "G22 found on the axis, not sent twice"
+    assert listed == [G22, K62], "K62 had an intent too: asked, found nothing, sent"
+
+
+def test_a_first_attempt_loses_its_claim_to_another_first_attempt(ports: Ports, axis: FakeAxis,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs that both read the record before either claimed: the second must not take the fast path over
+    the first's sends (its claim requires that no `dispatch_started_at` is there)."""
+    document_id = _signed(ports, [G22])
+    stale = ports.store.get(document_id)
+    ports.store.records[document_id]["dispatch_started_at"] = "2026-12-04T00:00:00Z"  # the other run's claim
+    monkeypatch.setattr(ports.store, "get", lambda d: dict(stale) if d == document_id else None)
+    with pytest.raises(dispatch.RetryLater):
+        dispatch.process_dispatch(document_id)
+    assert axis.sent == []
+
+
+def test_a_transient_failure_of_a_first_send_opens_the_row_and_reconciles(ports: Ports, axis: FakeAxis,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.adapters.axis.errors import AxisTransientError
+
+    monkeypatch.setattr(dispatch.time, "sleep", lambda s: None)
+    monkeypatch.setattr(dispatch, "Deadline", lambda ms: type("D", (), {"allows": lambda self, s: True})())
+    failures = iter([AxisTransientError(details={"http_status": 504})])
+    real_send = axis.send_edoc
+
+    def flaky(path: str, to: list[str], package_sha256: str = "") -> SendResult:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_send(path, to, package_sha256)
+
+    listed: list[str] = []
+    monkeypatch.setattr(axis, "send_edoc", flaky)
+    monkeypatch.setattr(axis, "list_sent_edocs", lambda *a, **k: listed.append(k["to_code"]) or [])
+    document_id = _signed(ports, [G22])
+
+    dispatch.process_dispatch(document_id)
+
+    (row,) = ports.store.get_full(document_id)[2]
+    assert row["status"] == "SENT" and row["send_attempts"] == 2
+    assert listed == [G22], "a 504 may hide a stored package: asked before sending again"
+    assert ports.store.get(document_id)["state"] == "DISPATCHED"
