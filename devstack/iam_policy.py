@@ -74,8 +74,8 @@ def _s3(call: Mapping[str, Any]) -> list[Request]:
         return [Request("s3:PutObject", obj)]
     if op == "AbortMultipartUpload":
         return [Request("s3:AbortMultipartUpload", obj)]
-    if op == "DeleteObject":
-        return [Request("s3:DeleteObject", obj)]
+    if op == "DeleteObject":  # a given version: s3:DeleteObjectVersion (a permanent delete), as on AWS
+        return [Request("s3:DeleteObjectVersion" if params.get("VersionId") else "s3:DeleteObject", obj)]
     if op == "CopyObject":
         return [Request("s3:GetObject", f"arn:aws:s3:::{str(params.get('CopySource', '')).lstrip('/')}"),
                 Request("s3:PutObject", obj)]

@@ -89,6 +89,11 @@ class S3Objects:
         with open(path, "rb") as body:
             self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
 
+    def delete_version(self, key: str, version_id: str) -> None:
+        """That version of the object, deleted for good (DeleteObject with its VersionId, which leaves no delete
+        marker and no noncurrent copy)."""
+        self._s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+
     def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
         """(up to `limit` bytes, ETag) of a small object; NotModified when `etag` is still current (a conditional
         GET, If-None-Match); ObjectUnavailable when it is missing or refused."""

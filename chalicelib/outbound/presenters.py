@@ -22,15 +22,17 @@ def present(record: dict[str, Any], events: list[dict] | None = None,
         "document_id": record["document_id"], "organ_id": record["organ_id"], "state": record["state"],
         "metadata": record["metadata"], "created_at": record["created_at"], "updated_at": record["updated_at"],
     }
-    for name in ("reason", "reason_message", "axis_error_code", "original_sha256", "signed_sha256", "signed_at",
-                 "pades_level", "dispatched_at", "revoked_at", "revocation_reason", "replaced_by", "replaced_at"):
+    for name in ("reason", "reason_message", "axis_error_code", "original_sha256", "original_size", "signed_sha256",
+                 "signed_at", "pades_level", "dispatched_at", "revoked_at", "revocation_reason", "replaced_by",
+                 "replaced_at"):
         if record.get(name):
             out[name] = record[name]
     if record.get("reason_details"):
         out["details"] = record["reason_details"]
     if record.get("attachments"):
         out["attachments"] = [
-            {k: a[k] for k in ("index", "name", "file_name", "original_sha256", "signed_sha256") if a.get(k)}
+            {k: a[k] for k in ("index", "name", "file_name", "original_sha256", "original_size", "signed_sha256")
+             if a.get(k)}
             for a in record["attachments"]]
     if record.get("replaces"):
         out["replaces"] = {k: record["replaces"].get(k) for k in ("document_id", "edxml_document_id")}

@@ -140,10 +140,32 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
         "signed_at": result.signed_at.isoformat(), "signed_key": signed_key(organ_id, document_id),
         "signed_size": result.signed_size, "page_count": facts.page_count, "pades_level": result.level,
-        **({"attachments": attachments} if attachments else {}),
+        "original_size": result.original_size, **({"attachments": attachments} if attachments else {}),
     }, lease=lease)
     logger.info("document signed", extra={"document_id": document_id, "bytes": result.signed_size})
     enqueue_dispatch(document_id)
+    _drop_originals(bucket, incoming_key(organ_id, document_id), record, versions)
+
+
+def _drop_originals(bucket: str, main_key: str, record: dict[str, Any], versions: dict[str, str | None]) -> None:
+    """Once `SIGNED` is recorded, the signed versions of the uploads are deleted (issue 11: storage, which an
+    archive pays every month for years). Nothing is lost: each signed file begins with its original byte for byte
+    (chalicelib.signing.sign_file copies it and appends the signature as an incremental update), so the original is
+    the signed file's first `original_size` bytes, whose SHA-256 is the record's `original_sha256`. Only versions
+    this run signed go (another upload to the same key stays, as does everything of a rejected document); best
+    effort: a failure leaves the original where it was and fails nothing."""
+    keys = {MAIN_PART: main_key, **{f"att-{int(a['index'])}": a["original_key"] for a in record.get("attachments")
+                                   or []}}
+    objects = get_objects(bucket)
+    for part, key in keys.items():
+        version = versions.get(part)
+        if not version:  # an unversioned bucket: no way to name the very object signed
+            continue
+        try:
+            objects.delete_version(key, version)
+        except Exception as exc:
+            logger.warning("original not deleted", extra={"document_id": record["document_id"], "part": part,
+                                                          "error": type(exc).__name__})
 
 
 def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
@@ -279,7 +301,7 @@ def _sign_attachments(bucket: str, organ_id: str, document_id: str, tmp: str, re
         for path in (src, dst):  # one phụ lục at a time on the Lambda's /tmp
             os.remove(path)
         out.append({**entry, "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
-                    "signed_key": key, "signed_size": result.signed_size})
+                    "signed_key": key, "signed_size": result.signed_size, "original_size": result.original_size})
     return out
 
 

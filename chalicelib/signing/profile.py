@@ -59,5 +59,8 @@ class SignResult:
     signed_at: dt.datetime
     signed_size: int
     field_name: str = ""
+    #: The original's length: the signed file's first `original_size` bytes ARE the original (sign_file copies it
+    #: byte for byte and appends the incremental update), whose digest is `original_sha256`.
+    original_size: int = 0
     #: The PAdES baseline level reached: B-B, B-T or B-LT.
     level: str = LEVEL_B_B

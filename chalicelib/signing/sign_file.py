@@ -273,4 +273,4 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
         out.flush()
 
     return SignResult(original_sha256=original_sha256, signed_sha256=final.hexdigest(), signed_at=signed_at,
-                      signed_size=signed_size, field_name=field_name, level=level)
+                      signed_size=signed_size, field_name=field_name, level=level, original_size=size)

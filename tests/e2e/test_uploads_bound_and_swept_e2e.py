@@ -26,6 +26,7 @@ import pytest
 
 from chalicelib.core.settings import DOCUMENTS_TABLE, UPLOAD_QUEUE
 from chalicelib.domain import sweep_rules
+from chalicelib.domain.object_keys import signed_key
 from devstack.sample_pdf import render_text_pdf
 from tests.e2e.helpers import eventually
 from tests.support.documents import fresh_metadata
@@ -118,8 +119,12 @@ def test_agency_as_post_fields_on_agency_bs_key_do_not_get_bs_document_signed_wi
     assert done["state"] == "DISPATCHED", done
     assert done["original_sha256"] == hashlib.sha256(sample_pdf.read_bytes()).hexdigest()
     assert done["original_sha256"] != hashlib.sha256(pdf_a).hexdigest()
-    versions = s3.list_object_versions(Bucket=_bucket(theirs), Prefix=their_key)["Versions"]
-    assert len(versions) == 2, "the foreign object is kept as a version of its own, as evidence"
+    (kept,) = s3.list_object_versions(Bucket=_bucket(theirs), Prefix=their_key)["Versions"]
+    foreign = s3.head_object(Bucket=_bucket(theirs), Key=their_key, VersionId=kept["VersionId"])
+    assert foreign["Metadata"] == {"upload-token": my_token}, "the foreign object is kept as evidence"
+    # B's own upload, signed, is gone from incoming/: it is the signed file's first original_size bytes
+    signed = s3.get_object(Bucket=_bucket(theirs), Key=signed_key(AGENCY_B, theirs["document_id"]))["Body"]
+    assert hashlib.sha256(signed.read()[:done["original_size"]]).hexdigest() == done["original_sha256"]
 
 
 # -- the sweep ------------------------------------------------------------------------------------------------------

@@ -230,6 +230,8 @@ class FakeObjects:
     metadata: dict[str, dict[str, str]] = field(default_factory=dict)
     #: what `presigned_post` handed out: key → its fields
     posts: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: what `delete_version` removed: (key, version)
+    deleted: list[tuple[str, str]] = field(default_factory=list)
 
     def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
         """An object written by a client (metadata given) or by anyone else."""
@@ -255,6 +257,11 @@ class FakeObjects:
         self.objects[key] = Path(path).read_bytes()
         self.metadata[key] = dict(metadata or {})
         self.uploads.append((key, content_type, dict(metadata or {})))
+
+    def delete_version(self, key: str, version_id: str) -> None:
+        self.objects.pop(key, None)
+        self.metadata.pop(key, None)
+        self.deleted.append((key, version_id))
 
     def read_if_changed(self, key: str, etag: str | None, limit: int) -> tuple[bytes, str]:
         if key not in self.objects:

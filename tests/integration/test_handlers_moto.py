@@ -152,6 +152,8 @@ def test_upload_is_signed_then_dispatched_one_package_per_recipient_with_paper_f
     # an incremental update of the original: its bytes come first, unchanged, then the signature
     assert signed_pdf.startswith(pdf) and len(signed_pdf) > len(pdf) and b"/ByteRange" in signed_pdf[len(pdf):]
     assert len(versions(env, signed(H62, document_id))) == 1
+    # so the upload itself is dropped (one copy of the document, not two): its bytes are the signed file's start
+    assert record["original_size"] == len(pdf) and versions(env, incoming(H62, document_id)) == []
     assert deliveries == {}
     # and exactly one dispatch message is waiting
     dispatch = env.dispatch.receive()

@@ -102,7 +102,22 @@ def test_nobody_deletes_tables_buckets_queues_or_keys(statements: dict[str, list
     for statement in statements[function]:
         for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
             assert "*" not in action, f"{function}: wildcard action {action}"
-            assert "Delete" not in action or action in ("sqs:DeleteMessage", "dynamodb:DeleteItem"), action
+            assert "Delete" not in action or action in ("sqs:DeleteMessage", "dynamodb:DeleteItem") or (
+                function == "sign_document" and action == "s3:DeleteObjectVersion"), action
+
+
+def test_only_the_signer_deletes_objects_and_only_the_uploads_it_signed(statements: dict[str, list[Any]]) -> None:
+    """Issue 11: the signer drops the upload versions it signed (each is the start of its signed file); nothing
+    else of the bucket, and no other function, can delete an object."""
+    upload = f"{OBJ}/incoming/000.00.00.H62/d.pdf"
+    assert allowed(statements, "sign_document", "s3:DeleteObjectVersion", upload)
+    for key in ("signed/000.00.00.H62/d.pdf", "inbound/000.00.00.H62/x.edxml", "seals/000.00.00.H62.png",
+                "trust/roots.pem"):
+        assert not allowed(statements, "sign_document", "s3:DeleteObjectVersion", f"{OBJ}/{key}"), key
+    for function in FUNCTIONS:
+        assert not allowed(statements, function, "s3:DeleteObject", upload), function
+        if function != "sign_document":
+            assert not allowed(statements, function, "s3:DeleteObjectVersion", upload), function
 
 
 def test_only_the_api_creates_keys_and_only_tagged_signing_keys(statements: dict[str, list[Any]]) -> None:
