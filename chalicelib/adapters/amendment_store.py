@@ -11,8 +11,9 @@ import contextlib
 from functools import cache
 from typing import Any
 
-from chalicelib.adapters.document_store import META, DocumentStore, append_event
+from chalicelib.adapters.document_store import DocumentStore, append_event
 from chalicelib.adapters.dynamo import ConditionFailed, index_page, plain
+from chalicelib.adapters.record_body import BODY, META
 from chalicelib.core.clock import now_iso
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states
@@ -60,14 +61,20 @@ class AmendmentStore(DocumentStore):
     def create_update(self, record: dict[str, Any], item: dict[str, Any]) -> None:
         """The new recipient list on the record (if it is still DISPATCHED and unchanged since read) and the
         amendment, all or nothing."""
+        pk = f"DOC#{record['document_id']}"
         self._transact([
-            {"Update": {"Key": {"pk": f"DOC#{record['document_id']}", "sk": META},
-                        "UpdateExpression": "SET #md.#r = :new, updated_at = :at ADD amendments_count :one",
+            {"Update": {"Key": {"pk": pk, "sk": META},
+                        "UpdateExpression": "SET updated_at = :at ADD amendments_count :one",
                         "ConditionExpression": "#state = :dispatched AND updated_at = :read",
-                        "ExpressionAttributeNames": {"#state": "state", "#md": "metadata", "#r": "recipients"},
-                        "ExpressionAttributeValues": {":new": item["recipients"], ":at": item["created_at"],
-                                                      ":one": 1, ":dispatched": states.DISPATCHED,
+                        "ExpressionAttributeNames": {"#state": "state"},
+                        "ExpressionAttributeValues": {":at": item["created_at"], ":one": 1,
+                                                      ":dispatched": states.DISPATCHED,
                                                       ":read": record["updated_at"]}}},
+            # the metadata lives in the record's body (chalicelib.adapters.record_body)
+            {"Update": {"Key": {"pk": pk, "sk": BODY}, "UpdateExpression": "SET #md.#r = :new",
+                        "ConditionExpression": "attribute_exists(#md)",
+                        "ExpressionAttributeNames": {"#md": "metadata", "#r": "recipients"},
+                        "ExpressionAttributeValues": {":new": item["recipients"]}}},
             {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
         ])
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.document_store import DONE_INDEX, META, MONTH_INDEX, as_record, doc_pk
-from chalicelib.adapters.dynamo import all_pages, index_page, plain
+from chalicelib.adapters.dynamo import all_pages, plain
+from chalicelib.adapters.record_body import records_page
 from chalicelib.core.clock import now_iso
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.report_months import CREATED_PREFIX, DONE_PREFIX
@@ -41,7 +42,8 @@ class ReportStore:
         `notation`, `words`: folded words the folded subject must all contain). Returns the matches and the
         LastEvaluatedKey (None when the partition's range is exhausted).
 
-        Both indexes hold keys only (infra/resources.yaml): the page's records come by key in one BatchGetItem and
+        Both indexes hold keys only (infra/resources.yaml): the page's records (and their bodies,
+        chalicelib.adapters.record_body) come by key in one BatchGetItem and
         the filters apply to them here, as DynamoDB's FilterExpression would after the same `limit`."""
         from boto3.dynamodb.conditions import Key  # lazy: boto3 costs ~150 ms at cold start
 
@@ -54,7 +56,7 @@ class ReportStore:
             "KeyConditionExpression": Key(pk_name).eq(partition) & Key(sk_name).between(lo, hi)}
         if start:
             kwargs["ExclusiveStartKey"] = start
-        page, last = index_page(self._table, **kwargs)
+        page, last = records_page(self._table, **kwargs)  # each record with its body (the metadata filtered on)
         return [as_record(r) for r in page if r.get("sk") == META and matches(r, filters)], last
 
     def done_in_month(self, month: str) -> list[dict[str, Any]]:

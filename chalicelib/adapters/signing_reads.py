@@ -15,8 +15,9 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.agency_registry import Agency, AgencyRegistry, get_agency_registry
-from chalicelib.adapters.document_store import META, DocumentStore, doc_pk, get_document_store
+from chalicelib.adapters.document_store import DocumentStore, doc_pk, get_document_store
 from chalicelib.adapters.dynamo import plain
+from chalicelib.adapters.record_body import BODY, META, join
 
 __all__ = ["record_and_agency"]
 
@@ -30,21 +31,21 @@ def record_and_agency(document_id: str, organ_id: str) -> tuple[dict[str, Any] |
     if not (isinstance(store, DocumentStore) and isinstance(registry, AgencyRegistry)):
         return store.get(document_id), registry.get(organ_id)
     request: dict[str, Any] = {
-        store.table_name: {"Keys": [{"pk": doc_pk(document_id), "sk": META}], "ConsistentRead": True},
+        store.table_name: {"Keys": [{"pk": doc_pk(document_id), "sk": META}, {"pk": doc_pk(document_id), "sk": BODY}],
+                           "ConsistentRead": True},
         registry.table_name: {"Keys": [{"organ_id": organ_id}], "ConsistentRead": True},
     }
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, list[dict[str, Any]]] = {}
     client = aws.table(store.table_name).meta.client  # the resource's client: Python values in, Python values out
     for _ in range(_MAX_ROUNDS):
         resp = client.batch_get_item(RequestItems=request)
         for table, items in resp.get("Responses", {}).items():
-            if items:
-                found[table] = items[0]
+            found.setdefault(table, []).extend(items)
         request = resp.get("UnprocessedKeys") or {}
         if not request:
             break
     else:  # throttled throughout: the message is retried by SQS (its visibility timeout is the backoff)
         raise RuntimeError("BatchGetItem left keys unprocessed")
-    record = found.get(store.table_name)
-    agency = found.get(registry.table_name)
-    return (plain(record) if record else None), (Agency.from_item(agency) if agency else None)
+    record = join([plain(i) for i in found.get(store.table_name, [])])  # the state item and its body
+    agency = next(iter(found.get(registry.table_name, [])), None)
+    return record, (Agency.from_item(agency) if agency else None)

@@ -29,7 +29,9 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         store = AmendmentStore()
         store._table.put_item(Item={
             "pk": f"DOC#{DOC}", "sk": "META", "document_id": DOC, "organ_id": H62, "state": "DISPATCHED",
-            "updated_at": "T0", "created_at": "T0", "metadata": {"recipients": [G22, K62]}})
+            "updated_at": "T0", "created_at": "T0"})
+        store._table.put_item(Item={"pk": f"DOC#{DOC}", "sk": "META#BODY",  # chalicelib.adapters.record_body
+                                    "metadata": {"recipients": [G22, K62]}})
         for organ in (G22, K62):
             store._table.put_item(Item={"pk": f"DOC#{DOC}", "sk": f"DELIVERY#{organ}", "organ_id": organ,
                                         "status": "SENT", "updated_at": "T0"})
