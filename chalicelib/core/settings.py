@@ -99,6 +99,9 @@ class Settings:
     #: (chalicelib.outbound.dispatch.backoff_seconds). The defaults spread the queue's 5 receives over about 5 minutes.
     dispatch_backoff_base_seconds: int = 20
     dispatch_backoff_cap_seconds: int = 600
+    #: Recipients one dispatch sends to at once (env DISPATCH_PARALLEL_SENDS; 1 = one after the other): a document
+    #: to 30 agencies waits for 8 axis round trips, not 30 (chalicelib.outbound.dispatch._send_all).
+    dispatch_parallel_sends: int = 4
     #: Cap on one downloaded axis package (bytes, env AXIS_MAX_PACKAGE_BYTES); see the constant.
     axis_max_package_bytes: int = AXIS_MAX_PACKAGE_BYTES
     #: The served agency whose axis system calls getAgenciesList for the directory sync (env
@@ -140,6 +143,7 @@ def get_settings() -> Settings:
         revocation_cache_seconds=float(env.get("REVOCATION_CACHE_SECONDS", "300")),
         dispatch_backoff_base_seconds=int(env.get("DISPATCH_BACKOFF_BASE_SECONDS", "20")),
         dispatch_backoff_cap_seconds=int(env.get("DISPATCH_BACKOFF_CAP_SECONDS", "600")),
+        dispatch_parallel_sends=max(1, int(env.get("DISPATCH_PARALLEL_SENDS", "4"))),
         axis_max_package_bytes=int(env.get("AXIS_MAX_PACKAGE_BYTES", str(AXIS_MAX_PACKAGE_BYTES))),
         agency_directory_system=env.get("AGENCY_DIRECTORY_SYSTEM", "").strip(),
         agency_sync_scope=tuple(p.strip() for p in env.get("AGENCY_SYNC_SCOPE", "").split(",") if p.strip()),

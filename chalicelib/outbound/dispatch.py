@@ -46,6 +46,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -243,17 +244,31 @@ def _send_all(store: DocumentStore, record: dict[str, Any], plan: Plan, deadline
     document_id = record["document_id"]
     client = axis_client_for(record["organ_id"])
     earlier = intents(record)
-    for organ_id, (package, paper) in plan.items():
+    until = deadline or Deadline(None)
+
+    def one(organ_id: str, package: tuple[str, str], paper: bool) -> None:
         if first:
-            send_first(store, client, document_id, organ_id, package, paper, deadline or Deadline(None))
-            continue
+            send_first(store, client, document_id, organ_id, package, paper, until)
+            return
         hashes = earlier.get(organ_id, frozenset())
         delivery, created = store.open_delivery(document_id, organ_id, package[1], earlier=hashes,
                                                 earlier_at=str(record.get("dispatch_started_at") or ""))
-        if delivery["status"] != "PENDING":
-            continue
-        deliver(store, client, document_id, delivery, package, paper, deadline or Deadline(None),
-                noted=created and not hashes)
+        if delivery["status"] == "PENDING":
+            deliver(store, client, document_id, delivery, package, paper, until, noted=created and not hashes)
+
+    work = [(organ_id, package, paper) for organ_id, (package, paper) in plan.items()]
+    workers = min(get_settings().dispatch_parallel_sends, len(work))
+    if workers <= 1:
+        for item in work:
+            one(*item)
+        return len(plan)
+    # Each recipient's send and rows are its own (conditional writes per row), so they run side by side: the axis
+    # calls are waits, not work. Every send is tried; the first failure in the recipients' order is raised.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch-send") as pool:
+        futures = [pool.submit(one, *item) for item in work]
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    if failures:
+        raise failures[0]  # type: ignore[misc]  # an exception instance
     return len(plan)
 
 

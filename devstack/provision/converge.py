@@ -91,6 +91,8 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         # Production's dispatch backoff (tests that inject faults shorten it through the stack's app_env).
         "DISPATCH_BACKOFF_BASE_SECONDS": "20",
         "DISPATCH_BACKOFF_CAP_SECONDS": "600",
+        # Recipients one dispatch sends to at once (chalicelib.outbound.dispatch._send_all), as deployed.
+        "DISPATCH_PARALLEL_SENDS": "4",
         # The directory sync (issue 9): the first served system calls getAgenciesList; every entry is kept (the
         # simulator's directory is a few hundred agencies under the demo provinces).
         "AGENCY_DIRECTORY_SYSTEM": "",

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["LATENCY_MS", "PRICES", "BillLine", "Prices", "estimate", "fixed_monthly", "format_bill", "from_load_run",
-           "main", "memory_from_config", "print_bills"]
+           "main", "memory_from_config", "parallel_sends_from_config", "print_bills"]
 
 MILLION = 1_000_000
 
@@ -182,12 +182,14 @@ _FULL_VCPU_MB = 1769
 
 
 def from_load_run(load: dict[str, Any], memory_mb: dict[str, int], *, latency_ms: dict[str, float] = LATENCY_MS,
-                  timestamped: bool = True, recipients: int = 2, local_durations: bool = False) -> dict[str, Any]:
+                  timestamped: bool = True, recipients: int = 2, parallel_sends: int = 1,
+                  local_durations: bool = False) -> dict[str, Any]:
     """The bill's measurements from a load run's JSON (devstack.load_run.as_json) and each function's memory.
 
     Lambda duration per function: the CPU its processes used in the run (measured, /proc) stretched by the share
     of a vCPU its memory buys, plus its AWS calls (counted) times `latency_ms`, plus per signed document one TSA
-    round trip (`timestamped`, PAdES B-T and up) and per package one axis round trip. `local_durations`: instead,
+    round trip (`timestamped`, PAdES B-T and up) and per package one axis round trip, `parallel_sends` of them at
+    once (DISPATCH_PARALLEL_SENDS: a document's recipients are sent to side by side). `local_durations`: instead,
     the billed milliseconds the embedded stack's functions measured (an upper bound: moto's answers are slower than
     AWS's and its contention stretches every wait). The API is billed for what a document needs of it: its
     creation and one read of its result, at the API's mean cost per request in the run."""
@@ -214,7 +216,7 @@ def from_load_run(load: dict[str, Any], memory_mb: dict[str, int], *, latency_ms
             if name == "sign_document" and timestamped:
                 waits += n * latency_ms["tsa"]
             if name == "dispatch_document":
-                waits += n * recipients * latency_ms["axis"]
+                waits += n * math.ceil(recipients / max(1, parallel_sends)) * latency_ms["axis"]
             billed = cpu_ms / min(1.0, memory / _FULL_VCPU_MB) + waits + invocations  # + ~1 ms runtime a call
         if name == "api_handler":  # what a document needs: 2 requests at the mean cost of one
             billed, invocations = billed / invocations * 2 * n, 2 * n
@@ -261,6 +263,12 @@ def format_bill(lines: list[BillLine], prices: Prices = PRICES, *, agencies: int
     return "\n".join(out)
 
 
+def parallel_sends_from_config(path: Path = Path(__file__).resolve().parents[2] / ".chalice" / "config.json") -> int:
+    """DISPATCH_PARALLEL_SENDS as deployed (.chalice/config.json), 1 when not set."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    return max(1, int(config.get("environment_variables", {}).get("DISPATCH_PARALLEL_SENDS", "1")))
+
+
 def memory_from_config(path: Path = Path(__file__).resolve().parents[2] / ".chalice" / "config.json") -> dict[str, int]:
     """Each function's `lambda_memory_size` in .chalice/config.json (what the deployed functions get)."""
     config = json.loads(path.read_text(encoding="utf-8"))
@@ -270,11 +278,13 @@ def memory_from_config(path: Path = Path(__file__).resolve().parents[2] / ".chal
 def print_bills(load: dict[str, Any], memory_mb: dict[str, int] | None = None) -> float:
     """The modelled bill (the figure), then the upper bound from the stack's own durations; returns the figure."""
     memory_mb = memory_mb or memory_from_config()
-    lines = estimate(from_load_run(load, memory_mb))
+    parallel = parallel_sends_from_config()
+    lines = estimate(from_load_run(load, memory_mb, parallel_sends=parallel))
     print("\nThe AWS bill per 1,000 documents (Lambda: this run's CPU at each function's memory + AWS round trips)")
     print(format_bill(lines, agencies=5))
     print("  round trips assumed (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in LATENCY_MS.items()))
-    print("  Lambda memory (MB, .chalice/config.json): " + ", ".join(f"{k} {v}" for k, v in sorted(memory_mb.items())))
+    print("  Lambda memory (MB, .chalice/config.json): " + ", ".join(f"{k} {v}" for k, v in sorted(memory_mb.items()))
+          + f"; recipients sent to at once: {parallel}")
     upper = sum(line.cost for line in estimate(from_load_run(load, memory_mb, local_durations=True)))
     figure = sum(line.cost for line in lines)
     print(f"  with the embedded stack's own durations instead (moto slower than AWS: an upper bound): {upper:.4f} USD")

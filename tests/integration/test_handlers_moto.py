@@ -428,8 +428,8 @@ def test_axis_5xx_is_retried_then_fails_on_the_last_receive_and_goes_to_the_dlq(
     assert axis_packages(env, sender=H62) == []
 
 
-def test_dispatch_retried_after_one_transient_failure_completes_once_per_recipient(env: HandlerEnv,
-                                                                                  pdf: bytes) -> None:
+def test_dispatch_retried_after_one_transient_failure_completes_once_per_recipient(
+        env: HandlerEnv, pdf: bytes, sequential_sends: None) -> None:
     from chalicelib.outbound.dispatch import IN_PLACE_TRIES
 
     # given a signed document and an axis that answers 503 to the next sendEdoc calls, as many as the handler
@@ -621,6 +621,18 @@ def clerk() -> Any:
 
 
 @pytest.fixture
+def sequential_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One recipient after the other (DISPATCH_PARALLEL_SENDS=1): the fault scenarios below hit "the next send",
+    which is only one recipient's when sends do not overlap."""
+    import dataclasses
+
+    from chalicelib.outbound import dispatch
+
+    real = dispatch.get_settings()
+    monkeypatch.setattr(dispatch, "get_settings", lambda: dataclasses.replace(real, dispatch_parallel_sends=1))
+
+
+@pytest.fixture
 def short_axis_timeout(env: HandlerEnv) -> Iterator[float]:
     """The axis secret's optional `timeout` set to 1 s (read by credentials.axis_client_for), restored afterwards."""
     from chalicelib.adapters import aws
@@ -689,7 +701,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
 
 
 def test_answer_lost_after_the_axis_stored_the_package_is_reconciled_not_resent(
-        env: HandlerEnv, pdf: bytes, short_axis_timeout: float) -> None:
+        env: HandlerEnv, pdf: bytes, short_axis_timeout: float, sequential_sends: None) -> None:
     # given a signed document, and an axis that stores the next package and then never answers
     doc = upload_and_sign(env, pdf, H62, [G22, H03])
     env.simulator.add_fault({"kind": "store_then_timeout", "count": 1, "delay": 3})
@@ -707,7 +719,7 @@ def test_answer_lost_after_the_axis_stored_the_package_is_reconciled_not_resent(
 
 
 def test_worker_killed_between_send_and_record_is_reconciled_on_the_next_delivery(
-        env: HandlerEnv, pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+        env: HandlerEnv, pdf: bytes, monkeypatch: pytest.MonkeyPatch, sequential_sends: None) -> None:
     from chalicelib.adapters.document_store import DocumentStore
 
     # given a signed document, and a worker that dies right after the axis accepted the first package

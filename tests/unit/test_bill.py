@@ -90,3 +90,20 @@ def test_the_table_prints_every_price_it_assumes_and_the_total():
 def test_no_documents_is_an_error_not_a_zero_bill():
     with pytest.raises(ValueError):
         estimate({**_measured(), "documents": 0})
+
+
+def test_recipients_sent_to_side_by_side_wait_for_fewer_axis_round_trips():
+    from tests.bench.bill import LATENCY_MS, from_load_run
+
+    load = {"N": 10, "calls": {}, "s3": {"bytes": 0},
+            "window_functions": {"dispatch_document": {"invocations": 10, "billed_ms": 0}},
+            "processes": {"dispatch_document": {"cpu_ms_per_document": 0}}}
+    memory = {"dispatch_document": 256}
+
+    def billed(parallel: int) -> float:
+        return from_load_run(load, memory, recipients=4, parallel_sends=parallel)["functions"][
+            "dispatch_document"]["billed_ms"]
+
+    assert billed(1) == 10 * 4 * LATENCY_MS["axis"] + 10  # one after the other (+ ~1 ms runtime a call)
+    assert billed(4) == 10 * 1 * LATENCY_MS["axis"] + 10
+    assert billed(3) == 10 * 2 * LATENCY_MS["axis"] + 10  # 4 recipients, 3 at a time: two rounds
