@@ -17,7 +17,7 @@ from chalicelib.adapters import aws
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.ports import NotModified, ObjectHead, ObjectStore, ObjectUnavailable
 
-__all__ = ["S3Objects", "get_objects", "use_objects"]
+__all__ = ["S3Objects", "get_objects", "save", "use_objects"]
 
 #: Error codes of a missing object (HEAD answers a bare 404; GET names it).
 _MISSING = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
@@ -66,13 +66,24 @@ class S3Objects:
         A body cut short raises (botocore checks Content-Length), so a partial file is never taken for the object:
         the handler's message is retried."""
         extra = {"VersionId": version_id} if version_id else {}
-        body = self._s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
+        save(self._s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"], path)
+
+    def open(self, key: str, version_id: str | None = None) -> tuple[ObjectHead, Any] | None:
+        """What `head` says and the object's body, open, from one GetObject (issue 11: the signer checks an upload's
+        binding and size on the answer's headers, then streams the body it already has, instead of a HeadObject and
+        a GetObject); None when it (or that version) is not there. The caller closes the body (`save` does)."""
+        s3 = self._s3
+        extra = {"VersionId": version_id} if version_id else {}
         try:
-            with open(path, "wb") as out:
-                for chunk in body.iter_chunks(_CHUNK_BYTES):
-                    out.write(chunk)
-        finally:
-            body.close()
+            resp = s3.get_object(Bucket=self.bucket, Key=key, **extra)
+        except s3.exceptions.ClientError as exc:
+            if _code(exc) in _MISSING:
+                return None
+            raise
+        metadata = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
+        version = resp.get("VersionId")
+        return ObjectHead(size=int(resp["ContentLength"]), metadata=metadata,
+                          version_id=str(version) if version and version != "null" else None), resp["Body"]
 
     def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
         """The local file to `key`: one streamed PutObject up to `SINGLE_PUT_BYTES`, multipart above it.
@@ -134,6 +145,17 @@ _override: ObjectStore | None = None
 
 
 @cache
+def save(body: Any, path: str) -> None:
+    """An open body (`S3Objects.open`, a GetObject's `Body`) to a local file in 1 MB pieces, then closed. A body cut
+    short raises (botocore checks Content-Length), so a partial file is never taken for the object."""
+    try:
+        with open(path, "wb") as out:
+            while chunk := body.read(_CHUNK_BYTES):
+                out.write(chunk)
+    finally:
+        body.close()
+
+
 def _for_bucket(bucket: str) -> S3Objects:
     return S3Objects(bucket)
 

@@ -31,7 +31,7 @@ from urllib.parse import quote_plus, unquote_plus
 from chalicelib.adapters.agency_registry import Agency, get_agency_registry
 from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
-from chalicelib.adapters.objects import get_objects
+from chalicelib.adapters.objects import get_objects, save
 from chalicelib.adapters.queues import get_queues
 from chalicelib.adapters.signing_keys import open_raw_signer
 from chalicelib.adapters.signing_reads import record_and_agency
@@ -82,7 +82,6 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
         logger.warning("upload key ignored", extra={"key_prefix": key.split("/", 1)[0]})
         return
     organ_id, document_id, part = parsed
-    store = get_document_store()
     record, agency = record_and_agency(document_id, organ_id)  # one read (issue 11); the key is never cached
     if record is None or record["organ_id"] != organ_id:
         logger.warning("upload without a matching record", extra={"document_id": document_id})
@@ -96,7 +95,19 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     bound = _bound_parts(bucket, record, part, version_id)
     if bound is None:
         return
-    versions, heads = bound
+    versions, heads, body = bound
+    try:
+        _claim_and_sign(bucket, organ_id, document_id, record, agency, versions, heads, body, receive_count)
+    finally:
+        if body is not None:  # not read: the record was taken by another run, or the upload refused on its size
+            body.close()
+
+
+def _claim_and_sign(bucket: str, organ_id: str, document_id: str, record: dict[str, Any], agency: Agency | None,
+                    versions: dict[str, str | None], heads: dict[str, ObjectHead], body: Any,
+                    receive_count: int) -> None:
+    """Take the record (UPLOADED, with the lease), sign every part and record SIGNED (or why not)."""
+    store = get_document_store()
     main_version = versions.get(MAIN_PART)
 
     lease = Lease.new(UPLOAD, LEASE_SECONDS)
@@ -114,7 +125,7 @@ def process_upload(bucket: str, key: str, version_id: str | None = None, *, rece
     try:
         with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
             result, facts = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id, document_id,
-                                  tmp, record, heads.get(MAIN_PART), agency)
+                                  tmp, record, heads.get(MAIN_PART), agency, body)
             attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at, versions,
                                             heads, agency)
     except UploadRejected as exc:
@@ -169,9 +180,11 @@ def _drop_originals(bucket: str, main_key: str, record: dict[str, Any], versions
 
 
 def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
-          record: dict[str, Any], head: ObjectHead | None = None, agency: Agency | None = None) -> tuple[Any, Any]:
-    """Download, check, sign and store; returns (SignResult, PdfFacts). `head`: the HEAD `_bound_parts` made of
-    this very version (issue 11: one HeadObject per part, not three); asked again only when it found nothing."""
+          record: dict[str, Any], head: ObjectHead | None = None, agency: Agency | None = None,
+          body: Any = None) -> tuple[Any, Any]:
+    """Download, check, sign and store; returns (SignResult, PdfFacts). `head`: what `_bound_parts` found of this
+    very version (issue 11: one request per part, not three); asked again only when it found nothing. `body`: that
+    version's body, open (the main part's GetObject, `S3Objects.open`), streamed to disk instead of a second GET."""
     objects = get_objects(bucket)
     settings = get_settings()
     if head is None:
@@ -183,7 +196,10 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
                              details={"max_bytes": settings.max_upload_bytes})
     src = os.path.join(tmp, "original.pdf")
     dst = os.path.join(tmp, "signed.pdf")
-    objects.download(key, src, version_id)
+    if body is not None:
+        save(body, src)
+    else:
+        objects.download(key, src, version_id)
     facts = check_upload(src, settings.max_upload_bytes)
 
     agency = _agency(organ_id, agency)
@@ -198,11 +214,13 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
 
 
 def _bound_parts(bucket: str, record: dict[str, Any], part: str, version_id: str | None
-                 ) -> tuple[dict[str, str | None], dict[str, ObjectHead]] | None:
-    """Each part's (`main`, `att-<n>`) version to sign, checked to be the upload its POST was issued for, and the HEAD
-    answer of each part found (its size is checked before the download; no second HEAD); None when
-    the record must wait: a part not in S3 yet (HEAD on each expected key; S3 is strongly consistent, so the event of
-    the last part to arrive sees all of them) or a part that is a foreign upload (refused, see the module docstring).
+                 ) -> tuple[dict[str, str | None], dict[str, ObjectHead], Any] | None:
+    """Each part's (`main`, `att-<n>`) version to sign, checked to be the upload its POST was issued for, the HEAD
+    answer of each part found (its size is checked before the download; no second HEAD), and when the event is the
+    main part's, that part's body, open: its headers were asked with a GetObject instead of a HeadObject (issue 11),
+    the caller streams it or closes it. None when the record must wait: a part not in S3 yet (HEAD on each expected
+    key; S3 is strongly consistent, so the event of the last part to arrive sees all of them) or a part that is a
+    foreign upload (refused, see the module docstring).
 
     The event names its own part's version; the other parts are their latest. A document without phụ lục whose
     object is gone goes on to be REJECTED `missing_upload` by `_sign`, as before."""
@@ -214,9 +232,14 @@ def _bound_parts(bucket: str, record: dict[str, Any], part: str, version_id: str
     versions: dict[str, str | None] = {}
     heads: dict[str, ObjectHead] = {}
     missing = []
+    body = None
     for name, key, digest in expected:
         own = name == part
-        head = objects.head(key, version_id if own else None)
+        if own and name == MAIN_PART:
+            opened = objects.open(key, version_id)
+            head, body = opened if opened is not None else (None, None)
+        else:
+            head = objects.head(key, version_id if own else None)
         if head is None:
             missing.append(name)
             versions[name] = version_id if own else None
@@ -226,14 +249,20 @@ def _bound_parts(bucket: str, record: dict[str, Any], part: str, version_id: str
                 _refuse_foreign(record, name, head.version_id or version_id)
             else:  # its own event refuses it; this one waits for the right upload of that part
                 logger.warning("another part is a foreign upload", extra={"document_id": document_id, "part": name})
-            return None
+            return _closing(body)
         versions[name] = head.version_id or (version_id if own else None)
         heads[name] = head
     if missing and record.get("attachments"):
         logger.info("waiting for the other parts", extra={"document_id": document_id, "part": part,
                                                           "missing": missing})
-        return None
-    return versions, heads
+        return _closing(body)
+    return versions, heads, body
+
+
+def _closing(body: Any) -> None:
+    """None, the open body (if any) closed: the record waits or refuses, nothing is read."""
+    if body is not None:
+        body.close()
 
 
 def _refuse_foreign(record: dict[str, Any], part: str, version_id: str | None) -> None:

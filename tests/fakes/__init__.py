@@ -8,6 +8,7 @@ runs one suite against `InMemoryDocumentStore` and the DynamoDB adapter to keep 
 from __future__ import annotations
 
 import copy
+import io
 import itertools
 import time
 import uuid
@@ -252,6 +253,10 @@ class FakeObjects:
         if key not in self.objects:
             raise ObjectUnavailable(key, "404")
         Path(path).write_bytes(self.objects[key])
+
+    def open(self, key: str, version_id: str | None = None) -> tuple[ObjectHead, Any] | None:
+        head = self.head(key, version_id)
+        return (head, io.BytesIO(self.objects[key])) if head is not None else None
 
     def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
         self.objects[key] = Path(path).read_bytes()

@@ -312,7 +312,7 @@ def test_function_sizes(template: dict[str, Any]) -> None:
     functions = template["Resources"]
     sizes = {name: (functions[name]["Properties"]["MemorySize"], functions[name]["Properties"]["Timeout"])
              for name in ("SignDocument", "DispatchDocument", "APIHandler", "PollAxis", "SyncAgencies")}
-    assert sizes == {"SignDocument": (512, 60), "DispatchDocument": (256, 60), "APIHandler": (512, 30),
+    assert sizes == {"SignDocument": (512, 60), "DispatchDocument": (256, 60), "APIHandler": (256, 30),
                      "PollAxis": (512, 60), "SyncAgencies": (256, 300)}
     # A message must not become visible again while its handler may still run.
     for queue in ("UploadEventsQueue", "DispatchQueue"):
