@@ -277,7 +277,8 @@ def main() -> None:
             ("total, from the interpreter's first line", target["total_cpu"], naive_sign["cpu"])]
     print(f"{'':70} | {'gateway':>8} | {'naive':>8}\n" + "-" * 92)
     for label, ours, base in rows:
-        print(f"{label:70} | {ours:8.0f} | {base if base is None else f'{base:.0f}':>8}")
+        naive_text = "-" if base is None else f"{base:.0f}"
+        print(f"{label:70} | {ours:8.0f} | {naive_text:>8}")
     print(f"\nsigner's first document: {target['cpu']:.0f} ms CPU (target ≤ {TARGET_MS}), after the signing path's "
           f"imports ({target['path_imports_cpu']:.0f} ms, paid once per container); {target['total_cpu']:.0f} ms "
           f"from the first line (naive pyHanko: {naive_sign['cpu']:.0f} ms, of which {naive_sign['document_cpu']:.0f} "
