@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test demo chaos lint package checkov checkov-setup bench bench-load clean
+.PHONY: setup run test demo chaos lint package deploy-plan checkov checkov-setup bench bench-load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	./.ci/install-system-packages
@@ -39,13 +39,26 @@ lint: setup
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 
-## The deployable CloudFormation: Chalice's SAM output merged with infra/resources.yaml, its zip cut to what the
-## functions run (infra/lean_package.py, docs/deployment.md); prints the unzipped size per function.
-## chalice needs a region to name ARNs; a newcomer's shell has none, so the target gives one (override it freely).
+## The deployable CloudFormation of one stage (STAGE=dev, staging or prod; default prod): Chalice's SAM output for
+## that stage merged with infra/resources.yaml, its zip cut to what the functions run (infra/lean_package.py,
+## docs/deployment.md), its Stage parameter set (infra/stage_template.py), in build/package/$(STAGE); prints the
+## unzipped size per function. chalice needs a region to name ARNs; a newcomer's shell has none, so the target
+## gives one (override it freely).
+STAGE ?= prod
+PACKAGE_DIR = build/package/$(STAGE)
 package: setup
+	rm -rf $(PACKAGE_DIR)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} \
-	  $(VENV)/bin/chalice package --stage prod --merge-template infra/resources.yaml build/package
-	$(PY) infra/lean_package.py build/package
+	  $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/resources.yaml $(PACKAGE_DIR)
+	$(PY) infra/stage_template.py set $(PACKAGE_DIR) $(STAGE)
+	$(PY) infra/lean_package.py $(PACKAGE_DIR)
+
+## The dry run of a deploy (issue 13), in a shell with no AWS configuration: the stage's package, cfn-lint and
+## checkov on it, and the plan (every resource, its type and its name for the stage). Nothing is applied.
+deploy-plan: package checkov-setup
+	$(VENV)/bin/cfn-lint -c I -- $(PACKAGE_DIR)/sam.yaml
+	$(CHECKOV_VENV)/bin/checkov -f $(PACKAGE_DIR)/sam.yaml --framework cloudformation --compact --quiet --skip-download
+	$(PY) infra/stage_template.py plan $(PACKAGE_DIR)
 
 ## checkov on the deployable template: every failed check fixed, or suppressed in infra/resources.yaml with a
 ## written reason (docs/checkov.md). checkov has its own venv: it pins boto3 1.35 and networkx 2.x, which the
@@ -61,7 +74,7 @@ checkov-setup: $(CHECKOV_STAMP)
 
 # --skip-download: no call to Prisma Cloud (guideline links only); the checks themselves ship with checkov.
 checkov: package checkov-setup
-	$(CHECKOV_VENV)/bin/checkov -f build/package/sam.yaml --framework cloudformation --compact --quiet --skip-download
+	$(CHECKOV_VENV)/bin/checkov -f $(PACKAGE_DIR)/sam.yaml --framework cloudformation --compact --quiet --skip-download
 
 bench: setup
 	$(PY) -m tests.bench.bench

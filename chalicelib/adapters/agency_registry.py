@@ -91,7 +91,7 @@ class Agency:
 
 
 class AgencyRegistry:
-    """Reads agencies from the `edoc-agencies` table."""
+    """Reads agencies from the `edoc-<stage>-agencies` table."""
 
     def __init__(self, table_name: str | None = None) -> None:
         self.table_name = table_name or get_settings().agencies_table

@@ -1,4 +1,5 @@
-"""The `edoc-audit` table: one partition per agency's chain (`pk = CHAIN#<organ_id>`), its entries numbered per day
+"""The audit table (`edoc-<stage>-audit`): one partition per agency's chain (`pk = CHAIN#<organ_id>`), its entries
+numbered per day
 (`sk = DAY#YYYY-MM-DD#SEQ#…`), and the `by_day` index (`day_pk = DAY#…`, `day_sk = <at>#<organ>#<seq>`).
 
 Why this shape (issue 11, chalicelib.domain.audit): issue 9's one partition per day made every audited call of

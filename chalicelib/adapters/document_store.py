@@ -1,6 +1,6 @@
 """DynamoDB access for documents: the record, its timeline events and its per-recipient deliveries.
 
-One table, `edoc-documents`, keyed `pk`/`sk`:
+One table, `edoc-<stage>-documents`, keyed `pk`/`sk`:
 - `DOC#<id>` / `META`: the record (state, metadata, hashes, lease); GSI `by_organ` (`ORG#<organ>`, `<created>#<id>`)
   lists an agency's documents newest first, so tenant isolation is the key condition itself.
   Its `timeline` attribute is the list of its transitions (the document's timeline and audit trail), oldest first.

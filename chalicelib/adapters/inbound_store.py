@@ -1,5 +1,5 @@
 """DynamoDB access for what the axis brings in: envelope records, inbox items, the status outbox, and the status
-columns of our own documents' delivery rows. Same table as `store.py` (`edoc-documents`), other key spaces:
+columns of our own documents' delivery rows. Same table as `store.py` (`edoc-<stage>-documents`), other key spaces:
 
 - `EDXML#<DocumentId>` / `DOC#<document_id>`: written at dispatch; finds our document from a status package's
   `ResponseFor/DocumentId`. One item per document, not per DocumentId: a document without a number yet has

@@ -1,7 +1,8 @@
 """DynamoDB for organisation signing keys: the key records and the agency item's active key.
 
 - Key records are items of the documents table, `pk = KEY#<organ_id>`, `sk = <key_ref>`. Why there and not in
-  `edoc-agencies`: that table has only a hash key, so a key history would be a growing map on the agency item, and
+  `edoc-<stage>-agencies`: that table has only a hash key, so a key history would be a growing map on the agency
+  item, and
   the signing handler reads that item for every document (every kilobyte of old CSRs and chains costs read units
   on the hot path). Here one Query lists an agency's keys, the agency item keeps only its active `signing_key` and
   a short `previous_keys` list, and activation is one transaction over both tables. Key items carry no `gsi1pk`,
@@ -27,7 +28,8 @@ __all__ = ["KeyStore", "key_store"]
 
 
 class KeyStore:
-    """Key records (`KEY#<organ_id>` / `<key_ref>` in the documents table) and agency items (`edoc-agencies`)."""
+    """Key records (`KEY#<organ_id>` / `<key_ref>` in the documents table) and agency items (the agencies
+    table)."""
 
     def __init__(self, table_name: str, agencies_table: str) -> None:
         self.table_name = table_name

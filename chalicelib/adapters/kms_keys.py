@@ -1,8 +1,8 @@
 """AWS KMS for organisation signing keys: creating one, and the aliases people and tools find them by.
 
 New keys: RSA_2048 `SIGN_VERIFY`, tagged `edoc-gateway:organ_id` and `edoc-gateway:purpose=document-signing` (what
-the signing functions' IAM policy requires), aliased `alias/edoc-sign/<code>/<key_ref>`; on activation
-`alias/edoc-sign/<code>` is moved to the active key. Aliases are a convenience: the key record holds the ARN and
+the signing functions' IAM policy requires), aliased `alias/edoc-sign/<stage>/<code>/<key_ref>`; on activation
+`alias/edoc-sign/<stage>/<code>` is moved to the active key. Aliases are a convenience: the key record holds the ARN and
 the registry decides which key signs, so an alias that cannot be written is logged, never an error.
 `kms_keys()` builds the adapter once per container.
 """
@@ -14,22 +14,23 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.core.log import logger
+from chalicelib.core.settings import get_settings
 
-__all__ = ["ALIAS_PREFIX", "KMS_KEY_SPEC", "KMS_KEY_USAGE", "KMS_SIGNING_ALGORITHM", "PURPOSE", "TAG_ORGAN_ID",
+__all__ = ["KMS_KEY_SPEC", "KMS_KEY_USAGE", "KMS_SIGNING_ALGORITHM", "PURPOSE", "TAG_ORGAN_ID",
            "TAG_PURPOSE", "KmsKeys", "agency_alias", "kms_keys"]
 
 KMS_KEY_SPEC = "RSA_2048"
 KMS_KEY_USAGE = "SIGN_VERIFY"
 KMS_SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
-ALIAS_PREFIX = "alias/edoc-sign/"
 TAG_ORGAN_ID = "edoc-gateway:organ_id"
 TAG_PURPOSE = "edoc-gateway:purpose"
 PURPOSE = "document-signing"
 
 
 def agency_alias(organ_id: str, key_ref: str | None = None) -> str:
-    """`alias/edoc-sign/000-00-00-H62` (the active key), `.../<key_ref>` (one key): aliases allow no dots."""
-    base = ALIAS_PREFIX + organ_id.replace(".", "-")
+    """`alias/edoc-sign/<stage>/000-00-00-H62` (the active key), `.../<key_ref>` (one key): aliases allow no dots,
+    and carry the stage (chalicelib.core.names), so stages in one account never move each other's."""
+    base = get_settings().signing_alias_prefix + organ_id.replace(".", "-")
     return f"{base}/{key_ref}" if key_ref else base
 
 
@@ -56,7 +57,7 @@ class KmsKeys:
         return meta["Arn"], spki, KMS_SIGNING_ALGORITHM
 
     def point_alias(self, organ_id: str, key_arn: str) -> None:
-        """Move `alias/edoc-sign/<code>` to the active key (people and tools find the key by it; the registry
+        """Move `alias/edoc-sign/<stage>/<code>` to the active key (people and tools find the key by it; the registry
         decides)."""
         kms = self._kms
         alias = agency_alias(organ_id)

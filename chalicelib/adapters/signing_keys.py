@@ -9,7 +9,7 @@ registration) cannot disagree on where a key lives.
 - `kms`: `key_id` is the KMS key ARN or id; one `kms.sign` per signature (`MessageType='RAW'`,
 docs/traps.md#moto-kms-sign-ignores-digest).
 - `pkcs11`: `key_id` is an RFC 7512 URI (`keys.pkcs11_uri`); the token's user PIN comes from the Secrets Manager
-  secret its `pin-source` names, under `edoc-gateway/pkcs11/` (the IAM policy grants nothing else).
+  secret its `pin-source` names, under `edoc-gateway/<stage>/pkcs11/` (the IAM policy grants nothing else).
 
 Importing this module creates no client and imports no boto3 (`aws.client` is lazy and cached).
 """

@@ -10,21 +10,24 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from chalicelib.core.names import LOCAL_STAGE, stage_names
+
 __all__ = ["AGENCIES_TABLE", "AUDIT_TABLE", "AXIS_MAX_PACKAGE_BYTES", "AXIS_SECRET_NAME", "DISPATCH_DLQ",
     "DISPATCH_MAX_CONCURRENCY", "DISPATCH_QUEUE", "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS",
     "KPI_TARGET_DEFAULTS", "KPI_TARGET_FIRST_YEAR", "KPI_TARGET_STEP_YEAR", "MAX_UPLOAD_BYTES",
     "SIGN_MAX_CONCURRENCY", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE", "UPLOAD_URL_TTL_SECONDS", "get_settings"]
 
-#: Resource names shared by app.py decorators, infra/resources.yaml and the embedded stack's provisioning.
-UPLOAD_QUEUE = "edoc-upload-events"
-UPLOAD_DLQ = "edoc-upload-events-dlq"
-DISPATCH_QUEUE = "edoc-dispatch"
-DISPATCH_DLQ = "edoc-dispatch-dlq"
-DOCUMENTS_TABLE = "edoc-documents"
-AGENCIES_TABLE = "edoc-agencies"
-#: The audit trail (issue 9): append-only, a hash chain per agency (issue 11), chalicelib.domain.audit.
-AUDIT_TABLE = "edoc-audit"
-AXIS_SECRET_NAME = "edoc-gateway/axis"  # noqa: S105 (a secret's name, not a secret)
+#: The embedded stack's resource names (stage `local`; chalicelib.core.names has the rule every stage follows), for
+#: app.py's decorators and the stack's provisioning. A deployed function takes its stage's from `STAGE`.
+_LOCAL = stage_names(LOCAL_STAGE)
+UPLOAD_QUEUE = _LOCAL.upload_queue
+UPLOAD_DLQ = _LOCAL.upload_dlq
+DISPATCH_QUEUE = _LOCAL.dispatch_queue
+DISPATCH_DLQ = _LOCAL.dispatch_dlq
+DOCUMENTS_TABLE = _LOCAL.documents_table
+AGENCIES_TABLE = _LOCAL.agencies_table
+AUDIT_TABLE = _LOCAL.audit_table
+AXIS_SECRET_NAME = _LOCAL.axis_secret
 
 #: How many invocations Lambda's SQS pollers run at once per queue (the event source's MaximumConcurrency, issue 11
 #: "scale"). Each is at most its function's reserved concurrency in .chalice/config.json: with more pollers than
@@ -72,6 +75,9 @@ class Settings:
     dispatch_queue: str
     upload_queue: str
     axis_secret_name: str
+    #: Where this stage's PKCS#11 PINs and KMS signing-key aliases live (chalicelib.core.names).
+    pin_secret_prefix: str
+    signing_alias_prefix: str
     cognito_user_pool_id: str
     cognito_client_id: str
     #: Where to fetch the JWKS; on real AWS derived from the pool, on moto it names the moto host
@@ -120,16 +126,20 @@ def get_settings() -> Settings:
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "ap-southeast-1"
     pool = env.get("COGNITO_USER_POOL_ID", "")
     issuer = env.get("TOKEN_ISSUER") or f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+    stage = env.get("STAGE", LOCAL_STAGE)
+    names = stage_names(stage)
     return Settings(
-        stage=env.get("STAGE", "local"),
+        stage=stage,
         region=region,
         documents_bucket=env.get("DOCUMENTS_BUCKET", "edoc-gateway-local-documents"),
-        documents_table=env.get("DOCUMENTS_TABLE", DOCUMENTS_TABLE),
-        agencies_table=env.get("AGENCIES_TABLE", AGENCIES_TABLE),
-        audit_table=env.get("AUDIT_TABLE", AUDIT_TABLE),
-        dispatch_queue=env.get("DISPATCH_QUEUE", DISPATCH_QUEUE),
-        upload_queue=env.get("UPLOAD_QUEUE", UPLOAD_QUEUE),
-        axis_secret_name=env.get("AXIS_SECRET_NAME", AXIS_SECRET_NAME),
+        documents_table=env.get("DOCUMENTS_TABLE", names.documents_table),
+        agencies_table=env.get("AGENCIES_TABLE", names.agencies_table),
+        audit_table=env.get("AUDIT_TABLE", names.audit_table),
+        dispatch_queue=env.get("DISPATCH_QUEUE", names.dispatch_queue),
+        upload_queue=env.get("UPLOAD_QUEUE", names.upload_queue),
+        axis_secret_name=env.get("AXIS_SECRET_NAME", names.axis_secret),
+        pin_secret_prefix=names.pin_secret_prefix,
+        signing_alias_prefix=names.signing_alias_prefix,
         cognito_user_pool_id=pool,
         cognito_client_id=env.get("COGNITO_CLIENT_ID", ""),
         jwks_url=env.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json",

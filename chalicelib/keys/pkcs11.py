@@ -34,7 +34,6 @@ from typing import Any
 
 from chalicelib.core.errors import SigningUnavailable
 from chalicelib.keys.pkcs11_uri import (
-    PIN_SECRET_PREFIX,
     PIN_SOURCE_PREFIX,
     URI_SCHEME,
     Pkcs11Uri,
@@ -45,7 +44,7 @@ from chalicelib.keys.pkcs11_uri import (
 from chalicelib.keys.raw_signer import ecdsa_der_max_size
 
 #: The key's name is re-exported: callers see one module for "the PKCS#11 backend".
-__all__ = ["PIN_SECRET_PREFIX", "PIN_SOURCE_PREFIX", "URI_SCHEME", "PinFetcher", "Pkcs11RawSigner", "Pkcs11Uri",
+__all__ = ["PIN_SOURCE_PREFIX", "URI_SCHEME", "PinFetcher", "Pkcs11RawSigner", "Pkcs11Uri",
            "choose_module", "clear_sessions", "pin_secret_id", "uri_from_request"]
 
 #: Errors after which the same call on a fresh session may work (session or device state lost).

@@ -1,14 +1,14 @@
 """How a PKCS#11 signing key is named: an RFC 7512 PKCS#11 URI, stored as the agency's `signing_key.key_id`.
 
     pkcs11:token=edoc-demo;object=edoc-sign-000-00-00-H03;id=%01?module-path=/usr/lib/softhsm/libsofthsm2.so
-        &pin-source=secretsmanager:edoc-gateway/pkcs11/000-00-00-H03
+        &pin-source=secretsmanager:edoc-gateway/prod/pkcs11/000-00-00-H03
 
 - `token` (token label), `object` (key label) and/or `id` (CKA_ID) find the private key, and its public key by the
   same label/id (RFC 7512 §2.3);
 - `module-path` must be one of the modules the deployment allows (`PKCS11_MODULES`); without it the first allowed
   module is used. Loading a shared library runs its code, so a key record can never name an arbitrary file;
 - `pin-source` names the Secrets Manager secret that holds the user PIN (`secretsmanager:<secret id>`, under
-  `edoc-gateway/pkcs11/`). The PIN itself is never in a record, a request, code or a log line: RFC 7512's
+  `edoc-gateway/<stage>/pkcs11/`). The PIN itself is never in a record, a request, code or a log line: RFC 7512's
   `pin-value` is refused.
 
 Why a module of its own: naming a key is pure string work that the admin API, provisioning and the token code
@@ -22,14 +22,14 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from chalicelib.core.errors import SigningUnavailable, ValidationFailed
+from chalicelib.core.settings import get_settings
 
-__all__ = ["PIN_SECRET_PREFIX", "PIN_SOURCE_PREFIX", "URI_SCHEME", "Pkcs11Uri", "choose_module", "pin_secret_id",
+__all__ = ["PIN_SOURCE_PREFIX", "URI_SCHEME", "Pkcs11Uri", "choose_module", "pin_secret_id",
            "uri_from_request"]
 
 URI_SCHEME = "pkcs11:"
 PIN_SOURCE_PREFIX = "secretsmanager:"
 #: Secrets that may hold a token PIN (the IAM policy grants GetSecretValue on the same prefix only).
-PIN_SECRET_PREFIX = "edoc-gateway/pkcs11/"  # noqa: S105 (a name prefix, not a secret)
 
 
 @dataclass(frozen=True)
@@ -103,13 +103,15 @@ class Pkcs11Uri:
 
 
 def pin_secret_id(pin_source: str) -> str:
-    """The Secrets Manager secret id of a `pin-source`; refuses anything outside `edoc-gateway/pkcs11/`."""
+    """The Secrets Manager secret id of a `pin-source`; refuses anything outside this stage's
+    `edoc-gateway/<stage>/pkcs11/` (chalicelib.core.names; the IAM policies grant nothing else)."""
     if not pin_source.startswith(PIN_SOURCE_PREFIX):
         raise ValueError(f"pin-source must be {PIN_SOURCE_PREFIX}<secret>")
     secret = pin_source[len(PIN_SOURCE_PREFIX):]
     name = secret.split(":secret:", 1)[1] if ":secret:" in secret else secret
-    if not name.startswith(PIN_SECRET_PREFIX) or ".." in name:
-        raise ValueError(f"the PIN secret must be under {PIN_SECRET_PREFIX}")
+    prefix = get_settings().pin_secret_prefix
+    if not name.startswith(prefix) or ".." in name:
+        raise ValueError(f"the PIN secret must be under {prefix}")
     return secret
 
 

@@ -1,8 +1,9 @@
 """Dead letters and retries: what the gateway gave up on, for an administrator to see and send back.
 
 `/v1/admin/dead-letters` (list), `/v1/admin/dead-letters/redrive` and `/v1/admin/documents/{id}/retry`; admin
-group only. Two dead-letter queues, named here by their source: `dispatch` (edoc-dispatch-dlq) and `upload`
-(edoc-upload-events-dlq). A message gets there by SQS redrive after maxReceiveCount failed receives, or because a
+group only. Two dead-letter queues, named here by their source: `dispatch` (edoc-<stage>-dispatch-dlq) and `upload`
+(edoc-<stage>-upload-events-dlq). A message gets there by SQS redrive after maxReceiveCount failed receives, or
+because a
 handler put it there itself for a permanent failure (dispatch: the axis refused the package, or cannot confirm a
 send; see chalicelib.outbound.dispatch). In both cases the record is `FAILED` with a reason, so the document's own state
 says what happened and the DLQ says which messages wait for a decision.

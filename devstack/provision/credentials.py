@@ -64,6 +64,6 @@ def axis_directory() -> list[dict[str, Any]]:
 
 
 def provision_axis_secret(c: Clients, axis_url: str, served: dict[str, str]) -> None:
-    """`edoc-gateway/axis`: the endpoint and the served agencies' system secrets, as production holds them."""
+    """`edoc-gateway/local/axis`: the endpoint and the served agencies' system secrets, as production holds them."""
     put_secret(c, settings.AXIS_SECRET_NAME, json.dumps({"endpoint": axis_url, "systems": served}),
                "Axis endpoint and per-agency system credentials")

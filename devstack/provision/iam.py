@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.config import MOTO_ACCOUNT, REPO_ROOT
+from devstack.config import MOTO_ACCOUNT, REPO_ROOT, STAGE
 from devstack.provision.clients import Clients, find_alias_target, ignore_codes
 
 __all__ = [
@@ -155,8 +155,12 @@ def local_resource_names(c: Clients | None, template: Mapping[str, Any], region:
     (the bucket under its local name; queues, tables, keys and roles under the template's names). Without `c`
     (no account to ask), KMS keys get a placeholder ARN `key/<LogicalId>`."""
     names: dict[str, dict[str, str]] = {}
+    stage_only = pseudo_parameters(region, account)
     for logical, resource in template.get("Resources", {}).items():
-        kind, props = resource.get("Type"), resource.get("Properties", {})
+        kind, raw = resource.get("Type"), resource.get("Properties", {})
+        # Names are `!Sub edoc-${Stage}-...` (chalicelib.core.names): resolved for the embedded stack's stage.
+        props = {k: resolve(raw[k], {}, stage_only) if k in ("TableName", "QueueName", "AliasName") else raw[k]
+                 for k in raw}
         if kind == "AWS::S3::Bucket":
             names[logical] = {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
         elif kind == "AWS::DynamoDB::Table":
@@ -195,8 +199,9 @@ def _user_pool_id(c: Clients) -> str:
 
 
 def pseudo_parameters(region: str, account: str = MOTO_ACCOUNT) -> dict[str, str]:
+    # `Stage` is the template's parameter (infra/resources.yaml): the embedded stack is stage `local`.
     return {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": "aws", "AWS::URLSuffix":
-            "amazonaws.com", "AWS::StackName": "edoc-gateway-local"}
+            "amazonaws.com", "AWS::StackName": "edoc-gateway-local", "Stage": STAGE}
 
 
 # -- principals --------------------------------------------------------------------------------------------

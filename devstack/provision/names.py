@@ -8,6 +8,7 @@ here would be a third side that could drift.
 from __future__ import annotations
 
 from chalicelib.core import settings
+from chalicelib.core.names import stage_names
 from devstack.config import STAGE
 
 __all__ = [
@@ -20,8 +21,10 @@ __all__ = [
     "pkcs11_key_label", "signing_key_alias",
 ]
 
+#: The embedded stack's stage (chalicelib.core.names: every name carries it, as each deployed stage's do).
+_LOCAL = stage_names(STAGE)
 BUCKET_NAME = "edoc-gateway-local-documents"
-BUCKET_KEY_ALIAS = "alias/edoc-gateway/documents"
+BUCKET_KEY_ALIAS = _LOCAL.documents_key_alias
 BUCKET_PREFIXES = ("incoming/", "signed/", "packages/", "inbound/")
 #: S3 → SQS: uploads (and only uploads) start the signing flow.
 UPLOAD_NOTIFICATION_PREFIX = "incoming/"
@@ -42,12 +45,12 @@ DOCUMENTS_GSI = "by_organ"
 SIGNING_KEY_SPEC = "RSA_2048"
 SIGNING_KEY_USAGE = "SIGN_VERIFY"
 SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
-SIGNING_ALIAS_PREFIX = "alias/edoc-sign/"
+SIGNING_ALIAS_PREFIX = _LOCAL.signing_alias_prefix
 TAG_ORGAN_ID = "edoc-gateway:organ_id"
 TAG_PURPOSE = "edoc-gateway:purpose"
 PURPOSE_DOCUMENT_SIGNING = "document-signing"
 
-USER_POOL_NAME = "edoc-gateway-local"
+USER_POOL_NAME = _LOCAL.user_pool
 USER_POOL_CLIENT_NAME = "edoc-gateway-web"
 ADMIN_GROUP = "admins"
 ORGAN_ID_ATTRIBUTE = "organ_id"
@@ -63,11 +66,11 @@ SEALS_PREFIX = "seals/"
 #: The embedded stack's SoftHSM2 token (under the state dir) for agencies put on the PKCS#11 backend.
 SOFTHSM_DIR = "softhsm"
 SOFTHSM_TOKEN_LABEL = "edoc-demo"
-PKCS11_PIN_SECRET_PREFIX = "edoc-gateway/pkcs11/"  # noqa: S105 (a secret's name prefix)
+PKCS11_PIN_SECRET_PREFIX = _LOCAL.pin_secret_prefix
 
 
 def signing_key_alias(organ_id: str) -> str:
-    """`alias/edoc-sign/000-00-00-H62`: KMS alias names allow no dots, so the code's dots become dashes."""
+    """`alias/edoc-sign/local/000-00-00-H62`: KMS alias names allow no dots, so the code's dots become dashes."""
     return SIGNING_ALIAS_PREFIX + organ_id.replace(".", "-")
 
 

@@ -44,7 +44,7 @@ def _revocation_pointers(certificate_pem: str | None) -> dict[str, str]:
 def provision_pkcs11_agencies(c: Clients, state_dir: Path,
                               organ_ids: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Move these served agencies to PKCS#11: a key pair generated on a SoftHSM2 token under the state dir, its PIN
-    in Secrets Manager (`edoc-gateway/pkcs11/<code>`), a demo CA certificate for it, and the registry item's
+    in Secrets Manager (`edoc-gateway/local/pkcs11/<code>`), a demo CA certificate for it, and the registry item's
     `signing_key` pointing at it by PKCS#11 URI. Returns (organ_id → key URI, the app's environment for the token).
 
     Runs after `provision_agencies`, and issues the certificate with the same OCSP/CRL pointers as the KMS one it

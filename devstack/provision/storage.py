@@ -169,8 +169,9 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
 
 
 def provision_tables(c: Clients) -> None:
-    """`edoc-documents` (pk/sk + GSIs by_organ, by_sweep, by_month, by_done_month), `edoc-agencies` (organ_id) and
-    `edoc-audit` (pk/sk + GSI by_day), on demand, PITR, SSE."""
+    """`edoc-local-documents` (pk/sk + GSIs by_organ, by_sweep, by_month, by_done_month), `edoc-local-agencies`
+    (organ_id) and
+    `edoc-local-audit` (pk/sk + GSI by_day), on demand, PITR, SSE."""
     existing = set(c.dynamodb.list_tables().get("TableNames", []))
     for name, spec in TABLE_SPECS.items():
         if name not in existing:

@@ -55,6 +55,6 @@ def test_bad_upload_is_rejected_with_its_reason_and_kept(client, stack, sample_p
     assert kept == content
 
     sqs = _aws(stack, "sqs")
-    dlq = sqs.get_queue_url(QueueName="edoc-upload-events-dlq")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName="edoc-local-upload-events-dlq")["QueueUrl"]
     attrs = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
     assert attrs["ApproximateNumberOfMessages"] == "0"

@@ -167,7 +167,7 @@ def test_200_documents_through_a_faulty_axis_each_dispatched_exactly_once(fault_
         docs = dict(pool.map(submit, range(DOCUMENTS)))
     # and SQS delivers some dispatch messages twice (at least once, never exactly once)
     sqs = operator_client(stack, "sqs")
-    queue = sqs.get_queue_url(QueueName="edoc-dispatch")["QueueUrl"]
+    queue = sqs.get_queue_url(QueueName="edoc-local-dispatch")["QueueUrl"]
     for document_id in rng.sample(sorted(docs), 40):
         sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"document_id": document_id}))
 

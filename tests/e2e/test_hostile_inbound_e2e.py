@@ -225,7 +225,7 @@ def test_poison_envelopes_are_acknowledged_fail_once_listed_and_never_come_back(
 def _table(stack: dict) -> Any:
     return boto3.resource("dynamodb", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"],
                           aws_access_key_id=stack["aws_admin"]["access_key_id"],
-                          aws_secret_access_key=stack["aws_admin"]["secret_access_key"]).Table("edoc-documents")
+                          aws_secret_access_key=stack["aws_admin"]["secret_access_key"]).Table("edoc-local-documents")
 
 
 def test_status_packages_that_cannot_be_built_never_stop_any_agencys_poll(client, stack, stack_handle, tmp_path,

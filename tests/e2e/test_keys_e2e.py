@@ -163,7 +163,8 @@ def test_rotation_create_csr_upload_activate(client: GatewayClient, admin: str, 
               client.call("GET", "/v1/admin/keys", admin, params={"organ_id": ORGAN})["items"]}
     assert states[ref] == "ACTIVE" and states[old["key_ref"]] == "RETIRED"
     assert list(states.values()).count("ACTIVE") == 1
-    assert _alias_target(client, "alias/edoc-sign/" + ORGAN.replace(".", "-")) == created["key_id"].rsplit("/", 1)[1]
+    alias = "alias/edoc-sign/local/" + ORGAN.replace(".", "-")
+    assert _alias_target(client, alias) == created["key_id"].rsplit("/", 1)[1]
 
     after = _sign_a_document(client, clerk, sample_pdf, "AFTER")
     assert _valid(after, tmp_path, "after.pdf")

@@ -77,10 +77,10 @@ def test_redelivered_upload_event_changes_nothing(client, stack, sample_pdf):
     event = {"Records": [{"eventName": "ObjectCreated:Post", "eventTime": datetime.now(UTC).isoformat(),
                           "s3": {"bucket": {"name": created["upload"]["url"].rstrip("/").rsplit("/", 1)[-1]},
                                  "object": {"key": key.replace(".", "%2E"), "size": sample_pdf.stat().st_size}}}]}
-    url = sqs.get_queue_url(QueueName="edoc-upload-events")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName="edoc-local-upload-events")["QueueUrl"]
     for _ in range(2):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
-    dispatch_url = sqs.get_queue_url(QueueName="edoc-dispatch")["QueueUrl"]
+    dispatch_url = sqs.get_queue_url(QueueName="edoc-local-dispatch")["QueueUrl"]
     sqs.send_message(QueueUrl=dispatch_url, MessageBody=json.dumps({"document_id": created["document_id"]}))
     client.upload(created["upload"], sample_pdf)
     _wait_queues_empty(sqs, [url, dispatch_url])

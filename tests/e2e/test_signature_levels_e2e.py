@@ -99,7 +99,7 @@ def test_signed_at_b_lt_with_the_seal_where_asked_and_the_person_signature_kept(
 
 def _agency_certificate_serial(stack: dict, organ_id: str) -> int:
     ddb = operator_client(stack, "dynamodb")
-    item = ddb.get_item(TableName="edoc-agencies", Key={"organ_id": {"S": organ_id}})["Item"]
+    item = ddb.get_item(TableName="edoc-local-agencies", Key={"organ_id": {"S": organ_id}})["Item"]
     cert_pem = item["signing_key"]["M"]["certificate_pem"]["S"]
     _, _, der = pem.unarmor(cert_pem.encode("ascii"))
     return x509.Certificate.load(der).serial_number

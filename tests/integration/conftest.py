@@ -17,6 +17,8 @@ import importlib
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +78,18 @@ def handler_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandlerEnv
         if simulator is not None:
             simulator.stop()
         moto.stop()
+
+
+@pytest.fixture(scope="session")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each deployed stage's package (tests/support/stage_packages.py), once a session."""
+    from tests.support.stage_packages import package_stages
+
+    return package_stages(tmp_path_factory.mktemp("project"), tmp_path_factory.mktemp("stage-packages"))
+
+
+@pytest.fixture(scope="session")
+def templates(packages: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    from tests.support.stage_packages import stage_template
+
+    return {stage: stage_template.load(path) for stage, path in packages.items()}

@@ -281,7 +281,7 @@ def _aws() -> str:
                                   metadata={"document-id": "d"})
     assert "x-amz-signature" in post["fields"], post
     assert "X-Amz-Signature" in objects.presigned_get("signed/a.pdf", content_type="application/pdf", expires=60)
-    table = aws.table("edoc-documents")
+    table = aws.table("edoc-local-documents")
     urls.append(_built(table.meta.client, lambda: table.get_item(Key={"pk": "x"})))
     return " ".join(sorted({u.split("/")[2] for u in urls}))
 

@@ -123,8 +123,9 @@ def test_sqs_event_sources_match_the_queues_the_app_declares(template: dict[str,
         for name, fn in _of_type(template, "AWS::Serverless::Function").items()
         for ev in (fn["Properties"].get("Events") or {}).values() if ev.get("Type") == "SQS"
     }
-    assert declared["SignDocument"] == settings.UPLOAD_QUEUE
-    assert declared["DispatchDocument"] == settings.DISPATCH_QUEUE
+    # the same queues the app's decorators name, in every stage (chalicelib.core.names)
+    assert declared["SignDocument"] == {"Fn::Sub": settings.UPLOAD_QUEUE.replace("-local-", "-${Stage}-")}
+    assert declared["DispatchDocument"] == {"Fn::Sub": settings.DISPATCH_QUEUE.replace("-local-", "-${Stage}-")}
 
 
 def test_documents_bucket_is_private_versioned_and_encrypted(template: dict[str, Any]) -> None:
@@ -161,7 +162,8 @@ def test_uploads_notify_the_upload_queue_which_lets_s3_send(template: dict[str, 
 
 def test_tables_have_point_in_time_recovery(template: dict[str, Any]) -> None:
     tables = _of_type(template, "AWS::DynamoDB::Table")
-    assert {t["Properties"]["TableName"] for t in tables.values()} == {"edoc-documents", "edoc-agencies", "edoc-audit"}
+    assert {t["Properties"]["TableName"]["Fn::Sub"] for t in tables.values()} == {
+        "edoc-${Stage}-documents", "edoc-${Stage}-agencies", "edoc-${Stage}-audit"}
     for table in tables.values():
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -226,10 +228,11 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
                           "${DocumentsTable.Arn}/index/by_sweep", "${DocumentsTable.Arn}/index/by_month",
                           "${DocumentsTable.Arn}/index/by_done_month", "${AuditTable.Arn}/index/by_day"}, name
         for secret in by_service.get("secretsmanager", []):
-            assert secret["Fn::Sub"].endswith((":secret:edoc-gateway/axis-??????", ":secret:edoc-gateway/pkcs11/*"))
+            assert secret["Fn::Sub"].endswith((":secret:edoc-gateway/${Stage}/axis-??????",
+                                               ":secret:edoc-gateway/${Stage}/pkcs11/*"))
     # The axis credentials: the functions that talk to the axis, never the signer.
     readers = {name for name in _of_type(template, "AWS::IAM::ManagedPolicy")
-               if any(str(r).find("edoc-gateway/axis-") >= 0 for s in _statements(template, name).values()
+               if any(str(r).find("edoc-gateway/${Stage}/axis-") >= 0 for s in _statements(template, name).values()
                       for r in _as_list(s["Resource"]))}
     assert readers == {"DispatchDocumentPolicy", "PollAxisPolicy", "ApiHandlerPolicy", "SyncAgenciesPolicy"}
     # The Chalice-generated inline policy (policy-prod.json) only writes logs.
@@ -287,8 +290,12 @@ def test_functions_get_every_setting_they_read(template: dict[str, Any]) -> None
     read = set(re.findall(r"env\.get\(\"([A-Z_]+)\"", source))
     # Set by Lambda itself, derived from the pool id and region, or empty on AWS (boto3's default endpoint).
     not_configured = {"AWS_REGION", "AWS_DEFAULT_REGION", "JWKS_URL", "TOKEN_ISSUER", "AWS_ENDPOINT_URL"}
+    # The resource names come from STAGE (chalicelib.core.names); the variables override them for tests only.
+    not_configured |= {"DOCUMENTS_TABLE", "AGENCIES_TABLE", "AUDIT_TABLE", "DISPATCH_QUEUE", "UPLOAD_QUEUE",
+                       "AXIS_SECRET_NAME"}
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert {_resolve_name(v) for v in global_env.values()} == {"DocumentsBucket", "UserPool", "UserPoolClient"}
+    assert {_resolve_name(v) for v in global_env.values()} == {"Stage", "DocumentsBucket", "UserPool",
+                                                               "UserPoolClient"}
     for name, function in _of_type(template, "AWS::Serverless::Function").items():
         env = set(function["Properties"]["Environment"]["Variables"]) | set(global_env)
         assert read - not_configured <= env, f"{name} lacks {sorted(read - not_configured - env)}"

@@ -18,6 +18,7 @@ import pytest
 from chalicelib.adapters.document_store import DONE_INDEX_ATTRIBUTES
 from chalicelib.core import settings
 from devstack import demo_data
+from devstack.config import STAGE
 from devstack.provision import (
     Provisioned,
     provision,
@@ -60,7 +61,22 @@ def local(provisioned: Provisioned, moto_endpoint: str) -> dict[str, Any]:
 def infra() -> dict[str, Any]:
     from cfnlint.decode import cfn_yaml
 
-    return infra_summary(cfn_yaml.load(str(REPO / "infra" / "resources.yaml")))
+    return infra_summary(in_stage(cfn_yaml.load(str(REPO / "infra" / "resources.yaml")), STAGE))
+
+
+def in_stage(value: Any, stage: str) -> Any:
+    """The template (plain data) with its `Stage` parameter substituted: a `!Sub` left with nothing else to
+    substitute becomes its string, so that the embedded stack's names (stage `local`) compare with it."""
+    if isinstance(value, list):
+        return [in_stage(v, stage) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        text = value["Fn::Sub"].replace("${Stage}", stage)
+        return text if "${" not in text else {"Fn::Sub": text}
+    if set(value) == {"Ref"} and value["Ref"] == "Stage":
+        return stage
+    return {k: in_stage(v, stage) for k, v in value.items()}
 
 
 # -- the template, read into provisioned_resources_summary()'s shape -----------------------------------------

@@ -30,7 +30,7 @@ HSM_AGENCY = "000.00.12.H62"  # Sở Thông tin và Truyền thông Vĩnh Phúc:
 EXPIRED_AGENCY = "000.00.13.H62"  # Sở Nội vụ Vĩnh Phúc: given an expired certificate in this module
 G22 = "000.00.00.G22"
 KEY_LABEL = "it-sign-000-00-12-H62"
-PIN_SECRET = "edoc-gateway/pkcs11/it-000-00-12-H62"
+PIN_SECRET = "edoc-gateway/local/pkcs11/it-000-00-12-H62"
 
 
 def _name(organ_id: str) -> str:

@@ -22,11 +22,11 @@ FUNCTIONS = ("api_handler", "sign_document", "dispatch_document", "poll_axis")
 OBJ = f"arn:aws:s3:::{BUCKET}"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SIGNING_TAGS = {"aws:ResourceTag/edoc-gateway:purpose": "document-signing"}
-AXIS_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/axis-AbC123"
-PIN_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/pkcs11/000.00.00.H62-XyZ987"
-DOCUMENTS = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-documents"
-AGENCIES = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-agencies"
-AUDIT = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-audit"
+AXIS_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/local/axis-AbC123"
+PIN_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/local/pkcs11/000.00.00.H62-XyZ987"
+DOCUMENTS = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-local-documents"
+AGENCIES = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-local-agencies"
+AUDIT = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-local-audit"
 
 
 def queue(name: str) -> str:
@@ -93,8 +93,8 @@ def test_dispatch_cannot_sign(statements: dict[str, list[Any]]) -> None:
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_nobody_deletes_tables_buckets_queues_or_keys(statements: dict[str, list[Any]], function: str) -> None:
     for action, resource in (("dynamodb:DeleteTable", DOCUMENTS), ("dynamodb:DeleteTable", AGENCIES),
-                             ("s3:DeleteBucket", OBJ), ("sqs:DeleteQueue", queue("edoc-dispatch")),
-                             ("sqs:PurgeQueue", queue("edoc-upload-events")),
+                             ("s3:DeleteBucket", OBJ), ("sqs:DeleteQueue", queue("edoc-local-dispatch")),
+                             ("sqs:PurgeQueue", queue("edoc-local-upload-events")),
                              ("kms:ScheduleKeyDeletion", KEY), ("kms:DisableKey", KEY),
                              ("dynamodb:UpdateTable", DOCUMENTS), ("s3:PutBucketPolicy", OBJ),
                              ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x")):
@@ -166,7 +166,7 @@ def test_the_evaluator_follows_iam() -> None:
     allow = {"Effect": "Allow", "Action": ["s3:Get*"], "Resource": f"{OBJ}/signed/*"}
     deny = {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"{OBJ}/signed/secret/*"}
     suffix = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-              "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/axis-??????"}
+              "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/local/axis-??????"}
     assert is_allowed([allow], Request("s3:getobject", f"{OBJ}/signed/a/b.pdf"))  # actions: case-insensitive
     assert not is_allowed([allow], Request("s3:PutObject", f"{OBJ}/signed/a/b.pdf"))
     assert not is_allowed([allow, deny], Request("s3:GetObject", f"{OBJ}/signed/secret/b.pdf"))
@@ -182,17 +182,18 @@ def test_recorded_calls_become_the_requests_aws_authorises() -> None:
                                       key_tags=lambda arn: {"edoc-gateway:purpose": "document-signing"},
                                       secret_arn=lambda name: AXIS_SECRET)
     transact = {"service": "dynamodb", "operation": "TransactWriteItems",
-                "params": {"TransactItems": [["Update", "edoc-documents"], ["ConditionCheck", "edoc-agencies"]]}}
+                "params": {"TransactItems": [["Update", "edoc-local-documents"],
+                                             ["ConditionCheck", "edoc-local-agencies"]]}}
     assert [(r.action, r.resource) for r in iam_policy.requests_for(transact, lookup)] == [
         ("dynamodb:UpdateItem", DOCUMENTS), ("dynamodb:ConditionCheckItem", AGENCIES)]
-    query = {"service": "dynamodb", "operation": "Query", "params": {"TableName": "edoc-documents",
+    query = {"service": "dynamodb", "operation": "Query", "params": {"TableName": "edoc-local-documents",
                                                                      "IndexName": "by_organ"}}
     assert iam_policy.requests_for(query, lookup)[0].resource == f"{DOCUMENTS}/index/by_organ"
-    sign = {"service": "kms", "operation": "Sign", "params": {"KeyId": "alias/edoc-sign/000-00-00-H62"}}
+    sign = {"service": "kms", "operation": "Sign", "params": {"KeyId": "alias/edoc-sign/local/000-00-00-H62"}}
     assert iam_policy.requests_for(sign, lookup) == [Request("kms:Sign", KEY, SIGNING_TAGS)]
     batch = {"service": "sqs", "operation": "DeleteMessageBatch",
-             "params": {"QueueUrl": f"http://127.0.0.1:1/{ACCOUNT}/edoc-dispatch"}}
-    assert iam_policy.requests_for(batch, lookup) == [Request("sqs:DeleteMessage", queue("edoc-dispatch"))]
+             "params": {"QueueUrl": f"http://127.0.0.1:1/{ACCOUNT}/edoc-local-dispatch"}}
+    assert iam_policy.requests_for(batch, lookup) == [Request("sqs:DeleteMessage", queue("edoc-local-dispatch"))]
     head = {"service": "s3", "operation": "HeadObject", "params": {"Bucket": BUCKET, "Key": "seals/x.png"}}
     assert iam_policy.requests_for(head, lookup) == [Request("s3:GetObject", f"{OBJ}/seals/x.png")]
     version = {"service": "s3", "operation": "GetObject", "params": {"Bucket": BUCKET, "Key": "incoming/a.pdf",

@@ -157,7 +157,7 @@ def test_moto_refuses_a_role_what_its_function_must_never_do(stack) -> None:
     for key in (f"incoming/{H62}/x.pdf", f"signed/{H62}/x.pdf"):
         assert _refused(lambda key=key: poller.put_object(Bucket=BUCKET_NAME, Key=key, Body=b"x")), key
     assert _refused(lambda: _as_role(stack, "poll_axis", "sqs").send_message(
-        QueueUrl=operator_client(stack, "sqs").get_queue_url(QueueName="edoc-upload-events")["QueueUrl"],
+        QueueUrl=operator_client(stack, "sqs").get_queue_url(QueueName="edoc-local-upload-events")["QueueUrl"],
         MessageBody="{}"))
     signer = _as_role(stack, "sign_document", "s3")
     assert _refused(lambda: signer.get_object(Bucket=BUCKET_NAME, Key=f"packages/{H62}/x.edxml"))
@@ -167,4 +167,4 @@ def test_moto_refuses_a_role_what_its_function_must_never_do(stack) -> None:
                                                     Message=b"x" * 32, SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256"))
     for function in stack["functions"]:
         tables = _as_role(stack, function, "dynamodb")
-        assert _refused(lambda tables=tables: tables.delete_table(TableName="edoc-documents")), function
+        assert _refused(lambda tables=tables: tables.delete_table(TableName="edoc-local-documents")), function

@@ -18,6 +18,7 @@ import pytest
 
 from chalicelib.adapters import aws
 from chalicelib.core import settings
+from devstack.config import STAGE
 
 __all__ = ["FOREIGN_AWS_VARIABLES", "REGION", "create_table", "mocked_aws", "table_schema", "use_fake_aws"]
 
@@ -43,7 +44,8 @@ def use_fake_aws(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
 
 @functools.cache
 def _template_tables() -> dict[str, dict[str, Any]]:
-    """Every AWS::DynamoDB::Table of infra/resources.yaml by TableName, as plain dicts."""
+    """Every AWS::DynamoDB::Table of infra/resources.yaml by its name in the embedded stack's stage, as plain
+    dicts."""
     from cfnlint.decode import cfn_yaml  # lazy: cfn-lint costs ~2 s to import, only table-making tests need it
 
     template = cfn_yaml.load(str(REPO / "infra" / "resources.yaml"))
@@ -51,7 +53,10 @@ def _template_tables() -> dict[str, dict[str, Any]]:
     for resource in template["Resources"].values():
         if resource.get("Type") == "AWS::DynamoDB::Table":
             props = json.loads(json.dumps(resource["Properties"]))  # cfn-lint's nodes, as plain data
-            tables[props["TableName"]] = props
+            name = props["TableName"]  # `!Sub edoc-${Stage}-...` (chalicelib.core.names): the local stage's name
+            if isinstance(name, dict):
+                name = name["Fn::Sub"].replace("${Stage}", STAGE)
+            tables[name] = {**props, "TableName": name}
     return tables
 
 

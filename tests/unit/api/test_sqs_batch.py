@@ -23,7 +23,8 @@ class _Event:
     def __init__(self, *bodies: str) -> None:
         self._records = [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body,
                           "attributes": {"ApproximateReceiveCount": "2"}, "messageAttributes": {},
-                          "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:ap-southeast-1:1:edoc-dispatch"}
+                          "eventSource": "aws:sqs",
+                          "eventSourceARN": "arn:aws:sqs:ap-southeast-1:1:edoc-local-dispatch"}
                          for i, body in enumerate(bodies)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def test_a_message_that_meets_a_held_lease_comes_back_when_the_lease_ends(fake_q
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     ((queue, receipt, seconds),) = fake_queues.delays
-    assert (queue, receipt) == ("edoc-dispatch", "r1")
+    assert (queue, receipt) == ("edoc-local-dispatch", "r1")
     # one second past the lease (counted from when the handler ran, on a loaded machine too), not the backoff
     assert until - after <= seconds <= until - before + 2, "one second past the lease, not the dispatch backoff"
     assert failures == [], "the backoff is for failures; meeting a lease is not one"

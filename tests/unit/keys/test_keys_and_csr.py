@@ -209,17 +209,18 @@ def test_key_view_shows_expiry_without_pem_blobs(ca: DemoCA, signer: LocalKeySig
 def test_pkcs11_uri_round_trip_and_no_pin_in_it() -> None:
     uri = Pkcs11Uri(token="edoc HSM", object="edoc-sign-000-00-00-H03", id=b"\x01\xff",
                     module_path="/opt/cloudhsm/lib/libcloudhsm_pkcs11.so",
-                    pin_source="secretsmanager:edoc-gateway/pkcs11/000-00-00-H03")
+                    pin_source="secretsmanager:edoc-gateway/local/pkcs11/000-00-00-H03")
     text = str(uri)
     assert text.startswith("pkcs11:token=edoc%20HSM;object=edoc-sign-000-00-00-H03;id=%01%ff?")
     assert Pkcs11Uri.parse(text) == uri
     with pytest.raises(ValueError, match="PIN"):
         Pkcs11Uri.parse("pkcs11:token=t;object=k?pin-value=1234")
     for bad in ("pkcs11:object=k", "pkcs11:token=t", "file:/x", "pkcs11:token=t;object=k?pin-source=file:/pin",
-                "pkcs11:token=t;object=k?pin-source=secretsmanager:edoc-gateway/axis"):
+                "pkcs11:token=t;object=k?pin-source=secretsmanager:edoc-gateway/local/axis"):
         with pytest.raises(ValueError):
             Pkcs11Uri.parse(bad)
-    assert pin_secret_id("secretsmanager:arn:aws:secretsmanager:ap-southeast-1:1:secret:edoc-gateway/pkcs11/a-Xy12")
+    assert pin_secret_id(
+        "secretsmanager:arn:aws:secretsmanager:ap-southeast-1:1:secret:edoc-gateway/local/pkcs11/a-Xy12")
 
 
 def test_pkcs11_module_must_be_allowed() -> None:
@@ -241,8 +242,8 @@ def test_registration_request_refuses_a_pin() -> None:
             uri_from_request(body)
         assert exc.value.code == "pin_not_allowed" and "1234" not in str(exc.value.to_body())
     uri = uri_from_request({"pkcs11": {"token_label": "t", "key_label": "k", "key_id_hex": "0a0b",
-                                       "pin_secret": "edoc-gateway/pkcs11/t"}})
-    assert uri.id == b"\x0a\x0b" and uri.pin_source == "secretsmanager:edoc-gateway/pkcs11/t"
+                                       "pin_secret": "edoc-gateway/local/pkcs11/t"}})
+    assert uri.id == b"\x0a\x0b" and uri.pin_source == "secretsmanager:edoc-gateway/local/pkcs11/t"
 
 
 def test_modules_stay_light_to_import() -> None:
@@ -295,16 +296,16 @@ def test_key_factory_maps_records_to_backends_with_the_containers_clients(monkey
     signer = signing_keys.open_raw_signer("kms", "arn:aws:kms:ap-southeast-1:1:key/k", "ECDSA_SHA_256")
     assert isinstance(signer, KmsRawSigner) and signer._kms is kms and signer.algorithm == "sha256_ecdsa"
 
-    uri = "pkcs11:token=t;object=k?module-path=/lib/m.so&pin-source=secretsmanager:edoc-gateway/pkcs11/t"
+    uri = "pkcs11:token=t;object=k?module-path=/lib/m.so&pin-source=secretsmanager:edoc-gateway/local/pkcs11/t"
     token_signer = signing_keys.open_pkcs11_signer(uri, modules=("/lib/m.so",))
     assert isinstance(token_signer, Pkcs11RawSigner) and token_signer.module == "/lib/m.so"
-    assert signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/pkcs11/t") == ("1234", "v1")
+    assert signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/local/pkcs11/t") == ("1234", "v1")
     secrets.value = "5678"
-    assert signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/pkcs11/t") == ("5678", "v1")
-    assert secrets.asked == ["edoc-gateway/pkcs11/t"] * 2
+    assert signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/local/pkcs11/t") == ("5678", "v1")
+    assert secrets.asked == ["edoc-gateway/local/pkcs11/t"] * 2
     secrets.value = '{"other": 1}'
     with pytest.raises(SigningUnavailable) as empty:
-        signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/pkcs11/t")
+        signing_keys.secrets_manager_pin("secretsmanager:edoc-gateway/local/pkcs11/t")
     assert empty.value.code == "pkcs11_pin_missing"
 
     with pytest.raises(SigningUnavailable) as bad_uri:

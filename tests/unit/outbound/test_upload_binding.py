@@ -56,7 +56,7 @@ def test_another_agencys_post_fields_used_on_this_key_are_refused_and_the_record
     assert events[-1]["state"] == "AWAITING_UPLOAD"
     assert events[-1]["detail"] == {"refused": "foreign_upload", "part": "main"}
     assert ports.objects.uploads == [], "nothing signed"
-    assert ports.queues.messages("edoc-dispatch") == []
+    assert ports.queues.messages("edoc-local-dispatch") == []
     assert ports.store.get(mine["document_id"])["state"] == "AWAITING_UPLOAD"
 
 
