@@ -71,7 +71,9 @@ def _s3(call: Mapping[str, Any]) -> list[Request]:
     if op in ("GetObject", "HeadObject"):  # a given version needs s3:GetObjectVersion, as on AWS
         return [Request("s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject", obj)]
     if op in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
-        return [Request("s3:PutObject", obj)]
+        # a write with an Object Lock retention also needs s3:PutObjectRetention, as on AWS
+        retention = [Request("s3:PutObjectRetention", obj)] if params.get("ObjectLockMode") else []
+        return [Request("s3:PutObject", obj), *retention]
     if op == "AbortMultipartUpload":
         return [Request("s3:AbortMultipartUpload", obj)]
     if op == "DeleteObject":  # a given version: s3:DeleteObjectVersion (a permanent delete), as on AWS

@@ -14,7 +14,9 @@ from functools import cache
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.core.clock import utc_now
 from chalicelib.core.settings import get_settings
+from chalicelib.domain import archive
 from chalicelib.domain.ports import NotModified, ObjectHead, ObjectStore, ObjectUnavailable
 
 __all__ = ["S3Objects", "get_objects", "save", "use_objects"]
@@ -94,6 +96,10 @@ class S3Objects:
         extra: dict[str, Any] = {"ContentType": content_type}
         if metadata is not None:
             extra["Metadata"] = metadata
+        until = archive.retain_until(utc_now(), get_settings().archive_retention_days) if archive.is_archived(key) \
+            else None
+        if until is not None:  # a record (signed/, inbound/): locked until then (chalicelib.domain.archive)
+            extra.update(ObjectLockMode=archive.LOCK_MODE, ObjectLockRetainUntilDate=until)
         if os.path.getsize(path) > SINGLE_PUT_BYTES:
             self._s3.upload_file(path, self.bucket, key, ExtraArgs=extra)
             return

@@ -108,6 +108,9 @@ class Settings:
     #: Recipients one dispatch sends to at once (env DISPATCH_PARALLEL_SENDS; 1 = one after the other): a document
     #: to 30 agencies waits for 8 axis round trips, not 30 (chalicelib.outbound.dispatch._send_all).
     dispatch_parallel_sends: int = 4
+    #: Days a signed document or an inbound package is locked against deletion (S3 Object Lock, governance mode;
+    #: env ARCHIVE_RETENTION_DAYS, the template's ArchiveRetentionDays); 0 = not locked (chalicelib.domain.archive).
+    archive_retention_days: int = 0
     #: Cap on one downloaded axis package (bytes, env AXIS_MAX_PACKAGE_BYTES); see the constant.
     axis_max_package_bytes: int = AXIS_MAX_PACKAGE_BYTES
     #: The served agency whose axis system calls getAgenciesList for the directory sync (env
@@ -154,6 +157,7 @@ def get_settings() -> Settings:
         dispatch_backoff_base_seconds=int(env.get("DISPATCH_BACKOFF_BASE_SECONDS", "20")),
         dispatch_backoff_cap_seconds=int(env.get("DISPATCH_BACKOFF_CAP_SECONDS", "600")),
         dispatch_parallel_sends=max(1, int(env.get("DISPATCH_PARALLEL_SENDS", "4"))),
+        archive_retention_days=int(env.get("ARCHIVE_RETENTION_DAYS", "0")),
         axis_max_package_bytes=int(env.get("AXIS_MAX_PACKAGE_BYTES", str(AXIS_MAX_PACKAGE_BYTES))),
         agency_directory_system=env.get("AGENCY_DIRECTORY_SYSTEM", "").strip(),
         agency_sync_scope=tuple(p.strip() for p in env.get("AGENCY_SYNC_SCOPE", "").split(",") if p.strip()),

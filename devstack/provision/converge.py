@@ -93,6 +93,9 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         "DISPATCH_BACKOFF_CAP_SECONDS": "600",
         # Recipients one dispatch sends to at once (chalicelib.outbound.dispatch._send_all), as deployed.
         "DISPATCH_PARALLEL_SENDS": "4",
+        # Signed documents and inbound packages locked (chalicelib.domain.archive), for a day here: the code path
+        # of production's ArchiveRetentionDays, on moto's Object Lock.
+        "ARCHIVE_RETENTION_DAYS": "1",
         # The directory sync (issue 9): the first served system calls getAgenciesList; every entry is kept (the
         # simulator's directory is a few hundred agencies under the demo provinces).
         "AGENCY_DIRECTORY_SYSTEM": "",

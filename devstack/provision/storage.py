@@ -135,9 +135,11 @@ def _bucket_key_arn(c: Clients) -> str:
 
 
 def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
-    """Private, versioned, SSE-KMS (bucket key) bucket; ObjectCreated on incoming/ → the upload queue."""
+    """Private, versioned, SSE-KMS (bucket key) bucket with Object Lock and the template's lifecycle; ObjectCreated
+    on incoming/ → the upload queue."""
     try:
-        create: dict[str, Any] = {"Bucket": BUCKET_NAME}
+        # Object Lock on, as the template's (the archive: chalicelib/domain/archive.py); it needs versioning, below.
+        create: dict[str, Any] = {"Bucket": BUCKET_NAME, "ObjectLockEnabledForBucket": True}
         if region != "us-east-1":
             create["CreateBucketConfiguration"] = {"LocationConstraint": region}
         c.s3.create_bucket(**create)
@@ -148,6 +150,14 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
     })
     c.s3.put_bucket_versioning(Bucket=BUCKET_NAME, VersioningConfiguration={"Status": "Enabled"})
+    c.s3.put_bucket_lifecycle_configuration(Bucket=BUCKET_NAME, LifecycleConfiguration={"Rules": [
+        {"ID": "abort-incomplete-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+        {"ID": "expire-old-upload-versions", "Status": "Enabled", "Filter": {"Prefix": "incoming/"},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 30}, "Expiration": {"ExpiredObjectDeleteMarker": True}},
+        {"ID": "expire-old-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 90}},
+    ]})
     key_arn = _bucket_key_arn(c)
     c.s3.put_bucket_encryption(Bucket=BUCKET_NAME, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},

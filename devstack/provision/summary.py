@@ -77,6 +77,11 @@ def _bucket(c: Clients, bucket: str, arn_to_name: dict[str, str]) -> dict[str, A
         "sse_algorithm": encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
         "bucket_key": bool(encryption.get("BucketKeyEnabled")),
         "public_access_block": {k: bool(v) for k, v in pab.items()},
+        "object_lock": c.s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"].get(
+            "ObjectLockEnabled") == "Enabled",
+        "lifecycle": sorted((r["ID"], r.get("Filter", {}).get("Prefix", ""),
+                             r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays"))
+                            for r in c.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]),
     }
 
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -154,6 +155,13 @@ def test_upload_is_signed_then_dispatched_one_package_per_recipient_with_paper_f
     assert len(versions(env, signed(H62, document_id))) == 1
     # so the upload itself is dropped (one copy of the document, not two): its bytes are the signed file's start
     assert record["original_size"] == len(pdf) and versions(env, incoming(H62, document_id)) == []
+    # and the signed document is a record of the archive: locked (governance) for ARCHIVE_RETENTION_DAYS (1 here)
+    head = env.s3.head_object(Bucket=env.bucket, Key=signed(H62, document_id))
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    left = head["ObjectLockRetainUntilDate"] - datetime.now(UTC)
+    assert timedelta(hours=23) < left <= timedelta(days=1)
+    with pytest.raises(env.s3.exceptions.ClientError):  # no one deletes a version under retention without bypass
+        env.s3.delete_object(Bucket=env.bucket, Key=signed(H62, document_id), VersionId=head["VersionId"])
     assert deliveries == {}
     # and exactly one dispatch message is waiting
     dispatch = env.dispatch.receive()

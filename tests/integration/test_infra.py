@@ -294,8 +294,8 @@ def test_functions_get_every_setting_they_read(template: dict[str, Any]) -> None
     not_configured |= {"DOCUMENTS_TABLE", "AGENCIES_TABLE", "AUDIT_TABLE", "DISPATCH_QUEUE", "UPLOAD_QUEUE",
                        "AXIS_SECRET_NAME"}
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert {_resolve_name(v) for v in global_env.values()} == {"Stage", "DocumentsBucket", "UserPool",
-                                                               "UserPoolClient"}
+    assert {_resolve_name(v) for v in global_env.values()} == {"Stage", "ArchiveRetentionDays", "DocumentsBucket",
+                                                               "UserPool", "UserPoolClient"}
     for name, function in _of_type(template, "AWS::Serverless::Function").items():
         env = set(function["Properties"]["Environment"]["Variables"]) | set(global_env)
         assert read - not_configured <= env, f"{name} lacks {sorted(read - not_configured - env)}"

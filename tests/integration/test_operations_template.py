@@ -132,3 +132,35 @@ def test_the_dashboard_shows_the_queues_the_errors_and_kms(template: dict[str, A
                    "KmsThrottling"):
         assert metric in body, metric
     json.loads(re.sub(r"\$\{[^}]+\}", "x", body))  # well-formed once CloudFormation has substituted it
+
+
+def test_the_archive_locks_signed_and_inbound_versions_and_expires_only_old_uploads(template: dict[str, Any]) -> None:
+    """Object Lock on the bucket, each record written with its own retention (chalicelib/domain/archive.py), the
+    retention a parameter every function gets, and a lifecycle that never reaches a record under retention."""
+    bucket = template["Resources"]["DocumentsBucket"]["Properties"]
+    assert bucket["ObjectLockEnabled"] is True and bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "ObjectLockConfiguration" not in bucket, "no bucket default: it would lock the uploads the signer drops"
+    rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-old-upload-versions"]["Prefix"] == "incoming/"
+    assert rules["expire-old-upload-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert not any("ExpirationInDays" in r or "ExpirationDate" in r for r in rules.values()), \
+        "no current version expires"
+    assert template["Parameters"]["ArchiveRetentionDays"]["Default"] == 3650
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["ARCHIVE_RETENTION_DAYS"] == {"Ref": "ArchiveRetentionDays"}
+    # who may set a retention, and where: the signer on signed/, the poller on inbound/, nobody else
+    grants = {}
+    for logical, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "s3:PutObjectRetention" in actions:
+                grants[logical] = statement["Resource"]["Fn::Sub"]
+            assert "s3:BypassGovernanceRetention" not in actions, logical
+    assert grants == {"SignDocumentPolicy": "${DocumentsBucket.Arn}/signed/*",
+                      "PollAxisPolicy": "${DocumentsBucket.Arn}/inbound/*"}
+    # and point-in-time recovery stays on every table
+    for logical, resource in _of_type(template, "AWS::DynamoDB::Table").items():
+        assert resource["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, \
+            logical

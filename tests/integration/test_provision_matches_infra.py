@@ -166,6 +166,9 @@ def infra_summary(template: dict[str, Any]) -> dict[str, Any]:
             "sse_algorithm": encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
             "bucket_key": bool(encryption.get("BucketKeyEnabled")),
             "public_access_block": dict(bprops["PublicAccessBlockConfiguration"]),
+            "object_lock": bool(bprops.get("ObjectLockEnabled")),
+            "lifecycle": sorted((r["Id"], r.get("Prefix", ""), r.get("NoncurrentVersionExpiration", {}).get(
+                "NoncurrentDays")) for r in bprops["LifecycleConfiguration"]["Rules"]),
         },
         "tables": tables,
         "signing_keys": {
