@@ -17,13 +17,15 @@ from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 
 __all__ = ["KMS_KEY_SPEC", "KMS_KEY_USAGE", "KMS_SIGNING_ALGORITHM", "PURPOSE", "TAG_ORGAN_ID",
-           "TAG_PURPOSE", "KmsKeys", "agency_alias", "kms_keys"]
+           "TAG_PURPOSE", "TAG_STAGE", "KmsKeys", "agency_alias", "kms_keys"]
 
 KMS_KEY_SPEC = "RSA_2048"
 KMS_KEY_USAGE = "SIGN_VERIFY"
 KMS_SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
 TAG_ORGAN_ID = "edoc-gateway:organ_id"
 TAG_PURPOSE = "edoc-gateway:purpose"
+#: The stage a key belongs to (chalicelib.core.names): the signing policies require their own stage's.
+TAG_STAGE = "edoc-gateway:stage"
 PURPOSE = "document-signing"
 
 
@@ -47,7 +49,8 @@ class KmsKeys:
         meta = kms.create_key(
             Description=f"edoc-gateway document signing key of {organ_id} ({key_ref})",
             KeySpec=KMS_KEY_SPEC, KeyUsage=KMS_KEY_USAGE,
-            Tags=[{"TagKey": TAG_ORGAN_ID, "TagValue": organ_id}, {"TagKey": TAG_PURPOSE, "TagValue": PURPOSE}],
+            Tags=[{"TagKey": TAG_ORGAN_ID, "TagValue": organ_id}, {"TagKey": TAG_PURPOSE, "TagValue": PURPOSE},
+                  {"TagKey": TAG_STAGE, "TagValue": get_settings().stage}],
         )["KeyMetadata"]
         try:
             kms.create_alias(AliasName=agency_alias(organ_id, key_ref), TargetKeyId=meta["KeyId"])

@@ -21,6 +21,7 @@ from devstack.provision.names import (
     SIGNING_ALGORITHM,
     SIGNING_KEY_SPEC,
     SIGNING_KEY_USAGE,
+    STAGE,
     TAG_ORGAN_ID,
     TAG_PURPOSE,
     signing_key_alias,
@@ -38,7 +39,8 @@ def _provision_signing_key(c: Clients, agency: demo_data.DemoAgency) -> str:
             Description=f"edoc-gateway document signing key of {agency.organ_id}",
             KeySpec=SIGNING_KEY_SPEC, KeyUsage=SIGNING_KEY_USAGE,
             Tags=[{"TagKey": TAG_ORGAN_ID, "TagValue": agency.organ_id},
-                  {"TagKey": TAG_PURPOSE, "TagValue": PURPOSE_DOCUMENT_SIGNING}],
+                  {"TagKey": TAG_PURPOSE, "TagValue": PURPOSE_DOCUMENT_SIGNING},
+                  {"TagKey": "edoc-gateway:stage", "TagValue": STAGE}],
         )["KeyMetadata"]["KeyId"]
         c.kms.create_alias(AliasName=alias, TargetKeyId=key_id)
     return c.kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]

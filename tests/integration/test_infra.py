@@ -196,13 +196,15 @@ def test_functions_may_sign_only_with_keys_tagged_for_document_signing(template:
         for statement in _statements(template, name).values():
             if "kms:Sign" in _as_list(statement["Action"]):
                 signers.add(name)
-                assert statement["Condition"] == {
-                    "StringEquals": {"aws:ResourceTag/edoc-gateway:purpose": "document-signing"}}, name
+                assert statement["Condition"] == {  # and only the stage's own (issue 13: stages share an account)
+                    "StringEquals": {"aws:ResourceTag/edoc-gateway:purpose": "document-signing",
+                                     "aws:ResourceTag/edoc-gateway:stage": {"Ref": "Stage"}}}, name
     # The signer signs documents; the API signs CSRs with the agency's key. Never the poller, never dispatch.
     assert signers == {"SignDocumentPolicy", "ApiHandlerPolicy"}
     create = _statements(template, "ApiHandlerPolicy")["CreateAgencySigningKeys"]
     assert create["Condition"]["StringEquals"]["aws:RequestTag/edoc-gateway:purpose"] == "document-signing"
     assert create["Condition"]["StringEquals"]["kms:KeyUsage"] == "SIGN_VERIFY"
+    assert create["Condition"]["StringEquals"]["aws:RequestTag/edoc-gateway:stage"] == {"Ref": "Stage"}
 
 
 S3_GRANTS = {"DocumentsBucket"} | {f"${{DocumentsBucket.Arn}}/{p}" for p in (

@@ -21,7 +21,8 @@ REGION, ACCOUNT, BUCKET = "ap-southeast-1", "123456789012", "edoc-gateway-local-
 FUNCTIONS = ("api_handler", "sign_document", "dispatch_document", "poll_axis")
 OBJ = f"arn:aws:s3:::{BUCKET}"
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-SIGNING_TAGS = {"aws:ResourceTag/edoc-gateway:purpose": "document-signing"}
+SIGNING_TAGS = {"aws:ResourceTag/edoc-gateway:purpose": "document-signing",
+                "aws:ResourceTag/edoc-gateway:stage": "local"}
 AXIS_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/local/axis-AbC123"
 PIN_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:edoc-gateway/local/pkcs11/000.00.00.H62-XyZ987"
 DOCUMENTS = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/edoc-local-documents"
@@ -122,8 +123,8 @@ def test_only_the_signer_deletes_objects_and_only_the_uploads_it_signed(statemen
 
 def test_only_the_api_creates_keys_and_only_tagged_signing_keys(statements: dict[str, list[Any]]) -> None:
     request = {"aws:RequestTag/edoc-gateway:purpose": "document-signing",
-               "aws:RequestTag/edoc-gateway:organ_id": "000.00.00.H62",
-               "aws:TagKeys": ["edoc-gateway:organ_id", "edoc-gateway:purpose"],
+               "aws:RequestTag/edoc-gateway:organ_id": "000.00.00.H62", "aws:RequestTag/edoc-gateway:stage": "local",
+               "aws:TagKeys": ["edoc-gateway:organ_id", "edoc-gateway:purpose", "edoc-gateway:stage"],
                "kms:KeyUsage": "SIGN_VERIFY", "kms:KeySpec": "RSA_2048"}
     assert allowed(statements, "api_handler", "kms:CreateKey", "*", **request)
     assert not allowed(statements, "api_handler", "kms:CreateKey", "*", **{**request, "kms:KeyUsage":
@@ -179,7 +180,8 @@ def test_the_evaluator_follows_iam() -> None:
 
 def test_recorded_calls_become_the_requests_aws_authorises() -> None:
     lookup = iam_policy.AccountLookup(REGION, ACCOUNT, key_arn=lambda ref: KEY,
-                                      key_tags=lambda arn: {"edoc-gateway:purpose": "document-signing"},
+                                      key_tags=lambda arn: {"edoc-gateway:purpose": "document-signing",
+                                                            "edoc-gateway:stage": "local"},
                                       secret_arn=lambda name: AXIS_SECRET)
     transact = {"service": "dynamodb", "operation": "TransactWriteItems",
                 "params": {"TransactItems": [["Update", "edoc-local-documents"],
@@ -199,3 +201,11 @@ def test_recorded_calls_become_the_requests_aws_authorises() -> None:
     version = {"service": "s3", "operation": "GetObject", "params": {"Bucket": BUCKET, "Key": "incoming/a.pdf",
                                                                      "VersionId": "3HL4kqtJlcpXroDTDmJ"}}
     assert iam_policy.requests_for(version, lookup) == [Request("s3:GetObjectVersion", f"{OBJ}/incoming/a.pdf")]
+
+
+def test_a_function_signs_only_with_its_own_stages_keys(statements: dict[str, list[Any]]) -> None:
+    """Stages share an account (issue 13): a key tagged for another stage is refused to every function."""
+    other = {**SIGNING_TAGS, "aws:ResourceTag/edoc-gateway:stage": "prod"}
+    for function in ("sign_document", "api_handler"):
+        assert allowed(statements, function, "kms:Sign", KEY, **SIGNING_TAGS), function
+        assert not allowed(statements, function, "kms:Sign", KEY, **other), function
