@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: setup run test demo chaos lint package deploy-plan checkov checkov-setup bench bench-load clean
+.PHONY: setup run test demo chaos lint package deploy deploy-args deploy-plan checkov checkov-setup bench bench-load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	./.ci/install-system-packages
@@ -52,6 +52,18 @@ package: setup
 	  $(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/resources.yaml $(PACKAGE_DIR)
 	$(PY) infra/stage_template.py set $(PACKAGE_DIR) $(STAGE)
 	$(PY) infra/lean_package.py $(PACKAGE_DIR)
+
+## Deploy a stage (issue 13, docs/operations.md#deploy): its package, the code and template uploaded to your
+## artefacts bucket, a change set on the stack edoc-gateway-$(STAGE), shown, executed and waited for. Needs the
+## account's credentials (any boto3 way: AWS_PROFILE, SSO, environment). PARAMETERS="AlarmEmail=a@b.vn ...".
+ARTIFACTS_BUCKET ?=
+PARAMETERS ?=
+deploy: deploy-args package
+	$(PY) infra/deploy.py $(STAGE) --artifacts-bucket $(ARTIFACTS_BUCKET) --package-dir $(PACKAGE_DIR) --execute \
+	  $(addprefix --parameter ,$(PARAMETERS))
+
+deploy-args:
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "make deploy needs ARTIFACTS_BUCKET=<an S3 bucket of yours for the code>"; exit 2; }
 
 ## The dry run of a deploy (issue 13), in a shell with no AWS configuration: the stage's package, cfn-lint and
 ## checkov on it, and the plan (every resource, its type and its name for the stage). Nothing is applied.
