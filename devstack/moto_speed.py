@@ -115,7 +115,10 @@ def _apply_index_query() -> None:
                 attrs = getattr(item, "attrs", None)
                 if conditions is None or attrs is None or all(_equal(attrs.get(name), expected)
                                                               for name, expected in conditions):
-                    items.append(item)  # what moto's own loop would keep (items without attrs: its isinstance test)
+                    # what moto's own loop would keep (items without attrs: its isinstance test), as it is now: an
+                    # UpdateItem on another thread changes the live item in place, and one that REMOVEs the index
+                    # key between this filter and moto's sort failed the Query with KeyError (HTTP 500)
+                    items.append(_frozen(item) if attrs is not None else item)
         return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -142,6 +145,15 @@ def _apply_index_query() -> None:
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+
+
+def _frozen(item: Any) -> Any:
+    """A shallow copy of a moto Item whose attribute map is its own (values are replaced by writes, not changed)."""
+    import copy
+
+    snapshot = copy.copy(item)
+    snapshot.attrs = dict(item.attrs)
+    return snapshot
 
 
 def _equal(value: Any, expected: Any) -> bool:

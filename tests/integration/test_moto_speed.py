@@ -101,3 +101,27 @@ def test_a_write_between_queries_is_seen(ddb: Any) -> None:
     assert ddb.query(**query)["Items"] == []
     ddb.put_item(TableName=TABLE, Item={"pk": {"S": "p1"}, "sk": {"S": "new"}, "g": {"S": "fresh"}, "gs": {"S": "1"}})
     assert [i["sk"]["S"] for i in ddb.query(**query)["Items"]] == ["new"]
+
+
+def test_an_index_query_survives_a_concurrent_write_removing_the_index_key(ddb: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the load run hit (HTTP 500 `KeyError: 'g'`): another thread's UpdateItem REMOVEs an item's index
+    key after the filter kept it and before moto sorts and pages the matches. The filter hands moto a snapshot of
+    each item, so the Query answers as of its start."""
+    from moto.dynamodb.models.table import Table
+
+    filtered = Table.all_items
+
+    def then_a_write_lands(self: Any) -> list[Any]:
+        found = filtered(self)
+        for hash_set in list(self.items.values()):  # the live items change under the Query
+            for item in (list(hash_set.values()) if self.range_key_attr else [hash_set]):
+                item.attrs.pop("g", None)
+        return found
+
+    expected = ddb.query(TableName=TABLE, IndexName="by-g", KeyConditionExpression="g = :g",
+                         ExpressionAttributeValues={":g": {"S": "g0"}})["Items"]
+    monkeypatch.setattr(Table, "all_items", then_a_write_lands)
+    answer = ddb.query(TableName=TABLE, IndexName="by-g", KeyConditionExpression="g = :g",
+                       ExpressionAttributeValues={":g": {"S": "g0"}})["Items"]
+    assert answer == expected and answer
