@@ -46,18 +46,8 @@ class S3Objects:
 
     def head(self, key: str, version_id: str | None = None) -> ObjectHead | None:
         """The object's size, user metadata and version, or None when it (or that version) is not there."""
-        s3 = self._s3
-        extra = {"VersionId": version_id} if version_id else {}
-        try:
-            head = s3.head_object(Bucket=self.bucket, Key=key, **extra)
-        except s3.exceptions.ClientError as exc:
-            if _code(exc) in _MISSING:
-                return None
-            raise
-        metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
-        version = head.get("VersionId")
-        return ObjectHead(size=int(head["ContentLength"]), metadata=metadata,
-                          version_id=str(version) if version and version != "null" else None)
+        resp = self._ask("head_object", key, version_id)
+        return _head_of(resp) if resp is not None else None
 
     def download(self, key: str, path: str, version_id: str | None = None) -> None:
         """The object to a local file, streamed in 1 MB pieces (signed PDFs reach 150 MB).
@@ -74,18 +64,19 @@ class S3Objects:
         """What `head` says and the object's body, open, from one GetObject (issue 11: the signer checks an upload's
         binding and size on the answer's headers, then streams the body it already has, instead of a HeadObject and
         a GetObject); None when it (or that version) is not there. The caller closes the body (`save` does)."""
+        resp = self._ask("get_object", key, version_id)
+        return (_head_of(resp), resp["Body"]) if resp is not None else None
+
+    def _ask(self, operation: str, key: str, version_id: str | None) -> dict[str, Any] | None:
+        """HeadObject or GetObject of the key (that version, when given); None when it is not there."""
         s3 = self._s3
         extra = {"VersionId": version_id} if version_id else {}
         try:
-            resp = s3.get_object(Bucket=self.bucket, Key=key, **extra)
+            return dict(getattr(s3, operation)(Bucket=self.bucket, Key=key, **extra))
         except s3.exceptions.ClientError as exc:
             if _code(exc) in _MISSING:
                 return None
             raise
-        metadata = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
-        version = resp.get("VersionId")
-        return ObjectHead(size=int(resp["ContentLength"]), metadata=metadata,
-                          version_id=str(version) if version and version != "null" else None), resp["Body"]
 
     def upload(self, path: str, key: str, *, content_type: str, metadata: dict[str, str] | None = None) -> None:
         """The local file to `key`: one streamed PutObject up to `SINGLE_PUT_BYTES`, multipart above it.
@@ -150,7 +141,14 @@ class S3Objects:
 _override: ObjectStore | None = None
 
 
-@cache
+def _head_of(resp: dict[str, Any]) -> ObjectHead:
+    """What a HeadObject or a GetObject answer says of the object (the same headers)."""
+    metadata = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
+    version = resp.get("VersionId")
+    return ObjectHead(size=int(resp["ContentLength"]), metadata=metadata,
+                      version_id=str(version) if version and version != "null" else None)
+
+
 def save(body: Any, path: str) -> None:
     """An open body (`S3Objects.open`, a GetObject's `Body`) to a local file in 1 MB pieces, then closed. A body cut
     short raises (botocore checks Content-Length), so a partial file is never taken for the object."""
@@ -162,6 +160,7 @@ def save(body: Any, path: str) -> None:
         body.close()
 
 
+@cache
 def _for_bucket(bucket: str) -> S3Objects:
     return S3Objects(bucket)
 
