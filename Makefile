@@ -13,7 +13,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP)
+# The `edoc` command line (edoc_cli/, pyproject.toml [project.scripts]) installed editable: .venv/bin/edoc runs the
+# working tree's code. No build isolation: the venv's own setuptools builds it, nothing is downloaded.
+$(VENV)/bin/edoc: pyproject.toml $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(STAMP) $(VENV)/bin/edoc
 
 ## Start the embedded stack in the foreground (moto, axis simulator, API, event pump) until Ctrl-C.
 run: setup

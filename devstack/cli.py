@@ -48,6 +48,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="override one of the app's environment variables (repeatable), "
                              "e.g. --env MAX_UPLOAD_BYTES=2097152")
+    parser.add_argument("--bare", action="store_true",
+                        help="only the AWS resources the deployed template makes (no demo agencies, users, keys, "
+                             "seals or axis secret): the account `edoc admin bootstrap` starts from")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     stack = Stack(args.state_dir, host=args.host, ports=Ports(args.port_moto, args.port_api, args.port_axis),
                   region=args.region, retry_after=args.retry_after, schedule_seconds=args.schedule_seconds,
                   app_env=_parse_env(args.env), sqs_concurrency=args.sqs_concurrency,
-                  sqs_processes=args.sqs_processes, sqs_wait_seconds=args.sqs_wait_seconds)
+                  sqs_processes=args.sqs_processes, sqs_wait_seconds=args.sqs_wait_seconds, bare=args.bare)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGUSR1, lambda *_: stack.trigger_schedules())

@@ -56,8 +56,11 @@ class Stack:
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, *, host: str = DEFAULT_HOST, ports: Ports = Ports(),
                  region: str = DEFAULT_REGION, retry_after: int | None = None,
                  schedule_seconds: float | None = None, app_env: dict[str, str] | None = None,
-                 sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1) -> None:
+                 sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1,
+                 bare: bool = False) -> None:
         self.state_dir = Path(state_dir)
+        #: Only what `make deploy` creates, no demo data: the account `edoc admin bootstrap` starts from.
+        self.bare = bare
         self.host, self.ports, self.region = host, ports, region
         self.pump_options = PumpOptions(retry_after=retry_after, schedule_seconds=schedule_seconds,
                                         sqs_concurrency=sqs_concurrency, wait_seconds=sqs_wait_seconds)
@@ -100,7 +103,7 @@ class Stack:
         functions = chalice_app.function_names()
         prov = provision(endpoint, self.region, axis_url=axis_url, state_dir=self.state_dir,
                          pkcs11_agencies=[a.strip() for a in hsm_agencies if a.strip()], pki=pki,
-                         credentials=admin, functions=functions)
+                         credentials=admin, functions=functions, bare=self.bare)
         self.provisioned = prov
         self._shorten_visibility(prov, admin)
         api_url = self._start_functions(prov, functions)
@@ -131,6 +134,12 @@ class Stack:
             "axis": {"url": axis_url, "systems": [{"system_id": k, "secret": v}
                                                   for k, v in prov.axis_systems_external.items()]},
         }
+        if self.bare:
+            # What the axis's operator hands a province joining it: the served agencies' system credentials,
+            # which `edoc admin bootstrap` puts into Secrets Manager (docs/operations.md#bootstrap).
+            self.info["bare"] = True
+            self.info["axis"]["served_systems"] = [{"system_id": k, "secret": v}
+                                                   for k, v in prov.axis_systems_served.items()]
         self._write_stack_file()
         return self.info
 
@@ -234,6 +243,11 @@ class Stack:
     def banner(self) -> str:
         """URLs, users and how to get a token: what a developer needs on screen."""
         info = self.info
+        if self.bare:
+            return (f"\nedoc-gateway embedded stack is up BARE (stage {STAGE}): no agencies, users or secrets.\n"
+                    f"  API {info['api_url']}/v1   AWS (moto) {info['aws_endpoint_url']}\n"
+                    f"  stack.json {self.stack_file}\n"
+                    "  Next: edoc admin bootstrap --stage local --config <bootstrap.toml> (docs/operations.md)\n")
         user = next(u for u in info["users"] if not u["admin"])
         endpoint, region, client = info["aws_endpoint_url"], info["region"], info["cognito"]["client_id"]
         users = "\n".join(f"    {u['username']:<18} {u['organ_id']}{'  (admin)' if u['admin'] else ''}"
@@ -305,7 +319,8 @@ class StackHandle:
 def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_REGION, in_process: bool = False,
                 retry_after: int | None = None, schedule_seconds: float | None = None,
                 app_env: dict[str, str] | None = None, timeout: float = 180.0,
-                sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1) -> StackHandle:
+                sqs_concurrency: int = 1, sqs_processes: int = 1, sqs_wait_seconds: int = 1,
+                bare: bool = False) -> StackHandle:
     """Start a stack whose state (stack.json, CA, axis credentials, log) lives in `tmp_dir`.
 
     By default in a child process, so the caller's environment and modules stay untouched (a pytest session
@@ -314,7 +329,7 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
     app's environment variables (e.g. `{"MAX_UPLOAD_BYTES": "2097152"}`); `retry_after` and
     `schedule_seconds` speed up retries and schedules, `sqs_concurrency` runs that many invocations of each SQS
     handler at once in each of its `sqs_processes` processes, each polling with `sqs_wait_seconds` long polls
-    (see `run --help`).
+    (see `run --help`). `bare`: no demo agencies, users or secrets (`run --bare`).
     """
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -322,7 +337,7 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
     if in_process:
         stack = Stack(tmp_dir, ports=port_set, region=region, retry_after=retry_after,
                       schedule_seconds=schedule_seconds, app_env=app_env, sqs_concurrency=sqs_concurrency,
-                      sqs_processes=sqs_processes, sqs_wait_seconds=sqs_wait_seconds)
+                      sqs_processes=sqs_processes, sqs_wait_seconds=sqs_wait_seconds, bare=bare)
         return StackHandle(stack.start(), tmp_dir, stack=stack)
 
     stack_file = tmp_dir / STACK_FILE
@@ -340,6 +355,8 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
         cmd += ["--sqs-processes", str(sqs_processes)]
     if sqs_wait_seconds != 1:
         cmd += ["--sqs-wait-seconds", str(sqs_wait_seconds)]
+    if bare:
+        cmd += ["--bare"]
     for name, value in (app_env or {}).items():
         cmd += ["--env", f"{name}={value}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

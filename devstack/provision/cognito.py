@@ -65,8 +65,10 @@ def _provision_users(c: Clients, pool_id: str) -> None:
             idp.admin_add_user_to_group(UserPoolId=pool_id, Username=user.username, GroupName=ADMIN_GROUP)
 
 
-def provision_cognito(c: Clients) -> tuple[str, str]:
-    """The user pool (custom:organ_id), its public app client and the `admins` group; returns (pool, client)."""
+def provision_cognito(c: Clients, *, users: bool = True) -> tuple[str, str]:
+    """The user pool (custom:organ_id), its public app client and the `admins` group, and with `users` the demo
+    users; returns (pool, client)."""
+    os.environ.setdefault(TOTP_FLAG, "true")  # real TOTP checks, demo admins or bootstrapped ones alike
     idp = c.cognito_idp
     pool_id = find_user_pool(c)
     if pool_id is None:
@@ -97,7 +99,8 @@ def provision_cognito(c: Clients) -> tuple[str, str]:
     # Admins must use an authenticator app (chalicelib.api.mfa); clerks may (as infra/resources.yaml).
     idp.set_user_pool_mfa_config(UserPoolId=pool_id, SoftwareTokenMfaConfiguration={"Enabled": True},
                                  MfaConfiguration="OPTIONAL")
-    _provision_users(c, pool_id)
+    if users:
+        _provision_users(c, pool_id)
     return pool_id, client_id
 
 
@@ -146,13 +149,23 @@ def _verify_with_retry(idp: object, access: str, secret: str) -> None:
             time.sleep(1)
 
 
-def token_issuer(c: Clients, client_id: str) -> str:
-    """The `iss` moto actually writes into its tokens, read from a real login rather than guessed."""
+def token_issuer(c: Clients, client_id: str, *, pool_id: str | None = None) -> str:
+    """The `iss` moto actually writes into its tokens, read from a real login rather than guessed. With `pool_id`
+    (a bare pool, no demo users) a probe user signs in once and is deleted."""
+    idp = c.cognito_idp
     user = demo_data.USERS[0]
-    result = c.cognito_idp.initiate_auth(
-        ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": user.username, "PASSWORD": user.password},
-    )["AuthenticationResult"]
+    username, password = user.username, user.password
+    if pool_id is not None:
+        username = "issuer-probe"
+        idp.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+    try:
+        result = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                   AuthParameters={"USERNAME": username, "PASSWORD": password},
+                                   )["AuthenticationResult"]
+    finally:
+        if pool_id is not None:
+            idp.admin_delete_user(UserPoolId=pool_id, Username=username)
     payload = result["IdToken"].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return claims["iss"]

@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.core import settings
 from devstack import demo_data
 from devstack.provision.agencies import provision_agencies
-from devstack.provision.clients import FAKE_CREDENTIALS, Clients
+from devstack.provision.clients import FAKE_CREDENTIALS, Clients, pem
 from devstack.provision.cognito import admin_totp_secrets, provision_cognito, token_issuer
 from devstack.provision.credentials import load_or_create_axis_systems, provision_axis_secret
 from devstack.provision.iam import FunctionRole, assume_function_roles, provision_function_roles
@@ -105,7 +105,8 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
 
 def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
               pkcs11_agencies: Iterable[str] = (), pki: dict[str, str] | None = None,
-              credentials: dict[str, str] | None = None, functions: Iterable[str] = ()) -> Provisioned:
+              credentials: dict[str, str] | None = None, functions: Iterable[str] = (),
+              bare: bool = False) -> Provisioned:
     """Create (or converge) every resource of the embedded stack on the moto server at `endpoint_url`.
 
     `pkcs11_agencies`: served demo agencies that sign through PKCS#11 on a SoftHSM2 token instead of KMS.
@@ -113,6 +114,9 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
     at PAdES B-LT with its timestamp authority. Without it, B-B.
     `credentials`: the admin's (`iam.admin_credentials`) when moto enforces IAM. `functions`: make one role per
     function from infra/resources.yaml's policies (`iam.provision_function_roles`) and a session of each.
+    `bare`: only what the deployed template creates (queues, bucket, tables, the user pool and its client, the
+    roles): no agencies, keys, seals, axis secret, trust roots or users. It is the AWS account right after
+    `make deploy`, which `edoc admin bootstrap` (issue 13) starts from.
     """
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -120,21 +124,24 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
     queue_urls = provision_queues(c)
     provision_bucket(c, region, queue_urls[settings.UPLOAD_QUEUE])
     provision_tables(c)
-    signing_keys, root_pem = provision_agencies(c, state_dir, pki)
-    hsm_keys, hsm_env = provision_pkcs11_agencies(c, state_dir, pkcs11_agencies)
-    signing_keys.update(hsm_keys)
     systems = load_or_create_axis_systems(state_dir)
-    provision_axis_secret(c, axis_url, systems["served"])
-    pool_id, client_id = provision_cognito(c)
-    issuer = token_issuer(c, client_id)
-    totp = admin_totp_secrets(c, pool_id, client_id)  # admins need MFA (chalicelib.api.mfa)
+    if bare:
+        signing_keys, root_pem, hsm_env = {}, _demo_root_pem(state_dir), {}
+    else:
+        signing_keys, root_pem = provision_agencies(c, state_dir, pki)
+        hsm_keys, hsm_env = provision_pkcs11_agencies(c, state_dir, pkcs11_agencies)
+        signing_keys.update(hsm_keys)
+        provision_axis_secret(c, axis_url, systems["served"])
+    pool_id, client_id = provision_cognito(c, users=not bare)
+    issuer = token_issuer(c, client_id, pool_id=pool_id if bare else None)
+    totp = {} if bare else admin_totp_secrets(c, pool_id, client_id)  # admins need MFA (chalicelib.api.mfa)
     jwks_url = f"{endpoint_url.rstrip('/')}/{pool_id}/.well-known/jwks.json"
     functions = list(functions)
     roles = (provision_function_roles(c, functions, region, bucket=BUCKET_NAME,
                                       admin_arn=c.iam.get_user()["User"]["Arn"]) if functions else {})
     function_credentials = assume_function_roles(c, roles) if roles else {}
     env = _app_environment(endpoint_url, region, pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,
-                           issuer=issuer, root_pem=root_pem, hsm_env=hsm_env, pki=pki)
+                           issuer=issuer, root_pem="" if bare else root_pem, hsm_env=hsm_env, pki=pki)
     return Provisioned(
         roles=roles, function_credentials=function_credentials,
         endpoint_url=endpoint_url, region=region, bucket=BUCKET_NAME,
@@ -143,5 +150,12 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
         token_issuer=issuer, axis_url=axis_url, signing_keys=signing_keys,
         axis_systems_served=dict(systems["served"]), axis_systems_external=dict(systems["external"]),
         users=[{**asdict(u), **({'totp_secret': totp[u.username]} if u.username in totp else {})}
-               for u in demo_data.USERS], ca_root_pem=root_pem, env=env,
+               for u in ([] if bare else demo_data.USERS)], ca_root_pem=root_pem, env=env,
     )
+
+
+def _demo_root_pem(state_dir: Path) -> str:
+    """The demo CA's root (the CA that will certify the bootstrapped keys), without provisioning anything."""
+    from devstack.pki import DemoCA  # lazy: cryptography is loaded only when provisioning runs
+
+    return pem(DemoCA.load_or_create(Path(state_dir) / "pki").root_cert_pem)
