@@ -14,9 +14,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 # The `edoc` command line (edoc_cli/, pyproject.toml [project.scripts]) installed editable: .venv/bin/edoc runs the
-# working tree's code. No build isolation: the venv's own setuptools builds it, nothing is downloaded.
+# working tree's code. No build isolation when the venv has setuptools (Python 3.11's venvs do): nothing downloaded.
 $(VENV)/bin/edoc: pyproject.toml $(STAMP)
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps \
+	  $$($(PY) -c 'import setuptools' 2>/dev/null && echo --no-build-isolation) -e .
 	touch $@
 
 setup: $(STAMP) $(VENV)/bin/edoc
