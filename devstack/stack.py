@@ -42,6 +42,7 @@ from devstack.net import check_port_free, wait_http
 from devstack.parts import ServiceProcess
 from devstack.provision import Provisioned, axis_directory, load_or_create_axis_systems, provision
 from devstack.pump import PumpOptions
+from devstack.web_server import WebServer, page_config
 from devstack.worker import API_FUNCTION
 from devstack.workers import FunctionProcesses, WorkerSpec
 
@@ -73,6 +74,7 @@ class Stack:
         #: The service processes, in start order (moto, axis+pki): stop() ends them in reverse, after the functions.
         self._parts: list[ServiceProcess] = []
         self._owns_stack_file = False
+        self.web: WebServer | None = None
 
     @property
     def stack_file(self) -> Path:
@@ -87,12 +89,15 @@ class Stack:
 
     def _start(self) -> dict[str, Any]:
         # Ports first: a second `run` on busy ports must fail before it touches the running stack's files.
-        for what, port in (("moto", self.ports.moto), ("api", self.ports.api), ("axis", self.ports.axis)):
+        for what, port in (("moto", self.ports.moto), ("api", self.ports.api), ("axis", self.ports.axis),
+                           ("web", self.ports.web)):
             check_port_free(self.host, port, what)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.stack_file.unlink(missing_ok=True)  # a stale file must never point clients at a dead stack
         self._owns_stack_file = True
 
+        # The web page first: its origin goes into the bucket's CORS rule and the API's WEB_ORIGINS (issue 10).
+        self.web = WebServer(self.host, self.ports.web)
         endpoint, admin = self._start_moto()
         systems = load_or_create_axis_systems(self.state_dir)
         axis_url, pki = self._start_axis_and_pki({**systems["served"], **systems["external"]})
@@ -100,7 +105,7 @@ class Stack:
         functions = chalice_app.function_names()
         prov = provision(endpoint, self.region, axis_url=axis_url, state_dir=self.state_dir,
                          pkcs11_agencies=[a.strip() for a in hsm_agencies if a.strip()], pki=pki,
-                         credentials=admin, functions=functions)
+                         credentials=admin, functions=functions, web_origins=(self.web.origin,))
         self.provisioned = prov
         self._shorten_visibility(prov, admin)
         api_url = self._start_functions(prov, functions)
@@ -111,6 +116,7 @@ class Stack:
 
         self.info = {
             "api_url": api_url,
+            "web_url": self.web.url,
             "aws_endpoint_url": endpoint,
             "region": self.region,
             # moto authorises every call against the caller's IAM policies (docs/iam.md): each function runs
@@ -131,6 +137,7 @@ class Stack:
             "axis": {"url": axis_url, "systems": [{"system_id": k, "secret": v}
                                                   for k, v in prov.axis_systems_external.items()]},
         }
+        self.web.configure(page_config(self.info, self.web.url), endpoint)
         self._write_stack_file()
         return self.info
 
@@ -226,6 +233,9 @@ class Stack:
             self.stack_file.unlink(missing_ok=True)
             self._owns_stack_file = False
         self.functions.stop()
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         while self._parts:
             part = self._parts.pop()
             with contextlib.suppress(Exception):
@@ -240,6 +250,7 @@ class Stack:
                           for u in info["users"])
         return f"""
 edoc-gateway embedded stack is up (stage {STAGE})
+  Web page     {info['web_url']}    (văn thư and admin: the demo users below)
   API          {info['api_url']}/v1        (GET {info['api_url']}/v1/health)
   AWS (moto)   {endpoint}    region {region}
   Axis         {info['axis']['url']}    external systems: {', '.join(s['system_id'] for s in info['axis']['systems'])}
@@ -329,7 +340,8 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
     stack_file.unlink(missing_ok=True)
     log_path = tmp_dir / "stack.log"
     cmd = [sys.executable, "-m", "devstack", "run", "--state-dir", str(tmp_dir), "--region", region,
-           "--port-moto", str(port_set.moto), "--port-api", str(port_set.api), "--port-axis", str(port_set.axis)]
+           "--port-moto", str(port_set.moto), "--port-api", str(port_set.api), "--port-axis", str(port_set.axis),
+           "--port-web", str(port_set.web)]
     if retry_after is not None:
         cmd += ["--retry-after", str(retry_after)]
     if schedule_seconds is not None:

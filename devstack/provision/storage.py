@@ -30,7 +30,7 @@ from devstack.provision.names import (
     UPLOAD_NOTIFICATION_PREFIX,
 )
 
-__all__ = ["TABLE_SPECS", "provision_bucket", "provision_queues", "provision_tables"]
+__all__ = ["CORS_RULE", "TABLE_SPECS", "provision_bucket", "provision_queues", "provision_tables"]
 
 #: The tables' keys and indexes, as CreateTable takes them (infra/resources.yaml spells the same).
 TABLE_SPECS: dict[str, dict[str, Any]] = {
@@ -84,6 +84,12 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The browser's presigned POST (issue 10: the web page uploads straight to S3 with a progress bar, which makes
+#: the browser send a preflight) and its GET of a presigned download; the template's CorsConfiguration is the same.
+CORS_RULE: dict[str, Any] = {"AllowedMethods": ["GET", "POST"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"],
+                             "MaxAgeSeconds": 600}
+
+
 def provision_queues(c: Clients) -> dict[str, str]:
     """Source queues with their DLQs (redrive after MAX_RECEIVE_COUNT receives), SQS-managed SSE."""
     urls: dict[str, str] = {}
@@ -134,9 +140,9 @@ def _bucket_key_arn(c: Clients) -> str:
     return c.kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
 
 
-def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
+def provision_bucket(c: Clients, region: str, upload_queue_url: str, *, web_origins: tuple[str, ...] = ()) -> None:
     """Private, versioned, SSE-KMS (bucket key) bucket with Object Lock and the template's lifecycle; ObjectCreated
-    on incoming/ → the upload queue."""
+    on incoming/ → the upload queue; the web page's origins may POST the presigned forms (CORS, `CORS_RULE`)."""
     try:
         # Object Lock on, as the template's (the archive: chalicelib/domain/archive.py); it needs versioning, below.
         create: dict[str, Any] = {"Bucket": BUCKET_NAME, "ObjectLockEnabledForBucket": True}
@@ -158,6 +164,9 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
         {"ID": "expire-old-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
          "NoncurrentVersionExpiration": {"NoncurrentDays": 90}},
     ]})
+    if web_origins:
+        c.s3.put_bucket_cors(Bucket=BUCKET_NAME, CORSConfiguration={"CORSRules": [
+            {**CORS_RULE, "AllowedOrigins": list(web_origins)}]})
     key_arn = _bucket_key_arn(c)
     c.s3.put_bucket_encryption(Bucket=BUCKET_NAME, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
