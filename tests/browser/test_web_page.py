@@ -269,6 +269,18 @@ def test_an_admin_signs_in_with_the_totp_code_and_sees_the_apis_monthly_report(b
     go(driver, "#/admin/keys")
     wait(driver).until(ec.visibility_of_element_located((By.XPATH, "//h1[text()='Khóa ký số sắp hết hạn']")))
     wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "main tbody tr td.num"))
+    # the registry, searched without accents, and the admin's own reads in the audit trail
+    go(driver, "#/admin/agencies")
+    search = wait(driver).until(ec.visibility_of_element_located((By.NAME, "q")))
+    search.send_keys("so noi vu", Keys.ENTER)
+    wait(driver).until(lambda d: [r.get_attribute("data-organ-id") for r in
+                                  d.find_elements(By.CSS_SELECTOR, "tr[data-organ-id]")] == [SNV])
+    go(driver, "#/admin/dead-letters")
+    wait(driver).until(ec.visibility_of_element_located((By.XPATH, "//h1[text()='Thư lỗi (dead letters)']")))
+    go(driver, "#/admin/audit")
+    actor = wait(driver).until(ec.visibility_of_element_located((By.NAME, "actor")))
+    actor.send_keys(admin["username"], Keys.ENTER)
+    wait(driver).until(lambda d: "admin_monthly_report" in d.find_element(By.TAG_NAME, "main").text)
     assert real_errors(driver) == []
     sign_out(driver)
 
