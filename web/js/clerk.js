@@ -89,7 +89,7 @@ function recipientPicker() {
 
 export function newDocument() {
   const f = {
-    number: h('input', { name: 'number', maxlength: 11 }), notation: h('input', { name: 'notation', placeholder: 'UBND-VX3' }),
+    number: h('input', { name: 'number', maxlength: 20, inputmode: 'numeric', pattern: '[0-9]*' }), notation: h('input', { name: 'notation', placeholder: 'UBND-VX3' }),
     type: h('select', { name: 'type' }, options(Object.fromEntries(Object.entries(DOC_TYPES).map(([k, v]) => [k, `${v} (${k})`])), 'CV')),
     subject: h('textarea', { name: 'subject', required: true }), issued_on: h('input', { type: 'date', name: 'issued_on', required: true }),
     place: h('input', { name: 'place', required: true }), full_name: h('input', { name: 'signer_full_name', required: true }),
