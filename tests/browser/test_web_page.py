@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,26 @@ def test_the_recipients_clerk_answers_from_the_inbox_with_the_verification_repor
     sign_out(driver)
 
 
+def test_the_clerk_revokes_it_and_sees_the_recipients_answer(browser, stack_handle, stack, sent):
+    driver = browser
+    sign_in(driver, stack, SENDER)
+    wait(driver).until(ec.visibility_of_element_located((By.XPATH, "//h1[text()='Văn bản đi']")))
+    go(driver, f"#/documents/{sent['document_id']}")
+    wait(driver).until(ec.element_to_be_clickable((By.XPATH, "//button[text()='Thu hồi văn bản']"))).click()
+    reason = wait(driver).until(ec.visibility_of_element_located(
+        (By.CSS_SELECTOR, "form[aria-labelledby=amend-title] textarea")))
+    assert driver.switch_to.active_element == reason  # the form takes the focus
+    reason.send_keys("Văn bản ban hành nhầm đối tượng")
+    driver.find_element(By.XPATH, "//button[text()='Gửi yêu cầu thu hồi']").click()
+    wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".card .badge[data-state='REVOKED']")))
+    agreed = (By.XPATH, f"//tr[@data-organ-id='{SNV}']/td[3][contains(., 'đồng ý (15)')]")
+    eventually(stack_handle, lambda: driver.find_elements(*agreed), what="Sở Nội vụ's 15 on the sender's page")
+    record = GatewayClient(stack).get_document(GatewayClient(stack).login(SENDER), sent["document_id"])
+    assert next(d for d in record["deliveries"] if d["organ_id"] == SNV)["revocation"]["status"] == "AGREED"
+    assert real_errors(driver) == []
+    sign_out(driver)
+
+
 @pytest.fixture(scope="module")
 def province(stack: dict[str, Any], pdfs: dict[str, Path]) -> list[str]:
     """A few more documents this month through the API, some to HĐND tỉnh (paper in parallel), so that the report
@@ -251,7 +272,8 @@ def province(stack: dict[str, Any], pdfs: dict[str, Path]) -> list[str]:
     return [d for _, d in made]
 
 
-def test_an_admin_signs_in_with_the_totp_code_and_sees_the_apis_monthly_report(browser, stack, sent, province):
+def test_an_admin_signs_in_with_the_totp_code_and_sees_the_apis_monthly_report(browser, stack, sent, province,
+                                                                              tmp_path_factory):
     driver = browser
     admin = next(u for u in stack["users"] if u["admin"])
     sign_in(driver, stack, admin["username"])
@@ -277,6 +299,13 @@ def test_an_admin_signs_in_with_the_totp_code_and_sees_the_apis_monthly_report(b
     bars = driver.find_elements(By.CSS_SELECTOR, "svg.shares rect")
     assert len(bars) == 2 * sum(1 for a in api["agencies"] if a["sent"])
     screenshot(driver, "admin-report", full_page=True)
+    # the same month as a workbook, downloaded by the browser under the gateway's file name
+    downloads = tmp_path_factory.mktemp("downloads")
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.find_element(By.XPATH, "//button[text()='Tải tệp Excel (XLSX)']").click()
+    workbook = wait(driver).until(lambda d: [p for p in downloads.glob("*.xlsx")] or None)[0]
+    with zipfile.ZipFile(workbook) as xlsx:
+        assert "xl/workbook.xml" in xlsx.namelist()
     # the ID token is refreshed (REFRESH_TOKEN_AUTH) and the page keeps working with the new one
     driver.execute_async_script("const done = arguments[0]; window.edoc.auth.refresh().then(() => done(true))")
     assert driver.execute_script("return window.edoc.auth.idToken()") not in (None, "")

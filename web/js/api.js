@@ -41,6 +41,24 @@ export async function api(method, path, { json, body, contentType, query, retrie
 }
 
 export const get = (path, query) => api('GET', path, { query });
+
+/** A file the API answers (the monthly report as XLSX or CSV), saved by the browser under the gateway's name. */
+export async function saveFile(path, query, accept) {
+  const url = new URL(base + path);
+  for (const [k, v] of Object.entries(query || {})) url.searchParams.set(k, v);
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${auth.idToken()}`, Accept: accept } });
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    throw new ApiError(response.status, (data && data.error) || { code: `http_${response.status}`, message: `Cổng trả lời lỗi ${response.status}.` });
+  }
+  const name = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') || '');
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = name ? name[1] : 'bao-cao';
+  document.body.append(link);
+  link.click();
+  setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+}
 export const post = (path, json) => api('POST', path, { json: json || {} });
 export const patch = (path, json) => api('PATCH', path, { json });
 

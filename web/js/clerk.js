@@ -2,8 +2,8 @@
 // names, the upload straight to S3 with a progress bar, then the live timeline and each recipient's status.
 import { ApiError, agencies, agencyName, get, post, rememberAgency, uploadForm } from './api.js';
 import {
-  DELIVERY, DOC_TYPES, SECRECY, STATES, URGENCY, badge, day, dropZone, errorBox, field, fold, h, notify, options,
-  show, sizeText, table, when,
+  DELIVERY, DOC_TYPES, SECRECY, STATES, URGENCY, badge, day, dropZone, errorBox, field, fold, h, markInvalid, notify,
+  options, show, sizeText, table, when,
 } from './ui.js';
 
 const FINAL = new Set(['REJECTED', 'FAILED', 'REVOKED', 'EXPIRED']);
@@ -148,7 +148,9 @@ export function newDocument() {
       location.hash = `#/documents/${created.document_id}`;
     } catch (error) {
       box.replaceChildren(errorBox(error)); submit.disabled = false;
+      const invalid = markInvalid(form, error);
       box.querySelector('[role=alert]').scrollIntoView({ block: 'center' });
+      if (invalid) invalid.focus({ preventScroll: true });
     }
   });
   show(h('h1', {}, 'Gửi văn bản mới'), h('p', { class: 'muted' }, 'Cổng ký số văn bản bằng chữ ký số của cơ quan rồi gửi tới từng nơi nhận qua Trục liên thông văn bản quốc gia.'), form);
@@ -173,9 +175,10 @@ export function documentDetail(id) {
   let stopped = false;
   let shown = '';
   const view = h('div', {}, h('p', { class: 'muted' }, 'Đang tải…'));
-  const link = h('div');
+  const link = h('div', { 'aria-live': 'polite' });
   const title = h('h1', {}, 'Văn bản');
-  show(title, view);
+  const amend = h('div');
+  show(title, view, amend);
   const render = (doc) => {
     const m = doc.metadata || {};
     title.textContent = `Văn bản ${m.number || '(chưa số)'}/${m.notation || ''}`;
@@ -216,16 +219,47 @@ export function documentDetail(id) {
       link.querySelector('a').focus();
     } catch (error) { link.replaceChildren(errorBox(error)); }
   };
-  const revoke = async (doc) => {
-    const reason = window.prompt('Lý do thu hồi văn bản:');
-    if (!reason) return;
-    try { render(await post(`/v1/documents/${doc.document_id}/revoke`, { reason })); notify('Đã gửi yêu cầu thu hồi tới các nơi nhận.'); } catch (error) { link.replaceChildren(errorBox(error)); }
+  const closeAmend = () => amend.replaceChildren();
+  const amendForm = (titleText, intro, controls, submitText, send) => {
+    const box = h('div');
+    const form = h('form', { class: 'card', 'aria-labelledby': 'amend-title' }, h('h2', { id: 'amend-title' }, titleText),
+      h('p', { class: 'muted' }, intro), controls, box,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, submitText),
+        h('button', { type: 'button', class: 'secondary', onclick: closeAmend }, 'Hủy')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      box.replaceChildren();
+      try { render(await send()); closeAmend(); } catch (error) { box.replaceChildren(errorBox(error)); markInvalid(form, error); }
+    });
+    amend.replaceChildren(form);
+    form.querySelector('textarea, input').focus();
   };
-  const updateRecipients = async (doc) => {
-    const added = (window.prompt('Mã định danh thêm vào nơi nhận (cách nhau bởi dấu phẩy):') || '').split(',').map((s) => s.trim()).filter(Boolean);
-    const reason = added.length ? window.prompt('Lý do cập nhật:') : null;
-    if (!reason) return;
-    try { render(await post(`/v1/documents/${doc.document_id}/update`, { recipients_added: added, reason })); notify('Đã gửi cập nhật nơi nhận.'); } catch (error) { link.replaceChildren(errorBox(error)); }
+  const revoke = (doc) => {
+    const reason = h('textarea', { name: 'reason', maxlength: 1000, required: true });
+    amendForm('Thu hồi văn bản', 'Cổng gửi yêu cầu thu hồi tới mọi nơi nhận; mỗi nơi trả lời đồng ý (15) hoặc từ chối (16).',
+      field('Lý do thu hồi', reason), 'Gửi yêu cầu thu hồi', async () => {
+        const answer = await post(`/v1/documents/${doc.document_id}/revoke`, { reason: reason.value.trim() });
+        notify('Đã gửi yêu cầu thu hồi tới các nơi nhận.');
+        return answer;
+      });
+  };
+  const updateRecipients = (doc) => {
+    const picker = recipientPicker();
+    const current = (doc.deliveries || []).filter((d) => !d.removed).map((d) => h('label', { class: 'hint' },
+      h('input', { type: 'checkbox', name: 'remove', value: d.organ_id }), ` Bỏ ${agencyName(d.organ_id) || d.organ_id}`));
+    const reason = h('textarea', { name: 'reason', maxlength: 1000, required: true });
+    amendForm('Cập nhật nơi nhận', 'Nơi nhận mới nhận văn bản; các nơi nhận cũ nhận danh sách nơi nhận đã cập nhật.',
+      h('div', { class: 'grid' }, picker.node, h('div', { class: 'wide' }, current), h('div', { class: 'wide' }, field('Lý do cập nhật', reason))),
+      'Gửi cập nhật', async () => {
+        const body = { reason: reason.value.trim() };
+        const added = picker.codes();
+        const removed = [...amend.querySelectorAll('input[name=remove]:checked')].map((c) => c.value);
+        if (added.length) body.recipients_added = added;
+        if (removed.length) body.recipients_removed = removed;
+        const answer = await post(`/v1/documents/${doc.document_id}/update`, body);
+        notify('Đã gửi cập nhật nơi nhận.');
+        return answer;
+      });
   };
   const poll = async () => {
     try {

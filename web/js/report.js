@@ -1,13 +1,18 @@
 // The province's monthly report (GET /v1/admin/reports/monthly) as a table and a chart of each agency's shares
 // against its targets, and the month-by-month trend of the year (GET /v1/admin/reports/yearly).
-import { get } from './api.js';
+import { get, saveFile } from './api.js';
 import { COLOURS, sharesChart, trendChart } from './charts.js';
 import { errorBox, field, h, percent, seconds, show, table, thisMonth } from './ui.js';
 
 export function reportPage() {
   const month = h('input', { type: 'month', name: 'month', value: thisMonth(), required: true });
   const out = h('div', {}, h('p', { class: 'muted' }, 'Đang tải…'));
-  const form = h('form', { class: 'card row' }, field('Tháng báo cáo', month), h('button', { type: 'submit' }, 'Xem báo cáo'));
+  const fileBox = h('div');
+  const save = (format, accept) => saveFile('/v1/admin/reports/monthly', { month: month.value, format }, accept)
+    .then(() => fileBox.replaceChildren()).catch((error) => fileBox.replaceChildren(errorBox(error)));
+  const form = h('form', { class: 'card row' }, field('Tháng báo cáo', month), h('button', { type: 'submit' }, 'Xem báo cáo'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => save('xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet') }, 'Tải tệp Excel (XLSX)'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => save('csv', 'text/csv') }, 'Tải tệp CSV'));
   form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
   const load = async () => {
     out.replaceChildren(h('p', { class: 'muted' }, 'Đang tải…'));
@@ -17,7 +22,7 @@ export function reportPage() {
       out.replaceChildren(...render(monthly, yearly));
     } catch (error) { out.replaceChildren(errorBox(error)); }
   };
-  show(h('h1', {}, 'Báo cáo tháng'), h('p', { class: 'muted' }, 'Văn bản đi của từng cơ quan trong tháng: gửi hoàn toàn bằng bản điện tử, ký số, so với chỉ tiêu của tỉnh.'), form, out);
+  show(h('h1', {}, 'Báo cáo tháng'), h('p', { class: 'muted' }, 'Văn bản đi của từng cơ quan trong tháng: gửi hoàn toàn bằng bản điện tử, ký số, so với chỉ tiêu của tỉnh.'), form, fileBox, out);
   load();
 }
 

@@ -54,7 +54,32 @@ export function errorBox(error) {
   const details = error && error.details && Object.keys(error.details).length ? error.details : null;
   return h('div', { class: 'error', role: 'alert', dataset: { code } },
     h('strong', {}, message), ' ', h('code', {}, `(${code})`),
-    details && details.errors ? h('ul', {}, details.errors.map((e) => h('li', {}, `${(e.loc || e.field || []).toString()}: ${e.msg || e.message || ''}`))) : null);
+    details && Array.isArray(details.errors) && details.errors.length
+      ? h('ul', {}, details.errors.map((e) => h('li', {}, `${FIELD_LABELS[e.field] || e.field || ''}: ${e.problem || e.msg || e.message || ''}`)))
+      : details && details.field ? h('div', {}, `Trường: ${FIELD_LABELS[details.field] || details.field}`) : null,
+    details && Array.isArray(details.recipients) ? h('div', {}, `Nơi nhận: ${details.recipients.join(', ')}`) : null);
+}
+
+/** The request fields under the names the form shows them (NĐ 30/2020). */
+export const FIELD_LABELS = {
+  number: 'Số', notation: 'Ký hiệu', type: 'Loại văn bản', subject: 'Trích yếu', issued_on: 'Ngày ban hành', place: 'Địa danh',
+  'signer.full_name': 'Người ký', 'signer.position': 'Chức vụ', 'signer.competence': 'Thẩm quyền ký', signer: 'Người ký',
+  urgency: 'Độ khẩn', secrecy: 'Độ mật', recipients: 'Nơi nhận', attachments: 'Phụ lục', reason: 'Lý do', code: 'Tình trạng',
+};
+
+/** Marks the inputs a refusal names (`details.field`, `details.errors[].field`) invalid, and focuses the first. */
+export function markInvalid(form, error) {
+  for (const node of form.querySelectorAll('[aria-invalid]')) node.removeAttribute('aria-invalid');
+  const details = (error && error.details) || {};
+  const fields = [details.field, ...(Array.isArray(details.errors) ? details.errors.map((e) => e.field) : [])].filter(Boolean);
+  const names = { 'signer.full_name': 'signer_full_name', 'signer.position': 'signer_position', 'signer.competence': 'signer_competence' };
+  let first = null;
+  for (const f of fields) {
+    const name = names[f] || String(f).split('.')[0];
+    const input = form.querySelector(`[name="${CSS.escape(name)}"]`) || (name === 'recipients' ? form.querySelector('[role=combobox]') : null);
+    if (input) { input.setAttribute('aria-invalid', 'true'); first = first || input; }
+  }
+  return first;
 }
 
 export function field(label, control, hint) {
