@@ -93,7 +93,7 @@ export function table(headers, rows, { caption, rowAttrs } = {}) {
     caption ? h('caption', { class: 'muted' }, caption) : null,
     h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col', class: x.num ? 'num' : null }, x.label || x)))),
     h('tbody', {}, rows.length ? rows.map((r, i) => h('tr', rowAttrs ? rowAttrs(i) : {}, r.map((cell, j) =>
-      h('td', { class: headers[j] && headers[j].num ? 'num' : null }, cell))))
+      h('td', { class: headers[j] && headers[j].num ? 'num' : null, dataset: { label: (headers[j] && headers[j].label) || headers[j] || '' } }, cell))))
       : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, 'Không có mục nào.')))));
 }
 
