@@ -105,14 +105,16 @@ class Stack:
         functions = chalice_app.function_names()
         prov = provision(endpoint, self.region, axis_url=axis_url, state_dir=self.state_dir,
                          pkcs11_agencies=[a.strip() for a in hsm_agencies if a.strip()], pki=pki,
-                         credentials=admin, functions=functions, web_origins=(self.web.origin,))
+                         credentials=admin, functions=functions)
         self.provisioned = prov
         self._shorten_visibility(prov, admin)
+        self._allow_web(prov, admin)
         api_url = self._start_functions(prov, functions)
 
         wait_http(prov.jwks_url, expect_status=200, timeout=30, what="moto (Cognito JWKS)")
         wait_http(axis_url, expect_status=None, timeout=30, what="axis simulator")
         wait_http(f"{api_url}/v1/health", expect_status=200, timeout=30, what="API")
+        self.web.configure(page_config(api_url, self.region, prov.user_pool_id, prov.client_id, self.web.url), endpoint)
 
         self.info = {
             "api_url": api_url,
@@ -137,7 +139,6 @@ class Stack:
             "axis": {"url": axis_url, "systems": [{"system_id": k, "secret": v}
                                                   for k, v in prov.axis_systems_external.items()]},
         }
-        self.web.configure(page_config(self.info, self.web.url), endpoint)
         self._write_stack_file()
         return self.info
 
@@ -197,6 +198,16 @@ class Stack:
         sqs = Clients(prov.endpoint_url, self.region, admin).sqs
         for url in prov.queue_urls.values():
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(self.pump_options.retry_after)})
+
+    def _allow_web(self, prov: Provisioned, admin: dict[str, str]) -> None:
+        """The web page's origin (issue 10) in the documents bucket's CORS rule and the API's WEB_ORIGINS, as the
+        template sets both from its distribution (chalicelib.api.cors)."""
+        from devstack.provision.clients import Clients
+        from devstack.provision.storage import allow_web_origins
+
+        assert self.web is not None
+        allow_web_origins(Clients(prov.endpoint_url, self.region, admin), (self.web.origin,))
+        prov.env["WEB_ORIGINS"] = self.web.origin
 
     def trigger_schedules(self) -> None:
         """Run every scheduled handler now (SIGUSR1 to the processes that own schedules)."""

@@ -44,11 +44,12 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=ut
           ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json; charset=utf-8"}
 
 
-def page_config(info: dict[str, Any], web_url: str) -> dict[str, Any]:
-    """The page's runtime configuration from the stack's info: what a deploy writes as `config.json`."""
-    return {"api_url": info["api_url"], "region": info["region"], "stage": "local",
-            "cognito": {"endpoint": web_url.rstrip("/") + COGNITO_PATH, "region": info["region"],
-                        "user_pool_id": info["cognito"]["user_pool_id"], "client_id": info["cognito"]["client_id"]}}
+def page_config(api_url: str, region: str, user_pool_id: str, client_id: str, web_url: str) -> dict[str, Any]:
+    """The page's runtime configuration on the embedded stack: the keys a deploy writes as `config.json`
+    (infra/web_publish.py), with the Cognito door as the endpoint."""
+    return {"api_url": api_url, "region": region, "stage": "local",
+            "cognito": {"endpoint": web_url.rstrip("/") + COGNITO_PATH, "region": region,
+                        "user_pool_id": user_pool_id, "client_id": client_id}}
 
 
 class WebServer:

@@ -100,13 +100,14 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         # simulator's directory is a few hundred agencies under the demo provinces).
         "AGENCY_DIRECTORY_SYSTEM": "",
         "AGENCY_SYNC_SCOPE": "",
+        # The web page's origin (chalicelib.api.cors): the stack sets it once its web server has a port.
+        "WEB_ORIGINS": "",
     }
 
 
 def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
               pkcs11_agencies: Iterable[str] = (), pki: dict[str, str] | None = None,
-              credentials: dict[str, str] | None = None, functions: Iterable[str] = (),
-              web_origins: Iterable[str] = ()) -> Provisioned:
+              credentials: dict[str, str] | None = None, functions: Iterable[str] = ()) -> Provisioned:
     """Create (or converge) every resource of the embedded stack on the moto server at `endpoint_url`.
 
     `pkcs11_agencies`: served demo agencies that sign through PKCS#11 on a SoftHSM2 token instead of KMS.
@@ -114,14 +115,12 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
     at PAdES B-LT with its timestamp authority. Without it, B-B.
     `credentials`: the admin's (`iam.admin_credentials`) when moto enforces IAM. `functions`: make one role per
     function from infra/resources.yaml's policies (`iam.provision_function_roles`) and a session of each.
-    `web_origins`: the web page's origins (devstack.web_server), allowed by the bucket's CORS rule and the API.
     """
-    web_origins = tuple(web_origins)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     c = Clients(endpoint_url, region, credentials)
     queue_urls = provision_queues(c)
-    provision_bucket(c, region, queue_urls[settings.UPLOAD_QUEUE], web_origins=web_origins)
+    provision_bucket(c, region, queue_urls[settings.UPLOAD_QUEUE])
     provision_tables(c)
     signing_keys, root_pem = provision_agencies(c, state_dir, pki)
     hsm_keys, hsm_env = provision_pkcs11_agencies(c, state_dir, pkcs11_agencies)
@@ -138,7 +137,6 @@ def provision(endpoint_url: str, region: str, *, axis_url: str, state_dir: Path,
     function_credentials = assume_function_roles(c, roles) if roles else {}
     env = _app_environment(endpoint_url, region, pool_id=pool_id, client_id=client_id, jwks_url=jwks_url,
                            issuer=issuer, root_pem=root_pem, hsm_env=hsm_env, pki=pki)
-    env["WEB_ORIGINS"] = ",".join(web_origins)  # the browser's calls (chalicelib.api.cors)
     return Provisioned(
         roles=roles, function_credentials=function_credentials,
         endpoint_url=endpoint_url, region=region, bucket=BUCKET_NAME,

@@ -30,7 +30,7 @@ from devstack.provision.names import (
     UPLOAD_NOTIFICATION_PREFIX,
 )
 
-__all__ = ["CORS_RULE", "TABLE_SPECS", "provision_bucket", "provision_queues", "provision_tables"]
+__all__ = ["CORS_RULE", "TABLE_SPECS", "allow_web_origins", "provision_bucket", "provision_queues", "provision_tables"]
 
 #: The tables' keys and indexes, as CreateTable takes them (infra/resources.yaml spells the same).
 TABLE_SPECS: dict[str, dict[str, Any]] = {
@@ -140,9 +140,9 @@ def _bucket_key_arn(c: Clients) -> str:
     return c.kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
 
 
-def provision_bucket(c: Clients, region: str, upload_queue_url: str, *, web_origins: tuple[str, ...] = ()) -> None:
+def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
     """Private, versioned, SSE-KMS (bucket key) bucket with Object Lock and the template's lifecycle; ObjectCreated
-    on incoming/ → the upload queue; the web page's origins may POST the presigned forms (CORS, `CORS_RULE`)."""
+    on incoming/ → the upload queue."""
     try:
         # Object Lock on, as the template's (the archive: chalicelib/domain/archive.py); it needs versioning, below.
         create: dict[str, Any] = {"Bucket": BUCKET_NAME, "ObjectLockEnabledForBucket": True}
@@ -164,9 +164,6 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str, *, web_orig
         {"ID": "expire-old-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
          "NoncurrentVersionExpiration": {"NoncurrentDays": 90}},
     ]})
-    if web_origins:
-        c.s3.put_bucket_cors(Bucket=BUCKET_NAME, CORSConfiguration={"CORSRules": [
-            {**CORS_RULE, "AllowedOrigins": list(web_origins)}]})
     key_arn = _bucket_key_arn(c)
     c.s3.put_bucket_encryption(Bucket=BUCKET_NAME, ServerSideEncryptionConfiguration={"Rules": [{
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
@@ -185,6 +182,13 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str, *, web_orig
             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_NOTIFICATION_PREFIX}]}},
         }],
     })
+
+
+def allow_web_origins(c: Clients, origins: tuple[str, ...]) -> None:
+    """The documents bucket's CORS rule (`CORS_RULE`) for the web page's origins (issue 10; the template's
+    `CorsConfiguration`): a step of its own because the page's origin is known only once its server has a port."""
+    c.s3.put_bucket_cors(Bucket=BUCKET_NAME, CORSConfiguration={"CORSRules": [
+        {**CORS_RULE, "AllowedOrigins": list(origins)}]})
 
 
 def provision_tables(c: Clients) -> None:

@@ -25,6 +25,8 @@ from devstack.provision import (
     provisioned_resources_summary,
     table_keys_summary,
 )
+from devstack.provision.clients import Clients
+from devstack.provision.storage import allow_web_origins
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "ap-southeast-1"
@@ -49,8 +51,11 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def provisioned(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Provisioned:
-    return provision(moto_endpoint, REGION, axis_url="http://127.0.0.1:9", state_dir=tmp_path_factory.mktemp("state"),
-                     web_origins=("http://127.0.0.1:8080",))
+    provisioned = provision(moto_endpoint, REGION, axis_url="http://127.0.0.1:9",
+                            state_dir=tmp_path_factory.mktemp("state"))
+    # the stack's own step once its web page has a port (devstack.stack.Stack._allow_web)
+    allow_web_origins(Clients(moto_endpoint, REGION), ("http://127.0.0.1:8080",))
+    return provisioned
 
 
 @pytest.fixture(scope="module")
