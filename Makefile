@@ -68,6 +68,7 @@ PARAMETERS ?=
 deploy: deploy-args package
 	$(PY) infra/deploy.py $(STAGE) --artifacts-bucket $(ARTIFACTS_BUCKET) --package-dir $(PACKAGE_DIR) --execute \
 	  $(addprefix --parameter ,$(PARAMETERS))
+	$(PY) infra/web_publish.py $(STAGE)
 
 deploy-args:
 	@test -n "$(ARTIFACTS_BUCKET)" || { echo "make deploy needs ARTIFACTS_BUCKET=<an S3 bucket of yours for the code>"; exit 2; }

@@ -116,6 +116,15 @@ def update_document_recipients(caller: Any, document_id: str) -> dict:
     return amendments.update_recipients(caller, document_id, _body())
 
 
+# -- agency: the registry's active agencies by name or code, to pick recipients (issue 10; admins: /v1/admin/agencies)
+@api("/v1/agencies", answer="Directory", query=(Q, Param("limit", "số mục (1–200, mặc định 20)",
+                                                          {"type": "integer", "minimum": 1, "maximum": 200})))
+def list_directory(caller: Any) -> dict:
+    from chalicelib.outbound import directory
+
+    return directory.directory(caller, q=_query("q"), limit=_query("limit"))
+
+
 # -- agency: a report on any PDF's signatures ---------------------------------------------------------------------
 @api("/v1/verify", methods=["POST"], content_types=["application/pdf", "application/json"], body="VerifyRequest",
      answer="VerifyReport")

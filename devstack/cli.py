@@ -27,6 +27,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-moto", type=int, default=defaults.moto, help="moto (AWS) port; 0 = any free")
     parser.add_argument("--port-api", type=int, default=defaults.api, help="API port; 0 = any free")
     parser.add_argument("--port-axis", type=int, default=defaults.axis, help="axis simulator port; 0 = any free")
+    parser.add_argument("--port-web", type=int, default=defaults.web, help="web page port; 0 = any free")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                         help="where stack.json, the demo CA and axis credentials live (default .local/)")
     parser.add_argument("--region", default=DEFAULT_REGION)
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stop = threading.Event()
-    stack = Stack(args.state_dir, host=args.host, ports=Ports(args.port_moto, args.port_api, args.port_axis),
+    stack = Stack(args.state_dir, host=args.host, ports=Ports(args.port_moto, args.port_api, args.port_axis,
+                                                              args.port_web),
                   region=args.region, retry_after=args.retry_after, schedule_seconds=args.schedule_seconds,
                   app_env=_parse_env(args.env), sqs_concurrency=args.sqs_concurrency,
                   sqs_processes=args.sqs_processes, sqs_wait_seconds=args.sqs_wait_seconds, bare=args.bare)

@@ -35,8 +35,10 @@ class Ports:
     moto: int = 4566
     api: int = 8000
     axis: int = 8100
+    #: The web page (devstack.web_server, issue 10).
+    web: int = 8080
 
     @classmethod
     def from_base(cls, base: int) -> Ports:
-        """0 → all free ports; otherwise moto=base, api=base+1, axis=base+2."""
-        return cls(0, 0, 0) if base == 0 else cls(base, base + 1, base + 2)
+        """0 → all free ports; otherwise moto=base, api=base+1, axis=base+2, web=base+3."""
+        return cls(0, 0, 0, 0) if base == 0 else cls(base, base + 1, base + 2, base + 3)

@@ -18,6 +18,10 @@ Actions: AWS authorises SQS's batch calls as their single actions (`DeleteMessag
 `DeleteItem`, `ConditionCheckItem`; TransactGetItems as `GetItem`): neither `sqs:DeleteMessageBatch` nor
 `dynamodb:TransactWriteItems` is an IAM action. moto checks the call's name; this checks what AWS checks.
 
+CORS preflights (issue 10): a browser's `OPTIONS` before its presigned POST carries no credentials at all; AWS
+answers it from the bucket's CORS configuration, moto authorises it like any call and fails (HTTP 500). Here it is
+answered as AWS does, never authorised.
+
 Cognito: the user-pool operations that AWS authorises by the user's tokens or the auth session, never by IAM
 (RespondToAuthChallenge for an admin's TOTP step, AssociateSoftwareToken, VerifySoftwareToken, …), are public
 as moto's own InitiateAuth is, so a client signs in with no AWS credentials, as a browser does.
@@ -56,6 +60,8 @@ def apply() -> None:
         enforced = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
         querystring = getattr(self, "querystring", None) or {}
         credential = _param(querystring, "X-Amz-Credential")
+        if enforced and getattr(self, "method", "") == "OPTIONS":
+            return  # a browser's CORS preflight carries no credentials: S3 answers it from the bucket's CORS rules
         if not enforced or "Authorization" in self.headers or not credential:
             return original(self, bucket_name, key_name)
         action = f"s3:{self.data.get('Action') or 'GetObject'}"

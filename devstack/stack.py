@@ -42,6 +42,7 @@ from devstack.net import check_port_free, wait_http
 from devstack.parts import ServiceProcess
 from devstack.provision import Provisioned, axis_directory, load_or_create_axis_systems, provision
 from devstack.pump import PumpOptions
+from devstack.web_server import WebServer, page_config
 from devstack.worker import API_FUNCTION
 from devstack.workers import FunctionProcesses, WorkerSpec
 
@@ -76,6 +77,7 @@ class Stack:
         #: The service processes, in start order (moto, axis+pki): stop() ends them in reverse, after the functions.
         self._parts: list[ServiceProcess] = []
         self._owns_stack_file = False
+        self.web: WebServer | None = None
 
     @property
     def stack_file(self) -> Path:
@@ -90,12 +92,15 @@ class Stack:
 
     def _start(self) -> dict[str, Any]:
         # Ports first: a second `run` on busy ports must fail before it touches the running stack's files.
-        for what, port in (("moto", self.ports.moto), ("api", self.ports.api), ("axis", self.ports.axis)):
+        for what, port in (("moto", self.ports.moto), ("api", self.ports.api), ("axis", self.ports.axis),
+                           ("web", self.ports.web)):
             check_port_free(self.host, port, what)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.stack_file.unlink(missing_ok=True)  # a stale file must never point clients at a dead stack
         self._owns_stack_file = True
 
+        # The web page first: its origin goes into the bucket's CORS rule and the API's WEB_ORIGINS (issue 10).
+        self.web = WebServer(self.host, self.ports.web)
         endpoint, admin = self._start_moto()
         systems = load_or_create_axis_systems(self.state_dir)
         axis_url, pki = self._start_axis_and_pki({**systems["served"], **systems["external"]})
@@ -106,14 +111,17 @@ class Stack:
                          credentials=admin, functions=functions, bare=self.bare)
         self.provisioned = prov
         self._shorten_visibility(prov, admin)
+        self._allow_web(prov, admin)
         api_url = self._start_functions(prov, functions)
 
         wait_http(prov.jwks_url, expect_status=200, timeout=30, what="moto (Cognito JWKS)")
         wait_http(axis_url, expect_status=None, timeout=30, what="axis simulator")
         wait_http(f"{api_url}/v1/health", expect_status=200, timeout=30, what="API")
+        self.web.configure(page_config(api_url, self.region, prov.user_pool_id, prov.client_id, self.web.url), endpoint)
 
         self.info = {
             "api_url": api_url,
+            "web_url": self.web.url,
             "aws_endpoint_url": endpoint,
             "region": self.region,
             # moto authorises every call against the caller's IAM policies (docs/iam.md): each function runs
@@ -200,6 +208,16 @@ class Stack:
         for url in prov.queue_urls.values():
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(self.pump_options.retry_after)})
 
+    def _allow_web(self, prov: Provisioned, admin: dict[str, str]) -> None:
+        """The web page's origin (issue 10) in the documents bucket's CORS rule and the API's WEB_ORIGINS, as the
+        template sets both from its distribution (chalicelib.api.cors)."""
+        from devstack.provision.clients import Clients
+        from devstack.provision.storage import allow_web_origins
+
+        assert self.web is not None
+        allow_web_origins(Clients(prov.endpoint_url, self.region, admin), (self.web.origin,))
+        prov.env["WEB_ORIGINS"] = self.web.origin
+
     def trigger_schedules(self) -> None:
         """Run every scheduled handler now (SIGUSR1 to the processes that own schedules)."""
         self.functions.trigger_schedules()
@@ -235,6 +253,9 @@ class Stack:
             self.stack_file.unlink(missing_ok=True)
             self._owns_stack_file = False
         self.functions.stop()
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         while self._parts:
             part = self._parts.pop()
             with contextlib.suppress(Exception):
@@ -254,6 +275,7 @@ class Stack:
                           for u in info["users"])
         return f"""
 edoc-gateway embedded stack is up (stage {STAGE})
+  Web page     {info['web_url']}    (văn thư and admin: the demo users below)
   API          {info['api_url']}/v1        (GET {info['api_url']}/v1/health)
   AWS (moto)   {endpoint}    region {region}
   Axis         {info['axis']['url']}    external systems: {', '.join(s['system_id'] for s in info['axis']['systems'])}
@@ -344,7 +366,8 @@ def start_stack(tmp_dir: Path, ports: int | Ports = 0, *, region: str = DEFAULT_
     stack_file.unlink(missing_ok=True)
     log_path = tmp_dir / "stack.log"
     cmd = [sys.executable, "-m", "devstack", "run", "--state-dir", str(tmp_dir), "--region", region,
-           "--port-moto", str(port_set.moto), "--port-api", str(port_set.api), "--port-axis", str(port_set.axis)]
+           "--port-moto", str(port_set.moto), "--port-api", str(port_set.api), "--port-axis", str(port_set.axis),
+           "--port-web", str(port_set.web)]
     if retry_after is not None:
         cmd += ["--retry-after", str(retry_after)]
     if schedule_seconds is not None:

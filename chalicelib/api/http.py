@@ -32,6 +32,7 @@ from chalice import Chalice, Response
 from chalicelib.admin import audit as audit_trail
 from chalicelib.api.auth import caller_from_headers
 from chalicelib.api.chalice_errors import uniform_chalice_errors
+from chalicelib.api.cors import cors_middleware, preflight_answer
 from chalicelib.core.errors import Forbidden, GatewayError, ValidationFailed
 from chalicelib.core.log import logger
 from chalicelib.domain.audit import audit_action, entry_fields, resource_of
@@ -167,7 +168,9 @@ class Routes:
         self.app = app
         self._check_body = check_body
         self.operations: list[Operation] = []
+        self._preflights: set[str] = set()
         app.register_middleware(uniform_chalice_errors, "http")
+        app.register_middleware(cors_middleware, "http")  # CORS headers on every answer (chalicelib.api.cors)
 
     def route(self, path: str, methods: list[str] | None = None, *, auth: bool = True, admin: bool = False,
               status: int = 200, content_types: list[str] | None = None, body: str | None = None,
@@ -217,9 +220,23 @@ class Routes:
                 return self._audited(answered, caller, audit, func.__name__, path, params, result, outcome)
 
             options = {"content_types": content_types} if content_types else {}
-            return self.app.route(path, methods=methods, **options)(handler)
+            routed = self.app.route(path, methods=methods, **options)(handler)
+            self._add_preflight(path)
+            return routed
 
         return decorate
+
+    def _add_preflight(self, path: str) -> None:
+        """The path's `OPTIONS` route, once: a browser's preflight, answered without a token (chalicelib.api.cors)."""
+        if path in self._preflights:
+            return
+        self._preflights.add(path)
+
+        def preflight(**_params: str) -> Response:
+            return preflight_answer(m for m in self.app.routes[path] if m != "OPTIONS")
+
+        preflight.__name__ = "preflight_" + "".join(c if c.isalnum() else "_" for c in path).strip("_")
+        self.app.route(path, methods=["OPTIONS"])(preflight)
 
     def _audited(self, answered: Response, caller: Any, rule: str | bool | None, name: str, path: str,
                  params: dict[str, Any], result: Any, outcome: str) -> Response:

@@ -286,6 +286,17 @@ class InboxList(_Answer):
     next: str | None = None
 
 
+class DirectoryEntry(_Answer):
+    """An active agency as a clerk picks it for a document's recipients (`GET /v1/agencies`)."""
+
+    organ_id: str
+    name: str
+
+
+class Directory(_Answer):
+    items: list[DirectoryEntry]
+
+
 class InboundIssueList(_Answer):
     items: list[dict[str, Any]]
     next: str | None = None
@@ -358,5 +369,5 @@ MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
     InboundIssueList, Key, KeyList, Csr, Rotation, DeadLetterList, Redrive, Retry, OpenApiDocument, ErrorAnswer,
     AgencyCreate, AgencyPatch, SealConfirm, SyncRequest, Agency, AgencyList, SealUpload, SyncReport, AgencyChangeList,
     ReportTargets, MonthlyReport, YearlyReport, ReportTargetsAnswer,
-    AddTrustRoot, AuditList, AuditVerify, TrustRoot, TrustRootList, TrustRootDeleted,
+    AddTrustRoot, AuditList, AuditVerify, TrustRoot, TrustRootList, TrustRootDeleted, Directory,
 )}

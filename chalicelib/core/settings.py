@@ -120,6 +120,9 @@ class Settings:
     #: Level-1 codes (e.g. `H62,K62`) whose agencies the sync keeps from the national directory (~100,000 entries;
     #: env AGENCY_SYNC_SCOPE, comma-separated); empty = every entry (the embedded stack's few hundred).
     agency_sync_scope: tuple[str, ...] = ()
+    #: Origins of the web page allowed to call the API from a browser (env WEB_ORIGINS, comma-separated, e.g.
+    #: `https://d1234.cloudfront.net`; chalicelib.api.cors); empty = no cross-origin caller (issue 10).
+    web_origins: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -161,4 +164,5 @@ def get_settings() -> Settings:
         axis_max_package_bytes=int(env.get("AXIS_MAX_PACKAGE_BYTES", str(AXIS_MAX_PACKAGE_BYTES))),
         agency_directory_system=env.get("AGENCY_DIRECTORY_SYSTEM", "").strip(),
         agency_sync_scope=tuple(p.strip() for p in env.get("AGENCY_SYNC_SCOPE", "").split(",") if p.strip()),
+        web_origins=tuple(p.strip().rstrip("/") for p in env.get("WEB_ORIGINS", "").split(",") if p.strip()),
     )

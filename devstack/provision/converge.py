@@ -100,6 +100,8 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         # simulator's directory is a few hundred agencies under the demo provinces).
         "AGENCY_DIRECTORY_SYSTEM": "",
         "AGENCY_SYNC_SCOPE": "",
+        # The web page's origin (chalicelib.api.cors): the stack sets it once its web server has a port.
+        "WEB_ORIGINS": "",
     }
 
 

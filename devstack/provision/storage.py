@@ -30,7 +30,7 @@ from devstack.provision.names import (
     UPLOAD_NOTIFICATION_PREFIX,
 )
 
-__all__ = ["TABLE_SPECS", "provision_bucket", "provision_queues", "provision_tables"]
+__all__ = ["CORS_RULE", "TABLE_SPECS", "allow_web_origins", "provision_bucket", "provision_queues", "provision_tables"]
 
 #: The tables' keys and indexes, as CreateTable takes them (infra/resources.yaml spells the same).
 TABLE_SPECS: dict[str, dict[str, Any]] = {
@@ -82,6 +82,12 @@ TABLE_SPECS: dict[str, dict[str, Any]] = {
         }],
     },
 }
+
+
+#: The browser's presigned POST (issue 10: the web page uploads straight to S3 with a progress bar, which makes
+#: the browser send a preflight) and its GET of a presigned download; the template's CorsConfiguration is the same.
+CORS_RULE: dict[str, Any] = {"AllowedMethods": ["GET", "POST"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"],
+                             "MaxAgeSeconds": 600}
 
 
 def provision_queues(c: Clients) -> dict[str, str]:
@@ -176,6 +182,13 @@ def provision_bucket(c: Clients, region: str, upload_queue_url: str) -> None:
             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_NOTIFICATION_PREFIX}]}},
         }],
     })
+
+
+def allow_web_origins(c: Clients, origins: tuple[str, ...]) -> None:
+    """The documents bucket's CORS rule (`CORS_RULE`) for the web page's origins (issue 10; the template's
+    `CorsConfiguration`): a step of its own because the page's origin is known only once its server has a port."""
+    c.s3.put_bucket_cors(Bucket=BUCKET_NAME, CORSConfiguration={"CORSRules": [
+        {**CORS_RULE, "AllowedOrigins": list(origins)}]})
 
 
 def provision_tables(c: Clients) -> None:

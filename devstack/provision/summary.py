@@ -82,7 +82,19 @@ def _bucket(c: Clients, bucket: str, arn_to_name: dict[str, str]) -> dict[str, A
         "lifecycle": sorted((r["ID"], r.get("Filter", {}).get("Prefix", ""),
                              r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays"))
                             for r in c.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]),
+        "cors": _cors(c, bucket),
     }
+
+
+def _cors(c: Clients, bucket: str) -> list[dict[str, Any]]:
+    """The bucket's CORS rules without their origins (the web page's: a port here, a domain on AWS)."""
+    try:
+        rules = c.s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    except c.s3.exceptions.ClientError:
+        return []
+    return [{"methods": sorted(r.get("AllowedMethods", [])), "headers": sorted(r.get("AllowedHeaders", [])),
+             "expose": sorted(r.get("ExposeHeaders", [])), "max_age": r.get("MaxAgeSeconds"),
+             "origins": len(r.get("AllowedOrigins", []))} for r in rules]
 
 
 def _tables(c: Clients) -> dict[str, dict[str, Any]]:

@@ -24,4 +24,4 @@ def test_a_method_no_route_has_answers_405_in_the_gateways_shape(stack, method):
     response = requests.request(method, stack["api_url"].rstrip("/") + "/v1/health", timeout=30)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
-    assert response.json()["error"]["details"]["allowed"] == ["GET"]
+    assert response.json()["error"]["details"]["allowed"] == ["GET", "OPTIONS"]  # OPTIONS: the CORS preflight

@@ -130,7 +130,7 @@ def test_sqs_event_sources_match_the_queues_the_app_declares(template: dict[str,
 
 def test_documents_bucket_is_private_versioned_and_encrypted(template: dict[str, Any]) -> None:
     buckets = _of_type(template, "AWS::S3::Bucket")
-    assert list(buckets) == ["DocumentsBucket"]
+    assert sorted(buckets) == ["DocumentsBucket", "WebBucket"]  # WebBucket: the web page's static files (issue 10)
     props = buckets["DocumentsBucket"]["Properties"]
     assert props["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -142,6 +142,27 @@ def test_documents_bucket_is_private_versioned_and_encrypted(template: dict[str,
     assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
     deny = _statements(template, "DocumentsBucketPolicy")["DenyInsecureTransport"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_web_page_is_a_private_bucket_read_by_its_distribution_only(template: dict[str, Any]) -> None:
+    """Issue 10: web/ in a bucket nobody reads but the CloudFront distribution (origin access control), which
+    serves it over HTTPS with the page's security headers; the documents bucket lets only its origin POST."""
+    props = template["Resources"]["WebBucket"]["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    statements = _statements(template, "WebBucketPolicy")
+    read = statements["CloudFrontReadsThePage"]
+    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"} and read["Action"] == "s3:GetObject"
+    assert "${WebDistribution}" in read["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    config = template["Resources"]["WebDistribution"]["Properties"]["DistributionConfig"]
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    [origin] = config["Origins"]
+    assert _resolve_name(origin["OriginAccessControlId"]) == "WebOriginAccessControl"
+    csp = template["Resources"]["WebHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"][
+        "SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    [cors] = template["Resources"]["DocumentsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedMethods"] == ["GET", "POST"] and cors["AllowedOrigins"][0]["Fn::If"][0] == "WebOriginGiven"
 
 
 def test_uploads_notify_the_upload_queue_which_lets_s3_send(template: dict[str, Any]) -> None:
@@ -296,8 +317,10 @@ def test_functions_get_every_setting_they_read(template: dict[str, Any]) -> None
     not_configured |= {"DOCUMENTS_TABLE", "AGENCIES_TABLE", "AUDIT_TABLE", "DISPATCH_QUEUE", "UPLOAD_QUEUE",
                        "AXIS_SECRET_NAME"}
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert {_resolve_name(v) for v in global_env.values()} == {"Stage", "ArchiveRetentionDays", "DocumentsBucket",
-                                                               "UserPool", "UserPoolClient"}
+    # WEB_ORIGINS: the web page's origin, the parameter or the distribution's domain (issue 10)
+    assert global_env["WEB_ORIGINS"]["Fn::If"][0] == "WebOriginGiven"
+    assert {_resolve_name(v) for k, v in global_env.items() if k != "WEB_ORIGINS"} == {
+        "Stage", "ArchiveRetentionDays", "DocumentsBucket", "UserPool", "UserPoolClient"}
     for name, function in _of_type(template, "AWS::Serverless::Function").items():
         env = set(function["Properties"]["Environment"]["Variables"]) | set(global_env)
         assert read - not_configured <= env, f"{name} lacks {sorted(read - not_configured - env)}"

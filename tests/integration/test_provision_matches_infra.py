@@ -25,6 +25,8 @@ from devstack.provision import (
     provisioned_resources_summary,
     table_keys_summary,
 )
+from devstack.provision.clients import Clients
+from devstack.provision.storage import allow_web_origins
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "ap-southeast-1"
@@ -49,7 +51,11 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def provisioned(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Provisioned:
-    return provision(moto_endpoint, REGION, axis_url="http://127.0.0.1:9", state_dir=tmp_path_factory.mktemp("state"))
+    provisioned = provision(moto_endpoint, REGION, axis_url="http://127.0.0.1:9",
+                            state_dir=tmp_path_factory.mktemp("state"))
+    # the stack's own step once its web page has a port (devstack.stack.Stack._allow_web)
+    allow_web_origins(Clients(moto_endpoint, REGION), ("http://127.0.0.1:8080",))
+    return provisioned
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +134,7 @@ def infra_summary(template: dict[str, Any]) -> dict[str, Any]:
     principals = sorted(s["Principal"]["Service"] for s in queue_policy["Properties"]["PolicyDocument"]["Statement"]
                         if s["Effect"] == "Allow")
 
-    [bucket] = of_type("AWS::S3::Bucket").values()
+    bucket = resources["DocumentsBucket"]  # the other bucket is the web page's static files (WebBucket)
     bprops = bucket["Properties"]
     notifications = []
     for conf in bprops["NotificationConfiguration"]["QueueConfigurations"]:
@@ -169,6 +175,10 @@ def infra_summary(template: dict[str, Any]) -> dict[str, Any]:
             "object_lock": bool(bprops.get("ObjectLockEnabled")),
             "lifecycle": sorted((r["Id"], r.get("Prefix", ""), r.get("NoncurrentVersionExpiration", {}).get(
                 "NoncurrentDays")) for r in bprops["LifecycleConfiguration"]["Rules"]),
+            "cors": [{"methods": sorted(r["AllowedMethods"]), "headers": sorted(r.get("AllowedHeaders", [])),
+                      "expose": sorted(r.get("ExposedHeaders", [])), "max_age": r.get("MaxAge"),
+                      "origins": len(r["AllowedOrigins"])}
+                     for r in bprops.get("CorsConfiguration", {}).get("CorsRules", [])],
         },
         "tables": tables,
         "signing_keys": {
@@ -219,6 +229,7 @@ def test_upload_notification_matches(infra: dict[str, Any], local: dict[str, Any
 
 def test_bucket_settings_match(infra: dict[str, Any], local: dict[str, Any]) -> None:
     assert local["bucket"] == infra["bucket"]
+    assert infra["bucket"]["cors"] and infra["bucket"]["cors"][0]["methods"] == ["GET", "POST"]  # the web page
     assert all(infra["bucket"]["public_access_block"].values())
 
 

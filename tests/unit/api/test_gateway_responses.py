@@ -25,6 +25,8 @@ def test_the_deployable_template_carries_the_table_as_the_apis_gateway_responses
         assert body == error_body(code), kind
         assert body["error"]["message"] == error_codes.CODES[code].message
         assert response["ResponseParameters"]["Headers"]["Cache-Control"] == "'no-store'"
+        # the web page's origin (issue 10): without it the browser hides the gateway's message from the page
+        assert response["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"]["Fn::If"][0] == "WebOriginGiven"
 
 
 def test_an_unknown_path_is_404_route_not_found():
