@@ -165,10 +165,7 @@ def _admin_gateway(target: Target, plan: BootstrapPlan, ctx: Context) -> Gateway
     session = Session(target)
     creds = read_credentials(plan.out_dir, plan.admin.username)
     if creds is not None:
-        from edoc_cli.session import totp_code
-
-        session.login(plan.admin.username, creds["password"],
-                      mfa_code=totp_code(creds["totp_secret"]) if creds.get("totp_secret") else None)
+        session.login(plan.admin.username, creds["password"], totp_secret=creds.get("totp_secret"))
     elif session.username != plan.admin.username:
         raise CliError("not_logged_in", f"Không có mật khẩu của {plan.admin.username} trong {plan.out_dir}/"
                                         f"credentials: chạy `edoc login {plan.admin.username}` trước.")

@@ -81,8 +81,10 @@ class Session:
 
     # -- sign-in -------------------------------------------------------------------------------------------
     def login(self, username: str, password: str | None = None, *, mfa_code: str | None = None,
-              ask: Callable[[str], str] | None = None) -> dict[str, Any]:
-        """USER_PASSWORD_AUTH, then the MFA challenge if the pool asks; the tokens are kept for later commands."""
+              totp_secret: str | None = None, ask: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """USER_PASSWORD_AUTH, then the MFA challenge if the pool asks; the tokens are kept for later commands.
+        `totp_secret` (the bootstrap's own admin, or the embedded stack's demo admin) answers the challenge with a
+        fresh code, recomputed if the 30 s step turned before Cognito checked it."""
         demo = self.target.demo_user(username) or {}
         password = password if password is not None else demo.get("password")
         if password is None:
@@ -94,7 +96,8 @@ class Session:
             resp = idp.initiate_auth(ClientId=self.target.client_id, AuthFlow="USER_PASSWORD_AUTH",
                                      AuthParameters={"USERNAME": username, "PASSWORD": password})
             if resp.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
-                resp = self._answer_mfa(idp, username, resp["Session"], mfa_code, demo.get("totp_secret"), ask)
+                resp = self._answer_mfa(idp, username, resp["Session"], mfa_code,
+                                        totp_secret or demo.get("totp_secret"), ask)
             elif resp.get("ChallengeName"):
                 raise CliError("challenge_unsupported", f"Cognito yêu cầu {resp['ChallengeName']}: hãy hoàn tất "
                                                         "đăng nhập lần đầu trên trang web.",
@@ -126,7 +129,7 @@ class Session:
             except idp.exceptions.CodeMismatchException:
                 if attempt or code or not secret:
                     raise
-                time.sleep(1)
+                time.sleep(1)  # the check ran in the next step: its code now
         raise AssertionError("unreachable")
 
     # -- the token for a call --------------------------------------------------------------------------------
