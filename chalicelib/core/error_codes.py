@@ -213,6 +213,12 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("nothing_to_verify", (400,), "Cần gửi tệp PDF, hoặc document_id, hoặc inbox_id.",
           "The JSON body names nothing to verify."),
     ),
+    # -- POST /v1/documents/draft and the agree-or-say-why check (chalicelib.outbound.draft, issue 12) -------------
+    "Reading documents": (
+        E("no_text_layer", (422,), "Tệp PDF không có lớp chữ (bản quét): không đọc được thông tin văn bản, hãy nhập "
+          "thông tin hoặc gửi bản PDF xuất từ phần mềm soạn thảo.",
+          "The PDF's pages carry no text (a scan without OCR): the reader has nothing to read; `details.pages`."),
+    ),
     # -- revocations, recipient updates, replacements (chalicelib.outbound.amendments) ---------------------------
     "Amendments": (
         E("reason_required", (400,), "Phải nêu lý do.", "A revocation, update or 02 refusal without its reason."),
