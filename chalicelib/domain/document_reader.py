@@ -92,7 +92,7 @@ def read_document(lines: list[PageLine]) -> Reading:
         entries, _ = _list_after(rows, kinh_gui, nd30.KINH_GUI)
         out.recipients += [_entry(text, "kinh_gui", False) for text in entries]
     sig_from = _foot(out, rows)
-    _signer(out, rows, sig_from)
+    _signer(out, rows, max(sig_from, after_header + (2 if "type" in out.metadata else 0)))
     if not out.header and "type" not in out.metadata:
         out.warn("not_nd30_layout", "Không nhận ra thể thức văn bản hành chính (NĐ 30/2020): không có dòng "
                                     "số, ký hiệu, địa danh, ngày tháng và tên loại văn bản.")
@@ -154,7 +154,8 @@ def _rows(lines: list[PageLine]) -> list[_Row]:
             clean = tuple(Cell(c.x0, c.x1, _clean(c.text)) for c in line.cells if _clean(c.text))
             if not clean:
                 continue
-            flags = tuple(i > 0 or ((c.x0 + c.x1) / 2 > middle + 0.15 * (right - left) and c.x0 > left + 60)
+            flags = tuple(i > 0 or c.x0 > middle - 10 or
+                          ((c.x0 + c.x1) / 2 > middle + 0.15 * (right - left) and c.x0 > left + 60)
                           for i, c in enumerate(clean))
             rows.append(_Row(page, line.y, gap, clean, flags))
     return rows
@@ -363,11 +364,13 @@ def _foot(out: Reading, rows: list[_Row]) -> int:
 def _signer(out: Reading, rows: list[_Row], start: int) -> None:
     """Competence lines (Art. 13), the position (upper case), the full name (the last name-like line)."""
     two_columns = any(any(r) for r in (row.right for row in rows[start:]))
+    heading = {nd30.NATIONAL_TITLE, nd30.MOTTO}
     texts: list[str] = []
     listing = True
     for row in rows[start:]:
         for cell, right in zip(row.cells, row.right, strict=True):
-            if two_columns and not right:
+            if (two_columns and not right) or fold(cell.text) in heading or nd30.DATE_LINE.match(cell.text) \
+                    or nd30.NUMBER_LINE.match(cell.text):
                 continue
             if not two_columns and listing:
                 if nd30.COMPETENCE.match(cell.text) or (_upper(cell.text) and not cell.text.startswith("-")):
@@ -379,7 +382,7 @@ def _signer(out: Reading, rows: list[_Row], start: int) -> None:
     after = texts[max((i for i, t in enumerate(texts) if nd30.COMPETENCE.match(t)), default=-1) + 1:]
     position = " ".join(t for t in after if _upper(t) and not nd30.COMPETENCE.match(t))
     names = [t for t in after if _is_name(t)]
-    if not (out.header or "type" in out.metadata) or not (names or position):
+    if not (out.header or "type" in out.metadata) or not (names or (position and competence)):
         if out.header or "type" in out.metadata:
             out.warn("signer_missing", "Không thấy khối chữ ký (thẩm quyền, chức vụ, họ tên người ký).", "signer")
         return

@@ -9,9 +9,12 @@ between lines tells a new paragraph from a wrapped one (where a trích yếu ove
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["Cell", "PageLine", "lines_from_rows"]
+
+_TWO_COLUMNS = re.compile(r"(?:^|\s)\|(\s|$)")
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class PageLine:
 
 
 def lines_from_rows(rows: list[str], *, leading: float = 18.0, size: float = 13.0) -> list[PageLine]:
-    """Lines of one page from plain rows (tests and tools): "left | right" is a two-column row, an empty row a
+    """Lines of one page from plain rows (tests and tools): "left | right" is a two-column row ("left |" and "| right" too), an empty row a
     paragraph gap (a third of the leading more), leading spaces push a cell right (one space, 6 points)."""
     out: list[PageLine] = []
     y = 800.0
@@ -48,7 +51,7 @@ def lines_from_rows(rows: list[str], *, leading: float = 18.0, size: float = 13.
             y -= leading / 3
             continue
         cells = []
-        parts = row.split(" | ") if " | " in row else [row]
+        parts = [p for p in _TWO_COLUMNS.split(row, maxsplit=1)[::2][:2]] if _TWO_COLUMNS.search(row) else [row]
         for index, part in enumerate(parts):
             if part.strip():
                 x0 = 85.0 + (230.0 if index else 0.0) + 6.0 * (len(part) - len(part.lstrip()))

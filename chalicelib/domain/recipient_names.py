@@ -49,7 +49,8 @@ _INTERNAL = re.compile(r"^(chu tich|ct\b|cac pct|pct|cpvp|ldvp|cv\s*:|lanh dao|t
                        r"(vp|van phong) (ubnd|uy ban nhan dan) tinh\s*:)")
 _GROUPS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("departments", re.compile(r"^((thu truong|giam doc) )?cac so\b")),
-    ("districts", re.compile(r"^(chu tich )?uy ban nhan dan (cac )?huyen\b")),
+    # "UBND các huyện, thành phố", "UBND huyện, thành phố" (never "UBND huyện Hiệp Hòa": a name)
+    ("districts", re.compile(r"^(chu tich )?uy ban nhan dan (cac huyen|huyen (thi xa )?thanh pho)\b")),
     ("communes", re.compile(r"^(uy ban nhan dan )?cac xa\b")),
     ("provinces", re.compile(r"^(uy ban nhan dan )?cac tinh\b")),
     ("ministries", re.compile(r"^cac bo\b")),
