@@ -42,8 +42,9 @@ class PageLine:
 
 
 def lines_from_rows(rows: list[str], *, leading: float = 18.0, size: float = 13.0) -> list[PageLine]:
-    """Lines of one page from plain rows (tests and tools): "left | right" is a two-column row ("left |" and "| right" too), an empty row a
-    paragraph gap (a third of the leading more), leading spaces push a cell right (one space, 6 points)."""
+    """Lines of one page from plain rows (tests and tools): "left | right" is a two-column row ("left |" and
+    "| right" too), an empty row a paragraph gap (a third of the leading more), leading spaces push a cell right
+    (one space, 6 points)."""
     out: list[PageLine] = []
     y = 800.0
     for row in rows:
@@ -51,7 +52,7 @@ def lines_from_rows(rows: list[str], *, leading: float = 18.0, size: float = 13.
             y -= leading / 3
             continue
         cells = []
-        parts = [p for p in _TWO_COLUMNS.split(row, maxsplit=1)[::2][:2]] if _TWO_COLUMNS.search(row) else [row]
+        parts = _TWO_COLUMNS.split(row, maxsplit=1)[::2][:2] if _TWO_COLUMNS.search(row) else [row]
         for index, part in enumerate(parts):
             if part.strip():
                 x0 = 85.0 + (230.0 if index else 0.0) + 6.0 * (len(part) - len(part.lstrip()))

@@ -113,6 +113,7 @@ def test_names_abbreviations_and_groups_resolve_in_the_callers_province() -> Non
 
 
 def test_the_sender_is_never_in_its_own_group() -> None:
-    reading = _read(["Số: 9/SNV-VP", "Vĩnh Phúc, ngày 01 tháng 3 năm 2021", "V/v a", "", "Kính gửi: Các sở, ban, ngành."])
+    reading = _read(["Số: 9/SNV-VP", "Vĩnh Phúc, ngày 01 tháng 3 năm 2021", "V/v a", "",
+                     "Kính gửi: Các sở, ban, ngành."])
     resolved = resolve_recipients(reading.recipients, REGISTRY, "000.00.13.H62")
     assert resolved[0].organ_ids == ["000.00.12.H62", "000.00.20.H62"]
