@@ -21,6 +21,7 @@ import re
 import statistics
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from chalicelib.domain.page_text import Cell, PageLine
@@ -50,14 +51,16 @@ class WrittenRecipient:
 @dataclass
 class Reading:
     """What the text gives: `metadata` (fields of POST /v1/documents), `confidence` per field (0..1), the recipients
-    as written, `warnings` ({code, message, field?}), and `header`: whether the page has the NĐ 30 header (③ and ④),
-    which is when the text can be held against a record's metadata."""
+    as written, `warnings` ({code, message, field?}), `header`: whether the first page has ③ and ④, and
+    `national_title`: whether it has ① (with both, the text can be held against a record: chalicelib.domain.
+    agreement)."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
     confidence: dict[str, float] = field(default_factory=dict)
     recipients: list[WrittenRecipient] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     header: bool = False
+    national_title: bool = False  # ① the quốc hiệu stands on the first page
 
     def warn(self, code: str, message: str, field_name: str = "") -> None:
         entry = {"code": code, "message": message}
@@ -83,6 +86,7 @@ def read_document(lines: list[PageLine]) -> Reading:
     num_at = _find(rows, first_page, nd30.NUMBER_LINE)
     date_at = _find(rows, first_page, nd30.DATE_LINE)
     out.header = num_at is not None and date_at is not None
+    out.national_title = any(fold(c.text) == nd30.NATIONAL_TITLE for i in first_page for c in rows[i].cells)
     _number(out, rows, num_at)
     _date(out, rows, date_at)
     after_header = max((i for i in (num_at, date_at) if i is not None), default=-1) + 1
@@ -203,8 +207,6 @@ def _date(out: Reading, rows: list[_Row], at: int | None) -> None:
     out.confidence["place"] = 0.95
     year, month, day = int(match["year"]), match["month"], match["day"]
     if month and day:
-        from datetime import date
-
         try:
             out.metadata["issued_on"] = date(year, int(month), int(day)).isoformat()
             out.confidence["issued_on"] = 0.95
@@ -213,7 +215,7 @@ def _date(out: Reading, rows: list[_Row], at: int | None) -> None:
             out.warn("date_invalid", "Ngày ban hành ghi trên văn bản không có thật.", "issued_on")
     partial = f"{year:04d}-{int(month):02d}" if month and 1 <= int(month) <= 12 else f"{year:04d}"
     out.metadata["issued_on"] = partial
-    out.confidence["issued_on"] = 0.6
+    out.confidence["issued_on"] = 0.9  # sure of what the page says; the warning says it is incomplete
     out.warn("date_incomplete", "Ngày ban hành còn để trống: văn thư điền khi ban hành (NĐ 30/2020, Điều 16).",
              "issued_on")
 

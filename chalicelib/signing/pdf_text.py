@@ -50,8 +50,10 @@ class TextUnavailable(Exception):
         super().__init__(code)
 
 
-def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LIMITS) -> tuple[int, list[PageLine]]:
-    """(number of pages, the lines of the pages read, top to bottom, page by page), or TextUnavailable."""
+def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LIMITS, head: int = HEAD_PAGES,
+               tail: int = TAIL_PAGES) -> tuple[int, list[PageLine]]:
+    """(number of pages, the lines of the first `head` and last `tail` pages, top to bottom, page by page), or
+    TextUnavailable. The signer's check reads the first page only (`head=1, tail=0`)."""
     try:
         size = os.stat(path).st_size
         with open(path, "rb") as fh:
@@ -60,7 +62,7 @@ def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LI
             prescan(fh, size, limits)
         import pypdf  # noqa: F401  (in this process, before the fork: the child must not pay the import)
 
-        answer = run_bounded(_extract, os.fspath(path), limits=limits)
+        answer = run_bounded(_extract, os.fspath(path), head, tail, limits=limits)
     except PdfTooComplex as exc:
         raise TextUnavailable("pdf_too_complex", reason=exc.reason) from None
     except ChildFailed as exc:
@@ -76,12 +78,12 @@ def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LI
     return answer["pages"], lines
 
 
-def _extract(path: str) -> dict[str, Any]:  # pragma: no cover - runs in the bounded child
+def _extract(path: str, head: int, tail: int) -> dict[str, Any]:  # pragma: no cover - runs in the bounded child
     """The child's work: JSON-serialisable lines of the head and tail pages."""
-    import logging
+    import logging  # lazy, with pypdf: only the bounded child of a draft or the signer's text check logs through it
 
-    import pypdf
-    from pypdf.errors import PdfReadError
+    import pypdf  # lazy: pypdf (about 70 ms to import) only where page text is read, never at a cold start
+    from pypdf.errors import PdfReadError  # lazy, with pypdf
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken font's warnings are noise here
     try:
@@ -93,7 +95,7 @@ def _extract(path: str) -> dict[str, Any]:  # pragma: no cover - runs in the bou
         return {"error": "malformed_pdf"}
     if count == 0:
         return {"error": "malformed_pdf"}
-    wanted = sorted(set(range(min(HEAD_PAGES, count))) | set(range(max(0, count - TAIL_PAGES), count)))
+    wanted = sorted(set(range(min(head, count))) | set(range(max(0, count - tail), count)))
     lines: list[dict[str, Any]] = []
     for index in wanted:
         lines.extend(_page(reader.pages[index], index + 1))
