@@ -101,3 +101,50 @@ def test_needs_a_token_and_a_pdf(client, sample_pdf) -> None:
     with pytest.raises(ApiError) as info:
         client.call("POST", "/v1/documents/draft", token, json={"pdf": "no"})
     assert info.value.status == 415
+
+
+# -- agree or say why: the signer holds the page's header against the record ---------------------------------------
+STTTT = "000.00.12.H62"
+
+
+def _register_and_upload(client, token: str, metadata: dict, pdf: bytes) -> dict:
+    created = client.create_document(token, metadata)
+    client.upload(created["upload"], pdf)
+    return client.wait_for(token, created["document_id"], {"DISPATCHED", "REJECTED", "FAILED"}, timeout=90)
+
+
+@pytest.fixture(scope="module")
+def kh_pdf(tmp_path_factory) -> tuple[bytes, dict]:
+    name, text, expected = next(d for d in corpus() if d[0] == "kh-stttt-chuyen-doi-so")
+    pdf = render_nd30_pdf(text, tmp_path_factory.mktemp("kh") / f"{name}.pdf").read_bytes()
+    metadata = dict(expected["metadata"], recipients=["000.00.00.G22"], urgency="normal", secrecy="none")
+    return pdf, metadata
+
+
+def test_a_document_whose_text_agrees_is_signed_and_one_that_contradicts_it_is_refused_with_the_fields(
+        client, kh_pdf) -> None:
+    pdf, metadata = kh_pdf
+    token = client.login(client.user_for(STTTT))
+    agreeing = _register_and_upload(client, token, metadata, pdf)
+    assert agreeing["state"] == "DISPATCHED", agreeing
+    contradicting = _register_and_upload(client, token, dict(metadata, number="121", notation="KH-SNV"), pdf)
+    assert (contradicting["state"], contradicting["reason"]) == ("REJECTED", "metadata_mismatch")
+    assert contradicting["details"]["fields"] == {"number": {"document": "120", "metadata": "121"},
+                                                  "notation": {"document": "KH-STTTT", "metadata": "KH-SNV"}}
+    assert "signed_sha256" not in contradicting, "refused before anything was signed"
+
+
+def test_an_agency_that_only_warns_gets_it_signed_with_the_fields_on_its_timeline(client, kh_pdf) -> None:
+    pdf, metadata = kh_pdf
+    admin = client.login("admin")
+    client.call("PATCH", f"/v1/admin/agencies/{STTTT}", admin, json={"metadata_check": "warn"})
+    try:
+        assert client.call("GET", f"/v1/admin/agencies/{STTTT}", admin)["metadata_check"] == "warn"
+        token = client.login(client.user_for(STTTT))
+        doc = _register_and_upload(client, token, dict(metadata, subject="Kế hoạch khác"), pdf)
+    finally:
+        client.call("PATCH", f"/v1/admin/agencies/{STTTT}", admin, json={"metadata_check": "reject"})
+    assert doc["state"] == "DISPATCHED", doc
+    (signed,) = [e for e in doc["timeline"] if e["state"] == "SIGNED"]
+    assert signed["metadata_mismatch"] == {"subject": {"document": metadata["subject"],
+                                                       "metadata": "Kế hoạch khác"}}
