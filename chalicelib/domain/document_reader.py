@@ -149,7 +149,10 @@ def _rows(lines: list[PageLine]) -> list[_Row]:
         cells = [c for ln in page_lines for c in ln.cells]
         if not cells:
             continue
-        left, right = min(c.x0 for c in cells), max(c.x1 for c in cells)
+        # The text block: its left margin is where most lines start (a centred line that overflows its column
+        # must not move it), its right edge where the lines starting there end.
+        left = float(statistics.mode(round(c.x0) for c in cells))
+        right = max((c.x1 for c in cells if abs(c.x0 - left) < 3), default=max(c.x1 for c in cells))
         middle = (left + right) / 2
         steps = [a.y - b.y for a, b in zip(page_lines, page_lines[1:], strict=False) if 0 < a.y - b.y < 60]
         leading = statistics.median(steps) if steps else 18.0
