@@ -19,7 +19,7 @@ _TWO_COLUMNS = re.compile(r"(?:^|\s)\|(\s|$)")
 
 @dataclass(frozen=True)
 class Cell:
-    """A run of text on one line, from `x0` to about `x1` (points from the page's left edge)."""
+    """A run of text on one line, from `x0` to `x1` (points, from the page's leftmost text: only distances count)."""
 
     x0: float
     x1: float

@@ -2,12 +2,14 @@
 document": `POST /v1/documents/draft`, chalicelib.outbound.draft).
 
 Why pypdf: pyHanko (what signs and verifies here) reads a PDF's objects but does not extract text; pypdf is pure
-Python (a 420 KB wheel, no dependencies of its own), well kept, and its `extract_text(visitor_text=...)` hands each
-piece of shown text with its text and transformation matrices, which is all the NĐ 30 reader needs: the header's
-two columns (issuing body and "Số:" on the left, the quốc hiệu and "<Địa danh>, ngày …" on the right) and the foot's
-("Nơi nhận:" left, the signature block right) stand on the same lines and are told apart by their x. pdfminer.six
-would give the same with a much larger package and import. Imported inside the functions only: no other handler's
-cold start pays for it.
+Python (a 420 KB wheel, no dependencies of its own) and well kept. Its layout mode measures each run of shown text
+with the font's own widths (where it starts, where it ends, its size), which is all the NĐ 30 reader needs: the
+header's two columns (issuing body and "Số:" on the left, the quốc hiệu and "<Địa danh>, ngày …" on the right) and
+the foot's ("Nơi nhận:" left, the signature block right) stand on the same lines and are told apart by the gap
+between runs, and runs that touch (a word processor's kerned or justified line) are one text. That step
+(`text_show_operations`) is internal to pypdf, so requirements.txt pins the minor version and the public text
+visitor, with estimated widths, takes over if it moves. pdfminer.six would give the same with a much larger package
+and import. Imported inside the functions only: no other handler's cold start pays for it.
 
 Bounded like every parse of an untrusted PDF (issue 8): the declared cross-reference sizes are checked from the
 bytes first (`pdf_limits.prescan`), then the extraction runs in a forked child with CPU and memory limits
@@ -35,8 +37,10 @@ HEAD_PAGES = 3
 TAIL_PAGES = 3
 MAX_LINES_PER_PAGE = 400
 MAX_LINE_CHARS = 1000
-#: Two pieces of text on one line whose horizontal gap passes this (points) stand in different columns.
-COLUMN_GAP = 24.0
+#: Two runs of text on one line whose horizontal gap passes this many font sizes (ems) stand in different columns:
+#: a space is a quarter to a third of an em, a justified line's stretched one rarely past one; the header's columns
+#: (issuing body, quốc hiệu) stand 1.5 em and more apart.
+COLUMN_GAP = 1.2
 #: Pieces whose baselines differ by less than this (points) stand on one line.
 SAME_LINE = 2.5
 
@@ -103,21 +107,14 @@ def _extract(path: str, head: int, tail: int) -> dict[str, Any]:  # pragma: no c
 
 
 def _page(page: Any, number: int) -> list[dict[str, Any]]:  # pragma: no cover - runs in the bounded child
-    """The page's pieces of text grouped into lines (by baseline) and cells (by horizontal gaps)."""
-    pieces: list[tuple[float, float, float, str]] = []
-
-    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        if not text or not text.strip() or len(pieces) > MAX_LINES_PER_PAGE * 20:
-            return
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
-        scale = (abs(tm[0] * cm[0]) or 1.0) * (size or 1.0)
-        pieces.append((round(y, 1), round(x, 1), scale, " ".join(text.split())))
-
-    page.extract_text(visitor_text=visit)
+    """The page's runs of text grouped into lines (by baseline) and cells (by horizontal gaps)."""
+    try:
+        pieces = _runs(page)
+    except (ImportError, AttributeError, TypeError):  # pypdf moved its layout internals: estimate widths instead
+        pieces = _visited(page)
     pieces.sort(key=lambda p: (-p[0], p[1]))
-    rows: list[list[tuple[float, float, float, str]]] = []
-    for piece in pieces:
+    rows: list[list[tuple[float, float, float, float, str]]] = []
+    for piece in pieces[:MAX_LINES_PER_PAGE * 20]:
         if rows and abs(rows[-1][0][0] - piece[0]) < SAME_LINE:
             rows[-1].append(piece)
         else:
@@ -126,12 +123,49 @@ def _page(page: Any, number: int) -> list[dict[str, Any]]:  # pragma: no cover -
     for row in rows[:MAX_LINES_PER_PAGE]:
         row.sort(key=lambda p: p[1])
         cells: list[list[Any]] = []
-        for _, x, scale, text in row:
-            width = len(text) * scale * 0.55
-            if cells and x - cells[-1][1] < COLUMN_GAP:
-                cells[-1][1] = max(cells[-1][1], x + width)
-                cells[-1][2] = (cells[-1][2] + " " + text)[:MAX_LINE_CHARS]
-            else:
-                cells.append([x, x + width, text[:MAX_LINE_CHARS]])
-        out.append({"page": number, "y": row[0][0], "size": round(max(p[2] for p in row), 1), "cells": cells})
+        for _, x0, x1, size, text in row:
+            gap = x0 - cells[-1][1] if cells else float("inf")
+            if gap >= COLUMN_GAP * max(size, 8.0):
+                cells.append([x0, x1, text])
+                continue
+            previous = cells[-1][2]
+            # Runs of one word (kerning, justified lines) touch: no space between them unless the gap is one.
+            joint = "" if gap < 0.2 * size or previous[-1:].isspace() or text[:1].isspace() else " "
+            cells[-1][1], cells[-1][2] = max(cells[-1][1], x1), (previous + joint + text)[:MAX_LINE_CHARS]
+        cells = [[x0, x1, " ".join(text.split())] for x0, x1, text in cells if text.strip()]
+        if cells:
+            out.append({"page": number, "y": row[0][0], "size": round(max(p[3] for p in row), 1), "cells": cells})
     return out
+
+
+def _runs(page: Any) -> list[tuple[float, float, float, float, str]]:  # pragma: no cover - in the bounded child
+    """(y, x0, x1, size, text) of each run of text, with its real advance (pypdf's layout mode measures every
+    glyph with the font's widths; `text_show_operations` is its public-in-all-but-name step, pinned by
+    requirements.txt). Its x are relative to the page's leftmost run, which is all the reader compares."""
+    from pypdf._text_extraction import _layout_mode  # lazy, with pypdf
+    from pypdf.generic import ArrayObject, ContentStream, StreamObject  # lazy, with pypdf
+
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    if not isinstance(contents, (ArrayObject, StreamObject)):
+        return []
+    ops = iter(ContentStream(contents, page.pdf, "bytes").operations)
+    groups = _layout_mode.text_show_operations(ops, page._layout_mode_fonts(), True, None)
+    return [(round(g["ty"], 1), round(g["tx"], 1), round(g["displaced_tx"], 1), float(g["font_size"]), g["text"])
+            for g in groups if g["text"].strip()]
+
+
+def _visited(page: Any) -> list[tuple[float, float, float, float, str]]:  # pragma: no cover - in the bounded child
+    """The same from pypdf's public text visitor, each run's width estimated (half an em and a bit per letter)."""
+    pieces: list[tuple[float, float, float, float, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if not text or not text.strip() or len(pieces) > MAX_LINES_PER_PAGE * 20:
+            return
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        scale = (abs(tm[0] * cm[0]) or 1.0) * (size or 1.0)
+        pieces.append((round(y, 1), round(x, 1), round(x + len(text) * scale * 0.55, 1), scale, text))
+
+    page.extract_text(visitor_text=visit)
+    return pieces
