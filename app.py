@@ -13,13 +13,13 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib.api.events import sqs_batch
-from chalicelib.api.http import NO_BODY, Param, Routes
+from chalicelib.api.http import NO_BODY, PDF_BODY, Param, Routes
 from chalicelib.core import settings
 from chalicelib.domain.states import ALL_STATES
 
 app = Chalice(app_name="edoc-gateway")
 app.api.cors = False
-app.api.binary_types.append("application/pdf")  # POST /v1/verify takes the PDF itself as the body
+app.api.binary_types.append("application/pdf")  # POST /v1/verify and /v1/documents/draft take the PDF as the body
 # GET /v1/admin/reports/monthly?format=xlsx answers a workbook (chalicelib.api.files: Accept must name it)
 app.api.binary_types.append("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -123,6 +123,16 @@ def list_directory(caller: Any) -> dict:
     from chalicelib.outbound import directory
 
     return directory.directory(caller, q=_query("q"), limit=_query("limit"))
+
+
+# -- agency: the metadata read from the document itself (issue 12) -------------------------------------------------
+@api("/v1/documents/draft", methods=["POST"], content_types=["application/pdf"], body=PDF_BODY,
+     answer="DocumentDraft", audit=False)
+def draft_document(caller: Any) -> dict:
+    """Read the metadata of POST /v1/documents from the PDF itself (NĐ 30 layout)."""
+    from chalicelib.outbound.draft import read_draft
+
+    return read_draft(caller, app.current_request.raw_body)
 
 
 # -- agency: a report on any PDF's signatures ---------------------------------------------------------------------

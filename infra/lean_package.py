@@ -109,6 +109,7 @@ def excluded(name: str) -> str | None:
 STAMP_FONT = ("fontTools/*", "fonttools-*", "uharfbuzz/*", "uharfbuzz-*")
 XLSX = ("openpyxl/*", "openpyxl-*", "et_xmlfile/*", "et_xmlfile-*")
 PKCS11 = ("pkcs11/*", "python_pkcs11-*")
+PAGE_TEXT = ("pypdf/*", "pypdf-*")
 PDF_SIGNATURES = ("pyhanko/*", "pyhanko-*", "pyhanko_certvalidator/*", "pyhanko_certvalidator-*", "lxml/*", "lxml-*",
                   "tzlocal/*", "tzlocal-*", "uritools/*", "uritools-*", "aiohttp/*", "aiohttp-*", "aiosignal/*",
                   "aiosignal-*", "aiohappyeyeballs/*", "aiohappyeyeballs-*", "frozenlist/*", "frozenlist-*",
@@ -130,13 +131,15 @@ class FunctionCut:
 #: sign_upload, whose signing imports need the stamp font).
 FUNCTION_CUTS: tuple[FunctionCut, ...] = (
     FunctionCut("APIHandler", Exclusion(STAMP_FONT, "APIHandler: no route draws a stamp (fontTools, HarfBuzz)")),
-    FunctionCut("PollAxis", Exclusion(STAMP_FONT + XLSX + PKCS11,
-                                      "PollAxis: verifies inbound signatures, never signs or writes reports")),
-    FunctionCut("SyncAgencies", Exclusion(STAMP_FONT + XLSX + PKCS11,
-                                          "SyncAgencies: the agency registry, never signs or writes reports")),
-    FunctionCut("DispatchDocument", Exclusion(STAMP_FONT + XLSX + PKCS11 + PDF_SIGNATURES,
+    FunctionCut("PollAxis", Exclusion(STAMP_FONT + XLSX + PKCS11 + PAGE_TEXT,
+                                      "PollAxis: verifies inbound signatures, never signs, writes reports or reads "
+                                      "page text")),
+    FunctionCut("SyncAgencies", Exclusion(STAMP_FONT + XLSX + PKCS11 + PAGE_TEXT,
+                                          "SyncAgencies: the agency registry, never signs, writes reports or reads "
+                                          "page text")),
+    FunctionCut("DispatchDocument", Exclusion(STAMP_FONT + XLSX + PKCS11 + PDF_SIGNATURES + PAGE_TEXT,
                                               "DispatchDocument: packs signed files as they are, never opens a PDF "
-                                              "(pyHanko and its HTTP and XML stacks)")),
+                                              "(pyHanko and its HTTP and XML stacks, pypdf)")),
 )
 
 

@@ -71,6 +71,9 @@ class Agency:
     #: Where the organisation's signature goes on its documents, `{page, x, y, width, height}` (page from 1, -1 =
     #: last; points from the lower-left corner); None = the default, lower right of the last page.
     stamp: dict[str, Any] | None = None
+    #: Agree or say why (issue 12, chalicelib.outbound.text_check): `reject` (the default) a document whose NĐ 30
+    #: header contradicts its metadata, only `warn`, or `off`.
+    metadata_check: str = "reject"
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Agency:
@@ -87,6 +90,7 @@ class Agency:
             ) if key else None,
             seal_key=item.get("seal_key", ""), seal_etag=item.get("seal_etag", ""),
             stamp=dict(item["stamp"]) if item.get("stamp") else None,
+            metadata_check=str(item.get("metadata_check") or "reject"),
         )
 
 

@@ -70,6 +70,7 @@ def present(item: dict[str, Any]) -> dict[str, Any]:
         "served": bool(item.get("served", False)), "paper_in_parallel": bool(item.get("paper", False)),
         "contact": {name: item.get(name, "") for name in _CONTACT}, "seal": seal,
         "stamp": dict(item["stamp"]) if item.get("stamp") else None,
+        "metadata_check": item.get("metadata_check", "reject"),
         "source": item.get("source", SOURCE_LOCAL),
         "updated_at": item.get("updated_at"), "created_at": item.get("created_at"),
     }
@@ -234,6 +235,8 @@ def update_agency(caller: Caller, organ_id: str, body: Any) -> dict[str, Any]:
         value = getattr(request, name)
         if name in given and value is not None:
             fields[attribute] = value
+    if "metadata_check" in given and request.metadata_check is not None:
+        fields["metadata_check"] = request.metadata_check
     if "stamp" in given:
         if request.stamp is None:
             remove = ("stamp",)

@@ -36,6 +36,7 @@ class Agency(_Answer):
     contact: dict[str, str]
     seal: SealRef | None
     stamp: dict[str, Any] | None
+    metadata_check: Literal["reject", "warn", "off"] | None = None
     source: Literal["local", "axis"]
     updated_at: str | None
     created_at: str | None

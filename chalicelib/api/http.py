@@ -39,7 +39,7 @@ from chalicelib.domain.audit import audit_action, entry_fields, resource_of
 from chalicelib.domain.text import client_text
 from chalicelib.standards.xml_text import first_bad_char
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_PARAM_CHARS", "NO_BODY", "UNDECLARED", "BodyTooLarge",
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_PARAM_CHARS", "NO_BODY", "PDF_BODY", "UNDECLARED", "BodyTooLarge",
            "Operation", "Param", "Routes", "error_answer", "json_answer", "parse_json"]
 
 #: A JSON request body larger than this is refused before parsing (413 `body_too_large`): the largest legitimate
@@ -127,6 +127,8 @@ def error_answer(exc: GatewayError) -> Response:
 
 #: `body=NO_BODY`: the route takes no request body (a POST that only acts, e.g. activate).
 NO_BODY = "-"
+#: `body=PDF_BODY`: the body is the PDF itself, nothing else (POST /v1/documents/draft).
+PDF_BODY = "application/pdf"
 #: What a route has not declared: the OpenAPI generator refuses it (`MissingModels`) so a new route cannot go
 #: undocumented (issue 9: the routes merged after this one get their models before the document is regenerated).
 UNDECLARED = "?"
@@ -205,7 +207,7 @@ class Routes:
                         raise Forbidden(details={"required_group": "admins"})
                     for name, value in params.items():  # path parameters: ids, codes (never multi-line text)
                         params[name] = client_text(value, f"path.{name}", max_len=MAX_PARAM_CHARS)
-                    if declared_body not in (NO_BODY, UNDECLARED) and self._json_request():
+                    if declared_body not in (NO_BODY, UNDECLARED, PDF_BODY) and self._json_request():
                         self._through_model(declared_body)
                     if auth:
                         params["caller"] = caller

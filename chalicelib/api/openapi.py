@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.api.http import NO_BODY, UNDECLARED, Operation
+from chalicelib.api.http import NO_BODY, PDF_BODY, UNDECLARED, Operation
 from chalicelib.api.schemas import MODELS, ErrorAnswer
 
 __all__ = ["ERROR_STATUSES", "MissingModels", "document", "missing_models"]
@@ -45,7 +45,7 @@ def missing_models(operations: Iterable[Operation]) -> list[str]:
     """`"POST /v1/x: body"` for every declaration that is missing or names no model of chalicelib.api.schemas."""
     out = []
     for op in operations:
-        if op.body == UNDECLARED or (op.body != NO_BODY and op.body not in MODELS):
+        if op.body == UNDECLARED or (op.body not in (NO_BODY, PDF_BODY) and op.body not in MODELS):
             out.append(f"{op.method} {op.path}: body ({op.body})")
         if op.answer == UNDECLARED or op.answer not in MODELS:
             out.append(f"{op.method} {op.path}: answer ({op.answer})")
@@ -89,7 +89,10 @@ def _operation(op: Operation) -> dict[str, Any]:
     params = _parameters(op)
     if params:
         out["parameters"] = params
-    if op.body != NO_BODY:
+    if op.body == PDF_BODY:
+        out["requestBody"] = {"required": True, "content": {
+            "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}}}
+    elif op.body != NO_BODY:
         content: dict[str, Any] = {"application/json": {"schema": _ref(op.body)}}
         if "application/pdf" in op.content_types:
             content["application/pdf"] = {"schema": {"type": "string", "contentMediaType": "application/pdf"}}
@@ -110,7 +113,7 @@ def document(operations: Iterable[Operation], *, version: str = "1") -> dict[str
     paths: dict[str, Any] = {}
     for op in sorted(operations, key=lambda o: (o.path, o.method)):
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
-    names = {op.answer for op in operations} | {op.body for op in operations if op.body != NO_BODY}
+    names = {op.answer for op in operations} | {op.body for op in operations if op.body not in (NO_BODY, PDF_BODY)}
     schemas = _schemas(names | {ErrorAnswer.__name__})
     return {
         "openapi": "3.1.0",

@@ -37,6 +37,7 @@ from chalicelib.api.admin_schemas import (
     TrustRootList,
     YearlyReport,
 )
+from chalicelib.api.draft_schemas import DocumentDraft
 from chalicelib.api.schemas_base import Answer as _Answer
 from chalicelib.api.schemas_base import PresignedPost
 from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealConfirm, SyncRequest
@@ -370,4 +371,5 @@ MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
     AgencyCreate, AgencyPatch, SealConfirm, SyncRequest, Agency, AgencyList, SealUpload, SyncReport, AgencyChangeList,
     ReportTargets, MonthlyReport, YearlyReport, ReportTargetsAnswer,
     AddTrustRoot, AuditList, AuditVerify, TrustRoot, TrustRootList, TrustRootDeleted, Directory,
+    DocumentDraft,
 )}

@@ -213,6 +213,17 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("nothing_to_verify", (400,), "Cần gửi tệp PDF, hoặc document_id, hoặc inbox_id.",
           "The JSON body names nothing to verify."),
     ),
+    # -- POST /v1/documents/draft and the agree-or-say-why check (chalicelib.outbound.draft, issue 12) -------------
+    "Reading documents": (
+        E("no_text_layer", (422,), "Tệp PDF không có lớp chữ (bản quét): không đọc được thông tin văn bản, hãy nhập "
+          "thông tin hoặc gửi bản PDF xuất từ phần mềm soạn thảo.",
+          "The PDF's pages carry no text (a scan without OCR): the reader has nothing to read; `details.pages`."),
+        E("metadata_mismatch", NA, "Thông tin văn bản đăng ký không khớp với nội dung văn bản (số, ký hiệu, ngày, "
+          "loại hoặc trích yếu).",
+          "The first page has the NĐ 30 header and says something else than the record (`details.fields`: each "
+          "field with what the document and the metadata say); refused before signing unless the agency's "
+          "`metadata_check` is `warn` (then noted on the SIGNED event) or `off`.", True),
+    ),
     # -- revocations, recipient updates, replacements (chalicelib.outbound.amendments) ---------------------------
     "Amendments": (
         E("reason_required", (400,), "Phải nêu lý do.", "A revocation, update or 02 refusal without its reason."),

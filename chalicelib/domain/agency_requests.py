@@ -8,6 +8,8 @@ meaning), so what an admin sets per agency and what a clerk sets per document ca
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from chalicelib.domain.metadata import StampPlacement
@@ -66,6 +68,9 @@ class AgencyPatch(BaseModel):
     served: StrictBool | None = None
     active: StrictBool | None = None
     stamp: StampPlacement | None = None
+    metadata_check: Literal["reject", "warn", "off"] | None = Field(
+        default=None, description="văn bản có thể thức NĐ 30 mà thông tin đăng ký không khớp: reject (từ chối, mặc "
+                                  "định), warn (chỉ ghi nhận), off (không kiểm tra)")
 
 
 class SealConfirm(BaseModel):

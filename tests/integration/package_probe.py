@@ -207,6 +207,17 @@ def _verify() -> str:
     return f"{len(report['signatures'])} signature"
 
 
+@step("draft", "draft: page text with positions (pypdf, bounded) read by the NĐ 30 reader (POST /v1/documents/draft)")
+def _draft() -> str:
+    from chalicelib.domain.document_reader import read_document
+    from chalicelib.signing.pdf_text import page_lines
+
+    pages, lines = page_lines(INPUTS["pdf"])
+    reading = read_document(lines)
+    assert pages == 1 and any("Lambda" in line.text for line in lines), lines
+    return f"{len(lines)} lines, {len(reading.warnings)} warnings"
+
+
 @step("edxml", "edXML written and parsed")
 def _edxml() -> str:
     from datetime import date, datetime

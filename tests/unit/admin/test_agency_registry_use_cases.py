@@ -72,6 +72,7 @@ def test_register_derives_level_and_parent_and_answers_the_agency(registry: Memo
     assert out | {"created_at": None, "updated_at": None} == {
         "organ_id": "000.00.05.H62", "name": "Sở Tài chính Vĩnh Phúc", "short_name": "STC", "level": 2,
         "parent": "000.00.00.H62", "active": True, "served": False, "paper_in_parallel": True,
+        "metadata_check": "reject",
         "contact": {"email": "stc@vp.gov.vn", "telephone": "0211 3862 000", "address": ""}, "seal": None,
         "stamp": None, "source": "local", "created_at": None, "updated_at": None}
     stored = registry.item("000.00.05.H62")
