@@ -1,4 +1,5 @@
-"""The agency's commands: `send`, `send-dir`, `list`, `status`, `download`, `verify`, `revoke` (issue 10).
+"""The agency's commands: `send`, `send-dir`, `draft`, `list`, `status`, `download`, `verify`, `revoke` (issue 10;
+`draft` and `send` without `--meta` read the metadata from the document itself, issue 12).
 
 Each one is a few calls of the public API (docs/contract.md#routes): create the record, POST the PDF and its phụ
 lục straight to S3 with a progress bar, follow the record until it is DISPATCHED, REJECTED or FAILED. A document
@@ -21,7 +22,7 @@ from edoc_cli.gateway import Gateway
 from edoc_cli.main import Context, pass_ctx
 from edoc_cli.output import Output, badge, when
 
-__all__ = ["COMMANDS", "FINAL_STATES", "follow", "meta_of", "number_of", "send_one"]
+__all__ = ["COMMANDS", "FINAL_STATES", "follow", "meta_of", "metadata_for", "number_of", "read_draft", "send_one"]
 
 #: States a document does not leave by itself (docs/contract.md#states); `--wait` stops at the first of them.
 FINAL_STATES = frozenset({"DISPATCHED", "REJECTED", "FAILED", "REVOKED", "EXPIRED"})
@@ -96,10 +97,65 @@ def _refusal(record: dict[str, Any], *, answered: bool) -> CliError:
                      **({"details": record["details"]} if record.get("details") else {})}, answered=answered)
 
 
+_REQUIRED = ("notation", "type", "subject", "issued_on", "place", "signer", "recipients")
+_DRAFT_MAX_BYTES = 5 * 1024 * 1024  # POST /v1/documents/draft's bound (docs/contract.md#document-draft)
+
+
+def read_draft(gateway: Gateway, pdf: Path) -> dict[str, Any]:
+    """What the document's own text says (POST /v1/documents/draft: NĐ 30 layout, issue 12)."""
+    if pdf.stat().st_size > _DRAFT_MAX_BYTES:
+        raise CliError("payload_too_large", f"{pdf.name} lớn hơn 5 MB: hãy nêu --meta.", {"file": str(pdf)})
+    return gateway.call("POST", "/v1/documents/draft", data=pdf.read_bytes(),
+                        headers={"Content-Type": "application/pdf"})
+
+
+def metadata_for(gateway: Gateway, pdf: Path, given: dict[str, Any] | None) -> dict[str, Any]:
+    """The body of POST /v1/documents: `--meta` as given, or read from the document with `--meta`'s fields (if
+    any) over what the text says. A field neither gives is named, with the draft's own warnings."""
+    if given is not None and all(given.get(f) for f in _REQUIRED):
+        return given
+    draft = read_draft(gateway, pdf)
+    meta = {**draft.get("metadata", {}), **(given or {})}
+    missing = [f for f in _REQUIRED if not meta.get(f)]
+    if len(str(meta.get("issued_on", ""))) != 10 and "issued_on" not in missing:
+        missing.append("issued_on")  # "2020-06": the văn thư fills the day at issuance
+    if missing:
+        raise CliError("metadata_incomplete", f"Văn bản {pdf.name} không cho biết: {', '.join(missing)}. Hãy nêu "
+                                              "các trường này trong --meta (xem `edoc draft`).",
+                       {"missing": missing, "warnings": draft.get("warnings", [])})
+    return meta
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--meta", "meta_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Thông tin văn bản (JSON, như thân của POST /v1/documents).")
+@pass_ctx
+def draft(ctx: Context, file: Path) -> None:
+    """Đọc thông tin văn bản từ chính tệp PDF (số, ký hiệu, ngày, loại, trích yếu, người ký, nơi nhận)."""
+    answer = read_draft(ctx.gateway, file)
+    if ctx.json_mode:
+        ctx.out.emit(answer)
+        return
+    meta, confidence = answer.get("metadata", {}), answer.get("confidence", {})
+    rows = []
+    for field in ("number", "notation", "type", "issued_on", "place", "subject", "signer"):
+        value = meta.get(field)
+        if isinstance(value, dict):
+            value = " · ".join(v for v in (value.get("competence"), value.get("position"), value.get("full_name"))
+                               if v)
+        rows.append((field, "" if value is None else value, f"{confidence.get(field, 0):.0%}"))
+    ctx.out.show(ctx.out.table(f"{file.name}: thông tin đọc từ văn bản", ["Trường", "Giá trị", "Tin cậy"], rows))
+    ctx.out.show(ctx.out.table("Nơi nhận", ["Như văn bản ghi", "Mã định danh", "Bản giấy"],
+                               [(r["text"], ", ".join(r.get("organ_ids", [])), "có" if r.get("paper") else "")
+                                for r in answer.get("recipients", [])]))
+    for warning in answer.get("warnings", []):
+        ctx.out.note(f"[yellow]{warning.get('code')}[/]: {warning.get('message')}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--meta", "meta_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Thông tin văn bản (JSON, như thân của POST /v1/documents). Không nêu: đọc từ chính văn bản "
+                   "(POST /v1/documents/draft); các trường nêu ở đây được ưu tiên.")
 @click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Phụ lục (PDF), lặp lại được, theo thứ tự.")
 @click.option("--wait", is_flag=True, help="Theo dõi đến khi DISPATCHED, REJECTED hoặc FAILED.")
@@ -108,8 +164,9 @@ def _refusal(record: dict[str, Any], *, answered: bool) -> CliError:
 def send(ctx: Context, file: Path, meta_path: Path, attach: tuple[Path, ...], wait: bool, timeout: float) -> None:
     """Gửi một văn bản: đăng ký, tải PDF lên (kèm phụ lục), và với --wait theo dõi đến khi xong."""
     out = ctx.out
+    metadata = metadata_for(ctx.gateway, file, _read_json(meta_path) if meta_path else None)
     with _progress(out) as progress:
-        created = send_one(ctx.gateway, file, _read_json(meta_path), list(attach), progress)
+        created = send_one(ctx.gateway, file, metadata, list(attach), progress)
     document_id = created["document_id"]
     if not wait:
         if ctx.json_mode:
@@ -254,4 +311,4 @@ def revoke(ctx: Context, document_id: str, reason: str) -> None:
         ctx.out.show(f"Đã yêu cầu thu hồi {document_id}.")
 
 
-COMMANDS = [send, send_dir, list_documents, status, download, verify, revoke]
+COMMANDS = [send, send_dir, draft, list_documents, status, download, verify, revoke]

@@ -167,6 +167,52 @@ def test_admin_report_to_xlsx_matches_the_api(edoc, client: GatewayClient, tmp_p
     assert clerk.returncode == 1 and "forbidden" in clerk.stderr
 
 
+LETTER = """UBND TỈNH VĨNH PHÚC | CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
+ | Độc lập - Tự do - Hạnh phúc
+Số: 88/UBND-VX3 | Vĩnh Phúc, ngày 02 tháng 12 năm 2026
+V/v thử nghiệm gửi văn bản |
+từ dòng lệnh edoc |
+
+^Kính gửi: Văn phòng Chính phủ.
+
+Ủy ban nhân dân tỉnh gửi văn bản này để thử việc đọc thông tin từ chính văn bản.
+
+Nơi nhận: | TL. CHỦ TỊCH
+- Như trên; | CHÁNH VĂN PHÒNG
+- Lưu: VT. |
+ | Trần Văn An
+"""
+
+
+def test_send_without_meta_reads_the_document_itself(edoc, tmp_path: Path) -> None:
+    """Issue 12: the metadata of a PDF in the NĐ 30 layout comes from /v1/documents/draft; --meta fields win."""
+    from tests.support.nd30_pdf import render_nd30_pdf
+
+    pdf = render_nd30_pdf(LETTER, tmp_path / "cv-88.pdf")
+    draft = edoc("--user", CLERK, "--json", "draft", str(pdf))
+    assert draft.returncode == 0, draft.stderr
+    proposed = json.loads(draft.stdout)["metadata"]
+    assert (proposed["number"], proposed["notation"], proposed["issued_on"], proposed["recipients"]) == (
+        "88", "UBND-VX3", "2026-12-02", ["000.00.00.G22"])
+    shown = edoc("--user", CLERK, "draft", str(pdf))
+    assert shown.returncode == 0 and "Văn phòng Chính phủ" in shown.stdout and "UBND-VX3" in shown.stdout
+
+    sent = edoc("--user", CLERK, "--json", "send", str(pdf), "--wait")
+    assert sent.returncode == 0, sent.stderr
+    record = json.loads(sent.stdout.splitlines()[-1])
+    assert record["state"] == "DISPATCHED" and record["metadata"]["subject"] == proposed["subject"]
+    assert record["metadata"]["signer"]["full_name"] == "Trần Văn An"
+
+    blank = render_nd30_pdf(LETTER.replace("ngày 02 tháng 12", "ngày    tháng 12"), tmp_path / "blank.pdf")
+    refused = edoc("--user", CLERK, "--json", "send", str(blank))
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout)["error"]["details"]["missing"] == ["issued_on"]
+    override = tmp_path / "day.json"
+    override.write_text('{"issued_on": "2026-12-03"}', encoding="utf-8")
+    given = edoc("--user", CLERK, "--json", "send", str(blank), "--meta", str(override))
+    assert given.returncode == 0, given.stderr
+
+
 def test_admin_commands_answer(edoc) -> None:
     for args in (("agencies", "--served"), ("keys", "--expiring", "3650"), ("dead-letters",),
                  ("audit", "--limit", "5"), ("search", "--organ-id", "000.00.00.H62", "--limit", "3")):
