@@ -202,6 +202,46 @@ def test_a_secret_document_is_refused_with_the_gateways_own_message(browser, sta
     assert CODES["secret_document"].message in error.text
 
 
+LETTER = """UBND TỈNH VĨNH PHÚC | CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
+ | Độc lập - Tự do - Hạnh phúc
+Số: 89/UBND-VX3 | Vĩnh Phúc, ngày 03 tháng 12 năm 2026
+V/v thử nghiệm điền thông tin |
+từ chính văn bản |
+
+^Kính gửi: Văn phòng Chính phủ.
+
+Ủy ban nhân dân tỉnh gửi văn bản này để thử việc đọc thông tin từ chính văn bản trên trang web.
+
+Nơi nhận: | TL. CHỦ TỊCH
+- Như trên; | CHÁNH VĂN PHÒNG
+- Lưu: VT. |
+ | Trần Văn An
+"""
+
+
+def test_a_dropped_pdf_fills_the_form_from_its_own_text(browser, stack, sent, tmp_path):
+    """Issue 12: dropping a PDF in the NĐ 30 layout fills the empty fields from POST /v1/documents/draft."""
+    from tests.support.nd30_pdf import render_nd30_pdf
+
+    driver = browser
+    go(driver, "#/documents")  # a fresh, empty form (the hash of the last test's form would keep it)
+    wait(driver).until(ec.visibility_of_element_located((By.XPATH, "//h1[text()='Văn bản đi']")))
+    go(driver, "#/documents/new")
+    zone = wait(driver).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".drop")))
+    drop_file(driver, zone, render_nd30_pdf(LETTER, tmp_path / "cv-89.pdf"))
+    wait(driver).until(lambda d: "Đã điền từ văn bản" in d.find_element(By.CSS_SELECTOR, "main form").text)
+    value = {name: driver.find_element(By.NAME, name).get_attribute("value")
+             for name in ("number", "notation", "type", "issued_on", "place", "subject", "signer_full_name",
+                          "signer_position", "signer_competence")}
+    assert value == {"number": "89", "notation": "UBND-VX3", "type": "CV", "issued_on": "2026-12-03",
+                     "place": "Vĩnh Phúc", "subject": "V/v thử nghiệm điền thông tin từ chính văn bản",
+                     "signer_full_name": "Trần Văn An", "signer_position": "CHÁNH VĂN PHÒNG",
+                     "signer_competence": "TL. CHỦ TỊCH"}
+    chips = driver.execute_script("return [...document.querySelectorAll('.chips li')].map((li) => li.dataset.organId)")
+    assert chips == [VPCP]
+    screenshot(driver, "clerk-form-from-draft")
+
+
 def test_the_recipients_clerk_answers_from_the_inbox_with_the_verification_report(browser, stack_handle, stack, sent):
     driver = browser
     client = GatewayClient(stack)

@@ -1,6 +1,6 @@
 // A clerk's (văn thư's) outgoing documents: the list with state badges, the new-document form under the NĐ 30
 // names, the upload straight to S3 with a progress bar, then the live timeline and each recipient's status.
-import { ApiError, agencies, agencyName, get, post, rememberAgency, uploadForm } from './api.js';
+import { ApiError, agencies, agencyName, api, get, post, rememberAgency, uploadForm } from './api.js';
 import {
   DELIVERY, DOC_TYPES, SECRECY, STATES, URGENCY, badge, day, dropZone, errorBox, field, fold, h, markInvalid, notify,
   options, show, sizeText, table, when,
@@ -84,7 +84,8 @@ function recipientPicker() {
   });
   input.addEventListener('blur', () => setTimeout(close, 150));
   const node = h('div', { class: 'wide' }, field('Nơi nhận', input, '(chọn từ danh bạ; Enter để thêm)'), h('div', { class: 'combo' }, list), chips);
-  return { node, codes: () => [...picked.keys()], input };
+  const add = (code, name) => { if (!picked.has(code)) { picked.set(code, name || agencyName(code) || code); renderChips(); } };
+  return { node, codes: () => [...picked.keys()], input, add };
 }
 
 export function newDocument() {
@@ -107,7 +108,35 @@ export function newDocument() {
     annexList.replaceChildren(...annexes.map((a, i) => h('li', {}, h('span', {}, `Phụ lục ${i + 1}: ${a.name} · ${sizeText(a.size)}`),
       h('button', { type: 'button', class: 'secondary', 'aria-label': `Bỏ phụ lục ${a.name}`, onclick: () => { annexes.splice(i, 1); renderFiles(); } }, 'Bỏ'))));
   };
-  const mainZone = dropZone({ label: 'Tệp văn bản (PDF)', onFiles: ([file]) => { main = file || main; renderFiles(); } });
+  const drafted = h('div', { 'aria-live': 'polite' });
+  // Issue 12: the metadata the document's own text gives (POST /v1/documents/draft) fills the fields the clerk left
+  // empty; every filled field is marked, the reader's warnings are shown, and the clerk still checks and sends.
+  const fillFromDraft = async (file) => {
+    if (!file || file.size > 5 * 1024 * 1024) return;
+    drafted.replaceChildren(h('p', { class: 'muted' }, 'Đang đọc thông tin từ văn bản…'));
+    let answer;
+    try { answer = await api('POST', '/v1/documents/draft', { body: file, contentType: 'application/pdf' }); } catch (error) {
+      drafted.replaceChildren(h('p', { class: 'muted' }, `Không đọc được thông tin từ văn bản: ${error.message}`));
+      return;
+    }
+    const md = answer.metadata || {};
+    const filled = [];
+    const put = (input, value, label) => { if (value && !input.value.trim()) { input.value = value; input.dataset.drafted = 'true'; filled.push(label); } };
+    put(f.number, md.number, 'Số'); put(f.notation, md.notation, 'Ký hiệu'); put(f.subject, md.subject, 'Trích yếu');
+    put(f.place, md.place, 'Địa danh');
+    if (md.issued_on && md.issued_on.length === 10) { f.issued_on.value = md.issued_on; filled.push('Ngày ban hành'); }
+    if (md.type && DOC_TYPES[md.type]) { f.type.value = md.type; filled.push('Loại văn bản'); }
+    const signer = md.signer || {};
+    put(f.full_name, signer.full_name, 'Người ký'); put(f.position, signer.position, 'Chức vụ'); put(f.competence, signer.competence, 'Thẩm quyền ký');
+    if (!recipients.codes().length) {
+      for (const entry of answer.recipients || []) for (const code of entry.organ_ids || []) if (!entry.paper) recipients.add(code);
+      if (recipients.codes().length) filled.push('Nơi nhận');
+    }
+    drafted.replaceChildren(h('div', { class: 'card', role: 'status' },
+      h('p', {}, filled.length ? `Đã điền từ văn bản: ${filled.join(', ')}. Vui lòng kiểm tra trước khi gửi.` : 'Văn bản không cho biết thêm thông tin nào.'),
+      ...(answer.warnings || []).map((w) => h('p', { class: 'muted' }, w.message))));
+  };
+  const mainZone = dropZone({ label: 'Tệp văn bản (PDF)', onFiles: ([file]) => { main = file || main; renderFiles(); fillFromDraft(file); } });
   mainZone.input.name = 'file';
   const annexZone = dropZone({ label: 'Phụ lục (PDF, không bắt buộc)', multiple: true, onFiles: (files) => { annexes.push(...files); renderFiles(); } });
   annexZone.input.name = 'attachments';
@@ -120,7 +149,7 @@ export function newDocument() {
       h('div', { class: 'wide' }, field('Trích yếu', f.subject)),
       field('Người ký', f.full_name), field('Chức vụ', f.position), field('Thẩm quyền ký', f.competence, '(KT., TL., TM.)'),
       field('Độ khẩn', f.urgency), field('Độ mật', f.secrecy), recipients.node,
-      h('div', {}, mainZone, mainList), h('div', {}, annexZone, annexList)),
+      h('div', {}, mainZone, mainList, drafted), h('div', {}, annexZone, annexList)),
     box, progress, h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
