@@ -35,7 +35,7 @@ import time
 from functools import cache
 from typing import Any
 
-from chalicelib.adapters import aws
+from chalicelib.adapters import aws, webhook_outbox
 from chalicelib.adapters.delivery_rows import DeliveryRows, doc_pk
 from chalicelib.adapters.dynamo import (
     ConditionFailed,
@@ -217,6 +217,9 @@ class DocumentStore(DeliveryRows):
         expression = "SET " + ", ".join(sets) + " ADD #version :one"
         if removed:
             expression += " REMOVE " + ", ".join(removed)
+        # The webhook event before the write it announces (chalicelib.domain.webhook_events: nothing lost, and one
+        # whose write loses its condition is never confirmed, so never sent).
+        webhook_outbox.publish_transition(document_id, target, at)
         self._update_item(document_id, expression, condition, names, values)
 
     def update_fields(self, document_id: str, fields: dict[str, Any], *, condition: str,

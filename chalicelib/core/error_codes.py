@@ -234,7 +234,8 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
     ),
     # -- dead letters and retries (chalicelib.outbound.dead_letters) ---------------------------------------------
     "Dead letters": (
-        E("invalid_queue", (400,), "Hàng đợi phải là \"dispatch\" hoặc \"upload\".", "An unknown queue name."),
+        E("invalid_queue", (400,), "Hàng đợi phải là \"dispatch\", \"upload\" hoặc \"webhooks\".",
+          "An unknown queue name."),
         E("invalid_document_ids", (400,), "document_ids phải là danh sách mã văn bản (UUID), tối đa 100.",
           "A bad redrive list."),
         E("not_retryable", (409,), "Chỉ văn bản ở trạng thái FAILED mới gửi lại được.", "Retry of a non-FAILED one."),
@@ -395,6 +396,28 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("stale_timestamp", NA, "Thời điểm ký của yêu cầu đã quá cũ.", "The timestamp is outside the window."),
         E("replayed_request", NA, "Yêu cầu này đã được gửi trước đó.",
           "The same signed request seen again within the window (ReplayCache)."),
+    ),
+    # -- webhooks (chalicelib.webhooks, chalicelib.domain.webhook_urls; issue 14) ------------------------------------
+    "Webhooks": (
+        E("webhook_not_found", (404,), "Không tìm thấy đăng ký webhook.",
+          "No such subscription of the caller's agency (another agency's answers the same)."),
+        E("webhook_url_invalid", (422, 400), "Địa chỉ nhận webhook không hợp lệ.",
+          "Not an absolute http(s) URL with a host, or with user-info or a fragment."),
+        E("webhook_url_insecure", (422,), "Địa chỉ nhận webhook phải dùng HTTPS.",
+          "Plain http (allowed only to loopback on the embedded stack)."),
+        E("webhook_url_forbidden_address", (422,), "Địa chỉ nhận webhook trỏ tới mạng nội bộ hoặc địa chỉ bị cấm.",
+          "The host is or resolves to a private, loopback, link-local, CGNAT, multicast, reserved or metadata "
+          "address (also IPv6 and IPv4-mapped forms); `details.reason` says which."),
+        E("webhook_url_unresolvable", (422,), "Không phân giải được tên miền của địa chỉ nhận webhook.",
+          "DNS gave no address for the host."),
+        E("invalid_webhook_events", (400,), "Danh sách loại sự kiện webhook không hợp lệ.",
+          "`events` is empty or names an unknown type (docs/contract.md#webhooks)."),
+        E("too_many_webhooks", (409,), "Cơ quan đã có quá nhiều đăng ký webhook.",
+          "The agency already holds the most subscriptions allowed (`details.max`)."),
+        E("webhook_changed", (409,), "Đăng ký webhook vừa được thay đổi; hãy thử lại.",
+          "Someone changed the subscription between the read and the write."),
+        E("webhook_delivery_not_found", (404,), "Không tìm thấy lần gửi webhook.",
+          "No delivery by that `delivery_id` for the subscription."),
     ),
 }
 

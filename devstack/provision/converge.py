@@ -93,6 +93,10 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         "DISPATCH_BACKOFF_CAP_SECONDS": "600",
         # Recipients one dispatch sends to at once (chalicelib.outbound.dispatch._send_all), as deployed.
         "DISPATCH_PARALLEL_SENDS": "4",
+        # Webhooks (issue 14): the FIFO queue, and plain http to loopback receivers (honoured on stage local only,
+        # chalicelib.core.settings); production's backoff unless a test's app_env shortens it.
+        "WEBHOOKS_QUEUE": settings.WEBHOOKS_QUEUE,
+        "WEBHOOK_LOCAL_RECEIVERS": "1",
         # Signed documents and inbound packages locked (chalicelib.domain.archive), for a day here: the code path
         # of production's ArchiveRetentionDays, on moto's Object Lock.
         "ARCHIVE_RETENTION_DAYS": "1",

@@ -1,0 +1,84 @@
+"""Publish a webhook event onto the webhooks FIFO queue, just before the write that records its change (issue 14;
+chalicelib.domain.webhook_events says why before, and how the delivery side confirms the write).
+
+Called from the one conditional write of each change: a document's transition (chalicelib.adapters.document_store),
+a recipient's status (chalicelib.adapters.inbound_store.apply_delivery_status), an inbox item filed or revoked. A
+publish that fails raises, so the write does not happen and the handler's message is retried as for any other
+AWS fault: the gateway never records a change whose event was not queued. The message names the document or inbox
+item, the event's type and id, and what to look for in the table (`confirm`); never a document's content.
+
+The queue is the stage's `edoc-<stage>-webhooks.fifo`: message group = the document or inbox item (its events in
+order), deduplication id = the event id (a retried publish is dropped by SQS for 5 minutes, and by the deliveries'
+conditional writes after that).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.adapters import aws
+from chalicelib.core.settings import get_settings
+from chalicelib.domain.webhook_events import DELIVERY_STATUS, INBOX_RECEIVED, INBOX_REVOKED, STATE_EVENTS, event_id
+
+__all__ = ["EVENT_MESSAGE", "publish", "publish_delivery_status", "publish_inbox", "publish_transition"]
+
+#: `kind` of a message that is an event to fan out (deliveries are `delivery`, chalicelib.webhooks.delivery).
+EVENT_MESSAGE = "event"
+
+
+def publish(message: dict[str, Any], group: str) -> None:
+    """Send one event message (FIFO: `group` orders it, its id deduplicates it)."""
+    queue = get_settings().webhooks_queue
+    if not queue:
+        return
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url(queue), MessageBody=json.dumps(message),
+                                   MessageGroupId=group[:128], MessageDeduplicationId=message["id"])
+
+
+def publish_transition(document_id: str, target: str, at: str) -> None:
+    """A document reaching `target` at `at` (the timeline entry the transition is about to append); nothing for a
+    state that is not an event (AWAITING_UPLOAD, EXPIRED)."""
+    event_type = STATE_EVENTS.get(target)
+    if event_type is None:
+        return
+    publish({"kind": EVENT_MESSAGE, "id": event_id(document_id, target, at), "type": event_type,
+             "occurred_at": at, "document_id": document_id, "confirm": {"timeline": {"state": target, "at": at}}},
+            f"doc#{document_id}")
+
+
+def publish_delivery_status(document_id: str, organ_id: str, entry: dict[str, Any]) -> None:
+    """A recipient's status report about to be appended to its delivery row's history (`entry`, with its `at`)."""
+    at = str(entry.get("at", ""))
+    publish({"kind": EVENT_MESSAGE, "id": event_id(document_id, organ_id, "status", at, str(entry.get("code", ""))),
+             "type": DELIVERY_STATUS, "occurred_at": at, "document_id": document_id,
+             "confirm": {"delivery": {"organ_id": organ_id, "at": at}}}, f"doc#{document_id}")
+
+
+def publish_inbox(inbox_id: str, *, revoked: bool, at: str) -> None:
+    """An inbox item about to be filed (`revoked` False) or marked revoked."""
+    event_type = INBOX_REVOKED if revoked else INBOX_RECEIVED
+    publish({"kind": EVENT_MESSAGE, "id": event_id(inbox_id, event_type), "type": event_type, "occurred_at": at,
+             "inbox_id": inbox_id, "confirm": {"inbox": {"revoked": revoked}}}, f"inbox#{inbox_id}")
+
+
+#: `kind` of a message that is one delivery of one event to one subscription.
+DELIVERY_MESSAGE = "delivery"
+
+
+def enqueue_delivery(subscription_id: str, delivery_sk: str, event_id: str, group: str, *,
+                     round_: str = "", dead: bool = False) -> None:
+    """One delivery message (fan-out, test, admin redelivery: `round_` makes a redelivery's deduplication id new),
+    or, with `dead`, its copy on the webhooks DLQ (the bound was reached: an admin redelivers it)."""
+    settings = get_settings()
+    queue = settings.webhooks_queue
+    if dead:
+        queue = queue.removesuffix(".fifo") + "-dlq.fifo"
+    message = {"kind": DELIVERY_MESSAGE, "subscription_id": subscription_id, "delivery": delivery_sk,
+               "id": event_id}
+    dedup = f"{event_id}#{subscription_id}" + (f"#{round_}" if round_ else "")
+    aws.client("sqs").send_message(QueueUrl=aws.queue_url(queue), MessageBody=json.dumps(message),
+                                   MessageGroupId=group[:128], MessageDeduplicationId=dedup[:128])
+
+
+__all__ += ["DELIVERY_MESSAGE", "enqueue_delivery"]
