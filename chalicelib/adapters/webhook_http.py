@@ -15,11 +15,13 @@ import socket
 import time
 from dataclasses import dataclass
 
-from chalicelib.domain.webhook_urls import UrlRefused, WebhookTarget, address_problem
+from chalicelib.domain.webhook_urls import UrlRefused, WebhookTarget, refusal_of
 
-__all__ = ["AttemptResult", "post", "resolve_checked"]
+__all__ = ["BLOCKED_ADDRESS", "AttemptResult", "post", "resolve_checked"]
 
 _MAX_ANSWER_BYTES = 64 * 1024
+#: An attempt's `error` when the SSRF guard refused the URL or an address it resolved to.
+BLOCKED_ADDRESS = "blocked_address"
 _USER_AGENT = "edoc-gateway-webhooks/1"
 
 
@@ -48,7 +50,7 @@ def resolve_checked(target: WebhookTarget, *, local_receivers: bool) -> list[str
     if not addresses:
         raise UrlRefused("webhook_url_unresolvable", "no address")
     for address in addresses:
-        problem = address_problem(address, local_receivers=local_receivers)
+        problem = refusal_of(address, local_receivers=local_receivers)
         if problem:
             raise UrlRefused("webhook_url_forbidden_address", problem)
     return addresses
@@ -67,7 +69,7 @@ def post(target: WebhookTarget, body: bytes, headers: dict[str, str], *, timeout
     try:
         address = resolve_checked(target, local_receivers=local_receivers)[0]
     except UrlRefused as exc:
-        return result(None, "blocked_address" if exc.reason == "webhook_url_forbidden_address" else "dns_error")
+        return result(None, BLOCKED_ADDRESS if exc.reason == "webhook_url_forbidden_address" else "dns_error")
     default_port = 443 if target.scheme == "https" else 80
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
     if ":" in target.host and not target.host.startswith("["):

@@ -23,7 +23,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_URL_CHARS", "UrlRefused", "WebhookTarget", "address_problem", "parse_target"]
+__all__ = ["MAX_URL_CHARS", "UrlRefused", "WebhookTarget", "refusal_of", "parse_target"]
 
 MAX_URL_CHARS = 2048
 
@@ -57,7 +57,7 @@ class WebhookTarget:
 
 def parse_target(url: str, *, local_receivers: bool) -> WebhookTarget:
     """The URL's parts, or UrlRefused (`webhook_url_invalid`, `webhook_url_insecure`). A literal IP host is
-    checked here too; a name is checked once resolved (`address_problem`)."""
+    checked here too; a name is checked once resolved (`refusal_of`)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS or any(c.isspace() for c in url):
         raise UrlRefused("webhook_url_invalid", "not a URL")
     try:
@@ -77,7 +77,7 @@ def parse_target(url: str, *, local_receivers: bool) -> WebhookTarget:
     if scheme == "http" and not (local_receivers and (host == "localhost" or (literal and literal.is_loopback))):
         raise UrlRefused("webhook_url_insecure", "https only")
     if literal is not None:
-        problem = address_problem(str(literal), local_receivers=local_receivers)
+        problem = refusal_of(str(literal), local_receivers=local_receivers)
         if problem:
             raise UrlRefused("webhook_url_forbidden_address", problem)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -102,16 +102,16 @@ def _embedded_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None
     return None
 
 
-def address_problem(address: str, *, local_receivers: bool) -> str | None:
+def refusal_of(address: str, *, local_receivers: bool) -> str | None:
     """Why the gateway must not connect to `address` (a resolved IP, text), or None when it may."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return "not an IP address"
+        return "not_an_ip"
     if isinstance(ip, ipaddress.IPv6Address):
         inner = _embedded_v4(ip)
         if inner is not None:
-            return address_problem(str(inner), local_receivers=local_receivers)
+            return refusal_of(str(inner), local_receivers=local_receivers)
     if ip in _METADATA:
         return "metadata"
     if ip.is_loopback:

@@ -29,7 +29,7 @@ from chalicelib.adapters import inbound_store as inbound_adapter
 from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.queues import get_queues
-from chalicelib.adapters.webhook_http import post
+from chalicelib.adapters.webhook_http import BLOCKED_ADDRESS, post
 from chalicelib.adapters.webhook_outbox import DELIVERY_MESSAGE, EVENT_MESSAGE, enqueue_delivery
 from chalicelib.adapters.webhook_store import get_webhook_store
 from chalicelib.admin import audit
@@ -199,7 +199,7 @@ def handle_delivery(message: dict[str, Any], receive_count: int) -> None:
     except UrlRefused:
         target = None
     if target is None:
-        outcome = {"status_code": None, "duration_ms": 0, "error": "blocked_address"}
+        outcome = {"status_code": None, "duration_ms": 0, "error": BLOCKED_ADDRESS}
     else:
         signed = headers(signing_secrets(sub, at), delivery["event_id"], int(time.time()), body)
         result = post(target, body, signed, timeout=settings.webhook_timeout_seconds,

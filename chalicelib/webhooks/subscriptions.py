@@ -21,6 +21,7 @@ from chalicelib.core.clock import now_iso, utc_now
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.webhook_events import ALL_EVENTS, WILDCARD
 from chalicelib.domain.webhook_urls import UrlRefused, parse_target
 from chalicelib.standards.standard_webhooks import new_secret
 
@@ -80,7 +81,13 @@ def owned(caller: Caller, subscription_id: str) -> dict[str, Any]:
 
 
 def _events(value: Any) -> list[str]:
-    return sorted(set(value)) if isinstance(value, list) else ["*"]
+    """The event types asked for (the request model checked them; checked again for callers without it)."""
+    if value is None:
+        return [WILDCARD]
+    if not isinstance(value, list) or not value or not set(value) <= {*ALL_EVENTS, WILDCARD}:
+        raise ValidationFailed("Danh sách loại sự kiện webhook không hợp lệ.", code="invalid_webhook_events",
+                               details={"allowed": [*ALL_EVENTS, WILDCARD]})
+    return sorted(set(value))
 
 
 def create(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
