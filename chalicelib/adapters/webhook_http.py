@@ -93,6 +93,8 @@ def post(target: WebhookTarget, body: bytes, headers: dict[str, str], *, timeout
         return result(int(answer.status))
     except urllib3.exceptions.SSLError:
         return result(None, "tls_error")
+    except urllib3.exceptions.NewConnectionError:  # before TimeoutError: urllib3 2 derives it from ConnectTimeoutError
+        return result(None, "connection_error")
     except (TimeoutError, urllib3.exceptions.TimeoutError):
         return result(None, "timeout")
     except (urllib3.exceptions.HTTPError, OSError):

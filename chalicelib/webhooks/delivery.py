@@ -127,13 +127,15 @@ def _confirmed(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | Non
     subject = f"doc#{record['document_id']}"
     if "timeline" in confirm:
         wanted = confirm["timeline"]
-        if not any(e.get("state") == wanted["state"] and e.get("at") == wanted["at"] for e in timeline):
+        entry = next((e for e in timeline if e.get("state") == wanted["state"] and e.get("at") == wanted["at"]), None)
+        if entry is None:
             return None
+        # The record as `GET /v1/documents/{id}` shows it (read now), with the state and time of THIS event and
+        # its timeline entry's details (a reason...): a later change may already be on the record.
         data = present_document(record)
-        data.pop("metadata", None)
         data["metadata"] = {k: record["metadata"].get(k) for k in ("number", "notation", "type", "subject",
                                                                     "issued_on", "recipients")}
-        data["at"] = wanted["at"]
+        data.update({"state": wanted["state"], "at": wanted["at"], **(entry.get("detail") or {})})
         return str(record["organ_id"]), subject, data
     wanted = confirm.get("delivery") or {}
     for row in deliveries:

@@ -38,6 +38,12 @@ _URL_MESSAGES = {
 }
 
 
+class WebhookUrlRefused(ValidationFailed):
+    """A URL the SSRF guard refuses: 422, like the other requests that are well-formed but cannot be accepted."""
+
+    status = 422
+
+
 def _not_found() -> NotFound:
     return NotFound("Không tìm thấy đăng ký webhook.", code="webhook_not_found")
 
@@ -49,7 +55,7 @@ def checked_url(url: Any) -> str:
         target = parse_target(url, local_receivers=local)
         resolve_checked(target, local_receivers=local)
     except UrlRefused as exc:
-        raise ValidationFailed(_URL_MESSAGES[exc.reason], code=exc.reason,
+        raise WebhookUrlRefused(_URL_MESSAGES[exc.reason], code=exc.reason,
                                details={"field": "url", "reason": exc.detail}) from None
     return str(url)
 
