@@ -133,7 +133,9 @@ class WebhookStore:
             found = self._plain_secrets.get(cache_key)
         if found is not None:
             return found
+        # KeyId named (KMS's advice for symmetric keys): a ciphertext of any other key is refused, not decrypted.
         plain_text = aws.client("kms").decrypt(CiphertextBlob=base64.b64decode(ciphertext),
+                                               KeyId=get_settings().webhook_secrets_key,
                                                EncryptionContext={_CONTEXT_KEY: subscription_id})["Plaintext"]
         secret = plain_text.decode()
         with self._lock:
