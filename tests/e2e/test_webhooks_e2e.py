@@ -179,7 +179,8 @@ def test_a_failing_receiver_gets_the_event_once_after_recovery_and_a_dead_one_en
 
     item = eventually(stack_handle, dead, timeout=60, what="dead-lettered after the bound")
     assert item["attempt_count"] == 4, item
-    assert all(a.get("error") == "connection_error" and "status_code" not in a for a in item["attempts"]), item["attempts"]
+    assert all(a.get("error") == "connection_error" and "status_code" not in a
+               for a in item["attempts"]), item["attempts"]
     admin = client.login("admin")
     listed = client.call("GET", "/v1/admin/dead-letters", admin, params={"queue": "webhooks"})["items"]
     assert [d for d in listed if d["event_id"] == dead_event and d["subscription_id"] == down["subscription_id"]]
