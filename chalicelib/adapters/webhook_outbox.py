@@ -21,7 +21,7 @@ from chalicelib.adapters import aws
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.webhook_events import DELIVERY_STATUS, INBOX_RECEIVED, INBOX_REVOKED, STATE_EVENTS, event_id
 
-__all__ = ["EVENT_MESSAGE", "publish", "publish_delivery_status", "publish_inbox", "publish_transition"]
+__all__ = ["CANCELLED", "EVENT_MESSAGE", "publish", "publish_delivery_status", "publish_inbox", "publish_transition"]
 
 #: `kind` of a message that is an event to fan out (deliveries are `delivery`, chalicelib.webhooks.delivery).
 EVENT_MESSAGE = "event"
@@ -36,15 +36,21 @@ def publish(message: dict[str, Any], group: str) -> None:
                                    MessageGroupId=group[:128], MessageDeduplicationId=message["id"])
 
 
-def publish_transition(document_id: str, target: str, at: str) -> None:
-    """A document reaching `target` at `at` (the timeline entry the transition is about to append); nothing for a
-    state that is not an event (AWAITING_UPLOAD, EXPIRED)."""
+def publish_transition(document_id: str, target: str, at: str) -> str | None:
+    """A document reaching `target` at `at` (the timeline entry the transition is about to append); its event id,
+    or None for a state that is not an event (AWAITING_UPLOAD, EXPIRED)."""
     event_type = STATE_EVENTS.get(target)
     if event_type is None:
-        return
-    publish({"kind": EVENT_MESSAGE, "id": event_id(document_id, target, at), "type": event_type,
-             "occurred_at": at, "document_id": document_id, "confirm": {"timeline": {"state": target, "at": at}}},
-            f"doc#{document_id}")
+        return None
+    eid = event_id(document_id, target, at)
+    publish({"kind": EVENT_MESSAGE, "id": eid, "type": event_type, "occurred_at": at, "document_id": document_id,
+             "confirm": {"timeline": {"state": target, "at": at}}}, f"doc#{document_id}")
+    return eid
+
+
+#: The record's attribute naming the events of transitions that lost their condition (chalicelib.webhooks.delivery
+#: drops them at once instead of waiting out the confirmation window, which holds the document's later events).
+CANCELLED = "webhook_cancelled"
 
 
 def publish_delivery_status(document_id: str, organ_id: str, entry: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.queues import get_queues
 from chalicelib.adapters.webhook_http import BLOCKED_ADDRESS, post
-from chalicelib.adapters.webhook_outbox import DELIVERY_MESSAGE, EVENT_MESSAGE, enqueue_delivery
+from chalicelib.adapters.webhook_outbox import CANCELLED, DELIVERY_MESSAGE, EVENT_MESSAGE, enqueue_delivery
 from chalicelib.adapters.webhook_store import get_webhook_store
 from chalicelib.admin import audit
 from chalicelib.core.clock import now_iso
@@ -113,8 +113,13 @@ def _handle(body: str, receive_count: int, sent_at: float) -> None:
 
 
 # -- fan-out -----------------------------------------------------------------------------------------------------
+#: What `_confirmed` answers for an event whose write lost its condition (marked on the record).
+_CANCELLED = ("", "", {})
+
+
 def _confirmed(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-    """(organ_id, subject, data) once the write the event announces is in the table; None before."""
+    """(organ_id, subject, data) once the write the event announces is in the table; None before; `_CANCELLED`
+    when the writer marked it lost."""
     confirm = message.get("confirm") or {}
     if "inbox" in confirm:
         item = inbound_adapter.inbound_store().get_inbox_item(message["inbox_id"])
@@ -124,6 +129,8 @@ def _confirmed(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | Non
     record, timeline, deliveries = get_document_store().get_full(message["document_id"])
     if record is None:
         return None
+    if message.get("id") in set(record.get(CANCELLED) or ()):
+        return _CANCELLED
     subject = f"doc#{record['document_id']}"
     if "timeline" in confirm:
         wanted = confirm["timeline"]
@@ -154,6 +161,9 @@ def _confirmed(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | Non
 def handle_event(message: dict[str, Any], *, sent_at: float, receive_count: int = 1) -> None:
     """Fan one event out (module docstring)."""
     found = _confirmed(message)
+    if found is _CANCELLED:
+        logger.info("webhook event of a lost write dropped", extra={"event_id": message.get("id")})
+        return
     if found is None:
         if time.time() - sent_at > get_settings().webhook_confirm_seconds:
             logger.info("webhook event never confirmed, dropped", extra={"event_id": message.get("id")})

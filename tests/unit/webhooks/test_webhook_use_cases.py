@@ -221,3 +221,20 @@ def test_an_event_whose_write_never_happened_is_dropped(store, sent, monkeypatch
 
     delivery.handle_event(_event(), sent_at=clock.time() - get_settings().webhook_confirm_seconds - 1)
     assert sent == []
+
+
+def test_an_event_whose_writer_marked_it_lost_is_dropped_at_once(store, sent, monkeypatch):
+    _create()
+    documents = _Documents([])
+    record_of = documents.get_full
+
+    def get_full(document_id):
+        record, timeline, rows = record_of(document_id)
+        return {**record, "webhook_cancelled": {"evt_x"}}, timeline, rows
+
+    documents.get_full = get_full  # type: ignore[method-assign]
+    monkeypatch.setattr(delivery, "get_document_store", lambda: documents)
+    import time as clock
+
+    delivery.handle_event(_event(), sent_at=clock.time())  # no _Later: the document's group is not held back
+    assert sent == []
