@@ -51,7 +51,6 @@ from chalicelib.adapters.dynamo import (
 from chalicelib.adapters.record_body import BODY, META, join, records_page, split
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain import states, sweep_rules
 from chalicelib.domain.leases import Lease
@@ -219,26 +218,15 @@ class DocumentStore(DeliveryRows):
         if removed:
             expression += " REMOVE " + ", ".join(removed)
         # The webhook event before the write it announces (chalicelib.domain.webhook_events: nothing lost, and one
-        # whose write loses its condition is never confirmed, so never sent; it is marked cancelled on the record,
-        # best effort, so the document's later events need not wait out the confirmation window).
+        # whose write loses its condition is never confirmed, so never sent; it is marked cancelled beside the
+        # record, best effort, so the document's later events need not wait out the confirmation window).
         event = webhook_outbox.publish_transition(document_id, target, at)
         try:
             self._update_item(document_id, expression, condition, names, values)
         except ConditionFailed:
             if event is not None:
-                self._cancel_webhook_event(document_id, event)
+                webhook_outbox.mark_cancelled(self._table, document_id, event)
             raise
-
-    def _cancel_webhook_event(self, document_id: str, event_id: str) -> None:
-        """Name a lost transition's event on the record (chalicelib.adapters.webhook_outbox.CANCELLED); never
-        raises: without the mark the event is dropped after the confirmation window anyway."""
-        try:
-            self._table.update_item(Key={"pk": doc_pk(document_id), "sk": META},
-                                    UpdateExpression="ADD #c :e", ConditionExpression="attribute_exists(pk)",
-                                    ExpressionAttributeNames={"#c": webhook_outbox.CANCELLED},
-                                    ExpressionAttributeValues={":e": {event_id}})
-        except Exception as exc:  # a lost mark costs only latency
-            logger.info("webhook event not marked cancelled", extra={"error": type(exc).__name__})
 
     def update_fields(self, document_id: str, fields: dict[str, Any], *, condition: str,
                       values: dict[str, Any]) -> None:

@@ -15,13 +15,16 @@ conditional writes after that).
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.webhook_events import DELIVERY_STATUS, INBOX_RECEIVED, INBOX_REVOKED, STATE_EVENTS, event_id
 
-__all__ = ["CANCELLED", "EVENT_MESSAGE", "publish", "publish_delivery_status", "publish_inbox", "publish_transition"]
+__all__ = ["CANCELLED_SK", "EVENT_MESSAGE", "is_cancelled", "mark_cancelled", "publish", "publish_delivery_status",
+           "publish_inbox", "publish_transition"]
 
 #: `kind` of a message that is an event to fan out (deliveries are `delivery`, chalicelib.webhooks.delivery).
 EVENT_MESSAGE = "event"
@@ -48,9 +51,30 @@ def publish_transition(document_id: str, target: str, at: str) -> str | None:
     return eid
 
 
-#: The record's attribute naming the events of transitions that lost their condition (chalicelib.webhooks.delivery
-#: drops them at once instead of waiting out the confirmation window, which holds the document's later events).
-CANCELLED = "webhook_cancelled"
+#: The item, in the document's partition beside its record, naming the events of transitions that lost their
+#: condition (chalicelib.webhooks.delivery drops them at once instead of waiting out the confirmation window, which
+#: holds the document's later events back). Not on the record itself: a lost write must leave the record as it was.
+CANCELLED_SK = "WEBHOOKS#CANCELLED"
+_CANCELLED_TTL_SECONDS = 7 * 24 * 3600
+
+
+def mark_cancelled(table: Any, document_id: str, event_id: str) -> None:
+    """Name a lost transition's event (an UpdateItem that makes the item if needed); never raises: without the mark
+    the event is dropped after the confirmation window anyway."""
+    try:
+        table.update_item(Key={"pk": f"DOC#{document_id}", "sk": CANCELLED_SK},
+                          UpdateExpression="ADD events :e SET expires_at = if_not_exists(expires_at, :ttl)",
+                          ExpressionAttributeValues={":e": {event_id},
+                                                     ":ttl": int(time.time()) + _CANCELLED_TTL_SECONDS})
+    except Exception as exc:  # a lost mark costs only latency
+        logger.info("webhook event not marked cancelled", extra={"error": type(exc).__name__})
+
+
+def is_cancelled(document_id: str, event_id: str) -> bool:
+    """Whether the writer of `event_id` marked it lost (a consistent GetItem, only for events not confirmed yet)."""
+    item = aws.table(get_settings().documents_table).get_item(
+        Key={"pk": f"DOC#{document_id}", "sk": CANCELLED_SK}, ConsistentRead=True).get("Item") or {}
+    return event_id in set(item.get("events") or ())
 
 
 def publish_delivery_status(document_id: str, organ_id: str, entry: dict[str, Any]) -> None:

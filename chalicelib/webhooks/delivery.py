@@ -30,7 +30,7 @@ from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.queues import get_queues
 from chalicelib.adapters.webhook_http import BLOCKED_ADDRESS, post
-from chalicelib.adapters.webhook_outbox import CANCELLED, DELIVERY_MESSAGE, EVENT_MESSAGE, enqueue_delivery
+from chalicelib.adapters.webhook_outbox import DELIVERY_MESSAGE, EVENT_MESSAGE, enqueue_delivery, is_cancelled
 from chalicelib.adapters.webhook_store import get_webhook_store
 from chalicelib.admin import audit
 from chalicelib.core.clock import now_iso
@@ -119,7 +119,7 @@ _CANCELLED = ("", "", {})
 
 def _confirmed(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
     """(organ_id, subject, data) once the write the event announces is in the table; None before; `_CANCELLED`
-    when the writer marked it lost."""
+    when the writer marked it lost (chalicelib.adapters.webhook_outbox.mark_cancelled)."""
     confirm = message.get("confirm") or {}
     if "inbox" in confirm:
         item = inbound_adapter.inbound_store().get_inbox_item(message["inbox_id"])
@@ -129,14 +129,12 @@ def _confirmed(message: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | Non
     record, timeline, deliveries = get_document_store().get_full(message["document_id"])
     if record is None:
         return None
-    if message.get("id") in set(record.get(CANCELLED) or ()):
-        return _CANCELLED
     subject = f"doc#{record['document_id']}"
     if "timeline" in confirm:
         wanted = confirm["timeline"]
         entry = next((e for e in timeline if e.get("state") == wanted["state"] and e.get("at") == wanted["at"]), None)
         if entry is None:
-            return None
+            return _CANCELLED if is_cancelled(record["document_id"], str(message.get("id"))) else None
         # The record as `GET /v1/documents/{id}` shows it (read now), with the state and time of THIS event and
         # its timeline entry's details (a reason...): a later change may already be on the record.
         data = present_document(record)
