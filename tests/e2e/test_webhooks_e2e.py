@@ -3,7 +3,7 @@ system, devstack.webhook_receiver), the API as the agencies' clerks and the admi
 
 Acceptance 1: a receiver subscribed to every event gets, for one document, uploaded → signed → dispatched → the
 recipients' statuses in the order they happened, each verified with the Standard Webhooks library; and, for an
-inbound document, `inbox.received`. Acceptance 2: a receiver answering 500 three times then 200 gets the event
+inbound document, `inbox.received` (and `inbox.revoked` when its sender revokes it). Acceptance 2: a receiver answering 500 three times then 200 gets the event
 exactly once more after it recovers, under the same `webhook-id`; a receiver that is down is retried and ends in
 the webhooks DLQ after the bound (4 attempts here, tests/conftest.py WEBHOOK_ENV), listed for admins.
 Acceptance 3: registration refuses private and metadata addresses; another agency's subscription answers 404;
@@ -16,6 +16,7 @@ import contextlib
 import socket
 import time
 import uuid
+from dataclasses import replace as dataclass_replace
 from datetime import date
 
 import pytest
@@ -28,6 +29,7 @@ from tests.e2e.helpers import eventually
 from tests.support.axis import send_as as _send
 from tests.support.documents import fresh_metadata
 from tests.support.organs import G22, H03, H62
+from tests.support.packages import about as _about
 from tests.support.packages import status_package as _status
 from tests.support.packages import vpcp_header, vpcp_package
 from tests.support.pki import fresh_ca, local_identity
@@ -139,6 +141,20 @@ def test_a_document_s_events_arrive_in_order_verified_and_an_inbound_one_too(cli
 
     event = eventually(stack_handle, inbox_event, timeout=90, what="inbox.received")
     assert event["organ_id"] == H62 and event["data"]["from_organ_id"] == G22 and event["data"]["inbox_id"]
+
+    # Its sender revokes it: inbox.revoked, after inbox.received.
+    revocation = vpcp_package(tmp_path / f"{notation}-revoked.edxml", VPCP, [Organ(H62, "UBND tỉnh Vĩnh Phúc")],
+                              dataclass_replace(header, response_for=[_about(header)]),
+                              Business(doc_type=1, reason="Ban hành nhầm.", document_id=header.document_id), None)
+    _send(g22, revocation, [H62], tmp_path)
+
+    def revoked_event() -> list[dict]:
+        about = [e for e in receiver.events() if e["data"].get("inbox_id") == event["data"]["inbox_id"]]
+        assert [e["type"] for e in about] == ["inbox.received", "inbox.revoked"]
+        return about
+
+    revoked = eventually(stack_handle, revoked_event, timeout=90, what="inbox.revoked")[1]
+    assert revoked["data"]["revoked"] is True
     _interoperable(receiver, sub["secret"])
 
 
