@@ -3,11 +3,12 @@ system, devstack.webhook_receiver), the API as the agencies' clerks and the admi
 
 Acceptance 1: a receiver subscribed to every event gets, for one document, uploaded → signed → dispatched → the
 recipients' statuses in the order they happened, each verified with the Standard Webhooks library; and, for an
-inbound document, `inbox.received` (and `inbox.revoked` when its sender revokes it). Acceptance 2: a receiver answering 500 three times then 200 gets the event
-exactly once more after it recovers, under the same `webhook-id`; a receiver that is down is retried and ends in
-the webhooks DLQ after the bound (4 attempts here, tests/conftest.py WEBHOOK_ENV), listed for admins.
-Acceptance 3: registration refuses private and metadata addresses; another agency's subscription answers 404;
-after a secret rotation, deliveries still verify with the old secret during the grace period (and with the new).
+inbound document, `inbox.received` (then `inbox.revoked` when its sender revokes it). Acceptance 2: a receiver
+answering 500 three times then 200 gets the event exactly once more after it recovers, under the same
+`webhook-id`; a receiver that is down is retried and ends in the webhooks DLQ after the bound (4 attempts here,
+tests/conftest.py WEBHOOK_ENV), listed for admins. Acceptance 3: registration refuses private and metadata
+addresses; another agency's subscription answers 404; after a secret rotation, deliveries still verify with the
+old secret during the grace period (and with the new).
 """
 
 from __future__ import annotations
