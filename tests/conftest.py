@@ -13,9 +13,10 @@ from tests.support.pki import fresh_ca
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 #: Webhook retries in seconds, not a day (tests/e2e/test_webhooks_e2e.py): attempts 1 s, 2 s, 2 s apart, the 4th
-#: failure dead-letters the delivery; the production defaults are in chalicelib/core/settings.py.
+#: failure dead-letters the delivery; a new subscription is seen by every function within 1 s. The production
+#: defaults are in chalicelib/core/settings.py.
 WEBHOOK_ENV = {"WEBHOOK_BACKOFF_BASE_SECONDS": "1", "WEBHOOK_BACKOFF_CAP_SECONDS": "2", "WEBHOOK_MAX_ATTEMPTS": "4",
-               "WEBHOOK_TIMEOUT_SECONDS": "3"}
+               "WEBHOOK_TIMEOUT_SECONDS": "3", "WEBHOOK_SUBSCRIBERS_CACHE_SECONDS": "1"}
 
 
 @pytest.fixture(scope="session")

@@ -227,7 +227,8 @@ class InboundStore(DocumentStore):
     def file_inbox_item(self, item: dict[str, Any], outbox: dict[str, Any], envelope: dict[str, Any]) -> bool:
         """Inbox item + its 01 in the outbox + the envelope record, all or nothing. False when the item (a copy of
         the same document in another envelope) or the envelope record already exists."""
-        webhook_outbox.publish_inbox(item["inbox_id"], revoked=False, at=str(item["received_at"]))  # issue 14
+        webhook_outbox.publish_inbox(item["inbox_id"], revoked=False, at=str(item["received_at"]),  # issue 14
+                                     organ_id=item.get("organ_id"))
         try:
             self._transact([
                 {"Put": {"Item": {**_inbox_key(item["inbox_id"]), "gsi1pk": f"INBOX#{item['organ_id']}",

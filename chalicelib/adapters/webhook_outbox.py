@@ -15,6 +15,7 @@ conditional writes after that).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -23,17 +24,60 @@ from chalicelib.core.log import logger
 from chalicelib.core.settings import get_settings
 from chalicelib.domain.webhook_events import DELIVERY_STATUS, INBOX_RECEIVED, INBOX_REVOKED, STATE_EVENTS, event_id
 
-__all__ = ["CANCELLED_SK", "EVENT_MESSAGE", "is_cancelled", "mark_cancelled", "publish", "publish_delivery_status",
-           "publish_inbox", "publish_transition"]
+__all__ = ["CANCELLED_SK", "EVENT_MESSAGE", "SUBSCRIBERS_KEY", "forget_subscribers", "is_cancelled", "mark_cancelled",
+           "publish", "publish_delivery_status", "publish_inbox", "publish_transition", "subscribing_organs"]
 
 #: `kind` of a message that is an event to fan out (deliveries are `delivery`, chalicelib.webhooks.delivery).
 EVENT_MESSAGE = "event"
 
 
-def publish(message: dict[str, Any], group: str) -> None:
-    """Send one event message (FIFO: `group` orders it, its id deduplicates it)."""
+#: The item naming the agencies that ever subscribed (a string set, only ever added to: a stale entry costs a
+#: publish, a missing one would lose events), in the documents table.
+SUBSCRIBERS_KEY = {"pk": "WEBHOOKS", "sk": "ORGANS"}
+_subscribers: dict[str, tuple[float, frozenset[str]]] = {}  # table → (valid until, organs)
+_subscribers_lock = threading.Lock()
+
+
+def subscribing_organs() -> frozenset[str] | None:
+    """The agencies that subscribe, as this container last read them (at most `webhook_subscribers_cache_seconds`
+    old); None when they cannot be read (then every event is published: cost, never a loss)."""
+    settings = get_settings()
+    table = settings.documents_table
+    with _subscribers_lock:
+        cached = _subscribers.get(table)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1]
+    try:
+        item = aws.table(table).get_item(Key=SUBSCRIBERS_KEY, ConsistentRead=True)
+    except Exception as exc:
+        logger.warning("webhook subscribers unknown: publishing", extra={"error": type(exc).__name__})
+        return None
+    organs = frozenset((item.get("Item") or {}).get("organs") or ())
+    with _subscribers_lock:
+        _subscribers[table] = (time.monotonic() + settings.webhook_subscribers_cache_seconds, organs)
+    return organs
+
+
+def forget_subscribers() -> None:
+    """Read the subscribing agencies again at the next publish (this container just added one)."""
+    with _subscribers_lock:
+        _subscribers.clear()
+
+
+def _wanted(organ_id: str | None) -> bool:
+    """Whether an event of `organ_id` (None: not known here) may have a subscriber: no publish, no fan-out, no
+    cost while no agency (or not this one) subscribes (issue 11's bill)."""
+    organs = subscribing_organs()
+    if organs is None:
+        return True
+    return bool(organs) if organ_id is None else organ_id in organs
+
+
+def publish(message: dict[str, Any], group: str, organ_id: str | None = None) -> None:
+    """Send one event message (FIFO: `group` orders it, its id deduplicates it), unless no agency that could get it
+    subscribes (`_wanted`)."""
     queue = get_settings().webhooks_queue
-    if not queue:
+    if not queue or not _wanted(organ_id):
         return
     aws.client("sqs").send_message(QueueUrl=aws.queue_url(queue), MessageBody=json.dumps(message),
                                    MessageGroupId=group[:128], MessageDeduplicationId=message["id"])
@@ -41,9 +85,9 @@ def publish(message: dict[str, Any], group: str) -> None:
 
 def publish_transition(document_id: str, target: str, at: str) -> str | None:
     """A document reaching `target` at `at` (the timeline entry the transition is about to append); its event id,
-    or None for a state that is not an event (AWAITING_UPLOAD, EXPIRED)."""
+    or None for a state that is not an event (AWAITING_UPLOAD, EXPIRED) or when nobody subscribes."""
     event_type = STATE_EVENTS.get(target)
-    if event_type is None:
+    if event_type is None or not _wanted(None):
         return None
     eid = event_id(document_id, target, at)
     publish({"kind": EVENT_MESSAGE, "id": eid, "type": event_type, "occurred_at": at, "document_id": document_id,
@@ -85,11 +129,11 @@ def publish_delivery_status(document_id: str, organ_id: str, entry: dict[str, An
              "confirm": {"delivery": {"organ_id": organ_id, "at": at}}}, f"doc#{document_id}")
 
 
-def publish_inbox(inbox_id: str, *, revoked: bool, at: str) -> None:
-    """An inbox item about to be filed (`revoked` False) or marked revoked."""
+def publish_inbox(inbox_id: str, *, revoked: bool, at: str, organ_id: str | None = None) -> None:
+    """An inbox item about to be filed (`revoked` False) or marked revoked (for `organ_id`, when known)."""
     event_type = INBOX_REVOKED if revoked else INBOX_RECEIVED
     publish({"kind": EVENT_MESSAGE, "id": event_id(inbox_id, event_type), "type": event_type, "occurred_at": at,
-             "inbox_id": inbox_id, "confirm": {"inbox": {"revoked": revoked}}}, f"inbox#{inbox_id}")
+             "inbox_id": inbox_id, "confirm": {"inbox": {"revoked": revoked}}}, f"inbox#{inbox_id}", organ_id)
 
 
 #: `kind` of a message that is one delivery of one event to one subscription.

@@ -34,6 +34,7 @@ from chalicelib.adapters.dynamo import (
     conditional_update,
     plain,
 )
+from chalicelib.adapters.webhook_outbox import SUBSCRIBERS_KEY, forget_subscribers
 from chalicelib.core.settings import get_settings
 
 __all__ = ["DELIVERY_PREFIX", "MAX_ATTEMPTS_KEPT", "WebhookStore", "get_webhook_store", "use_webhook_store"]
@@ -64,6 +65,13 @@ class WebhookStore:
         return aws.table(self._name)
 
     # -- subscriptions ----------------------------------------------------------------------------------------
+    def add_subscribing_organ(self, organ_id: str) -> None:
+        """Name the agency among those that subscribe (chalicelib.adapters.webhook_outbox: events are published
+        only for them), before its subscription exists; never removed (a stale name costs a publish only)."""
+        self._table.update_item(Key=dict(SUBSCRIBERS_KEY), UpdateExpression="ADD organs :o",
+                                ExpressionAttributeValues={":o": {organ_id}})
+        forget_subscribers()
+
     def create(self, item: dict[str, Any]) -> None:
         sid = item["subscription_id"]
         self._table.put_item(Item={"pk": _pk(sid), "sk": "META", "gsi1pk": INDEX_PK,

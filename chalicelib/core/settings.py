@@ -145,6 +145,9 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     #: How long an event waits for its write to show before it is dropped as never having happened (seconds).
     webhook_confirm_seconds: int = 120
+    #: How long a container trusts its copy of the agencies that subscribe (seconds): no event is published while
+    #: none does, so a new subscription gets the events from at most this long after it was made.
+    webhook_subscribers_cache_seconds: float = 10.0
 
 
 @lru_cache(maxsize=1)
@@ -196,4 +199,5 @@ def get_settings() -> Settings:
         webhook_secret_grace_seconds=int(env.get("WEBHOOK_SECRET_GRACE_SECONDS", "86400")),
         webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         webhook_confirm_seconds=int(env.get("WEBHOOK_CONFIRM_SECONDS", "120")),
+        webhook_subscribers_cache_seconds=float(env.get("WEBHOOK_SUBSCRIBERS_CACHE_SECONDS", "10")),
     )

@@ -140,6 +140,7 @@ def update(caller: Caller, subscription_id: str, body: dict[str, Any]) -> dict[s
     if body.get("active") is not None:
         fields["active"] = bool(body["active"])
         if body["active"]:
+            get_webhook_store().add_subscribing_organ(str(item["organ_id"]))
             fields["consecutive_failures"] = 0
             remove = ("disabled_reason", "disabled_at")
         else:

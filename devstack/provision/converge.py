@@ -105,6 +105,7 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         "WEBHOOK_SECRET_GRACE_SECONDS": "86400",
         "WEBHOOK_TIMEOUT_SECONDS": "10",
         "WEBHOOK_CONFIRM_SECONDS": "120",
+        "WEBHOOK_SUBSCRIBERS_CACHE_SECONDS": "10",
         # Signed documents and inbound packages locked (chalicelib.domain.archive), for a day here: the code path
         # of production's ArchiveRetentionDays, on moto's Object Lock.
         "ARCHIVE_RETENTION_DAYS": "1",

@@ -87,6 +87,7 @@ def test_a_document_s_events_arrive_in_order_verified_and_an_inbound_one_too(cli
     assert sub["secret"].startswith("whsec_") and sub["events"] == ["*"] and sub["active"] is True
     token = sub["token"]
     assert "secret" not in client.call("GET", f"/v1/webhooks/{sub['subscription_id']}", token)
+    time.sleep(1.5)  # every function sees a new subscriber within WEBHOOK_SUBSCRIBERS_CACHE_SECONDS (1 s here)
 
     metadata = fresh_metadata("WEBHOOK-A", [G22])
     created = client.create_document(token, metadata)

@@ -19,8 +19,12 @@ class FakeWebhookStore:
         self.deliveries_by_sub: dict[str, dict[str, dict[str, Any]]] = {}
         self.sealed: dict[str, tuple[str, str]] = {}  # token → (subscription, secret)
         self._tokens = itertools.count(1)
+        self.subscribing: set[str] = set()
 
     # subscriptions
+    def add_subscribing_organ(self, organ_id: str) -> None:
+        self.subscribing.add(organ_id)
+
     def create(self, item: dict[str, Any]) -> None:
         if item["subscription_id"] in self.subscriptions:
             raise ConditionFailed(item["subscription_id"])

@@ -42,9 +42,18 @@ def _messages(boto3: Any) -> list[dict[str, Any]]:
 
 def test_a_transition_publishes_first_and_a_lost_one_is_marked_cancelled(aws):
     from chalicelib.adapters.document_store import ConditionFailed, DocumentStore
-    from chalicelib.adapters.webhook_outbox import is_cancelled
+    from chalicelib.adapters.webhook_outbox import is_cancelled, subscribing_organs
+    from chalicelib.adapters.webhook_store import WebhookStore
 
     store = DocumentStore(TABLE)
+    assert subscribing_organs() == frozenset()
+    store.create({"document_id": "d-0", "organ_id": H62, "state": "AWAITING_UPLOAD",
+                  "created_at": "2026-12-04T00:00:00Z", "updated_at": "2026-12-04T00:00:00Z",
+                  "metadata": {"subject": "s", "recipients": [G22]}})
+    store.transition("d-0", "UPLOADED")  # nobody subscribes: nothing is published
+    assert _messages(aws) == []
+    WebhookStore(TABLE).add_subscribing_organ(H62)
+    assert subscribing_organs() == {H62}
     store.create({"document_id": "d-1", "organ_id": H62, "state": "AWAITING_UPLOAD",
                   "created_at": "2026-12-04T00:00:00Z",
                   "updated_at": "2026-12-04T00:00:00Z", "metadata": {"subject": "s", "recipients": [G22]}})
