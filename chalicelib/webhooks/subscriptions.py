@@ -110,6 +110,7 @@ def create(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
             "events": _events(body.get("events")), "description": body.get("description") or "", "active": True,
             "created_at": at, "updated_at": at, "created_by": caller.username, "consecutive_failures": 0,
             "version": 1, "secrets": [{"ciphertext": store.seal(subscription_id, secret), "created_at": at}]}
+    store.add_subscribing_organ(caller.organ_id)  # first: its events are published from now on (within seconds)
     store.create(item)
     return {**present(item), "secret": secret}
 

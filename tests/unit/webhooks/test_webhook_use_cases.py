@@ -233,3 +233,8 @@ def test_an_event_whose_writer_marked_it_lost_is_dropped_at_once(store, sent, mo
 
     delivery.handle_event(_event(), sent_at=clock.time())  # no _Later: the document's group is not held back
     assert sent == []
+
+
+def test_registering_names_the_agency_among_those_whose_events_are_published(store):
+    _create(H03)
+    assert store.subscribing == {H03.organ_id}
