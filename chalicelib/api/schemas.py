@@ -352,7 +352,7 @@ class OpenApiDocument(_Answer):
 
 
 #: Every model a route may name, by its name.
-MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
+MODELS: dict[str, type[BaseModel]] = WEBHOOK_MODELS | {m.__name__: m for m in (
     DocumentMetadata, RevokeRequest, UpdateRecipientsRequest, InboxStatusRequest, VerifyRequest, CreateKeyRequest,
     CsrRequest, CertificateRequest, RedriveRequest, RetryRequest,
     Health, CreatedDocument, Document, DocumentList, AmendmentAnswer, Download, VerifyReport, InboxItem, InboxList,
@@ -360,4 +360,4 @@ MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
     AgencyCreate, AgencyPatch, SealConfirm, SyncRequest, Agency, AgencyList, SealUpload, SyncReport, AgencyChangeList,
     ReportTargets, MonthlyReport, YearlyReport, ReportTargetsAnswer,
     AddTrustRoot, AuditList, AuditVerify, TrustRoot, TrustRootList, TrustRootDeleted,
-)} | WEBHOOK_MODELS
+)}

@@ -118,13 +118,6 @@ class Settings:
     archive_retention_days: int = 0
     #: Cap on one downloaded axis package (bytes, env AXIS_MAX_PACKAGE_BYTES); see the constant.
     axis_max_package_bytes: int = AXIS_MAX_PACKAGE_BYTES
-    #: The served agency whose axis system calls getAgenciesList for the directory sync (env
-    #: AGENCY_DIRECTORY_SYSTEM); empty = the first served system in the axis secret, in code order
-    #: (chalicelib.admin.agency_sync). Any registered system may read the national directory.
-    agency_directory_system: str = ""
-    #: Level-1 codes (e.g. `H62,K62`) whose agencies the sync keeps from the national directory (~100,000 entries;
-    #: env AGENCY_SYNC_SCOPE, comma-separated); empty = every entry (the embedded stack's few hundred).
-    agency_sync_scope: tuple[str, ...] = ()
     #: Webhooks (issue 14, chalicelib.webhooks): their FIFO queue, the KMS key their signing secrets are encrypted
     #: with (the stage's documents key, by alias), and the delivery rules. `webhook_local_receivers` lets a
     #: subscription name plain http on loopback: only on the embedded stack (env WEBHOOK_LOCAL_RECEIVERS=1 AND
@@ -148,6 +141,13 @@ class Settings:
     #: How long a container trusts its copy of the agencies that subscribe (seconds): no event is published while
     #: none does, so a new subscription gets the events from at most this long after it was made.
     webhook_subscribers_cache_seconds: float = 10.0
+    #: The served agency whose axis system calls getAgenciesList for the directory sync (env
+    #: AGENCY_DIRECTORY_SYSTEM); empty = the first served system in the axis secret, in code order
+    #: (chalicelib.admin.agency_sync). Any registered system may read the national directory.
+    agency_directory_system: str = ""
+    #: Level-1 codes (e.g. `H62,K62`) whose agencies the sync keeps from the national directory (~100,000 entries;
+    #: env AGENCY_SYNC_SCOPE, comma-separated); empty = every entry (the embedded stack's few hundred).
+    agency_sync_scope: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -187,8 +187,6 @@ def get_settings() -> Settings:
         dispatch_parallel_sends=max(1, int(env.get("DISPATCH_PARALLEL_SENDS", "4"))),
         archive_retention_days=int(env.get("ARCHIVE_RETENTION_DAYS", "0")),
         axis_max_package_bytes=int(env.get("AXIS_MAX_PACKAGE_BYTES", str(AXIS_MAX_PACKAGE_BYTES))),
-        agency_directory_system=env.get("AGENCY_DIRECTORY_SYSTEM", "").strip(),
-        agency_sync_scope=tuple(p.strip() for p in env.get("AGENCY_SYNC_SCOPE", "").split(",") if p.strip()),
         webhooks_queue=env.get("WEBHOOKS_QUEUE", names.webhooks_queue),
         webhook_secrets_key=env.get("WEBHOOK_SECRETS_KEY", names.documents_key_alias),
         webhook_local_receivers=stage == LOCAL_STAGE and env.get("WEBHOOK_LOCAL_RECEIVERS", "") == "1",
@@ -200,4 +198,6 @@ def get_settings() -> Settings:
         webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         webhook_confirm_seconds=int(env.get("WEBHOOK_CONFIRM_SECONDS", "120")),
         webhook_subscribers_cache_seconds=float(env.get("WEBHOOK_SUBSCRIBERS_CACHE_SECONDS", "10")),
+        agency_directory_system=env.get("AGENCY_DIRECTORY_SYSTEM", "").strip(),
+        agency_sync_scope=tuple(p.strip() for p in env.get("AGENCY_SYNC_SCOPE", "").split(",") if p.strip()),
     )
