@@ -41,7 +41,7 @@ CURSOR = Param("cursor", "con trỏ trang tiếp theo (`next` của trang trư�
 STATE = Param("state", "lọc theo trạng thái", {"type": "string", "enum": sorted(ALL_STATES)})
 PART = Param("part", "phụ lục `att-<n>` (mặc định: văn bản chính)", {"type": "string", "pattern": "^att-[0-9]+$"})
 ORGAN_ID = Param("organ_id", "mã định danh cơ quan")
-QUEUE = Param("queue", "hàng đợi", {"type": "string", "enum": ["dispatch", "upload"]})
+QUEUE = Param("queue", "hàng đợi", {"type": "string", "enum": ["dispatch", "upload", "webhooks"]})
 Q = Param("q", "tìm theo tên, không phân biệt dấu và hoa thường (\"so tai chinh\")")
 LEVEL = Param("level", "cấp của mã định danh", {"type": "string", "enum": ["1", "2", "3", "4"]})
 PARENT = Param("parent", "mã định danh cơ quan cấp trên")
@@ -161,6 +161,15 @@ def dispatch_document(event: Any) -> dict:
     remaining_ms = event.context.get_remaining_time_in_millis if event.context is not None else None
     return sqs_batch(event, functools.partial(dispatch_queue.handle_message, remaining_ms=remaining_ms),
                   on_failure=dispatch_queue.delay_redelivery)
+
+
+# -- webhooks: fan out each recorded event to its agency's subscriptions, deliver it signed, retry, dead-letter ----
+@app.on_sqs_message(queue=settings.WEBHOOKS_QUEUE, batch_size=10,
+                    maximum_concurrency=settings.WEBHOOKS_MAX_CONCURRENCY)
+def deliver_webhooks(event: Any) -> dict:
+    from chalicelib.webhooks.delivery import handle_batch
+
+    return handle_batch(event)
 
 
 # -- the axis, inbound: statuses on our documents, documents for our agencies --------------------------------------
@@ -336,16 +345,16 @@ def sync_agencies(event: Any) -> dict:
 # -- admin: dead letters and retries (dispatch resilience) ----------------------------------------------------------
 @api("/v1/admin/dead-letters", admin=True, answer="DeadLetterList", query=(QUEUE,))
 def admin_list_dead_letters(caller: Any) -> dict:
-    from chalicelib.outbound import dead_letters
+    from chalicelib.webhooks import deliveries  # dispatch's and upload's DLQs (outbound), and the webhooks DLQ
 
-    return dead_letters.list_dead_letters(caller, _query("queue"))
+    return deliveries.list_dead_letters(caller, _query("queue"))
 
 
 @api("/v1/admin/dead-letters/redrive", methods=["POST"], admin=True, body="RedriveRequest", answer="Redrive")
 def admin_redrive_dead_letters(caller: Any) -> dict:
-    from chalicelib.outbound import dead_letters
+    from chalicelib.webhooks import deliveries
 
-    return dead_letters.redrive(caller, _body())
+    return deliveries.redrive(caller, _body())
 
 
 @api("/v1/admin/documents/{document_id}/retry", methods=["POST"], admin=True, body="RetryRequest", answer="Retry")
@@ -443,3 +452,69 @@ def admin_delete_trust_root(caller: Any, fingerprint: str) -> dict:
     from chalicelib.admin import trust_roots
 
     return trust_roots.delete_root(caller, fingerprint)
+
+
+# -- agency: webhooks (issue 14; docs/contract.md#webhooks) ------------------------------------------------------------
+@api("/v1/webhooks", methods=["POST"], status=201, body="WebhookCreate", answer="WebhookWithSecret")
+def create_webhook(caller: Any) -> dict:
+    from chalicelib.webhooks import subscriptions
+
+    return subscriptions.create(caller, _body())
+
+
+@api("/v1/webhooks", answer="WebhookList", query=(ORGAN_ID,))
+def list_webhooks(caller: Any) -> dict:
+    from chalicelib.webhooks import subscriptions
+
+    return subscriptions.list_subscriptions(caller, _query("organ_id"))
+
+
+@api("/v1/webhooks/{subscription_id}", answer="Webhook")
+def get_webhook(caller: Any, subscription_id: str) -> dict:
+    from chalicelib.webhooks import subscriptions
+
+    return subscriptions.get(caller, subscription_id)
+
+
+@api("/v1/webhooks/{subscription_id}", methods=["PATCH"], body="WebhookPatch", answer="Webhook")
+def update_webhook(caller: Any, subscription_id: str) -> dict:
+    from chalicelib.webhooks import subscriptions
+
+    return subscriptions.update(caller, subscription_id, _body())
+
+
+@api("/v1/webhooks/{subscription_id}", methods=["DELETE"], body=NO_BODY, answer="WebhookDeleted")
+def delete_webhook(caller: Any, subscription_id: str) -> dict:
+    from chalicelib.webhooks import subscriptions
+
+    return subscriptions.delete(caller, subscription_id)
+
+
+@api("/v1/webhooks/{subscription_id}/rotate-secret", methods=["POST"], body="RotateSecretRequest",
+     answer="WebhookWithSecret")
+def rotate_webhook_secret(caller: Any, subscription_id: str) -> dict:
+    from chalicelib.webhooks import subscriptions
+
+    return subscriptions.rotate_secret(caller, subscription_id, _body())
+
+
+@api("/v1/webhooks/{subscription_id}/test", methods=["POST"], status=202, body=NO_BODY, answer="WebhookQueued")
+def test_webhook(caller: Any, subscription_id: str) -> dict:
+    from chalicelib.webhooks import deliveries
+
+    return deliveries.send_test(caller, subscription_id)
+
+
+@api("/v1/webhooks/{subscription_id}/deliveries", answer="WebhookDeliveryList", query=(LIMIT, CURSOR))
+def list_webhook_deliveries(caller: Any, subscription_id: str) -> dict:
+    from chalicelib.webhooks import deliveries
+
+    return deliveries.list_deliveries(caller, subscription_id, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/admin/webhooks/{subscription_id}/redeliver", methods=["POST"], status=202, admin=True,
+     body="RedeliverRequest", answer="WebhookQueued")
+def admin_redeliver_webhook(caller: Any, subscription_id: str) -> dict:
+    from chalicelib.webhooks import deliveries
+
+    return deliveries.redeliver(caller, subscription_id, _body())

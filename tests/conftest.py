@@ -12,6 +12,11 @@ from devstack.pki import DemoCA
 from tests.support.pki import fresh_ca
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+#: Webhook retries in seconds, not a day (tests/e2e/test_webhooks_e2e.py): attempts 1 s, 2 s, 2 s apart, the 4th
+#: failure dead-letters the delivery; a new subscription is seen by every function within 1 s. The production
+#: defaults are in chalicelib/core/settings.py.
+WEBHOOK_ENV = {"WEBHOOK_BACKOFF_BASE_SECONDS": "1", "WEBHOOK_BACKOFF_CAP_SECONDS": "2", "WEBHOOK_MAX_ATTEMPTS": "4",
+               "WEBHOOK_TIMEOUT_SECONDS": "3", "WEBHOOK_SUBSCRIBERS_CACHE_SECONDS": "1"}
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +26,7 @@ def stack_handle(tmp_path_factory: pytest.TempPathFactory):
 
     # A small upload cap so the oversized-upload test stays quick; the production cap is in settings.py.
     handle = start_stack(Path(tmp_path_factory.mktemp("stack")), ports=0,
-                         app_env={"MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)})
+                         app_env={"MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES), **WEBHOOK_ENV})
     try:
         yield handle
     finally:

@@ -35,7 +35,7 @@ import time
 from functools import cache
 from typing import Any
 
-from chalicelib.adapters import aws
+from chalicelib.adapters import aws, webhook_outbox
 from chalicelib.adapters.delivery_rows import DeliveryRows, doc_pk
 from chalicelib.adapters.dynamo import (
     ConditionFailed,
@@ -217,7 +217,16 @@ class DocumentStore(DeliveryRows):
         expression = "SET " + ", ".join(sets) + " ADD #version :one"
         if removed:
             expression += " REMOVE " + ", ".join(removed)
-        self._update_item(document_id, expression, condition, names, values)
+        # The webhook event before the write it announces (chalicelib.domain.webhook_events: nothing lost, and one
+        # whose write loses its condition is never confirmed, so never sent; it is marked cancelled beside the
+        # record, best effort, so the document's later events need not wait out the confirmation window).
+        event = webhook_outbox.publish_transition(document_id, target, at)
+        try:
+            self._update_item(document_id, expression, condition, names, values)
+        except ConditionFailed:
+            if event is not None:
+                webhook_outbox.mark_cancelled(self._table, document_id, event)
+            raise
 
     def update_fields(self, document_id: str, fields: dict[str, Any], *, condition: str,
                       values: dict[str, Any]) -> None:

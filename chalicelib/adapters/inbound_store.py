@@ -35,6 +35,7 @@ import contextlib
 from functools import cache
 from typing import Any
 
+from chalicelib.adapters import webhook_outbox
 from chalicelib.adapters.document_store import META, DocumentStore
 from chalicelib.adapters.dynamo import (
     ConditionFailed,
@@ -149,6 +150,7 @@ class InboundStore(DocumentStore):
         for i, ident in enumerate(applied_ids):
             values[f":id{i}"] = ident
             conditions.append(f"NOT contains(#a, :id{i})")
+        webhook_outbox.publish_delivery_status(document_id, organ_id, update.entry)  # before its write (issue 14)
         try:
             self._table.update_item(
                 Key={"pk": f"DOC#{document_id}", "sk": f"DELIVERY#{organ_id}"},
@@ -225,6 +227,8 @@ class InboundStore(DocumentStore):
     def file_inbox_item(self, item: dict[str, Any], outbox: dict[str, Any], envelope: dict[str, Any]) -> bool:
         """Inbox item + its 01 in the outbox + the envelope record, all or nothing. False when the item (a copy of
         the same document in another envelope) or the envelope record already exists."""
+        webhook_outbox.publish_inbox(item["inbox_id"], revoked=False, at=str(item["received_at"]),  # issue 14
+                                     organ_id=item.get("organ_id"))
         try:
             self._transact([
                 {"Put": {"Item": {**_inbox_key(item["inbox_id"]), "gsi1pk": f"INBOX#{item['organ_id']}",
@@ -344,6 +348,8 @@ class InboundStore(DocumentStore):
             names["#r"] = "revoked"
             values[":true"] = True
             condition += " AND (attribute_not_exists(#r) OR #r <> :true)"
+        if sets.get("revoked") is True:  # issue 14: inbox.revoked, before its write
+            webhook_outbox.publish_inbox(inbox_id, revoked=True, at=at)
         self._transact([
             {"Update": {"Key": _inbox_key(inbox_id), "ConditionExpression": condition,
                         "UpdateExpression": "SET " + ", ".join(clauses) + " ADD #applied :shas",

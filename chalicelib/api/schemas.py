@@ -40,6 +40,7 @@ from chalicelib.api.admin_schemas import (
 from chalicelib.api.draft_schemas import DocumentDraft
 from chalicelib.api.schemas_base import Answer as _Answer
 from chalicelib.api.schemas_base import PresignedPost
+from chalicelib.api.webhook_schemas import MODELS as WEBHOOK_MODELS
 from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealConfirm, SyncRequest
 from chalicelib.domain.metadata import DocumentMetadata
 from chalicelib.domain.text import ClientText
@@ -180,7 +181,7 @@ class CertificateRequest(BaseModel):
 
 
 class RedriveRequest(BaseModel):
-    queue: Literal["dispatch", "upload"] = _code("invalid_queue")
+    queue: Literal["dispatch", "upload", "webhooks"] = _code("invalid_queue")
     document_ids: list[_Uuid] | None = _code("invalid_document_ids", default=None, min_length=1, max_length=100,
                                              description="only the messages of these documents (UUIDs)")
 
@@ -363,7 +364,7 @@ class OpenApiDocument(_Answer):
 
 
 #: Every model a route may name, by its name.
-MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (
+MODELS: dict[str, type[BaseModel]] = WEBHOOK_MODELS | {m.__name__: m for m in (
     DocumentMetadata, RevokeRequest, UpdateRecipientsRequest, InboxStatusRequest, VerifyRequest, CreateKeyRequest,
     CsrRequest, CertificateRequest, RedriveRequest, RetryRequest,
     Health, CreatedDocument, Document, DocumentList, AmendmentAnswer, Download, VerifyReport, InboxItem, InboxList,

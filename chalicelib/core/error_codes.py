@@ -12,24 +12,13 @@ here when the raise site gives none (`chalicelib.core.errors`); a raise site may
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from chalicelib.core.error_codes_wire import WIRE_AREAS
+from chalicelib.core.error_entry import NA, ErrorCode
 
 __all__ = ["AREAS", "CODES", "ErrorCode", "get", "markdown"]
 
 
-@dataclass(frozen=True)
-class ErrorCode:
-    """One stable code. `statuses`: the HTTP statuses of the API answers that carry it, the usual one first."""
-
-    code: str
-    statuses: tuple[int, ...]
-    message: str
-    meaning: str
-    recorded: bool = False  # also written on a record as its reason (document, amendment, inbound envelope)
-
-
 E = ErrorCode
-NA: tuple[int, ...] = ()  # no HTTP status: not an API answer, only recorded or logged
 
 AREAS: dict[str, tuple[ErrorCode, ...]] = {
     # -- requests and authentication (chalicelib.api, chalicelib.core.errors) --------------------------------------
@@ -245,7 +234,8 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
     ),
     # -- dead letters and retries (chalicelib.outbound.dead_letters) ---------------------------------------------
     "Dead letters": (
-        E("invalid_queue", (400,), "Hàng đợi phải là \"dispatch\" hoặc \"upload\".", "An unknown queue name."),
+        E("invalid_queue", (400,), "Hàng đợi phải là \"dispatch\", \"upload\" hoặc \"webhooks\".",
+          "An unknown queue name."),
         E("invalid_document_ids", (400,), "document_ids phải là danh sách mã văn bản (UUID), tối đa 100.",
           "A bad redrive list."),
         E("not_retryable", (409,), "Chỉ văn bản ở trạng thái FAILED mới gửi lại được.", "Retry of a non-FAILED one."),
@@ -347,65 +337,19 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("verification_failed", NA, "Không kiểm tra được chữ ký số của tệp.",
           "Verifying a PDF's signatures raised; the attachment is filed as unreadable.", True),
     ),
-    # -- edXML packages that cannot be built or read (chalicelib.standards.edxml, EdxmlError) --------------------
-    "edXML packages": (
-        E("edxml_invalid", NA, "Gói tin edXML không hợp lệ.", "EdxmlError's default.", True),
-        E("malformed_xml", NA, "Gói tin không phải XML hợp lệ.", "Not well-formed XML.", True),
-        E("dtd_forbidden", NA, "Gói tin không được chứa khai báo DTD/thực thể.", "A DTD or entity declaration.", True),
-        E("not_edxml", NA, "Không phải gói tin edXML (phần tử gốc phải là edXML).", "Another root element.", True),
-        E("missing_sender", NA, "Gói tin thiếu thông tin cơ quan gửi (From/OrganId).", "No From/OrganId.", True),
-        E("element_too_large", NA, "Một phần tử của gói tin quá lớn.", "An element over the reader's limit.", True),
-        E("bad_base64", NA, "Tệp đính kèm không giải mã được (base64 lỗi).", "An attachment is not base64.", True),
-        E("bad_attachment_zip", NA, "Tệp nén đính kèm bị lỗi, không giải nén được.",
-          "A truncated or inconsistent zip (short header, sizes that do not match).", True),
-        E("attachment_too_large", NA, "Tệp đính kèm vượt quá dung lượng cho phép.",
-          "One attachment's decoded bytes over the limit (counted while inflating).", True),
-        E("package_too_large", NA, "Gói tin vượt quá dung lượng cho phép.",
-          "A package over the reader's byte limit, or an axis download past the client's cap (AxisPackageTooLarge).",
-          True),
-        E("xml_too_deep", NA, "Gói tin có cấu trúc lồng nhau quá sâu.", "Elements nested past the depth limit.",
-          True),
-        E("too_many_elements", NA, "Gói tin có quá nhiều phần tử.", "More elements than the reader accepts.", True),
-        E("text_too_large", NA, "Tổng nội dung văn bản của gói tin quá lớn.",
-          "All element texts together over the limit.", True),
-        E("xml_token_too_large", NA, "Gói tin có một thẻ XML quá lớn.",
-          "A tag, comment or processing instruction larger than the parser may buffer.", True),
-        E("too_many_attachments", NA, "Gói tin có quá nhiều tệp đính kèm.", "More attachments than the limit.", True),
-        E("attachments_too_large", NA, "Tổng dung lượng các tệp đính kèm vượt quá mức cho phép.",
-          "All attachments' decoded bytes together over the limit.", True),
-        E("malformed_attachment", NA, "Tệp đính kèm trong gói tin không đúng cấu trúc.",
-          "Two contents in one Attachment, or elements inside ContentTransferEncoded.", True),
-        E("zip_encrypted", NA, "Tệp nén đính kèm được mã hóa, không giải nén được.",
-          "An encrypted zip entry (traditional or AES).", True),
-        E("zip_unsupported_method", NA, "Tệp nén đính kèm dùng phương thức nén không được hỗ trợ.",
-          "A zip method other than stored or deflated (`details.method`).", True),
-        E("zip_bad_deflate", NA, "Dữ liệu nén của tệp đính kèm bị hỏng.", "A deflate stream that does not inflate.",
-          True),
-        E("zip_crc_mismatch", NA, "Tệp nén đính kèm sai mã kiểm tra (CRC), dữ liệu không toàn vẹn.",
-          "The inflated bytes' CRC-32 differs from the archive's.", True),
-        E("zip_multiple_entries", NA, "Tệp nén đính kèm phải chứa đúng một tệp.",
-          "More than the one entry the standard allows.", True),
-        E("zip_ratio_exceeded", NA, "Tệp nén đính kèm có tỷ lệ nén bất thường (nghi là bom nén).",
-          "A zip entry inflating past the ratio limit (a zip bomb).", True),
-        E("unsupported_encoding", NA, "Gói tin dùng bảng mã không được hỗ trợ.",
-          "An XML encoding expat cannot read (an unknown name, a multi-byte codec other than UTF-8/16).", True),
-        E("unreadable_package", NA, "Gói tin không đọc được.",
-          "Any other failure while reading untrusted input (`details.error` names it); a test hunts these.", True),
-        E("invalid_value", NA, "Giá trị không hợp lệ.", "A field value the schema refuses (writing)."),
-        E("missing_value", NA, "Gói tin thiếu ngày ban hành (PromulgationDate).", "A required value (writing)."),
-        E("missing_attachment", NA, "Văn bản mới phải có ít nhất một tệp đính kèm.", "No or a missing attachment."),
-    ),
-    # -- axis request signatures (chalicelib.standards.axis_protocol, SignatureError: plain, a `reason`) ---------
-    "Axis request signatures": (
-        E("missing_headers", NA, "Thiếu tiêu đề xác thực XroadVnpt.", "A request without the XroadVnpt-* headers."),
-        E("malformed_sign_header", NA, "Tiêu đề chữ ký không đúng định dạng.", "An unparseable sign header."),
-        E("unknown_system", NA, "Mã hệ thống không được biết.", "No secret for that system id."),
-        E("bad_signature", NA, "Chữ ký của yêu cầu không đúng.", "The HMAC does not verify."),
-        E("key_list_mismatch", NA, "Danh sách tiêu đề được ký không khớp.", "Signed header names differ."),
-        E("header_mismatch", NA, "Một tiêu đề được ký không khớp với yêu cầu.", "A signed header's value differs."),
-        E("stale_timestamp", NA, "Thời điểm ký của yêu cầu đã quá cũ.", "The timestamp is outside the window."),
-        E("replayed_request", NA, "Yêu cầu này đã được gửi trước đó.",
-          "The same signed request seen again within the window (ReplayCache)."),
+    **WIRE_AREAS,  # edXML packages and axis request signatures (chalicelib.core.error_codes_wire)
+    # -- webhooks (chalicelib.webhooks, chalicelib.domain.webhook_urls; issue 14) ------------------------------------
+    "Webhooks": (
+        E("webhook_not_found", (404,), "Không tìm thấy đăng ký webhook.", "No such subscription of the agency."),
+        E("webhook_url_invalid", (422, 400), "Địa chỉ nhận webhook không hợp lệ.", "Not an http(s) URL with a host."),
+        E("webhook_url_insecure", (422,), "Địa chỉ nhận webhook phải dùng HTTPS.", "http outside loopback/local."),
+        E("webhook_url_forbidden_address", (422,), "Địa chỉ nhận webhook trỏ tới mạng nội bộ hoặc địa chỉ bị cấm.",
+          "Private, loopback, link-local, CGNAT, multicast, reserved or metadata (`details.reason`)."),
+        E("webhook_url_unresolvable", (422,), "Không phân giải được tên miền của địa chỉ nhận webhook.", "No DNS."),
+        E("invalid_webhook_events", (400,), "Danh sách loại sự kiện webhook không hợp lệ.", "Unknown `events`."),
+        E("too_many_webhooks", (409,), "Cơ quan đã có quá nhiều đăng ký webhook.", "Over the agency's maximum."),
+        E("webhook_changed", (409,), "Đăng ký webhook vừa được thay đổi; hãy thử lại.", "A concurrent change."),
+        E("webhook_delivery_not_found", (404,), "Không tìm thấy lần gửi webhook.", "No such `delivery_id`."),
     ),
 }
 

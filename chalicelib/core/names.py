@@ -57,6 +57,15 @@ class StageNames:
         return f"edoc-{self.stage}-dispatch-dlq"
 
     @property
+    def webhooks_queue(self) -> str:
+        """Webhook events and deliveries (issue 14): FIFO, so a document's events reach each receiver in order."""
+        return f"edoc-{self.stage}-webhooks.fifo"
+
+    @property
+    def webhooks_dlq(self) -> str:
+        return f"edoc-{self.stage}-webhooks-dlq.fifo"
+
+    @property
     def axis_secret(self) -> str:
         """The axis credentials (endpoint, each served system's secret)."""
         return f"edoc-gateway/{self.stage}/axis"

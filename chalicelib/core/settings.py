@@ -15,7 +15,8 @@ from chalicelib.core.names import LOCAL_STAGE, stage_names
 __all__ = ["AGENCIES_TABLE", "AUDIT_TABLE", "AXIS_MAX_PACKAGE_BYTES", "AXIS_SECRET_NAME", "DISPATCH_DLQ",
     "DISPATCH_MAX_CONCURRENCY", "DISPATCH_QUEUE", "DOCUMENTS_TABLE", "DOWNLOAD_URL_TTL_SECONDS",
     "KPI_TARGET_DEFAULTS", "KPI_TARGET_FIRST_YEAR", "KPI_TARGET_STEP_YEAR", "MAX_UPLOAD_BYTES",
-    "SIGN_MAX_CONCURRENCY", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE", "UPLOAD_URL_TTL_SECONDS", "get_settings"]
+    "SIGN_MAX_CONCURRENCY", "Settings", "UPLOAD_DLQ", "UPLOAD_QUEUE", "UPLOAD_URL_TTL_SECONDS",
+    "WEBHOOKS_DLQ", "WEBHOOKS_MAX_CONCURRENCY", "WEBHOOKS_QUEUE", "get_settings"]
 
 #: The embedded stack's resource names (stage `local`; chalicelib.core.names has the rule every stage follows), for
 #: app.py's decorators and the stack's provisioning. A deployed function takes its stage's from `STAGE`.
@@ -24,6 +25,8 @@ UPLOAD_QUEUE = _LOCAL.upload_queue
 UPLOAD_DLQ = _LOCAL.upload_dlq
 DISPATCH_QUEUE = _LOCAL.dispatch_queue
 DISPATCH_DLQ = _LOCAL.dispatch_dlq
+WEBHOOKS_QUEUE = _LOCAL.webhooks_queue
+WEBHOOKS_DLQ = _LOCAL.webhooks_dlq
 DOCUMENTS_TABLE = _LOCAL.documents_table
 AGENCIES_TABLE = _LOCAL.agencies_table
 AUDIT_TABLE = _LOCAL.audit_table
@@ -36,6 +39,8 @@ AXIS_SECRET_NAME = _LOCAL.axis_secret
 #: both together (README "Scaling"); the test in tests/integration/test_infra.py keeps them in step.
 SIGN_MAX_CONCURRENCY = 10
 DISPATCH_MAX_CONCURRENCY = 10
+#: Webhook deliveries at once (issue 14): receivers are the agencies' own servers, a few requests at a time each.
+WEBHOOKS_MAX_CONCURRENCY = 5
 
 #: Upload limits. The presigned POST enforces them on real S3; the signing handler re-checks the object
 #: because moto does not enforce presigned conditions (docs/traps.md#moto-presigned-conditions-not-enforced).
@@ -113,6 +118,29 @@ class Settings:
     archive_retention_days: int = 0
     #: Cap on one downloaded axis package (bytes, env AXIS_MAX_PACKAGE_BYTES); see the constant.
     axis_max_package_bytes: int = AXIS_MAX_PACKAGE_BYTES
+    #: Webhooks (issue 14, chalicelib.webhooks): their FIFO queue, the KMS key their signing secrets are encrypted
+    #: with (the stage's documents key, by alias), and the delivery rules. `webhook_local_receivers` lets a
+    #: subscription name plain http on loopback: only on the embedded stack (env WEBHOOK_LOCAL_RECEIVERS=1 AND
+    #: stage `local`; chalicelib.domain.webhook_urls).
+    webhooks_queue: str = ""
+    webhook_secrets_key: str = ""
+    webhook_local_receivers: bool = False
+    #: Wait after failed attempt n: min(base * 2^(n-1), cap) s; after `webhook_max_attempts` the delivery is
+    #: dead-lettered (the defaults: about a day, chalicelib.domain.webhook_events.backoff_seconds).
+    webhook_backoff_base_seconds: int = 30
+    webhook_backoff_cap_seconds: int = 14400
+    webhook_max_attempts: int = 15
+    #: Failed attempts in a row after which a subscription is disabled (0 = never).
+    webhook_disable_after_failures: int = 75
+    #: How long a rotated-out secret still signs (seconds).
+    webhook_secret_grace_seconds: int = 86400
+    #: One attempt's connect and read timeouts (seconds).
+    webhook_timeout_seconds: float = 10.0
+    #: How long an event waits for its write to show before it is dropped as never having happened (seconds).
+    webhook_confirm_seconds: int = 120
+    #: How long a container trusts its copy of the agencies that subscribe (seconds): no event is published while
+    #: none does, so a new subscription gets the events from at most this long after it was made.
+    webhook_subscribers_cache_seconds: float = 10.0
     #: The served agency whose axis system calls getAgenciesList for the directory sync (env
     #: AGENCY_DIRECTORY_SYSTEM); empty = the first served system in the axis secret, in code order
     #: (chalicelib.admin.agency_sync). Any registered system may read the national directory.
@@ -162,6 +190,17 @@ def get_settings() -> Settings:
         dispatch_parallel_sends=max(1, int(env.get("DISPATCH_PARALLEL_SENDS", "4"))),
         archive_retention_days=int(env.get("ARCHIVE_RETENTION_DAYS", "0")),
         axis_max_package_bytes=int(env.get("AXIS_MAX_PACKAGE_BYTES", str(AXIS_MAX_PACKAGE_BYTES))),
+        webhooks_queue=env.get("WEBHOOKS_QUEUE", names.webhooks_queue),
+        webhook_secrets_key=env.get("WEBHOOK_SECRETS_KEY", names.documents_key_alias),
+        webhook_local_receivers=stage == LOCAL_STAGE and env.get("WEBHOOK_LOCAL_RECEIVERS", "") == "1",
+        webhook_backoff_base_seconds=int(env.get("WEBHOOK_BACKOFF_BASE_SECONDS", "30")),
+        webhook_backoff_cap_seconds=int(env.get("WEBHOOK_BACKOFF_CAP_SECONDS", "14400")),
+        webhook_max_attempts=max(1, int(env.get("WEBHOOK_MAX_ATTEMPTS", "15"))),
+        webhook_disable_after_failures=int(env.get("WEBHOOK_DISABLE_AFTER_FAILURES", "75")),
+        webhook_secret_grace_seconds=int(env.get("WEBHOOK_SECRET_GRACE_SECONDS", "86400")),
+        webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
+        webhook_confirm_seconds=int(env.get("WEBHOOK_CONFIRM_SECONDS", "120")),
+        webhook_subscribers_cache_seconds=float(env.get("WEBHOOK_SUBSCRIBERS_CACHE_SECONDS", "10")),
         agency_directory_system=env.get("AGENCY_DIRECTORY_SYSTEM", "").strip(),
         agency_sync_scope=tuple(p.strip() for p in env.get("AGENCY_SYNC_SCOPE", "").split(",") if p.strip()),
         web_origins=tuple(p.strip().rstrip("/") for p in env.get("WEB_ORIGINS", "").split(",") if p.strip()),

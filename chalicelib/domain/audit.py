@@ -234,12 +234,14 @@ _PATH_RESOURCES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("inbox_id",), "inbox_item"),
     (("fingerprint",), "trust_root"),
     (("organ_id",), "agency"),
+    (("subscription_id",), "webhook"),
 )
 #: Fields of a use case's answer that name what it created, when the path names nothing.
 _ANSWER_RESOURCES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("organ_id", "key_ref"), "key"),
     (("document_id",), "document"),
     (("fingerprint",), "trust_root"),
+    (("subscription_id",), "webhook"),
 )
 
 

@@ -18,7 +18,7 @@ from devstack.provision.clients import FAKE_CREDENTIALS, Clients, pem
 from devstack.provision.cognito import admin_totp_secrets, provision_cognito, token_issuer
 from devstack.provision.credentials import load_or_create_axis_systems, provision_axis_secret
 from devstack.provision.iam import FunctionRole, assume_function_roles, provision_function_roles
-from devstack.provision.names import BUCKET_NAME, STAGE
+from devstack.provision.names import BUCKET_KEY_ALIAS, BUCKET_NAME, STAGE
 from devstack.provision.pkcs11 import provision_pkcs11_agencies
 from devstack.provision.storage import provision_bucket, provision_queues, provision_tables
 
@@ -93,6 +93,19 @@ def _app_environment(endpoint_url: str, region: str, *, pool_id: str, client_id:
         "DISPATCH_BACKOFF_CAP_SECONDS": "600",
         # Recipients one dispatch sends to at once (chalicelib.outbound.dispatch._send_all), as deployed.
         "DISPATCH_PARALLEL_SENDS": "4",
+        # Webhooks (issue 14): the FIFO queue, and plain http to loopback receivers (honoured on stage local only,
+        # chalicelib.core.settings); production's backoff unless a test's app_env shortens it.
+        "WEBHOOKS_QUEUE": settings.WEBHOOKS_QUEUE,
+        "WEBHOOK_LOCAL_RECEIVERS": "1",
+        "WEBHOOK_SECRETS_KEY": BUCKET_KEY_ALIAS,
+        "WEBHOOK_BACKOFF_BASE_SECONDS": "30",
+        "WEBHOOK_BACKOFF_CAP_SECONDS": "14400",
+        "WEBHOOK_MAX_ATTEMPTS": "15",
+        "WEBHOOK_DISABLE_AFTER_FAILURES": "75",
+        "WEBHOOK_SECRET_GRACE_SECONDS": "86400",
+        "WEBHOOK_TIMEOUT_SECONDS": "10",
+        "WEBHOOK_CONFIRM_SECONDS": "120",
+        "WEBHOOK_SUBSCRIBERS_CACHE_SECONDS": "10",
         # Signed documents and inbound packages locked (chalicelib.domain.archive), for a day here: the code path
         # of production's ArchiveRetentionDays, on moto's Object Lock.
         "ARCHIVE_RETENTION_DAYS": "1",

@@ -23,6 +23,7 @@ from devstack.provision.names import (
     DLQ_RETENTION_SECONDS,
     DOCUMENTS_GSI,
     MAX_RECEIVE_COUNT,
+    MAX_RECEIVE_COUNTS,
     QUEUE_RETENTION_SECONDS,
     QUEUE_VISIBILITY_TIMEOUT,
     QUEUES,
@@ -95,9 +96,12 @@ def provision_queues(c: Clients) -> dict[str, str]:
     urls: dict[str, str] = {}
     for source, dlq in QUEUES.items():
         dlq_attrs = {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), "SqsManagedSseEnabled": "true"}
-        urls[dlq] = c.sqs.create_queue(QueueName=dlq)["QueueUrl"]
+        # FIFO (the webhooks queue, issue 14) is set at creation only; the rest converges below.
+        fifo = {"FifoQueue": "true"} if source.endswith(".fifo") else {}
+        urls[dlq] = c.sqs.create_queue(QueueName=dlq, Attributes=fifo)["QueueUrl"]
         c.sqs.set_queue_attributes(QueueUrl=urls[dlq], Attributes=dlq_attrs)
-        redrive = {"deadLetterTargetArn": queue_arn(c, urls[dlq]), "maxReceiveCount": MAX_RECEIVE_COUNT}
+        redrive = {"deadLetterTargetArn": queue_arn(c, urls[dlq]),
+                   "maxReceiveCount": MAX_RECEIVE_COUNTS.get(source, MAX_RECEIVE_COUNT)}
         attrs = {
             "VisibilityTimeout": str(QUEUE_VISIBILITY_TIMEOUT),
             "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
@@ -105,7 +109,9 @@ def provision_queues(c: Clients) -> dict[str, str]:
             "RedrivePolicy": json.dumps(redrive),
         }
         # create_queue with attributes fails on a re-run if they differ: create bare, then converge.
-        urls[source] = c.sqs.create_queue(QueueName=source)["QueueUrl"]
+        if fifo:  # high-throughput FIFO, as infra/resources.yaml
+            fifo = {**fifo, "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+        urls[source] = c.sqs.create_queue(QueueName=source, Attributes=fifo)["QueueUrl"]
         c.sqs.set_queue_attributes(QueueUrl=urls[source], Attributes=attrs)
     return urls
 

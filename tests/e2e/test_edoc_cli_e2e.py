@@ -65,8 +65,9 @@ def test_login_then_send_and_wait_until_dispatched(edoc, sample_pdf: Path, tmp_p
 
 
 def test_usage_errors_exit_2_and_refusals_exit_1_with_the_code(edoc, sample_pdf: Path, tmp_path: Path) -> None:
-    usage = edoc("send", str(sample_pdf))  # --meta is required
-    assert usage.returncode == 2 and "--meta" in usage.stderr
+    usage = edoc("reply", "some-inbox-id", "07")  # not a status a clerk may report
+    assert usage.returncode == 2 and "07" in usage.stderr
+    assert edoc("send").returncode == 2  # no file
 
     secret = edoc("--user", CLERK, "send", str(sample_pdf), "--meta", str(_meta(tmp_path, "s.json",
                                                                                    secrecy="secret")))

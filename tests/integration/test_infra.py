@@ -245,7 +245,8 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
         s3 = {r["Fn::Sub"] if "Fn::Sub" in r else _resolve_name(r) for r in by_service.get("s3", [])}
         assert s3 <= S3_GRANTS, f"{name}: {sorted(s3 - S3_GRANTS)}"
         assert {_resolve_name(r) for r in by_service.get("sqs", [])} <= {
-            "UploadEventsQueue", "UploadEventsDeadLetterQueue", "DispatchQueue", "DispatchDeadLetterQueue"}, name
+            "UploadEventsQueue", "UploadEventsDeadLetterQueue", "DispatchQueue", "DispatchDeadLetterQueue",
+            "WebhooksQueue", "WebhooksDeadLetterQueue"}, name
         tables = {_resolve_name(r) or r["Fn::Sub"] for r in by_service.get("dynamodb", [])}
         assert tables <= {"DocumentsTable", "AgenciesTable", "AuditTable", "${DocumentsTable.Arn}/index/by_organ",
                           "${DocumentsTable.Arn}/index/by_sweep", "${DocumentsTable.Arn}/index/by_month",
@@ -265,7 +266,8 @@ def test_function_permissions_are_least_privilege(template: dict[str, Any]) -> N
 
 def test_the_audit_table_is_append_only_for_every_role(template: dict[str, Any]) -> None:
     """Issue 9: entries are never updated or deleted. Only the API touches the audit table, with PutItem and Query,
-    and its by_day index (issue 11) with Query only."""
+    and its by_day index (issue 11) with Query only; and the webhooks function, which appends the entry that tells
+    an agency its subscription was disabled (issue 14), with the same two actions and no index."""
     grants: dict[str, set[str]] = {}
     index: dict[str, set[str]] = {}
     for name in _of_type(template, "AWS::IAM::ManagedPolicy"):
@@ -275,7 +277,8 @@ def test_the_audit_table_is_append_only_for_every_role(template: dict[str, Any])
                 grants.setdefault(name, set()).update(_as_list(statement["Action"]))
             if any("AuditTable" in str(r) and "/index/" in str(r) for r in resources):
                 index.setdefault(name, set()).update(_as_list(statement["Action"]))
-    assert grants == {"ApiHandlerPolicy": {"dynamodb:PutItem", "dynamodb:Query"}}
+    assert grants == {"ApiHandlerPolicy": {"dynamodb:PutItem", "dynamodb:Query"},
+                      "DeliverWebhooksPolicy": {"dynamodb:PutItem", "dynamodb:Query"}}
     assert index == {"ApiHandlerPolicy": {"dynamodb:Query"}}
 
 
@@ -315,7 +318,9 @@ def test_functions_get_every_setting_they_read(template: dict[str, Any]) -> None
     not_configured = {"AWS_REGION", "AWS_DEFAULT_REGION", "JWKS_URL", "TOKEN_ISSUER", "AWS_ENDPOINT_URL"}
     # The resource names come from STAGE (chalicelib.core.names); the variables override them for tests only.
     not_configured |= {"DOCUMENTS_TABLE", "AGENCIES_TABLE", "AUDIT_TABLE", "DISPATCH_QUEUE", "UPLOAD_QUEUE",
-                       "AXIS_SECRET_NAME"}
+                       "AXIS_SECRET_NAME", "WEBHOOKS_QUEUE", "WEBHOOK_SECRETS_KEY"}
+    # Honoured on the embedded stack's stage only (chalicelib.core.settings): never configured on AWS.
+    not_configured |= {"WEBHOOK_LOCAL_RECEIVERS"}
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     # WEB_ORIGINS: the web page's origin, the parameter or the distribution's domain (issue 10)
     assert global_env["WEB_ORIGINS"]["Fn::If"][0] == "WebOriginGiven"

@@ -205,7 +205,8 @@ def test_every_function_has_a_package_and_each_cut_names_a_function(package_dir:
     cuts = {cut.function for cut in lean_package.FUNCTION_CUTS}
     assert cuts == set(FUNCTION_STEPS)
     assert {name: uri for name, uri in found.items() if name not in cuts} == {
-        "SignDocument": "./deployment.zip", "SweepDocuments": "./deployment.zip"}
+        "SignDocument": "./deployment.zip", "SweepDocuments": "./deployment.zip",
+        "DeliverWebhooks": "./deployment.zip"}  # issue 14: not cut yet (its handlers reach the inbox presenter)
     assert {found[name] for name in cuts} == {f"./{name}.zip" for name in cuts}
 
 

@@ -209,7 +209,8 @@ def infra_summary(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_queue_names_come_from_settings(infra: dict[str, Any], local: dict[str, Any]) -> None:
-    expected = {settings.UPLOAD_QUEUE, settings.UPLOAD_DLQ, settings.DISPATCH_QUEUE, settings.DISPATCH_DLQ}
+    expected = {settings.UPLOAD_QUEUE, settings.UPLOAD_DLQ, settings.DISPATCH_QUEUE, settings.DISPATCH_DLQ,
+                settings.WEBHOOKS_QUEUE, settings.WEBHOOKS_DLQ}
     assert set(infra["queues"]) == expected
     assert set(local["queues"]) == expected
 

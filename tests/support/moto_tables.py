@@ -78,7 +78,8 @@ def create_table(table_name: str, *, as_name: str | None = None, region: str = R
 def mocked_aws(monkeypatch: pytest.MonkeyPatch, *, documents_table: str | None = None,
                **variables: str) -> Iterator[None]:
     """Offline AWS (`use_fake_aws`) under moto's `mock_aws`, the gateway's cached clients forgotten on both sides;
-    with `documents_table`, the documents table made from the template under that name (and DOCUMENTS_TABLE set)."""
+    with `documents_table`, the documents table made from the template under that name (and DOCUMENTS_TABLE set),
+    and the webhooks FIFO queue its writers publish each change's event to first (issue 14, webhook_outbox)."""
     from moto import mock_aws  # lazy: moto costs ~1 s to import, and end-to-end tests never need it
 
     if documents_table:
@@ -87,6 +88,10 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch, *, documents_table: str | None =
     aws.reset()
     with mock_aws():
         if documents_table:
+            import boto3  # lazy: as create_table
+
             create_table(settings.DOCUMENTS_TABLE, as_name=documents_table)
+            boto3.client("sqs", region_name=REGION).create_queue(
+                QueueName=settings.WEBHOOKS_QUEUE, Attributes={"FifoQueue": "true"})
         yield
     aws.reset()
