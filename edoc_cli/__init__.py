@@ -5,6 +5,7 @@ import contracts), so what it does any other client can do.
 
 Modules: `target` (which gateway: a profile, or the embedded stack's `.local/stack.json`), `session` (sign-in,
 the token cache, refresh, TOTP), `gateway` (HTTP calls, uploads with progress, downloads), `output` (tables or
-`--json`), `main` (the command group and exit codes), `documents`, `inbox`, `admin` (the commands), `manifest`
-(metadata for `send-dir`), `bootstrap` (`edoc admin bootstrap`, issue 13).
+`--json`), `main` (the command group and exit codes); the commands: `documents`, `batch` (`send-dir`'s run),
+`inbox`, `admin`, `webhooks`; `manifest` (metadata for `send-dir`); `bootstrap`, `bootstrap_plan`,
+`bootstrap_aws` (`edoc admin bootstrap`, issue 13).
 """

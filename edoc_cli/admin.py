@@ -181,7 +181,7 @@ def report(ctx: Context, month: str, fmt: str, output: Path | None) -> None:
 
 
 @admin.command("dead-letters")
-@click.option("--queue", type=click.Choice(["dispatch", "upload"]), default=None)
+@click.option("--queue", type=click.Choice(["dispatch", "upload", "webhooks"]), default=None)
 @pass_ctx
 def dead_letters(ctx: Context, queue: str | None) -> None:
     """Thư chết (DLQ): các văn bản không xử lý được sau mọi lần thử lại."""
@@ -196,7 +196,7 @@ def dead_letters(ctx: Context, queue: str | None) -> None:
 
 
 @admin.command()
-@click.option("--queue", type=click.Choice(["dispatch", "upload"]), required=True)
+@click.option("--queue", type=click.Choice(["dispatch", "upload", "webhooks"]), required=True)
 @click.option("--document-id", "document_ids", multiple=True, help="Chỉ các văn bản này (lặp lại được).")
 @pass_ctx
 def redrive(ctx: Context, queue: str, document_ids: tuple[str, ...]) -> None:

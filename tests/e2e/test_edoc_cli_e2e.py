@@ -222,3 +222,42 @@ def test_admin_commands_answer(edoc) -> None:
         assert "items" in json.loads(result.stdout)
     agencies = json.loads(edoc("--user", "admin", "--json", "admin", "agencies", "--served").stdout)["items"]
     assert "000.00.00.H62" in {a["organ_id"] for a in agencies}
+
+
+def test_webhooks_register_list_test_and_deliveries(edoc, stack_handle) -> None:
+    """Issue 14: `edoc webhooks` registers a subscription (its secret shown once), lists it, sends a test event that
+    the receiver verifies, and shows the delivery attempts; another agency does not see it."""
+    from devstack.webhook_receiver import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    try:
+        added = edoc("--user", CLERK, "--json", "webhooks", "add", receiver.url, "--event", "document.dispatched",
+                     "--description", "hệ thống QLVB")
+        assert added.returncode == 0, added.stderr
+        hook = json.loads(added.stdout)
+        assert hook["secret"].startswith("whsec_") and hook["events"] == ["document.dispatched"]
+        receiver.secrets.append(hook["secret"])
+        listed = json.loads(edoc("--user", CLERK, "--json", "webhooks", "list").stdout)["items"]
+        assert hook["subscription_id"] in {h["subscription_id"] for h in listed}
+        assert all("secret" not in h for h in listed)  # shown once, at registration
+        other = edoc("--user", OTHER_CLERK, "webhooks", "show", hook["subscription_id"])
+        assert other.returncode == 1 and "webhook_not_found" in other.stderr
+
+        tested = edoc("--user", CLERK, "--json", "webhooks", "test", hook["subscription_id"])
+        assert tested.returncode == 0, tested.stderr
+        delivery_id = json.loads(tested.stdout)["delivery_id"]
+        eventually(stack_handle, lambda: any(e.get("type") == "webhook.test" for e in receiver.events()),
+                   what="the test event at the receiver")
+
+        def delivered() -> bool:
+            items = json.loads(edoc("--user", CLERK, "--json", "webhooks", "deliveries",
+                                    hook["subscription_id"]).stdout)["items"]
+            return any(d["delivery_id"] == delivery_id and d["status"] == "delivered" for d in items)
+
+        eventually(stack_handle, delivered, what="the delivery listed as delivered")
+        shown = edoc("--user", CLERK, "webhooks", "deliveries", hook["subscription_id"])
+        assert shown.returncode == 0 and "webhook.test" in shown.stdout and "200" in shown.stdout
+        removed = edoc("--user", CLERK, "--json", "webhooks", "remove", hook["subscription_id"])
+        assert removed.returncode == 0 and json.loads(removed.stdout)["deleted"] is True
+    finally:
+        receiver.stop()
