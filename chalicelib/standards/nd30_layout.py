@@ -28,7 +28,7 @@ __all__ = ["ARCHIVE", "AS_ABOVE", "COMPETENCE", "DATE_LINE", "ELECTRONIC_LIST", 
            "NATIONAL_TITLE", "NOI_NHAN", "NUMBER_LINE", "PAPER_MARK", "SUBJECT_PREFIX", "TYPE_NAMES"]
 
 #: Phụ lục III: abbreviation → the type's name as printed (upper case on the page). A công văn has no name printed
-#: and no abbreviation (`CV` here, as chalicelib.domain.document_codes calls it). A test keeps these two tables equal.
+#: and no abbreviation (`CV` here, as clients send it). chalicelib.domain.document_codes serves this same table.
 TYPE_NAMES: dict[str, str] = {
     "NQ": "Nghị quyết", "QĐ": "Quyết định", "CT": "Chỉ thị", "QC": "Quy chế", "QyĐ": "Quy định",
     "TC": "Thông cáo", "TB": "Thông báo", "HD": "Hướng dẫn", "CTr": "Chương trình", "KH": "Kế hoạch",
