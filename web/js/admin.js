@@ -1,7 +1,7 @@
 // The IT centre's pages: the agency registry (register, edit, deactivate, sync from the axis directory), dead
 // letters with redrive, signing keys expiring soon, and the audit trail's search.
 import { get, patch, post } from './api.js';
-import { errorBox, field, h, notify, show, table, when } from './ui.js';
+import { errorBox, field, h, newest, notify, show, table, when } from './ui.js';
 
 const yesNo = (v) => (v ? 'Có' : 'Không');
 
@@ -22,11 +22,14 @@ export function agenciesPage() {
     { rowAttrs: (i) => ({ dataset: { organId: items[i].organ_id } }) }));
     more.hidden = !next;
   };
+  const turn = newest();
   const load = async (append) => {
+    const mine = turn();
     try {
       const page = await get('/v1/admin/agencies', { q: q.value.trim(), served: served.value, limit: 100, cursor: append ? next : undefined });
+      if (!mine()) return;
       items = append ? items.concat(page.items) : page.items; next = page.next || null; render();
-    } catch (error) { out.replaceChildren(errorBox(error)); }
+    } catch (error) { if (mine()) out.replaceChildren(errorBox(error)); }
   };
   const toggle = async (a) => {
     box.replaceChildren();
@@ -86,15 +89,18 @@ export function deadLettersPage() {
   const out = h('div');
   const box = h('div');
   let items = [];
+  const turn = newest();
   const load = async () => {
+    const mine = turn();
     try {
       const page = await get('/v1/admin/dead-letters', { queue: queue.value });
+      if (!mine()) return;
       items = page.items;
       out.replaceChildren(table(['', 'Văn bản', 'Cơ quan', 'Trạng thái', { label: 'Số lần nhận', num: true }, 'Vào hàng lỗi lúc'],
         items.map((d, i) => [d.document_id ? h('input', { type: 'checkbox', 'aria-label': `Chọn ${d.document_id}`, dataset: { i } }) : '',
           h('span', { class: 'mono' }, d.document_id || d.message_id), d.organ_id || '—', d.state || '—', d.receive_count, when(d.dead_lettered_at)])),
       page.truncated ? h('p', { class: 'muted' }, 'Danh sách bị cắt bớt: gửi lại các mục này rồi xem tiếp.') : null);
-    } catch (error) { out.replaceChildren(errorBox(error)); }
+    } catch (error) { if (mine()) out.replaceChildren(errorBox(error)); }
   };
   const redrive = async () => {
     box.replaceChildren();
@@ -136,16 +142,19 @@ export function auditPage() {
   let next = null;
   let items = [];
   const more = h('button', { type: 'button', class: 'secondary', hidden: true, onclick: () => load(true) }, 'Xem thêm');
+  const turn = newest();
   const load = async (append) => {
+    const mine = turn();
     try {
       const query = Object.fromEntries(Object.entries(f).map(([k, v]) => [k, v.value.trim()]));
       const page = await get('/v1/admin/audit', { ...query, limit: 100, cursor: append ? next : undefined });
+      if (!mine()) return;
       items = append ? items.concat(page.items) : page.items; next = page.next || null;
       out.replaceChildren(table(['Lúc', 'Người thực hiện', 'Thao tác', 'Đối tượng', 'Kết quả', 'Từ IP'],
         items.map((e) => [when(e.at), `${e.actor.username} (${e.actor.organ_id})`, e.action, h('span', { class: 'mono' }, `${e.resource.type} ${e.resource.id || ''}`),
           e.result === 'ok' ? h('span', { class: 'badge ok' }, 'Thành công') : h('span', { class: 'badge bad' }, e.result), e.source_ip || '—'])));
       more.hidden = !next;
-    } catch (error) { out.replaceChildren(errorBox(error)); }
+    } catch (error) { if (mine()) out.replaceChildren(errorBox(error)); }
   };
   const form = h('form', { class: 'card' }, h('div', { class: 'grid' }, field('Người thực hiện', f.actor), field('Cơ quan', f.organ_id),
     field('Mã đối tượng', f.resource_id), field('Từ ngày', f.from), field('Đến ngày', f.to)), h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Tìm')));

@@ -3,7 +3,7 @@
 import { ApiError, agencies, agencyName, api, get, post, rememberAgency, uploadForm } from './api.js';
 import {
   DELIVERY, DOC_TYPES, SECRECY, STATES, URGENCY, badge, day, dropZone, errorBox, field, fold, h, markInvalid, notify,
-  options, show, sizeText, table, when,
+  newest, options, show, sizeText, table, when,
 } from './ui.js';
 
 const FINAL = new Set(['REJECTED', 'FAILED', 'REVOKED', 'EXPIRED']);
@@ -29,13 +29,16 @@ export function documentList() {
         d.metadata.subject, day(d.metadata.issued_on), badge(STATES, d.state), when(d.updated_at)])));
     more.hidden = !next;
   };
+  const turn = newest();
   const load = async (append) => {
+    const mine = turn();
     try {
       const page = await get('/v1/documents', { state: state.value, limit: 100, cursor: append ? next : undefined });
+      if (!mine()) return;
       items = append ? items.concat(page.items) : page.items;
       next = page.next || null;
       render();
-    } catch (error) { out.replaceChildren(errorBox(error)); }
+    } catch (error) { if (mine()) out.replaceChildren(errorBox(error)); }
   };
   search.addEventListener('input', render);
   state.addEventListener('change', () => load(false));
@@ -66,10 +69,13 @@ function recipientPicker() {
     [...list.children].forEach((li, j) => li.setAttribute('aria-selected', String(j === i)));
     if (i >= 0) input.setAttribute('aria-activedescendant', `${listId}-${i}`);
   };
+  const turn = newest();
   const search = async () => {
     const q = input.value.trim();
+    const mine = turn();
     if (!q) { close(); return; }
     try { found = (await agencies(q)).filter((a) => !picked.has(a.organ_id)); } catch { found = []; }
+    if (!mine()) return;
     list.replaceChildren(...found.map((a, i) => h('li', { role: 'option', id: `${listId}-${i}`, 'aria-selected': 'false', dataset: { organId: a.organ_id },
       onmousedown: (e) => { e.preventDefault(); pick(a); } }, `${a.name} `, h('span', { class: 'muted' }, a.organ_id))));
     if (!found.length) list.replaceChildren(h('li', { class: 'muted', role: 'option', 'aria-disabled': 'true' }, 'Không tìm thấy cơ quan nào.'));

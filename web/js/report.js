@@ -2,7 +2,7 @@
 // against its targets, and the month-by-month trend of the year (GET /v1/admin/reports/yearly).
 import { get, saveFile } from './api.js';
 import { COLOURS, sharesChart, trendChart } from './charts.js';
-import { errorBox, field, h, percent, seconds, show, table, thisMonth } from './ui.js';
+import { errorBox, field, h, newest, percent, seconds, show, table, thisMonth } from './ui.js';
 
 export function reportPage() {
   const month = h('input', { type: 'month', name: 'month', value: thisMonth(), required: true });
@@ -14,13 +14,15 @@ export function reportPage() {
     h('button', { type: 'button', class: 'secondary', onclick: () => save('xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet') }, 'Tải tệp Excel (XLSX)'),
     h('button', { type: 'button', class: 'secondary', onclick: () => save('csv', 'text/csv') }, 'Tải tệp CSV'));
   form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  const turn = newest();
   const load = async () => {
+    const mine = turn();
     out.replaceChildren(h('p', { class: 'muted' }, 'Đang tải…'));
     try {
       const [monthly, yearly] = await Promise.all([get('/v1/admin/reports/monthly', { month: month.value }),
         get('/v1/admin/reports/yearly', { year: month.value.slice(0, 4) })]);
-      out.replaceChildren(...render(monthly, yearly));
-    } catch (error) { out.replaceChildren(errorBox(error)); }
+      if (mine()) out.replaceChildren(...render(monthly, yearly));
+    } catch (error) { if (mine()) out.replaceChildren(errorBox(error)); }
   };
   show(h('h1', {}, 'Báo cáo tháng'), h('p', { class: 'muted' }, 'Văn bản đi của từng cơ quan trong tháng: gửi hoàn toàn bằng bản điện tử, ký số, so với chỉ tiêu của tỉnh.'), form, fileBox, out);
   load();

@@ -177,3 +177,12 @@ export function sizeText(bytes) {
   if (bytes < 1024 * 1024) return `${Math.max(1, Math.round(bytes / 1024))} KB`;
   return `${(bytes / 1024 / 1024).toLocaleString('vi-VN', { maximumFractionDigits: 1 })} MB`;
 }
+
+/** A turn counter for a page's loads: only the newest of overlapping requests may draw. Without it a slow answer
+ * to an earlier query (a page's first, unfiltered load over a registry of hundreds) that arrives after the
+ * person's search replaces the search's rows with the wrong ones. `const turn = newest()`, then in each load
+ * `const mine = turn(); await …; if (!mine()) return;`. */
+export function newest() {
+  let last = 0;
+  return () => { const mine = ++last; return () => mine === last; };
+}

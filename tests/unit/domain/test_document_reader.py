@@ -25,7 +25,7 @@ def _read(rows: list[str]):
 
 def test_the_type_table_is_phu_luc_iii_as_the_metadata_model_has_it() -> None:
     assert DOCUMENT_TYPES is TYPE_NAMES  # one table: the API validates the types the reader recognises
-    assert len(TYPE_NAMES) == 29 and TYPE_NAMES["QĐ"] == "Quyết định" and TYPE_NAMES["CV"] == "Công văn"
+    assert len(TYPE_NAMES) == 28 and TYPE_NAMES["QĐ"] == "Quyết định" and TYPE_NAMES["CV"] == "Công văn"
 
 
 def test_a_decision_with_its_header_title_and_two_line_subject() -> None:
