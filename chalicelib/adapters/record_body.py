@@ -12,7 +12,8 @@ record's partition for sort keys beginning with `META`, lists add the body keys 
 (`records_page`), `get_full` already reads the whole partition; `join` puts them back into one record. A record
 written before the split (everything on `META`) joins to itself.
 
-Only what no transition writes is in the body; the one later change of it, an update amendment's new recipient
+Only what no transition writes is in the body (the number issued at signing is the state item's `register`,
+`with_issued_number`); the one later change of it, an update amendment's new recipient
 list (chalicelib.adapters.amendment_store), writes the body in the same transaction as the state item's condition.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from chalicelib.adapters.dynamo import batch_get, plain
 from chalicelib.domain import upload_binding
 
-__all__ = ["BODY", "BODY_FIELDS", "META", "join", "records_page", "split"]
+__all__ = ["BODY", "BODY_FIELDS", "META", "join", "records_page", "split", "with_issued_number"]
 
 META = "META"
 BODY = "META#BODY"
@@ -45,7 +46,19 @@ def join(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     if meta is None:
         return None
     body = next((i for i in items if i.get("sk") == BODY), None)
-    return {**{k: v for k, v in (body or {}).items() if k not in ("pk", "sk")}, **meta}
+    record = {**{k: v for k, v in (body or {}).items() if k not in ("pk", "sk")}, **meta}
+    return with_issued_number(record)
+
+
+def with_issued_number(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with the number issued at signing in its metadata: the number lives on the state item
+    (`register`, written by the SIGNED, REJECTED or FAILED transition, chalicelib.outbound.numbering), the body is
+    written once; every reader sees `metadata.number` as if it had been given."""
+    issued = (record.get("register") or {}).get("number")
+    metadata = record.get("metadata")
+    if issued and isinstance(metadata, dict) and not metadata.get("number"):
+        record["metadata"] = {**metadata, "number": issued}
+    return record
 
 
 def records_page(table: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

@@ -78,6 +78,11 @@ class RegisterStore(DocumentStore):
             return Issued(n=n, number=format_number(n), year=year, issued_at=at, reused=False)
         raise ConditionFailed(f"no number issued in {pk} after {_ATTEMPTS} attempts")
 
+    def held(self, organ_id: str, direction: str, year: int, holder_id: str) -> int | None:
+        """The number `holder_id` holds in the register, or None (nothing issued to it)."""
+        held = self._get(register_key(organ_id, direction, year), f"FOR#{holder_id}")
+        return int(held["n"]) if held is not None else None
+
     def note(self, organ_id: str, direction: str, year: int, n: int, fields: dict[str, Any]) -> None:
         """Add to an entry what happened since (the document's state, a failure): the number itself never moves."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}

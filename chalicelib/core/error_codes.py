@@ -98,6 +98,11 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
           "`answer_too_large`.", True),
         E("locked_pdf", NA, "Tệp PDF đã được chứng thực không cho phép thay đổi, không thể ký thêm.",
           "The PDF is certified with no changes allowed.", True),
+        E("blanks_locked", NA, "Văn bản đã được chứng thực với quyền chỉ cho phép điền biểu mẫu và ký: không thể "
+          "điền số và ngày ban hành vào chỗ trống. Hãy ghi số, ngày trước khi ký chứng thực, hoặc ký lại cho phép "
+          "thêm chú thích.",
+          "The first page has blanks for the number and date (NĐ 30 Art. 15) but a certification (DocMDP P=2) "
+          "forbids the annotations that fill them (chalicelib/signing/marks.py); no number is issued.", True),
         E("missing_upload", NA, "Không tìm thấy tệp đã tải lên.", "The uploaded object is gone from S3.", True),
         E("stamp_page_missing", NA, "Trang đặt chữ ký số của cơ quan không có trong văn bản.",
           "The stamp's page is past the document's last page.", True),

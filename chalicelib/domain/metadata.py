@@ -109,7 +109,9 @@ class DocumentMetadata(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    number: _Text20 = Field(default="", pattern=r"^[0-9]*$", description="số; may be empty until issued")
+    number: _Text20 = Field(default="", pattern=r"^[0-9]*$",
+                            description='số; "" (or absent) or "auto": the gateway issues the next number of the '
+                                        "agency's register of outgoing documents when it signs (NĐ 30 Art. 15)")
     notation: _Notation = Field(description="ký hiệu, e.g. UBND-VX3")
     type: _Text20 = Field(description="Phụ lục III abbreviation (QĐ, CT, TB…) or CV for công văn")
     subject: _Subject = Field(description="trích yếu")
@@ -129,6 +131,12 @@ class DocumentMetadata(BaseModel):
                                                                    "cấu hình của cơ quan, rồi góc dưới phải trang cuối")
     attachments: list[AttachmentSpec] = Field(default_factory=list, max_length=20,
                                               description="phụ lục tải lên thành các tệp PDF riêng (tối đa 20)")
+
+    @field_validator("number", mode="before")
+    @classmethod
+    def _auto_number(cls, value: object) -> object:
+        """`"auto"` is the same request as no number: stored as `""`, numbered at signing."""
+        return "" if isinstance(value, str) and value.strip().lower() == "auto" else value
 
     @field_validator("type")
     @classmethod

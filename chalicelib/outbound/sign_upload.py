@@ -33,6 +33,7 @@ from chalicelib.adapters.document_store import get_document_store
 from chalicelib.adapters.dynamo import ConditionFailed
 from chalicelib.adapters.objects import get_objects, save
 from chalicelib.adapters.queues import get_queues
+from chalicelib.adapters.record_body import with_issued_number
 from chalicelib.adapters.signing_keys import open_raw_signer
 from chalicelib.adapters.signing_reads import record_and_agency
 from chalicelib.core.clock import now_iso
@@ -46,7 +47,7 @@ from chalicelib.domain.object_keys import incoming_key, parse_incoming_key, sign
 from chalicelib.domain.ports import NotModified, ObjectHead, ObjectUnavailable
 from chalicelib.domain.retry import RetryLater
 from chalicelib.keys.certificates import ensure_certificate_usable
-from chalicelib.outbound.text_check import check_against_text
+from chalicelib.outbound.numbering import Issuance, held_number, issue_and_check
 from chalicelib.signing.pades import PadesProfile, StampBox, identity_from_pem, sign_pdf_file
 from chalicelib.signing.pdf_checks import check_upload
 from chalicelib.signing.seal import MAX_PNG_BYTES, SealImageError, load_png
@@ -125,30 +126,34 @@ def _claim_and_sign(bucket: str, organ_id: str, document_id: str, record: dict[s
 
     try:
         with tempfile.TemporaryDirectory(prefix="sign-") as tmp:
-            result, facts, noted = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id,
-                                         document_id, tmp, record, heads.get(MAIN_PART), agency, body)
-            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, record, result.signed_at, versions,
-                                            heads, agency)
+            result, facts, issuance = _sign(bucket, incoming_key(organ_id, document_id), main_version, organ_id,
+                                            document_id, tmp, record, heads.get(MAIN_PART), agency, body)
+            numbered = with_issued_number({**record, **issuance.fields()})  # the phụ lục stamps carry the number
+            attachments = _sign_attachments(bucket, organ_id, document_id, tmp, numbered, result.signed_at,
+                                            versions, heads, agency)
     except UploadRejected as exc:
         logger.info("upload rejected", extra={"document_id": document_id, "reason": exc.code})
         part_details = {k: exc.details[k] for k in ("part", "name", "fields") if k in exc.details}
         store.transition(document_id, states.REJECTED, fields={
             "reason": exc.code, "reason_message": exc.message,
-            **({"reason_details": part_details} if part_details else {})},
-            lease=lease)
+            **({"reason_details": part_details} if part_details else {}),
+            **held_number(record, states.REJECTED, exc.code)}, lease=lease)
         return
     except SigningUnavailable as exc:
         logger.warning("signing key unavailable", extra={"document_id": document_id, "reason": exc.code})
-        store.transition(document_id, states.FAILED, fields={"reason": exc.code, "reason_message": exc.message},
+        store.transition(document_id, states.FAILED, fields={"reason": exc.code, "reason_message": exc.message,
+                                                             **held_number(record, states.FAILED, exc.code)},
                          lease=lease)
         return
     except Exception:
         if receive_count >= MAX_RECEIVES:
             store.transition(document_id, states.FAILED, fields={
-                "reason": "signing_error", "reason_message": "Ký số thất bại sau nhiều lần thử."},
-                lease=lease)
+                "reason": "signing_error", "reason_message": "Ký số thất bại sau nhiều lần thử.",
+                **held_number(record, states.FAILED, "signing_error")}, lease=lease)
         raise
+    noted = issuance.noted
     store.transition(document_id, states.SIGNED, detail={"metadata_mismatch": noted} if noted else None, fields={
+        **issuance.fields(),
         "original_sha256": result.original_sha256, "signed_sha256": result.signed_sha256,
         "signed_at": result.signed_at.isoformat(), "signed_key": signed_key(organ_id, document_id),
         "signed_size": result.signed_size, "page_count": facts.page_count, "pades_level": result.level,
@@ -182,11 +187,12 @@ def _drop_originals(bucket: str, main_key: str, record: dict[str, Any], versions
 
 def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document_id: str, tmp: str,
           record: dict[str, Any], head: ObjectHead | None = None, agency: Agency | None = None,
-          body: Any = None) -> tuple[Any, Any, dict[str, Any]]:
-    """Download, check, sign and store; returns (SignResult, PdfFacts, the fields the text disagrees on when the
-    agency only warns). `head`: what `_bound_parts` found of this
-    very version (issue 11: one request per part, not three); asked again only when it found nothing. `body`: that
-    version's body, open (the main part's GetObject, `S3Objects.open`), streamed to disk instead of a second GET."""
+          body: Any = None) -> tuple[Any, Any, Issuance]:
+    """Download, check, number (chalicelib.outbound.numbering), sign and store; returns (SignResult, PdfFacts, the
+    Issuance: the number, and the fields the text disagrees on when the agency only warns). `head`: what
+    `_bound_parts` found of this very version (issue 11: one request per part, not three); asked again only when it
+    found nothing. `body`: that version's body, open (the main part's GetObject, `S3Objects.open`), streamed to disk
+    instead of a second GET."""
     objects = get_objects(bucket)
     settings = get_settings()
     if head is None:
@@ -205,16 +211,17 @@ def _sign(bucket: str, key: str, version_id: str | None, organ_id: str, document
     facts = check_upload(src, settings.max_upload_bytes)
 
     agency = _agency(organ_id, agency)
-    # Agree or say why (issue 12): the page's own số, date, type and trích yếu against the record, before signing.
-    noted = check_against_text(src, record.get("metadata") or {}, agency.metadata_check)
     identity = signing_identity(agency)
     ensure_certificate_usable(identity.certificate, identity.chain)  # per document: expiry is not cacheable
+    # Agree or say why, then the number at issuance (issue 12): the page against the record, before signing.
+    issuance = issue_and_check(src, record, agency.metadata_check)
     profile = PadesProfile.from_config(settings.tsa_url, settings.pades_level, settings.revocation_cache_seconds)
     result = sign_pdf_file(src, dst, identity, box=stamp_box(record, agency),
-                           seal=agency_seal(settings.documents_bucket, agency), profile=profile)
+                           seal=agency_seal(settings.documents_bucket, agency), profile=profile,
+                           marks=issuance.marks)
     objects.upload(dst, signed_key(organ_id, document_id), content_type="application/pdf",
                    metadata={"document-id": document_id, "sha256": result.signed_sha256})
-    return result, facts, noted
+    return result, facts, issuance
 
 
 def _bound_parts(bucket: str, record: dict[str, Any], part: str, version_id: str | None

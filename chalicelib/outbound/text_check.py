@@ -16,9 +16,10 @@ from typing import Any
 from chalicelib.core.errors import UploadRejected
 from chalicelib.domain.agreement import disagreements
 from chalicelib.domain.document_reader import read_document
+from chalicelib.domain.page_text import PageLine
 from chalicelib.signing.pdf_text import TextUnavailable, page_lines
 
-__all__ = ["check_against_text"]
+__all__ = ["check_against_text", "check_lines"]
 
 
 def check_against_text(path: str, metadata: dict[str, Any], setting: str) -> dict[str, dict[str, str]]:
@@ -29,6 +30,14 @@ def check_against_text(path: str, metadata: dict[str, Any], setting: str) -> dic
     try:
         _, lines = page_lines(path, head=1, tail=0)
     except TextUnavailable:
+        return {}
+    return check_lines(lines, metadata, setting)
+
+
+def check_lines(lines: list[PageLine], metadata: dict[str, Any], setting: str) -> dict[str, dict[str, str]]:
+    """`check_against_text` on the first page's lines already read (chalicelib.outbound.numbering reads them once
+    for the check and the blanks)."""
+    if setting == "off":
         return {}
     differing = disagreements(read_document(lines), metadata)
     if differing and setting != "warn":

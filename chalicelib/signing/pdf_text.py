@@ -27,11 +27,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from chalicelib.domain.issuance import GlyphLine
 from chalicelib.domain.page_text import Cell, PageLine
 from chalicelib.signing.bounded import ChildFailed, run_bounded
 from chalicelib.signing.pdf_limits import DEFAULT_LIMITS, ParseLimits, PdfTooComplex, prescan
 
-__all__ = ["HEAD_PAGES", "MAX_LINE_CHARS", "MAX_LINES_PER_PAGE", "TAIL_PAGES", "TextUnavailable", "page_lines"]
+__all__ = ["HEAD_PAGES", "MAX_LINE_CHARS", "MAX_LINES_PER_PAGE", "TAIL_PAGES", "TextUnavailable", "first_page",
+           "page_lines"]
 
 HEAD_PAGES = 3
 TAIL_PAGES = 3
@@ -57,7 +59,21 @@ class TextUnavailable(Exception):
 def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LIMITS, head: int = HEAD_PAGES,
                tail: int = TAIL_PAGES) -> tuple[int, list[PageLine]]:
     """(number of pages, the lines of the first `head` and last `tail` pages, top to bottom, page by page), or
-    TextUnavailable. The signer's check reads the first page only (`head=1, tail=0`)."""
+    TextUnavailable."""
+    pages, lines, _ = _read(path, limits, head, tail, glyphs=False)
+    return pages, lines
+
+
+def first_page(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LIMITS
+               ) -> tuple[list[PageLine], list[GlyphLine]]:
+    """The first page's lines (the signer's agreement check) and its glyph lines, each character where it stands
+    (the blanks filled at issuance, chalicelib.domain.issuance), from one bounded parse; or TextUnavailable."""
+    _, lines, glyphs = _read(path, limits, 1, 0, glyphs=True)
+    return lines, glyphs
+
+
+def _read(path: str | os.PathLike[str], limits: ParseLimits, head: int, tail: int, *, glyphs: bool
+          ) -> tuple[int, list[PageLine], list[GlyphLine]]:
     try:
         size = os.stat(path).st_size
         with open(path, "rb") as fh:
@@ -66,7 +82,7 @@ def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LI
             prescan(fh, size, limits)
         import pypdf  # noqa: F401  (in this process, before the fork: the child must not pay the import)
 
-        answer = run_bounded(_extract, os.fspath(path), head, tail, limits=limits)
+        answer = run_bounded(_extract, os.fspath(path), head, tail, glyphs, limits=limits)
     except PdfTooComplex as exc:
         raise TextUnavailable("pdf_too_complex", reason=exc.reason) from None
     except ChildFailed as exc:
@@ -79,10 +95,12 @@ def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LI
              for row in answer["lines"]]
     if not any(line.text.strip() for line in lines):
         raise TextUnavailable("no_text_layer", pages=answer["pages"])
-    return answer["pages"], lines
+    glyph_lines = [GlyphLine(row["y"], row["size"], row["text"], tuple(row["xs"])) for row in answer.get("glyphs", [])]
+    return answer["pages"], lines, glyph_lines
 
 
-def _extract(path: str, head: int, tail: int) -> dict[str, Any]:  # pragma: no cover - runs in the bounded child
+def _extract(path: str, head: int, tail: int, glyphs: bool = False
+             ) -> dict[str, Any]:  # pragma: no cover - runs in the bounded child
     """The child's work: JSON-serialisable lines of the head and tail pages."""
     import logging  # lazy, with pypdf: only the bounded child of a draft or the signer's text check logs through it
 
@@ -103,7 +121,13 @@ def _extract(path: str, head: int, tail: int) -> dict[str, Any]:  # pragma: no c
     lines: list[dict[str, Any]] = []
     for index in wanted:
         lines.extend(_page(reader.pages[index], index + 1))
-    return {"pages": count, "lines": lines}
+    answer: dict[str, Any] = {"pages": count, "lines": lines}
+    if glyphs:
+        try:
+            answer["glyphs"] = _glyph_lines(reader.pages[0])
+        except (ImportError, AttributeError, TypeError, ValueError):  # pypdf moved its internals: no blanks found
+            answer["glyphs"] = []
+    return answer
 
 
 def _page(page: Any, number: int) -> list[dict[str, Any]]:  # pragma: no cover - runs in the bounded child
@@ -169,3 +193,60 @@ def _visited(page: Any) -> list[tuple[float, float, float, float, str]]:  # prag
 
     page.extract_text(visitor_text=visit)
     return pieces
+
+
+def _glyph_lines(page: Any) -> list[dict[str, Any]]:  # pragma: no cover - runs in the bounded child
+    """Each line of the page with every character's left edge in page coordinates: the text show operations'
+    own states (pypdf's layout mode, pinned), whose widths are the font's; before the layout's left alignment, so
+    the positions are where a mark must be drawn. Operations on one baseline are joined left to right, a space put
+    between two that do not touch."""
+    from pypdf._text_extraction._layout_mode._fixed_width_page import (  # lazy, with pypdf
+        recurse_to_target_op,
+        set_font_operation,
+    )
+    from pypdf._text_extraction._layout_mode._text_state_manager import TextStateManager  # lazy, with pypdf
+    from pypdf.generic import ArrayObject, ContentStream, StreamObject  # lazy, with pypdf
+
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    if not isinstance(contents, (ArrayObject, StreamObject)):
+        return []
+    ops = iter(ContentStream(contents, page.pdf, "bytes").operations)
+    fonts = page._layout_mode_fonts()
+    state = TextStateManager()
+    shown: list[Any] = []
+    for operands, op in ops:
+        if op in (b"BT", b"q"):
+            shown.extend(recurse_to_target_op(ops, state, b"ET" if op == b"BT" else b"Q", fonts, True)[1])
+        elif op == b"Tf":
+            set_font_operation(state, fonts, operands)
+        else:
+            state.set_state_param(op, operands)
+        if len(shown) > MAX_LINES_PER_PAGE * 20:
+            break
+    pieces = []
+    for tj in shown:
+        raw, text, matrix = tj._raw_chars, tj.text, tj.transform
+        if not text.strip() or tj.rotated:
+            continue
+        if len(raw) == len(text):
+            xs = [matrix[4] + tj.word_tx(raw[:k]) * matrix[0] for k in range(len(raw) + 1)]
+        else:  # a ligature or a multi-character mapping: spread the run's advance evenly
+            step = (tj.displaced_tx - tj.tx) / len(text)
+            xs = [tj.tx + step * k for k in range(len(text) + 1)]
+        pieces.append((round(tj.ty, 1), float(tj.font_height), text, xs))
+    pieces.sort(key=lambda p: (-p[0], p[3][0]))
+    rows: list[dict[str, Any]] = []
+    for y, size, text, xs in pieces:
+        row = rows[-1] if rows and abs(rows[-1]["y"] - y) < SAME_LINE else None
+        if row is None:
+            rows.append({"y": y, "size": round(size, 2), "text": text, "xs": [round(x, 2) for x in xs]})
+            continue
+        if xs[0] - row["xs"][-1] > 0.15 * size and not row["text"][-1:].isspace() and not text[:1].isspace():
+            row["text"] += " "  # its left edge the row's end, its right edge the piece's start (xs[0], below)
+        else:
+            row["xs"].pop()
+        row["text"] += text
+        row["xs"].extend(round(x, 2) for x in xs)
+        row["size"] = max(row["size"], round(size, 2))
+    return [row for row in rows[:MAX_LINES_PER_PAGE] if len(row["text"]) <= MAX_LINE_CHARS]

@@ -37,12 +37,15 @@ import datetime as dt
 import hashlib
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from chalicelib.core.errors import UploadRejected
+from chalicelib.domain.issuance import Mark
 from chalicelib.signing import font, ltv, pdf_limits, stamp
 from chalicelib.signing.identity import SigningIdentity
+from chalicelib.signing.marks import MSG_BLANKS_LOCKED, add_marks, marks_forbidden
 from chalicelib.signing.profile import LEVEL_B_B, LEVEL_B_LT, LEVEL_B_T, PadesProfile, SignResult
 from chalicelib.signing.seal import SealImage, seal_content_class
 from chalicelib.signing.signer import cached_signer, clear_signers, signer_class
@@ -124,16 +127,19 @@ def _refuse_if_locked(reader: Any) -> None:
 
 def sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], identity: SigningIdentity, *,
                   signed_at: dt.datetime | None = None, box: StampBox | None = None, seal: SealImage | None = None,
-                  profile: PadesProfile | None = None, stamp_label: str | None = None) -> SignResult:
+                  profile: PadesProfile | None = None, stamp_label: str | None = None,
+                  marks: Sequence[Mark] = ()) -> SignResult:
     """Sign `src_path` into `dst_path` (PAdES at `profile`'s level, B-B by default, visible stamp with `seal` if
     given) and return the digests, time and level for the record. `stamp_label` replaces the organisation's name
     as the stamp's first line: a phụ lục is stamped with the document's số/ký hiệu instead (signature-appearance.md).
+    `marks`: the number and date written into the first page's blanks (chalicelib.signing.marks), in the signature's
+    own incremental update, so the signature covers them and the original stays the file's first bytes.
 
     Synchronous wrapper for the Lambda handlers; from inside a running event loop use `async_sign_pdf_file`.
-    Raises `UploadRejected` (`locked_pdf`, `stamp_page_missing`, `stamp_outside_page`, `pdf_too_complex`) when the
-    upload itself is the problem, `SigningUnavailable` when the key cannot sign (`CertificateUnusable` with
-    `certificate_revoked` at B-LT), `ltv.RevocationUnavailable` or `OSError` when a TSA or revocation source cannot
-    be reached (transient); `dst_path` is removed on failure.
+    Raises `UploadRejected` (`locked_pdf`, `blanks_locked`, `stamp_page_missing`, `stamp_outside_page`,
+    `pdf_too_complex`) when the upload itself is the problem, `SigningUnavailable` when the key cannot sign
+    (`CertificateUnusable` with `certificate_revoked` at B-LT), `ltv.RevocationUnavailable` or `OSError` when a TSA
+    or revocation source cannot be reached (transient); `dst_path` is removed on failure.
     """
     import asyncio  # lazy: asyncio ~30 ms, signing only
 
@@ -141,18 +147,19 @@ def sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(async_sign_pdf_file(src_path, dst_path, identity, signed_at=signed_at, box=box, seal=seal,
-                                               profile=profile, stamp_label=stamp_label))
+                                               profile=profile, stamp_label=stamp_label, marks=marks))
     raise RuntimeError("sign_pdf_file called inside a running event loop: await async_sign_pdf_file instead")
 
 
 async def async_sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str],
                               identity: SigningIdentity, *, signed_at: dt.datetime | None = None,
                               box: StampBox | None = None, seal: SealImage | None = None,
-                              profile: PadesProfile | None = None, stamp_label: str | None = None) -> SignResult:
+                              profile: PadesProfile | None = None, stamp_label: str | None = None,
+                              marks: Sequence[Mark] = ()) -> SignResult:
     """Async form of `sign_pdf_file` (the key backend, TSA and revocation calls are the awaits that matter)."""
     try:
         return await _sign(Path(src_path), Path(dst_path), identity, signing_time(signed_at), box or StampBox(), seal,
-                           profile or PadesProfile(), stamp_label)
+                           profile or PadesProfile(), stamp_label, tuple(marks))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(dst_path)
@@ -161,8 +168,9 @@ async def async_sign_pdf_file(src_path: str | os.PathLike[str], dst_path: str | 
 
 async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signed_at: dt.datetime,
                 box: StampBox, seal: SealImage | None, profile: PadesProfile,
-                stamp_label: str | None = None) -> SignResult:
+                stamp_label: str | None = None, marks: tuple[Mark, ...] = ()) -> SignResult:
     """The signature itself: level material, the copy under one hash pass, pyHanko's preparation, one key call."""
+    from pyhanko.pdf_utils.generic import pdf_date  # lazy: pyHanko ~150 ms at cold start
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # lazy: pyHanko ~150 ms at cold start
     from pyhanko.pdf_utils.reader import PdfFileReader  # lazy: pyHanko ~150 ms at cold start
     from pyhanko.sign import fields  # lazy: pyHanko ~150 ms at cold start
@@ -218,6 +226,10 @@ async def _sign(src_path: Path, dst_path: Path, identity: SigningIdentity, signe
                                                box=tuple(round(v, 2) for v in rect)),  # type: ignore[arg-type]
         )
         _refuse_if_locked(reader)
+        if marks:
+            if marks_forbidden(reader):
+                raise UploadRejected(MSG_BLANKS_LOCKED, code="blanks_locked")
+            add_marks(writer, 0, list(marks), at=pdf_date(signed_at))
         session = pdf_signer.init_signing_session(writer)
         # One signing time for the stamp and the signature dictionary's /M (PAdES puts no signing-time in the CMS).
         session.system_time = signed_at

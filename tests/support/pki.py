@@ -44,8 +44,11 @@ def local_identity(ca: DemoCA, organ_id: str, org_name: str, *, key: object | No
     return identity(ca, LocalKeySigner(key or rsa_key()), organ_id, org_name, ocsp_url=ocsp_url, crl_url=crl_url)
 
 
-def person_sign(src: Path, dst: Path, ca: DemoCA, *, certify_no_changes: bool = False) -> None:
-    """Sign like the competent person's tool would: plain pyHanko, adbe.pkcs7.detached, its own key."""
+def person_sign(src: Path, dst: Path, ca: DemoCA, *, certify_no_changes: bool = False,
+                certify: str | None = None) -> None:
+    """Sign like the competent person's tool would: plain pyHanko, adbe.pkcs7.detached, its own key. A
+    certification when asked: `certify_no_changes` (DocMDP P=1), or `certify` naming the permission
+    (`NO_CHANGES`, `FILL_FORMS`: P=2, `ANNOTATE`: P=3)."""
     from asn1crypto import keys  # lazy: pyHanko and its helpers load only for the tests that sign as a person
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
@@ -61,8 +64,9 @@ def person_sign(src: Path, dst: Path, ca: DemoCA, *, certify_no_changes: bool = 
                                                                serialization.NoEncryption())),
         cert_registry=SimpleCertificateStore.from_certs([x509.Certificate.load(ca.root_cert_der)]),
     )
-    meta = signers.PdfSignatureMetadata(field_name="NguoiKy", certify=certify_no_changes,
-                                        docmdp_permissions=fields.MDPPerm.NO_CHANGES)
+    permission = fields.MDPPerm[certify] if certify else fields.MDPPerm.NO_CHANGES
+    meta = signers.PdfSignatureMetadata(field_name="NguoiKy", certify=certify_no_changes or certify is not None,
+                                        docmdp_permissions=permission)
     with open(src, "rb") as fh:
         pdf_signer = signers.PdfSigner(meta, signer, stamp_style=TextStampStyle(stamp_text="Signed %(ts)s"),
                                        new_field_spec=fields.SigFieldSpec("NguoiKy", on_page=-1,
