@@ -192,6 +192,27 @@ def sweep_documents(event: Any) -> dict:
     return sweep(remaining_ms=context.get_remaining_time_in_millis if context is not None else None)
 
 
+# -- agency: the registers (sổ văn bản đi / đến, issue 12; an admin names the agency) -------------------------------
+REGISTER_QUERY = (Param("year", "năm của sổ (mặc định: năm nay, giờ Việt Nam)", {"type": "string",
+                                                                               "pattern": "^[0-9]{4}$"}),
+                  ORGAN_ID, LIMIT, CURSOR, Param("format", "json (mặc định) hoặc xlsx: cả sổ của năm trong một tệp",
+                                                 {"type": "string", "enum": ["json"]}))
+
+
+@api("/v1/registers/outgoing", answer="RegisterPage", query=REGISTER_QUERY)
+def outgoing_register(caller: Any) -> Any:
+    from chalicelib.api.files import register_answer
+
+    return register_answer(caller, "outgoing", _query)
+
+
+@api("/v1/registers/incoming", answer="RegisterPage", query=REGISTER_QUERY)
+def incoming_register(caller: Any) -> Any:
+    from chalicelib.api.files import register_answer
+
+    return register_answer(caller, "incoming", _query)
+
+
 # -- agency: inbound documents (inbox) ----------------------------------------------------------------------------
 @api("/v1/inbox", answer="InboxList", query=(LIMIT, CURSOR))
 def list_inbox(caller: Any) -> dict:

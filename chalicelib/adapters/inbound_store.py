@@ -48,6 +48,7 @@ from chalicelib.adapters.dynamo import (
     lease_owned,
     plain,
 )
+from chalicelib.adapters.register_store import RegisterStore
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.log import logger
@@ -55,6 +56,7 @@ from chalicelib.core.settings import get_settings
 from chalicelib.domain.axis_statuses import DeliveryUpdate
 from chalicelib.domain.inbound_rules import ITEM_BYTES_BUDGET, bounded, record_bytes
 from chalicelib.domain.leases import OUTBOX, Lease
+from chalicelib.domain.registers import INCOMING
 
 __all__ = ["ISSUES_KEY", "OUTBOX_LEASE_SECONDS", "InboundStore", "inbound_store", "outbox_key",
            "remember_sent_document"]
@@ -102,6 +104,12 @@ def _owned(token: str) -> tuple[str, dict[str, Any]]:
 
 class InboundStore(DocumentStore):
     """The inbound key spaces of the documents table (see the module docstring)."""
+
+    # -- số đến (issue 12) ----------------------------------------------------------------------------------------
+    def issue_arrival_number(self, organ_id: str, year: int, inbox_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """The next number of the agency's register of incoming documents for `inbox_id`, or the one it holds
+        (chalicelib.adapters.register_store, in this same table)."""
+        return RegisterStore(self.table_name).issue(organ_id, INCOMING, year, inbox_id, entry=entry)
 
     # -- edXML DocumentId → our documents -----------------------------------------------------------------------
     def remember_edxml_id(self, edxml_document_id: str, document_id: str, organ_id: str) -> None:

@@ -20,11 +20,11 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.document_store import DocumentStore
-from chalicelib.adapters.dynamo import ConditionFailed, decode_cursor, encode_cursor, plain
+from chalicelib.adapters.dynamo import ConditionFailed, batch_get, decode_cursor, encode_cursor, plain
 from chalicelib.core.clock import now_iso
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.settings import get_settings
-from chalicelib.domain.registers import format_number, register_key, slot_key
+from chalicelib.domain.registers import OUTGOING, format_number, register_key, slot_key
 
 __all__ = ["Issued", "RegisterStore", "get_register_store"]
 
@@ -108,6 +108,19 @@ class RegisterStore(DocumentStore):
         items = [{k: v for k, v in plain(i).items() if k not in ("pk", "sk")} for i in resp.get("Items", [])]
         nxt = resp.get("LastEvaluatedKey")
         return items, encode_cursor(nxt) if nxt else None
+
+    def holders(self, direction: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The current state of each numbered document (its record's state item: `state`, `reason`) or inbox item
+        (`status`, `status_code`, `revoked`), by id, in one BatchGetItem per 100: the register shows it beside each
+        number (chalicelib.registers.listing). Eventually consistent, as a list may be."""
+        prefix, fields = (("DOC#", ("state", "reason")) if direction == OUTGOING
+                          else ("INBOX#", ("status", "status_code", "revoked")))
+        keys = [{"pk": f"{prefix}{i}", "sk": "META"} for i in dict.fromkeys(ids)]
+        found = {}
+        for item in batch_get(self._table, keys):
+            held = plain(item)
+            found[str(held["pk"]).removeprefix(prefix)] = {k: held[k] for k in fields if k in held}
+        return found
 
 
 @cache

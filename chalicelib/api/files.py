@@ -1,4 +1,4 @@
-"""Answers that are files, not JSON: the monthly report as CSV or XLSX (issue 9).
+"""Answers that are files, not JSON: the monthly report as CSV or XLSX (issue 9), a register as XLSX (issue 12).
 
 A use case returns `(bytes, content type, file name)` (chalicelib.admin.reports.monthly); this turns it into a
 chalice `Response`, which `chalicelib.api.http.Routes` passes through as it is. Text (CSV: UTF-8 with its BOM kept,
@@ -9,14 +9,16 @@ whose `Accept` names that type (or `*/*`); otherwise chalice answers 400 (docs/t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Response
 
 from chalicelib.admin import reports
 from chalicelib.domain.caller import Caller
+from chalicelib.registers import listing
 
-__all__ = ["file_answer", "monthly_report_answer"]
+__all__ = ["file_answer", "monthly_report_answer", "register_answer"]
 
 
 def file_answer(result: Any) -> Any:
@@ -33,3 +35,9 @@ def file_answer(result: Any) -> Any:
 def monthly_report_answer(caller: Caller, *, month: str | None, fmt: str | None) -> Any:
     """`GET /v1/admin/reports/monthly`: JSON, or the CSV/XLSX file."""
     return file_answer(reports.monthly(caller, month=month, fmt=fmt))
+
+
+def register_answer(caller: Caller, direction: str, query: Callable[[str], str | None]) -> Any:
+    """`GET /v1/registers/outgoing|incoming` (issue 12): a JSON page, or the year's register as an XLSX file."""
+    return file_answer(listing.register_page(caller, direction, year=query("year"), organ_id=query("organ_id"),
+                                             limit=query("limit"), cursor=query("cursor"), fmt=query("format")))

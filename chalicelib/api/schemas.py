@@ -288,6 +288,34 @@ class InboxList(_Answer):
     next: str | None = None
 
 
+class RegisterEntry(_Answer):
+    """One number of a register: the number, when it was issued and what it numbers (docs/contract.md#registers)."""
+
+    n: int
+    number: str
+    holder_id: str
+    year: int
+    issued_at: str
+    document_id: str | None = None
+    inbox_id: str | None = None
+    notation: str | None = None
+    subject: str | None = None
+    issued_on: str | None = None
+    state: str | None = None
+    reason: str | None = None
+    status: str | None = None
+
+
+class RegisterPage(_Answer):
+    """`GET /v1/registers/outgoing|incoming`: one page of one agency's register of one year, in number order."""
+
+    organ_id: str
+    direction: str
+    year: int
+    items: list[RegisterEntry]
+    next: str | None = None
+
+
 class DirectoryEntry(_Answer):
     """An active agency as a clerk picks it for a document's recipients (`GET /v1/agencies`)."""
 
@@ -372,5 +400,5 @@ MODELS: dict[str, type[BaseModel]] = WEBHOOK_MODELS | {m.__name__: m for m in (
     AgencyCreate, AgencyPatch, SealConfirm, SyncRequest, Agency, AgencyList, SealUpload, SyncReport, AgencyChangeList,
     ReportTargets, MonthlyReport, YearlyReport, ReportTargetsAnswer,
     AddTrustRoot, AuditList, AuditVerify, TrustRoot, TrustRootList, TrustRootDeleted, Directory,
-    DocumentDraft,
+    DocumentDraft, RegisterPage,
 )}

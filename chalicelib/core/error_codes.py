@@ -260,6 +260,8 @@ AREAS: dict[str, tuple[ErrorCode, ...]] = {
         E("invalid_year", (400,), "Năm báo cáo phải có dạng YYYY.", "The yearly report's `year`."),
         E("invalid_format", (400,), "Định dạng báo cáo phải là json, csv hoặc xlsx.",
           "The monthly report's `format`."),
+        E("register_too_large", (400,), "Sổ quá lớn để xuất một tệp; hãy xem theo trang.",
+          "A register's `format=xlsx` past MAX_FILE_ENTRIES (chalicelib/registers/listing.py): page the JSON."),
         E("invalid_targets", (400,), "Mục tiêu báo cáo không hợp lệ.",
           "A `PUT /v1/admin/reports/targets` body: `details.errors` lists each field and why (every level 1–4, "
           "shares 0..1, one step per year)."),

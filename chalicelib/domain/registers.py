@@ -15,7 +15,8 @@ from datetime import datetime
 
 from chalicelib.core.clock import VN_TZ
 
-__all__ = ["DIRECTIONS", "INCOMING", "OUTGOING", "format_number", "register_key", "register_year", "slot_key"]
+__all__ = ["DIRECTIONS", "INCOMING", "INCOMING_COLUMNS", "OUTGOING", "OUTGOING_COLUMNS", "format_number",
+           "register_key", "register_year", "slot_key", "table_rows"]
 
 OUTGOING = "outgoing"  # sổ văn bản đi
 INCOMING = "incoming"  # sổ văn bản đến
@@ -49,3 +50,31 @@ def register_key(organ_id: str, direction: str, year: int) -> str:
 def slot_key(n: int) -> str:
     """The sort key of number `n` in its register."""
     return f"NUM#{n:0{_SLOT_DIGITS}d}"
+
+
+#: The register as printed (NĐ 30/2020 Phụ lục IV, sổ đăng ký văn bản đi / đến), column by column: (heading, field).
+OUTGOING_COLUMNS = (("Số", "number"), ("Ký hiệu", "notation"), ("Ngày ban hành", "issued_on"),
+                    ("Loại văn bản", "type"), ("Trích yếu nội dung", "subject"), ("Người ký", "signer"),
+                    ("Nơi nhận", "recipients"), ("Ngày cấp số", "issued_at"), ("Trạng thái", "state"),
+                    ("Ghi chú", "reason"))
+INCOMING_COLUMNS = (("Số đến", "number"), ("Ngày đến", "received_at"), ("Cơ quan ban hành", "from_name"),
+                    ("Mã định danh", "from_organ_id"), ("Số, ký hiệu", "document_code"),
+                    ("Ngày văn bản", "issued_on"), ("Loại văn bản", "type_name"),
+                    ("Trích yếu nội dung", "subject"), ("Trạng thái", "status"))
+
+
+def table_rows(direction: str, entries: list[dict[str, object]]) -> list[list[str]]:
+    """The register as a table: the headings, then one row of text per entry (lists joined by "; ")."""
+    columns = OUTGOING_COLUMNS if direction == OUTGOING else INCOMING_COLUMNS
+    rows = [[heading for heading, _ in columns]]
+    for entry in entries:
+        row = []
+        for _, name in columns:
+            value = entry.get(name)
+            if name == "document_code":
+                value = "/".join(str(v) for v in (entry.get("document_number"), entry.get("notation")) if v)
+            if isinstance(value, list):
+                value = "; ".join(str(v) for v in value)
+            row.append("" if value is None else str(value))
+        rows.append(row)
+    return rows

@@ -72,7 +72,7 @@ from chalicelib.domain.inbound_rules import (
     inbox_id_for,
     sender_problem,
 )
-from chalicelib.inbound import amendments, attachments
+from chalicelib.inbound import amendments, arrival_numbers, attachments
 from chalicelib.inbound.items import build_inbox_item
 from chalicelib.inbound.outbox import arrival_outbox_item, check_status_package, send_pending_statuses, send_status
 from chalicelib.standards.axis_protocol import sha256_file
@@ -377,6 +377,7 @@ class _Poll:
             if doc_type == DOC_TYPE_REPLACE:  # link the documents it replaces, both ways, before it is filed
                 amendments.link_replacement(self.store, self.organ_id, item, package)
             outbox = arrival_outbox_item(item, self.agency)
+            item = arrival_numbers.numbered(self.store, item)  # số đến, last before filing (issue 12)
             envelope = {**base, "outcome": "filed", "inbox_id": inbox_id, "ack": "done"}
             if self.store.file_inbox_item(item, outbox, envelope):
                 self.ack(base["axis_doc_id"], "done")

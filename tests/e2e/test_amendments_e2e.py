@@ -410,7 +410,8 @@ def test_a_refused_revocation_is_dead_lettered_and_a_redrive_sends_it_once(clien
     metadata = json.loads(json.dumps(bac_giang.metadata))
     metadata["notation"] = f"{metadata['notation']}-AMD-DLQ{uuid.uuid4().hex[:4].upper()}"
     doc_id = _dispatch(client, token, metadata, sample_pdf)["document_id"]
-    header_id = f"{bac_giang.uploader},2014/01/01,/{metadata['notation']}"
+    number = client.get_document(token, doc_id)["metadata"]["number"]  # issued at signing (issue 12)
+    header_id = f"{bac_giang.uploader},2014/01/01,{number}/{metadata['notation']}"
     requests.post(stack["axis"]["url"] + "/_sim/faults", timeout=10, json={
         "kind": "business_error", "count": 1, "paths": ["/sendEdoc"], "systems": [bac_giang.uploader],
         "error_code": "1003", "error_desc": "Đơn vị nhận không hợp lệ."}).raise_for_status()

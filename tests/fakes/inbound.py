@@ -209,6 +209,19 @@ class MemoryInboundStore(MemoryInboxStore):
         self.edxml_ids: dict[str, list[dict[str, Any]]] = {}
         self.deliveries: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes = 0  # every write, for tests that check nothing was written
+        #: (organ_id, year) → inbox ids in the order their số đến was issued (the register of incoming documents)
+        self.arrivals: dict[tuple[str, int], list[str]] = {}
+        self.arrival_entries: dict[str, dict[str, Any]] = {}
+
+    def issue_arrival_number(self, organ_id: str, year: int, inbox_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """As RegisterStore.issue: the next number, or the one this inbox id holds (not a write when it does)."""
+        held = self.arrivals.setdefault((organ_id, year), [])
+        if inbox_id not in held:
+            held.append(inbox_id)
+            self.arrival_entries[inbox_id] = dict(entry)
+            self.writes += 1
+        n = held.index(inbox_id) + 1
+        return {"n": n, "number": f"{n:02d}", "year": year, "reused": False}
 
     # -- setup helpers -----------------------------------------------------------------------------------------
     def add_sent_document(self, edxml_document_id: str, document_id: str, organ_id: str, recipients: list[str],
