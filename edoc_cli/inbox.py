@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from edoc_cli.main import Context, pass_ctx
@@ -12,6 +14,14 @@ __all__ = ["COMMANDS"]
 
 _SUMMARY_STYLE = {"valid": "green", "untrusted": "yellow", "unsigned": "yellow", "partial": "yellow",
                   "invalid": "red", "unreadable": "red"}
+
+
+def _arrival(item: dict[str, Any], *, with_year: bool = False) -> str:
+    """Số đến (issue 12): the number in the agency's register of incoming documents (of `arrival_year`)."""
+    number, year = item.get("arrival_number"), item.get("arrival_year")
+    if not number:
+        return ""
+    return f"{number} (sổ văn bản đến năm {year})" if with_year and year else str(number)
 
 
 def _summary(word: str | None) -> str:
@@ -32,6 +42,8 @@ def inbox(ctx: Context, inbox_id: str | None, limit: int) -> None:
             return
         out.show(f"[bold]{item['inbox_id']}[/] từ {item['from_organ_id']} · Số {item.get('number') or '…'}/"
                  f"{item.get('notation') or ''} · {item.get('subject') or ''}")
+        if item.get("arrival_number"):
+            out.show(f"Số đến: {_arrival(item, with_year=True)}")
         out.show(f"Chữ ký: {_summary(item.get('verification_summary'))} "
                  f"{', '.join(item.get('verification_reasons') or [])} · trạng thái {item.get('status')}"
                  + (" · [magenta]đã bị thu hồi[/]" if item.get("revoked") else ""))
@@ -40,9 +52,10 @@ def inbox(ctx: Context, inbox_id: str | None, limit: int) -> None:
     if ctx.json_mode:
         out.emit({"items": items})
         return
-    out.show(out.table(f"Văn bản đến ({len(items)})", ["Mã", "Từ", "Số/Ký hiệu", "Trích yếu", "Chữ ký",
+    out.show(out.table(f"Văn bản đến ({len(items)})", ["Mã", "Số đến", "Từ", "Số/Ký hiệu", "Trích yếu", "Chữ ký",
                                                         "Trạng thái", "Nhận lúc"],
-                       [(i["inbox_id"], i["from_organ_id"], f"{i.get('number') or '…'}/{i.get('notation') or ''}",
+                       [(i["inbox_id"], _arrival(i) or "—", i["from_organ_id"],
+                         f"{i.get('number') or '…'}/{i.get('notation') or ''}",
                          (i.get("subject") or "")[:50], _summary(i.get("verification_summary")),
                          i.get("status") + (" (thu hồi)" if i.get("revoked") else ""), when(i.get("received_at")))
                         for i in items]))

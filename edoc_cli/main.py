@@ -61,12 +61,13 @@ def cli(ctx: click.Context, json_mode: bool, profile: str | None, user: str | No
 
 
 def _register() -> None:
-    from edoc_cli import admin, documents, inbox, login, webhooks
+    from edoc_cli import admin, documents, inbox, login, registers, webhooks
 
     for module in (login, documents, inbox):
         for command in module.COMMANDS:
             cli.add_command(command)
     cli.add_command(admin.admin)
+    cli.add_command(registers.registers)
     cli.add_command(webhooks.webhooks)
     admin.admin.add_command(webhooks.redeliver)
 

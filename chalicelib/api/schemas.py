@@ -281,6 +281,9 @@ class InboxItem(_Answer):
     received_at: str | None
     status: str | None
     revoked: bool
+    arrival_number: str | None = Field(default=None, description="số đến in the agency's register of incoming "
+                                                                 "documents (docs/contract.md#registers)")
+    arrival_year: int | None = None
 
 
 class InboxList(_Answer):

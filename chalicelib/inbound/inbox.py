@@ -47,7 +47,8 @@ API_AXIS_TIMEOUT_SECONDS = 8.0
 
 #: Fields of an inbox item on the wire, in lists and in the detail (docs/contract.md#inbox-items: never rename these).
 _LIST_FIELDS = ("inbox_id", "from_organ_id", "from_name", "number", "notation", "subject", "type_name", "issued_on",
-                "received_at", "status", "status_code", "revoked", "verification_summary", "priority")
+                "received_at", "status", "status_code", "revoked", "verification_summary", "priority",
+                "arrival_number", "arrival_year")  # số đến (issue 12; None on items filed before it)
 _DETAIL_FIELDS = ("edxml_document_id", "place", "signer", "due_date", "steering_type", "paper", "to_places",
                   "updated_at", "warnings", "verification_reasons")
 #: What revocations, updates and replacements recorded on the item (chalicelib.inbound.amendments), shown when set.

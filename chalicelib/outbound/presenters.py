@@ -24,7 +24,7 @@ def present(record: dict[str, Any], events: list[dict] | None = None,
     }
     for name in ("reason", "reason_message", "axis_error_code", "original_sha256", "original_size", "signed_sha256",
                  "signed_at", "pades_level", "dispatched_at", "revoked_at", "revocation_reason", "replaced_by",
-                 "replaced_at"):
+                 "replaced_at", "register"):  # register: the number issued at signing (issue 12)
         if record.get(name):
             out[name] = record[name]
     if record.get("reason_details"):

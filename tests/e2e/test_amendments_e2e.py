@@ -350,7 +350,9 @@ def test_a_document_replacing_ours_is_sent_as_type_3_and_the_old_record_notes_it
     old_id = _dispatch(client, token, old_md, sample_pdf)["document_id"]
 
     new_md = {**_metadata("AMD-NEW", [G22, K62]), "replaces": old_id}
-    for body, status, code in (({**new_md, "notation": old_md["notation"]}, 400, "replacement_same_document_id"),
+    old_number = client.get_document(token, old_id)["metadata"]["number"]  # issued at signing (issue 12)
+    same = {**new_md, "notation": old_md["notation"], "number": old_number}
+    for body, status, code in ((same, 400, "replacement_same_document_id"),
                                ({**new_md, "replaces": str(uuid.uuid4())}, 404, "replaced_document_not_found")):
         with pytest.raises(ApiError) as info:
             client.create_document(token, body)

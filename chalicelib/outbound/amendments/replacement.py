@@ -34,7 +34,8 @@ def prepare_replacement(caller: Caller, metadata: Any, new_document_id: str) -> 
                        details={"state": old["state"]})
     old_edxml = package_header(old, []).document_id
     new_edxml = edxml_document_id(caller.organ_id, metadata.issued_on, metadata.number, metadata.notation)
-    if new_edxml == old_edxml:
+    # A number left to the gateway (issue 12) is issued at signing, new in the register: never the old one's.
+    if metadata.number and new_edxml == old_edxml:
         raise ValidationFailed("Văn bản thay thế phải có số, ký hiệu hoặc ngày ban hành khác văn bản bị thay thế.",
                                code="replacement_same_document_id", details={"document_id": old_edxml})
     stale = None

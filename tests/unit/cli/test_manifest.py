@@ -77,3 +77,14 @@ def test_csv_rows_become_the_api_body(tmp_path: Path) -> None:
 def test_empty_optional_cells_are_left_out() -> None:
     meta = metadata_from_row({"number": "", "notation": "A", "recipients": "", "urgency": " ", "due_date": ""})
     assert "urgency" not in meta and "due_date" not in meta and meta["recipients"] == [] and meta["signer"] == {}
+
+
+def test_a_number_left_to_the_gateway_passes_through_as_given(tmp_path: Path) -> None:
+    """Issue 12: "auto", an empty cell or no number column at all: the gateway issues the number at signing."""
+    assert metadata_from_row({"number": " auto ", "notation": "UBND-VP"})["number"] == "auto"
+    assert metadata_from_row({"number": "", "notation": "UBND-VP"})["number"] == ""
+    assert metadata_from_row({"notation": "UBND-VP"})["number"] == ""
+    _pdf(tmp_path / "a.pdf")
+    (tmp_path / "a.json").write_text(json.dumps({**META, "number": "auto"}), encoding="utf-8")
+    (item,) = from_sidecars(tmp_path)
+    assert item.problem is None and item.metadata["number"] == "auto"

@@ -70,7 +70,8 @@ def test_the_inbox_lists_only_the_callers_agency_newest_first_in_pages(store, po
     assert [i["subject"] for i in rest["items"]] == ["Văn bản 0"] and "next" not in rest
     assert set(first["items"][0]) == {"inbox_id", "from_organ_id", "from_name", "number", "notation", "subject",
                                       "type_name", "issued_on", "received_at", "status", "status_code", "revoked",
-                                      "verification_summary", "priority"}, "the list shape carries no detail"
+                                      "verification_summary", "priority", "arrival_number", "arrival_year"}, \
+        "the list shape carries no detail"
     with pytest.raises(ValidationFailed) as exc:
         inbox.list_items(OTHER_CLERK, limit="2", cursor=first["next"], ports=ports)
     assert exc.value.code == "invalid_cursor", "a cursor stays in its agency's list"

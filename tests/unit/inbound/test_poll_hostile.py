@@ -106,6 +106,25 @@ def test_the_authenticated_sender_is_filed_as_before(store, axis, files, tmp_pat
     assert store.attempts == {}, "a handled envelope leaves no attempt count behind"
 
 
+def test_each_filed_document_gets_the_next_so_den_and_a_second_envelope_of_it_none(store, axis, files, tmp_path,
+                                                                                     pdf):
+    # NĐ 30 Art. 22: the incoming register numbers each document once, consecutively (issue 12)
+    first, _ = _document(tmp_path, pdf)
+    second, _ = _document(tmp_path, pdf)
+    axis.deliver(first, sender=G22)
+    axis.deliver(second, sender=G22)
+    axis.deliver(first, sender=G22)  # the same document again, in another envelope: one item, one number
+    counts = _poll(store, axis, files)
+    assert counts["filed"] == 2
+    numbers = sorted((i["arrival_number"], i["arrival_year"]) for i in store.items.values())
+    year = numbers[0][1]
+    assert numbers == [("01", year), ("02", year)]
+    [held] = store.arrivals.values()
+    assert sorted(held) == sorted(store.items)
+    entry = store.arrival_entries[held[0]]
+    assert entry["from_organ_id"] == G22 and entry["inbox_id"] == held[0] and entry["document_number"] == "12"
+
+
 def _our_document(store: MemoryInboundStore, recipients: list[str]) -> ResponseFor:
     edxml_id = f"{H62},2019/09/20,7413/UBND-VX3-{uuid.uuid4().hex[:4]}"
     store.add_sent_document(edxml_id, "doc-1", H62, recipients)
