@@ -296,14 +296,16 @@ def test_the_clerk_revokes_it_and_sees_the_recipients_answer(browser, stack_hand
 @pytest.fixture(scope="module")
 def province(stack: dict[str, Any], pdfs: dict[str, Path]) -> list[str]:
     """A few more documents this month through the API, some to HĐND tỉnh (paper in parallel), so that the report
-    has agencies below their electronic-only target."""
+    has agencies below their electronic-only target; Sở Nội vụ's is dated today and numbered by the gateway, so
+    its register of this year has an entry (issue 12)."""
     client = GatewayClient(stack)
-    sends = [("clerk-stttt-vp", [VPCP]), ("clerk-stttt-vp", ["000.00.00.K62"]), ("clerk-snv-vp", ["000.00.00.K62"]),
-             ("clerk-ubnd-bg", [VPCP])]
+    today = {"number": "auto", "issued_on": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 3600))}
+    sends = [("clerk-stttt-vp", [VPCP], {}), ("clerk-stttt-vp", ["000.00.00.K62"], {}),
+             ("clerk-snv-vp", ["000.00.00.K62"], today), ("clerk-ubnd-bg", [VPCP], {})]
     made = []
-    for username, recipients in sends:
+    for username, recipients, changes in sends:
         token = client.login(username)
-        created = client.create_document(token, dict(SAMPLES[0].metadata, recipients=recipients))
+        created = client.create_document(token, dict(SAMPLES[0].metadata, recipients=recipients, **changes))
         client.upload(created["upload"], pdfs["main"])
         made.append((token, created["document_id"]))
     for token, document_id in made:
@@ -365,6 +367,68 @@ def test_an_admin_signs_in_with_the_totp_code_and_sees_the_apis_monthly_report(b
     actor = wait(driver).until(ec.visibility_of_element_located((By.NAME, "actor")))
     actor.send_keys(admin["username"], Keys.ENTER)
     wait(driver).until(lambda d: "admin_monthly_report" in d.find_element(By.TAG_NAME, "main").text)
+    # an admin reads any agency's register, named by its code (issue 12)
+    go(driver, "#/registers")
+    organ = wait(driver).until(ec.visibility_of_element_located((By.NAME, "organ_id")))
+    organ.clear()
+    organ.send_keys(SNV, Keys.ENTER)
+    numbers = {i["number"] for i in client.call("GET", "/v1/registers/outgoing", client.login(admin["username"]),
+                                                params={"organ_id": SNV, "limit": 100})["items"]}
+    assert numbers  # Sở Nội vụ's auto-numbered document of `province`
+    wait(driver).until(lambda d: SNV in d.find_element(By.CSS_SELECTOR, "#register-panel caption").text and {
+        r.get_attribute("data-number") for r in d.find_elements(By.CSS_SELECTOR, "#register-panel tr[data-number]")}
+        >= numbers)
+    assert real_errors(driver) == []
+    sign_out(driver)
+
+
+def test_a_clerk_reads_the_registers_of_their_agency(browser, stack_handle, stack, sent, province, tmp_path):
+    """Issue 12: "Sổ văn bản" shows the numbers the registers API gives, outgoing (Sở Nội vụ's auto-numbered
+    document) then, with the keyboard on the tabs, incoming (the sender's document, numbered as it was filed), and
+    downloads the register as XLSX."""
+    from openpyxl import load_workbook
+
+    driver = browser
+    client = GatewayClient(stack)
+    token = client.login(RECIPIENT)
+    outgoing = {i["number"] for i in client.call("GET", "/v1/registers/outgoing", token,
+                                                 params={"limit": 100})["items"]}
+    assert outgoing  # at least the document of `province`
+    incoming = eventually(stack_handle, lambda: {i["number"] for i in client.call(
+        "GET", "/v1/registers/incoming", token, params={"limit": 100})["items"]}, what="an incoming register entry")
+    if driver.find_elements(By.ID, "logout") and driver.find_element(By.ID, "logout").is_displayed():
+        sign_out(driver)  # run on its own (-k): the `sent` fixture left the sender signed in
+    sign_in(driver, stack, RECIPIENT)
+    wait(driver).until(ec.visibility_of_element_located((By.XPATH, "//h1[text()='Văn bản đi']")))
+    driver.find_element(By.CSS_SELECTOR, "#nav a[href='#/registers']").click()
+    wait(driver).until(ec.visibility_of_element_located((By.XPATH, "//h1[text()='Sổ văn bản']")))
+
+    def numbers(d: Any) -> set[str]:
+        rows = d.find_elements(By.CSS_SELECTOR, "#register-panel tr[data-number]")
+        return {r.get_attribute("data-number") for r in rows}
+
+    wait(driver).until(lambda d: numbers(d) >= outgoing)
+    assert "Ký hiệu" in driver.find_element(By.ID, "register-panel").text
+    tab = driver.find_element(By.ID, "tab-outgoing")
+    assert tab.get_attribute("aria-selected") == "true"
+    tab.send_keys(Keys.ARROW_RIGHT)  # the tabs from the keyboard
+    assert driver.switch_to.active_element.get_attribute("id") == "tab-incoming"
+    wait(driver).until(lambda d: d.find_element(By.ID, "tab-incoming").get_attribute("aria-selected") == "true"
+                       and "Số đến" in d.find_element(By.ID, "register-panel").text and numbers(d) >= incoming)
+    screenshot(driver, "clerk-registers")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.find_element(By.XPATH, "//button[text()='Tải XLSX']").click()
+    (workbook,) = wait(driver).until(lambda d: list(downloads.glob("so-van-ban-den-*.xlsx")) or None)
+    cells = {row[0] for row in load_workbook(workbook).active.iter_rows(values_only=True)}
+    assert incoming <= cells
+    # the inbox shows each document's số đến, the API's
+    arrivals = {i["arrival_number"] for i in client.call("GET", "/v1/inbox", token)["items"] if i.get("arrival_number")}
+    assert arrivals and arrivals <= incoming
+    go(driver, "#/inbox")
+    wait(driver).until(lambda d: {c.text for c in d.find_elements(By.CSS_SELECTOR, "main td[data-label='Số đến']")}
+                       >= arrivals)
     assert real_errors(driver) == []
     sign_out(driver)
 

@@ -136,6 +136,7 @@ def test_inbox_and_reply(edoc, stack_handle, client: GatewayClient, sample_pdf: 
     item = eventually(stack_handle, arrived, what="the document in 000.00.00.H03's inbox")
     shown = edoc("--user", OTHER_CLERK, "inbox", item["inbox_id"])
     assert shown.returncode == 0 and "000.00.00.H62" in shown.stdout
+    assert item["arrival_number"] and f"Số đến: {item['arrival_number']}" in shown.stdout  # issue 12
 
     refused = edoc("--user", OTHER_CLERK, "reply", item["inbox_id"], "02")  # 02 needs a reason
     assert refused.returncode == 1 and "reason" in refused.stderr.lower() + refused.stdout.lower()
@@ -261,3 +262,40 @@ def test_webhooks_register_list_test_and_deliveries(edoc, stack_handle) -> None:
         assert removed.returncode == 0 and json.loads(removed.stdout)["deleted"] is True
     finally:
         receiver.stop()
+
+
+def test_a_number_left_to_the_gateway_is_in_the_outgoing_register_and_its_workbook(edoc, sample_pdf: Path,
+                                                                                  tmp_path: Path) -> None:
+    """Issue 12: `"number": "auto"` is issued at signing; `edoc registers outgoing` lists the document under that
+    number, as JSON, as a table and in the year's workbook (the register of the year of its issued_on)."""
+    from openpyxl import load_workbook
+
+    today = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=7)).date()
+    meta = _meta(tmp_path, "auto.json", number="auto", issued_on=today.isoformat(), recipients=["000.00.00.G22"])
+    sent = edoc("--user", CLERK, "--json", "send", str(sample_pdf), "--meta", str(meta), "--wait")
+    assert sent.returncode == 0, sent.stderr
+    document_id = json.loads(sent.stdout.splitlines()[-1])["document_id"]
+    status = edoc("--user", CLERK, "--json", "status", document_id)
+    assert status.returncode == 0, status.stderr
+    number = json.loads(status.stdout)["metadata"]["number"]
+    assert number.isdigit()  # the register's number ("01", "02", …), not "auto"
+
+    listed = edoc("--user", CLERK, "--json", "registers", "outgoing", "--all", "--limit", "200")
+    assert listed.returncode == 0, listed.stderr
+    register = json.loads(listed.stdout)
+    assert (register["organ_id"], register["direction"], register["year"]) == ("000.00.00.H62", "outgoing",
+                                                                               today.year)
+    (entry,) = [i for i in register["items"] if i["document_id"] == document_id]
+    assert entry["number"] == number and entry["state"] == "DISPATCHED"
+    shown = edoc("--user", CLERK, "registers", "outgoing", "--all")
+    assert shown.returncode == 0 and document_id in shown.stdout and "Sổ văn bản đi" in shown.stdout
+
+    target = tmp_path / "so-di.xlsx"
+    saved = edoc("--user", CLERK, "registers", "outgoing", "--year", str(today.year), "--format", "xlsx",
+                 "-o", str(target))
+    assert saved.returncode == 0, saved.stderr
+    rows = list(load_workbook(target).active.iter_rows(values_only=True))
+    assert any(row[0] == number and row[1] == entry["notation"] for row in rows[2:])
+
+    other = edoc("--user", CLERK, "registers", "incoming", "--organ-id", "000.00.00.H03")
+    assert other.returncode == 1 and "forbidden" in other.stderr  # a clerk reads their own agency's only

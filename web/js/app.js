@@ -5,12 +5,14 @@ import * as auth from './auth.js';
 import * as admin from './admin.js';
 import * as clerk from './clerk.js';
 import * as inbox from './inbox.js';
+import * as registers from './registers.js';
 import * as report from './report.js';
 import { errorBox, field, h, show } from './ui.js';
 
-const CLERK_MENU = [['#/documents', 'Văn bản đi'], ['#/documents/new', 'Gửi văn bản'], ['#/inbox', 'Văn bản đến'], ['#/verify', 'Kiểm tra chữ ký']];
+const CLERK_MENU = [['#/documents', 'Văn bản đi'], ['#/documents/new', 'Gửi văn bản'], ['#/inbox', 'Văn bản đến'], ['#/registers', 'Sổ văn bản'],
+  ['#/verify', 'Kiểm tra chữ ký']];
 const ADMIN_MENU = [['#/admin/report', 'Báo cáo tháng'], ['#/admin/agencies', 'Cơ quan'], ['#/admin/dead-letters', 'Thư lỗi'],
-  ['#/admin/keys', 'Khóa ký số'], ['#/admin/audit', 'Nhật ký'], ['#/verify', 'Kiểm tra chữ ký']];
+  ['#/admin/keys', 'Khóa ký số'], ['#/admin/audit', 'Nhật ký'], ['#/registers', 'Sổ văn bản'], ['#/verify', 'Kiểm tra chữ ký']];
 
 const ROUTES = [
   [/^#\/documents\/new$/, () => clerk.newDocument()],
@@ -18,6 +20,7 @@ const ROUTES = [
   [/^#\/documents$/, () => clerk.documentList()],
   [/^#\/inbox\/([\w-]+)$/, (m) => inbox.inboxDetail(m[1])],
   [/^#\/inbox$/, () => inbox.inboxList()],
+  [/^#\/registers$/, () => registers.registersPage(auth.current())],
   [/^#\/verify$/, () => inbox.verifyPage()],
   [/^#\/admin\/report$/, () => report.reportPage()],
   [/^#\/admin\/agencies$/, () => admin.agenciesPage()],

@@ -150,7 +150,7 @@ export function newDocument() {
   const progress = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, 'Ký số và gửi');
   const form = h('form', { class: 'card', novalidate: true },
-    h('div', { class: 'grid' }, field('Số', f.number, '(có thể để trống)'), field('Ký hiệu', f.notation), field('Loại văn bản', f.type),
+    h('div', { class: 'grid' }, field('Số', f.number, '(để trống: cổng cấp số khi ký)'), field('Ký hiệu', f.notation), field('Loại văn bản', f.type),
       field('Ngày ban hành', f.issued_on), field('Địa danh', f.place),
       h('div', { class: 'wide' }, field('Trích yếu', f.subject)),
       field('Người ký', f.full_name), field('Chức vụ', f.position), field('Thẩm quyền ký', f.competence, '(KT., TL., TM.)'),

@@ -11,11 +11,17 @@ const REASONS = {
   unsigned: 'tệp không có chữ ký số', unreadable: 'không đọc được tệp',
 };
 
+/** Số đến (issue 12): the number the agency's register of incoming documents gave the document as it was filed. */
+function arrival(item, withYear = false) {
+  if (!item.arrival_number) return '—';
+  return withYear && item.arrival_year ? `${item.arrival_number} (sổ văn bản đến năm ${item.arrival_year})` : item.arrival_number;
+}
+
 export function inboxList() {
   const out = h('div', {}, h('p', { class: 'muted' }, 'Đang tải…'));
   show(h('h1', {}, 'Văn bản đến'), out);
-  get('/v1/inbox', { limit: 100 }).then((page) => out.replaceChildren(table(['Nơi gửi', 'Số / Ký hiệu', 'Trích yếu', 'Nhận lúc', 'Tình trạng', 'Chữ ký'],
-    page.items.map((i) => [i.from_name || i.from_organ_id,
+  get('/v1/inbox', { limit: 100 }).then((page) => out.replaceChildren(table(['Số đến', 'Nơi gửi', 'Số / Ký hiệu', 'Trích yếu', 'Nhận lúc', 'Tình trạng', 'Chữ ký'],
+    page.items.map((i) => [arrival(i), i.from_name || i.from_organ_id,
       h('a', { href: `#/inbox/${i.inbox_id}` }, `${i.number || ''}/${i.notation || ''}`), i.subject, when(i.received_at),
       h('span', {}, badge(DELIVERY, i.status), i.revoked ? h('span', { class: 'badge warn' }, ' Đã bị thu hồi') : null),
       badge(SUMMARY, i.verification_summary)]))))
@@ -59,7 +65,7 @@ export function inboxDetail(id) {
     const s = item.signer || {};
     view.replaceChildren(
       h('div', { class: 'card' }, h('p', {}, badge(DELIVERY, item.status), ' ', badge(SUMMARY, item.verification_summary), item.revoked ? h('span', { class: 'badge warn' }, ' Nơi gửi đã thu hồi') : null),
-        h('dl', { class: 'meta' }, h('dt', {}, 'Nơi gửi'), h('dd', {}, `${item.from_name || ''} (${item.from_organ_id})`),
+        h('dl', { class: 'meta' }, h('dt', {}, 'Số đến'), h('dd', {}, arrival(item, true)), h('dt', {}, 'Nơi gửi'), h('dd', {}, `${item.from_name || ''} (${item.from_organ_id})`),
           h('dt', {}, 'Số, ký hiệu'), h('dd', {}, `${item.number || ''}/${item.notation || ''}`), h('dt', {}, 'Loại'), h('dd', {}, item.type_name || '—'),
           h('dt', {}, 'Trích yếu'), h('dd', {}, item.subject), h('dt', {}, 'Ngày ban hành'), h('dd', {}, `${item.place || ''}, ${day(item.issued_on)}`),
           h('dt', {}, 'Người ký'), h('dd', {}, `${s.competence ? s.competence + ' · ' : ''}${s.position || ''} ${s.full_name || ''}`),

@@ -9,17 +9,17 @@ const TABS = [['outgoing', 'Văn bản đi'], ['incoming', 'Văn bản đến']]
 const WORD = { outgoing: 'đi', incoming: 'đến' };
 const PAGE = 100;
 
-function outgoingTable(items, clerk) {
+function outgoingTable(items, clerk, caption) {
   return table(['Số', 'Ký hiệu', 'Ngày ban hành', 'Loại văn bản', 'Trích yếu', 'Người ký', 'Nơi nhận', 'Ngày cấp số', 'Trạng thái'],
     items.map((e) => [
       clerk && e.document_id ? h('a', { href: `#/documents/${e.document_id}` }, e.number) : h('strong', {}, e.number),
       e.notation || '—', day(e.issued_on), DOC_TYPES[e.type] || e.type || '—', e.subject || '—', e.signer || '—',
       (e.recipients || []).map((code) => agencyName(code) || code).join('; ') || '—', when(e.issued_at),
       h('span', {}, badge(STATES, e.state), e.reason ? h('div', { class: 'muted' }, `Lý do: ${e.reason}`) : null)]),
-    { rowAttrs: (i) => ({ dataset: { number: items[i].number, holderId: items[i].holder_id || '' } }) });
+    { caption, rowAttrs: (i) => ({ dataset: { number: items[i].number, holderId: items[i].holder_id || '' } }) });
 }
 
-function incomingTable(items, clerk) {
+function incomingTable(items, clerk, caption) {
   for (const e of items) rememberAgency(e.from_organ_id, e.from_name);
   return table(['Số đến', 'Ngày đến', 'Nơi gửi', 'Số, ký hiệu', 'Ngày văn bản', 'Loại văn bản', 'Trích yếu', 'Tình trạng'],
     items.map((e) => [
@@ -27,7 +27,7 @@ function incomingTable(items, clerk) {
       when(e.received_at), h('span', {}, e.from_name || e.from_organ_id || '—', h('br'), h('span', { class: 'muted mono' }, e.from_organ_id || '')),
       `${e.document_number || ''}/${e.notation || ''}`, day(e.issued_on), e.type_name || '—', e.subject || '—',
       h('span', {}, badge(DELIVERY, e.status, e.status_code || e.status), e.revoked ? h('span', { class: 'badge warn' }, ' Đã bị thu hồi') : null)]),
-    { rowAttrs: (i) => ({ dataset: { number: items[i].number, holderId: items[i].holder_id || '' } }) });
+    { caption, rowAttrs: (i) => ({ dataset: { number: items[i].number, holderId: items[i].holder_id || '' } }) });
 }
 
 /** Two tabs (Văn bản đi / Văn bản đến) as WAI-ARIA tabs: arrows, Home and End move between them. */
@@ -71,9 +71,7 @@ export function registersPage(session) {
   const query = () => ({ year: year.value, ...(admin ? { organ_id: organ.value.trim() } : {}) });
   const render = (page) => {
     const caption = `Sổ văn bản ${WORD[direction]} năm ${page.year} · ${page.organ_id}: ${items.length} số${next ? ' (còn tiếp)' : ''}`;
-    const node = direction === 'outgoing' ? outgoingTable(items, !admin) : incomingTable(items, !admin);
-    node.querySelector('table').prepend(h('caption', { class: 'muted' }, caption));
-    out.replaceChildren(node);
+    out.replaceChildren(direction === 'outgoing' ? outgoingTable(items, !admin, caption) : incomingTable(items, !admin, caption));
     more.hidden = !next;
   };
   const turn = newest();
@@ -91,6 +89,7 @@ export function registersPage(session) {
       items = append ? items.concat(page.items || []) : page.items || [];
       next = page.next || null;
       render(page);
+      if (append && !next) panel.focus(); // the button that had the focus is gone: stay in the register
     } catch (error) { if (mine()) { out.replaceChildren(errorBox(error)); more.hidden = true; } }
   };
   const download = async () => {

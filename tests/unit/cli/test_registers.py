@@ -16,7 +16,8 @@ from edoc_cli.main import Context, cli
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OUTGOING = [{"n": 1, "number": "01", "holder_id": "d1", "document_id": "d1", "notation": "UBND-VX3", "type": "CV",
              "subject": "V/v [thử] số tự động", "issued_on": "2026-12-04", "signer": "Trần Văn An",
-             "recipients": ["000.00.00.G22"], "by": "clerk", "state": "DISPATCHED", "issued_at": "2026-12-04T01:00:00Z"},
+             "recipients": ["000.00.00.G22"], "by": "clerk", "state": "DISPATCHED",
+             "issued_at": "2026-12-04T01:00:00Z"},
             {"n": 2, "number": "02", "holder_id": "d2", "document_id": "d2", "notation": "UBND-VX3", "type": "TB",
              "subject": "Thông báo", "issued_on": "2026-12-04", "signer": "Trần Văn An", "recipients": [],
              "by": "clerk", "state": "REJECTED", "reason": "not_a_pdf", "issued_at": "2026-12-04T02:00:00Z"}]
