@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["GlyphLine", "Mark", "date_parts", "marks_for", "plan_marks"]
+__all__ = ["GlyphLine", "Mark", "date_parts", "has_blanks", "marks_for", "plan_marks"]
 
 #: "Số:      /TB-UBND": the gap between "Số:" and "/" holds no digit. "Số" with or without ":" or ".".
 _NUMBER_BLANK = re.compile(r"^\s*Số\s*[:.]?(?P<gap>\s+)/")
@@ -96,6 +96,19 @@ def plan_marks(lines: list[GlyphLine], number: str, issued_on: date) -> list[Mar
         if number_done and date_done:
             break
     return marks
+
+
+def has_blanks(texts: list[str]) -> bool:
+    """Whether some line of the page leaves the number or the day/month blank, as its text reads: only then are the
+    glyph positions worth their cost (about 30 ms a page, chalicelib.signing.pdf_text.first_page); most uploads
+    arrive numbered and dated."""
+    for text in texts:
+        if re.match(r"^\s*Số\s*[:.]?\s*/", text):
+            return True
+        found = _DATE.search(text)
+        if found and not all(any(ch.isdigit() for ch in found.group(g)) for g in ("day", "month")):
+            return True
+    return False
 
 
 def marks_for(lines: list[GlyphLine], number: str, issued_on: date) -> list[Mark]:

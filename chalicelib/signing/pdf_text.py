@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalicelib.domain.issuance import GlyphLine
+from chalicelib.domain.issuance import GlyphLine, has_blanks
 from chalicelib.domain.page_text import Cell, PageLine
 from chalicelib.signing.bounded import ChildFailed, run_bounded
 from chalicelib.signing.pdf_limits import DEFAULT_LIMITS, ParseLimits, PdfTooComplex, prescan
@@ -67,7 +67,8 @@ def page_lines(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LI
 def first_page(path: str | os.PathLike[str], *, limits: ParseLimits = DEFAULT_LIMITS
                ) -> tuple[list[PageLine], list[GlyphLine]]:
     """The first page's lines (the signer's agreement check) and its glyph lines, each character where it stands
-    (the blanks filled at issuance, chalicelib.domain.issuance), from one bounded parse; or TextUnavailable."""
+    (the blanks filled at issuance, chalicelib.domain.issuance), from one bounded parse; or TextUnavailable. The
+    glyph lines are read only when the lines show a blank (`has_blanks`), else they are `[]`."""
     _, lines, glyphs = _read(path, limits, 1, 0, glyphs=True)
     return lines, glyphs
 
@@ -122,7 +123,7 @@ def _extract(path: str, head: int, tail: int, glyphs: bool = False
     for index in wanted:
         lines.extend(_page(reader.pages[index], index + 1))
     answer: dict[str, Any] = {"pages": count, "lines": lines}
-    if glyphs:
+    if glyphs and has_blanks([str(cell[2]) for row in lines if row["page"] == 1 for cell in row["cells"]]):
         try:
             answer["glyphs"] = _glyph_lines(reader.pages[0])
         except (ImportError, AttributeError, TypeError, ValueError):  # pypdf moved its internals: no blanks found

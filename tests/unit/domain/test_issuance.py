@@ -74,3 +74,15 @@ def test_marks_for_writes_the_registers_leading_zero() -> None:
 def test_a_line_whose_positions_do_not_match_its_text_is_skipped() -> None:
     broken = GlyphLine(750.0, 13.0, "Số:      /TB", (0.0, 1.0))
     assert plan_marks([broken], "05", date(2020, 6, 3)) == []
+
+
+@pytest.mark.parametrize(("texts", "expected"), [
+    (["Số: /TB-STTTT", "Vĩnh Phúc, ngày 03 tháng 6 năm 2020"], True),  # the text layer collapses the blank's spaces
+    (["Số: 15/TB-STTTT", "Vĩnh Phúc, ngày tháng 6 năm 2020"], True),
+    (["Số: 15/TB-STTTT", "Vĩnh Phúc, ngày 03 tháng 6 năm 2020"], False),
+    (["Căn cứ Luật Ban hành văn bản quy phạm pháp luật"], False),
+])
+def test_has_blanks_tells_which_pages_need_their_glyph_positions(texts: list[str], expected: bool) -> None:
+    from chalicelib.domain.issuance import has_blanks
+
+    assert has_blanks(texts) is expected
