@@ -30,7 +30,7 @@ from typing import Any
 
 from chalicelib.adapters.register_store import get_register_store
 from chalicelib.core.log import logger
-from chalicelib.domain.issuance import GlyphLine, Mark, marks_for
+from chalicelib.domain.issuance import GlyphLine, Mark, marks_for, plan_marks
 from chalicelib.domain.registers import OUTGOING, format_number
 from chalicelib.outbound.text_check import check_lines
 from chalicelib.signing.marks import refuse_if_marks_forbidden
@@ -86,8 +86,8 @@ def issue_and_check(path: str, record: dict[str, Any], metadata_check: str) -> I
             lines, glyphs = first_page(path)
     noted = check_lines(lines, metadata, metadata_check) if lines else {}
     issued_on = date.fromisoformat(str(metadata["issued_on"])[:10])
-    planned = marks_for(glyphs, "0", issued_on) if glyphs else []
-    if planned:  # before a number is issued: a refused upload uses none
+    blanks = plan_marks(glyphs, "00", issued_on) if glyphs else []  # where marks would go, whatever the number
+    if blanks:  # checked before a number is issued: a refused upload uses none
         refuse_if_marks_forbidden(path)
     number, register = str(metadata.get("number") or ""), None
     if auto:
