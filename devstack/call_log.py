@@ -50,12 +50,28 @@ def summarise_params(params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {k: params[k] for k in IDENTIFYING_PARAMS if isinstance(params.get(k), str)}
     if isinstance(params.get("Tags"), list):
         out["Tags"] = {t.get("TagKey", t.get("Key")): t.get("TagValue", t.get("Value")) for t in params["Tags"]}
+    leading = _leading_key(params)
+    if leading is not None:
+        out["LeadingKeys"] = [leading]
     if isinstance(params.get("TransactItems"), list):
-        out["TransactItems"] = [[kind, body.get("TableName")] for item in params["TransactItems"]
-                                for kind, body in item.items()]
+        out["TransactItems"] = [[kind, body.get("TableName"), _leading_key(body)]
+                                for item in params["TransactItems"] for kind, body in item.items()]
     if isinstance(params.get("RequestItems"), dict):
         out["RequestTables"] = sorted(params["RequestItems"])
     return out
+
+
+def _leading_key(params: dict[str, Any]) -> str | None:
+    """The partition key an item call names (`Item` or `Key`, resource style or wire style), for IAM's
+    `dynamodb:LeadingKeys`: the tables' partition keys are `pk` (DOC#…, REG#…: identifiers, never contents)."""
+    for name in ("Item", "Key"):
+        item = params.get(name)
+        value = item.get("pk") if isinstance(item, dict) else None
+        if isinstance(value, dict):  # the client's wire form {"S": "..."}
+            value = value.get("S")
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def install(directory: Path, function: str) -> Path:

@@ -3,9 +3,10 @@ against a function's statements (from infra/resources.yaml, resolved by `devstac
 conditions included.
 
 Why: moto checks actions for every service but resources only for S3 and SQS, and no conditions (docs/iam.md). What
-moto lets through, this checks: the table or index a DynamoDB call names, the key a KMS call uses and its tags
-(`aws:ResourceTag/...`), a CreateKey's request tags and key spec, the secret a GetSecretValue reads (ARN with its
-random suffix), and S3/SQS once more. A call AWS would refuse under the template is reported with the reason.
+moto lets through, this checks: the table or index a DynamoDB call names and the partition key an item call names
+(`dynamodb:LeadingKeys`), the key a KMS call uses and its tags (`aws:ResourceTag/...`), a CreateKey's request tags
+and key spec, the secret a GetSecretValue reads (ARN with its random suffix), and S3/SQS once more. A call AWS would
+refuse under the template is reported with the reason.
 
 Evaluation, as IAM's for identity policies without permission boundaries: an explicit Deny wins; otherwise a
 request is allowed when one Allow statement matches its action (`*`/`?` wildcards), its resource (ARN pattern) and
@@ -89,13 +90,20 @@ def _s3(call: Mapping[str, Any]) -> list[Request]:
 def _dynamodb(call: Mapping[str, Any], lookup: AccountLookup) -> list[Request]:
     op, params = call["operation"], call["params"]
     if op in ("TransactWriteItems", "TransactGetItems"):
-        return [Request(TRANSACT_ITEM_ACTIONS[kind], _table_arn(lookup, table))
-                for kind, table in params.get("TransactItems", []) if kind in TRANSACT_ITEM_ACTIONS]
+        return [Request(TRANSACT_ITEM_ACTIONS[item[0]], _table_arn(lookup, item[1]), _leading(item[2:]))
+                for item in params.get("TransactItems", []) if item[0] in TRANSACT_ITEM_ACTIONS]
     if op in ("BatchGetItem", "BatchWriteItem"):
         return [Request(f"dynamodb:{op}", _table_arn(lookup, table)) for table in params.get("RequestTables", [])]
     if "TableName" not in params:
         return [Request(f"dynamodb:{op}", "*")]
-    return [Request(f"dynamodb:{op}", _table_arn(lookup, params["TableName"], params.get("IndexName")))]
+    return [Request(f"dynamodb:{op}", _table_arn(lookup, params["TableName"], params.get("IndexName")),
+                    _leading(params.get("LeadingKeys") or []))]
+
+
+def _leading(keys: list[Any]) -> dict[str, Any]:
+    """`dynamodb:LeadingKeys` of an item request: the partition key it names (none recorded: no such key)."""
+    named = [str(k) for k in keys if k]
+    return {"dynamodb:LeadingKeys": named} if named else {}
 
 
 def _kms(call: Mapping[str, Any], lookup: AccountLookup) -> list[Request]:

@@ -209,3 +209,35 @@ def test_a_function_signs_only_with_its_own_stages_keys(statements: dict[str, li
     for function in ("sign_document", "api_handler"):
         assert allowed(statements, function, "kms:Sign", KEY, **SIGNING_TAGS), function
         assert not allowed(statements, function, "kms:Sign", KEY, **other), function
+
+
+def test_the_signer_puts_items_only_into_the_registers(statements: dict[str, list[Any]]) -> None:
+    # Numbering at issuance (issue 12): the register's entry and marker, nothing else; a record is only updated.
+    lookup = iam_policy.AccountLookup(REGION, ACCOUNT, key_arn=lambda ref: KEY, key_tags=lambda arn: {},
+                                      secret_arn=lambda name: AXIS_SECRET)
+
+    def transact(pk: str) -> dict[str, Any]:
+        return {"service": "dynamodb", "operation": "TransactWriteItems",
+                "params": {"TransactItems": [["Update", "edoc-local-documents", "REG#000.00.00.H62#outgoing#2026"],
+                                             ["Put", "edoc-local-documents", pk]]}}
+
+    issue = iam_policy.requests_for(transact("REG#000.00.00.H62#outgoing#2026"), lookup)
+    assert issue[1] == Request("dynamodb:PutItem", DOCUMENTS,
+                               {"dynamodb:LeadingKeys": ["REG#000.00.00.H62#outgoing#2026"]})
+    assert all(is_allowed(statements["sign_document"], r) for r in issue)
+    [_, forged] = iam_policy.requests_for(transact("DOC#4bda407e-8868-4c3f-944a-f8c5946c2527"), lookup)
+    assert not is_allowed(statements["sign_document"], forged)
+    put = {"service": "dynamodb", "operation": "PutItem",
+           "params": {"TableName": "edoc-local-documents", "LeadingKeys": ["AUDIT#2026-12-04"]}}
+    assert iam_policy.denied_requests([put], {"p": {"Statement": statements["sign_document"]}}, lookup)
+
+
+def test_the_call_log_records_the_partition_key_an_item_call_names() -> None:
+    from devstack.call_log import summarise_params
+
+    assert summarise_params({"TableName": "t", "Item": {"pk": "REG#x", "body": "never logged"}}) == {
+        "TableName": "t", "LeadingKeys": ["REG#x"]}
+    assert summarise_params({"TableName": "t", "Key": {"pk": {"S": "DOC#1"}, "sk": {"S": "META"}}}) == {
+        "TableName": "t", "LeadingKeys": ["DOC#1"]}
+    assert summarise_params({"TransactItems": [{"Put": {"TableName": "t", "Item": {"pk": "REG#y"}}}]}) == {
+        "TransactItems": [["Put", "t", "REG#y"]]}
