@@ -125,7 +125,10 @@ def _assert_one_package_each(stack: dict, views: dict[str, dict], docs: dict[str
         held = [p for p in _sim(stack, f"/_sim/packages?to={recipient}&messagetype=edoc")["items"]
                 if p["from"] in senders]
         expected = {d: v for d, v in views.items() if recipient in docs[d]["recipients"]}
-        assert len(held) == len(expected), f"{recipient} holds {len(held)} packages for {len(expected)} documents"
+        named = {d.get("axis_doc_id") for v in expected.values() for d in v["deliveries"] if d["organ_id"] == recipient}
+        extra = [p for p in held if p["sendId"] not in named]  # the packages no delivery row names, to say which
+        assert len(held) == len(expected), (
+            f"{recipient} holds {len(held)} packages for {len(expected)} documents; not named by a delivery: {extra}")
         by_send = Counter(p["sendId"] for p in held)
         assert all(n == 1 for n in by_send.values()), [s for s, n in by_send.items() if n > 1]
         for document_id, view in expected.items():
