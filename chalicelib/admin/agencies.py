@@ -37,6 +37,7 @@ from chalicelib.domain.agencies import SOURCE_LOCAL, AgencyFilter, fold_name, li
 from chalicelib.domain.agency_requests import AgencyCreate, AgencyPatch, SealConfirm
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.links import expires_at
+from chalicelib.domain.paging import page_limit
 from chalicelib.domain.ports import NotModified, ObjectUnavailable
 from chalicelib.domain.text import TextRule, client_text, text_error, validation_failed
 from chalicelib.signing.seal import SealImageError, load_png
@@ -166,10 +167,7 @@ def list_agencies(caller: Caller, *, q: str | None = None, level: str | None = N
                   cursor: str | None = None) -> dict[str, Any]:
     """`GET /v1/admin/agencies`: filtered, ordered top level first, one page after `cursor` (see the module)."""
     require_admin(caller)
-    try:
-        size = max(1, min(int(limit or 50), 200))
-    except ValueError as exc:
-        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
+    size = page_limit(limit)
     wanted = _filter(q, level, parent, served, active)
     after = list_order(_decode(cursor)) if cursor else None
     found = sorted((i for i in get_agency_registry().items() if matches(i, wanted)),

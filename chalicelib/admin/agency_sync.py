@@ -36,6 +36,7 @@ from chalicelib.core.settings import get_settings
 from chalicelib.domain.agencies import SOURCE_AXIS, compare, directory_entries, fold_name
 from chalicelib.domain.agency_requests import SyncRequest
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.paging import page_limit
 
 __all__ = ["directory_rows", "list_changes", "run_sync", "sync_registry", "use_directory"]
 
@@ -164,10 +165,7 @@ def list_changes(caller: Caller, *, organ_id: str | None = None, sync_id: str | 
     """`GET /v1/admin/agencies/changes[?organ_id=&sync_id=]`: the change log, newest first, paged
     (`{"items": [{"organ_id", "change", "from"?, "to"?, "sync_id", "at", "by"}], "next"?}`)."""
     require_admin(caller)
-    try:
-        size = max(1, min(int(limit or 50), 200))
-    except ValueError as exc:
-        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
+    size = page_limit(limit)
     before = _before(cursor) if cursor else None
     found = sorted((c for c in get_agency_registry().changes()
                     if (not organ_id or c.get("subject") == organ_id) and (not sync_id or c.get("sync_id") == sync_id)

@@ -35,6 +35,7 @@ from chalicelib.domain import axis_statuses
 from chalicelib.domain.caller import Caller
 from chalicelib.domain.inbound_ports import AgencyDirectory, AxisSender, DownloadLinks, InboxRepository
 from chalicelib.domain.links import expires_at
+from chalicelib.domain.paging import page_limit
 from chalicelib.domain.text import TextRule, body_text
 from chalicelib.inbound.outbox import check_status_package, outbox_item, send_status
 
@@ -85,13 +86,6 @@ def default_ports() -> InboxPorts:
 
 def _not_found() -> NotFound:
     return NotFound("Không tìm thấy văn bản đến.", code="inbox_item_not_found")
-
-
-def _limit(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 50), 200))
-    except ValueError as exc:
-        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
 
 
 def _own_item(store: InboxRepository, caller: Caller, inbox_id: str, *, write: bool = False) -> dict[str, Any]:
@@ -152,7 +146,7 @@ def present(item: dict[str, Any], *, detail: bool = False, links: DownloadLinks 
 def list_items(caller: Caller, *, limit: str | None, cursor: str | None,
                ports: InboxPorts | None = None) -> dict[str, Any]:
     """`GET /v1/inbox`: the caller's agency's inbound documents, newest first."""
-    items, nxt = (ports or default_ports()).store.list_inbox(caller.organ_id, limit=_limit(limit), cursor=cursor)
+    items, nxt = (ports or default_ports()).store.list_inbox(caller.organ_id, limit=page_limit(limit), cursor=cursor)
     body: dict[str, Any] = {"items": [present(i) for i in items]}
     if nxt:
         body["next"] = nxt
@@ -209,7 +203,7 @@ def list_issues(caller: Caller, *, limit: str | None, cursor: str | None,
     refused to carry, newest first, so nothing the axis brought in is lost silently."""
     if not caller.is_admin:
         raise Forbidden("Chỉ quản trị viên được xem mục này.", code="admin_only")
-    items, nxt = (ports or default_ports()).store.list_issues(limit=_limit(limit), cursor=cursor)
+    items, nxt = (ports or default_ports()).store.list_issues(limit=page_limit(limit), cursor=cursor)
     fields = ("axis_doc_id", "organ_id", "from", "outcome", "reason", "details", "received_at", "raw_key", "ack",
               "acked_at", "inbox_id", "code", "to", "last_error", "failed_at")
     body: dict[str, Any] = {"items": [{k: i[k] for k in fields if k in i} for i in items]}

@@ -24,6 +24,7 @@ from chalicelib.domain.caller import Caller
 from chalicelib.domain.links import expires_at
 from chalicelib.domain.metadata import DocumentMetadata
 from chalicelib.domain.object_keys import incoming_attachment_key, incoming_key
+from chalicelib.domain.paging import page_limit
 from chalicelib.domain.recipients import refuse_bad_recipients
 from chalicelib.domain.text import validation_failed
 from chalicelib.domain.text_search import fold
@@ -133,10 +134,7 @@ def get_document(caller: Caller, document_id: str) -> dict[str, Any]:
 
 
 def list_documents(caller: Caller, *, limit: str | None, cursor: str | None, state: str | None) -> dict[str, Any]:
-    try:
-        size = max(1, min(int(limit or 50), 200))
-    except ValueError as exc:
-        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
+    size = page_limit(limit)
     if state and state not in states.ALL_STATES:
         raise ValidationFailed("Trạng thái lọc không hợp lệ.", code="invalid_state", details={"state": state})
     items, nxt = get_document_store().list_for_organ(caller.organ_id, limit=size, cursor=cursor, state=state)

@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.adapters.register_store import get_register_store
 from chalicelib.core.errors import Forbidden, ValidationFailed
 from chalicelib.domain.caller import Caller
+from chalicelib.domain.paging import page_limit
 from chalicelib.domain.registers import DIRECTIONS, OUTGOING, register_year
 from chalicelib.domain.report_months import parse_year
 from chalicelib.registers.ports import RegisterReader
@@ -39,13 +40,6 @@ def _organ(caller: Caller, organ_id: str | None) -> str:
     if wanted != caller.organ_id and not caller.is_admin:
         raise Forbidden("Chỉ xem được sổ văn bản của cơ quan mình.", code="forbidden")
     return wanted
-
-
-def _limit(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 50), 200))
-    except ValueError as exc:
-        raise ValidationFailed("Tham số limit phải là số nguyên.", code="invalid_limit") from exc
 
 
 def _year(value: str | None) -> int:
@@ -91,7 +85,7 @@ def register_page(caller: Caller, direction: str, *, year: str | None = None, or
         entries = _whole_year(store, organ, direction, checked_year)
         name = f"so-van-ban-{'di' if direction == OUTGOING else 'den'}-{organ}-{checked_year}.xlsx"
         return xlsx_bytes(direction, organ, checked_year, entries), XLSX_TYPE, name
-    items, nxt = store.page(organ, direction, checked_year, limit=_limit(limit), cursor=cursor or None)
+    items, nxt = store.page(organ, direction, checked_year, limit=page_limit(limit), cursor=cursor or None)
     return {"organ_id": organ, "direction": direction, "year": checked_year,
             "items": _with_state(direction, items, store), "next": nxt}
 
